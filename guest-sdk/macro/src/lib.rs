@@ -1,0 +1,640 @@
+//! The `#[transform]` attribute and `#[derive(Features)]` of `skewless-guest`.
+//!
+//! Both check the user's types syntactically first, so an unsupported
+//! signature gets a compile error on the offending tokens that says what to
+//! write instead, rather than a trait-bound error deep in generated code.
+//! Expansions refer to the SDK by absolute `::skewless_guest::...` paths.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{
+    Data, DeriveInput, Error, Fields, FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments,
+    ReturnType, Type, parse_macro_input,
+};
+
+/// Turns a row function into a skewless transform component.
+///
+/// See the `skewless-guest` crate docs for the supported types.
+#[proc_macro_attribute]
+pub fn transform(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = TransformArgs::default();
+    let parser = syn::meta::parser(|meta| args.parse(meta));
+    parse_macro_input!(attr with parser);
+    let function = parse_macro_input!(item as ItemFn);
+    match expand_transform(args, &function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#function #error).into()
+        }
+    }
+}
+
+/// Declares a struct as a transform's output row: one field per column.
+///
+/// See the `skewless-guest` crate docs for the supported field types.
+#[proc_macro_derive(Features)]
+pub fn derive_features(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    match expand_features(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+#[derive(Default)]
+struct TransformArgs {
+    name: Option<LitStr>,
+    version: Option<LitStr>,
+    description: Option<LitStr>,
+}
+
+impl TransformArgs {
+    fn parse(&mut self, meta: syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+        let slot = if meta.path.is_ident("name") {
+            &mut self.name
+        } else if meta.path.is_ident("version") {
+            &mut self.version
+        } else if meta.path.is_ident("description") {
+            &mut self.description
+        } else {
+            return Err(meta.error(
+                "unknown argument: `#[transform]` takes `name = \"...\"`, `version = \"...\"` \
+                 and optionally `description = \"...\"`",
+            ));
+        };
+        if slot.is_some() {
+            return Err(meta.error("this argument is given twice"));
+        }
+        *slot = Some(meta.value()?.parse()?);
+        Ok(())
+    }
+}
+
+/// The column types, as spelled in Rust.
+#[derive(Clone, Copy, PartialEq)]
+enum Scalar {
+    Bool,
+    I32,
+    I64,
+    F32,
+    F64,
+    Str,
+    String,
+    Timestamp,
+}
+
+impl Scalar {
+    fn tokens(self) -> TokenStream2 {
+        match self {
+            Scalar::Bool => quote!(bool),
+            Scalar::I32 => quote!(i32),
+            Scalar::I64 => quote!(i64),
+            Scalar::F32 => quote!(f32),
+            Scalar::F64 => quote!(f64),
+            Scalar::Str => quote!(&str),
+            Scalar::String => quote!(::std::string::String),
+            Scalar::Timestamp => quote!(::skewless_guest::Timestamp),
+        }
+    }
+}
+
+/// A column's Rust type: a scalar, nullable when wrapped in `Option`.
+struct ColumnType {
+    scalar: Scalar,
+    nullable: bool,
+}
+
+impl ColumnType {
+    fn tokens(&self) -> TokenStream2 {
+        let scalar = self.scalar.tokens();
+        if self.nullable {
+            quote!(::core::option::Option<#scalar>)
+        } else {
+            scalar
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Position {
+    Argument,
+    Field,
+}
+
+const ARGUMENT_TYPES: &str = "bool, i32, i64, f32, f64, &str, String, Timestamp, or an Option of one of them";
+const FIELD_TYPES: &str = "bool, i32, i64, f32, f64, String, Timestamp, or an Option of one of them";
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        _ => None,
+    }
+}
+
+fn column_type(ty: &Type, position: Position) -> syn::Result<ColumnType> {
+    if let Some(segment) = last_segment(ty)
+        && segment.ident == "Option"
+    {
+        let inner = single_generic(segment).ok_or_else(|| {
+            Error::new(ty.span(), "expected `Option<T>` with one type argument")
+        })?;
+        if last_segment(inner).is_some_and(|s| s.ident == "Option") {
+            return Err(Error::new(
+                ty.span(),
+                "a column is nullable or not: use one `Option`, not `Option<Option<_>>`",
+            ));
+        }
+        let scalar = scalar_type(inner, position)?;
+        return Ok(ColumnType {
+            scalar,
+            nullable: true,
+        });
+    }
+    Ok(ColumnType {
+        scalar: scalar_type(ty, position)?,
+        nullable: false,
+    })
+}
+
+fn single_generic(segment: &syn::PathSegment) -> Option<&Type> {
+    match &segment.arguments {
+        PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn scalar_type(ty: &Type, position: Position) -> syn::Result<Scalar> {
+    let allowed = match position {
+        Position::Argument => ARGUMENT_TYPES,
+        Position::Field => FIELD_TYPES,
+    };
+    if let Type::Reference(reference) = ty {
+        let is_str = last_segment(&reference.elem).is_some_and(|s| s.ident == "str");
+        return match (position, is_str, reference.mutability.is_some()) {
+            (Position::Argument, true, false) => Ok(Scalar::Str),
+            (Position::Field, true, _) => Err(Error::new(
+                ty.span(),
+                "an output text field owns its text: write `String` instead of `&str`",
+            )),
+            (_, _, _) => Err(Error::new(
+                ty.span(),
+                format!("unsupported column type: a column is {allowed}"),
+            )),
+        };
+    }
+    let Some(segment) = last_segment(ty) else {
+        return Err(Error::new(
+            ty.span(),
+            format!("unsupported column type: a column is {allowed}"),
+        ));
+    };
+    let name = segment.ident.to_string();
+    let scalar = match name.as_str() {
+        "bool" => Scalar::Bool,
+        "i32" => Scalar::I32,
+        "i64" => Scalar::I64,
+        "f32" => Scalar::F32,
+        "f64" => Scalar::F64,
+        "String" => Scalar::String,
+        "Timestamp" => Scalar::Timestamp,
+        "i8" | "i16" | "u8" | "u16" => {
+            return Err(Error::new(
+                ty.span(),
+                format!("`{name}` is not a column type: use `i32` (an int32 column) and convert"),
+            ));
+        }
+        "u32" | "u64" | "usize" | "isize" | "i128" | "u128" => {
+            return Err(Error::new(
+                ty.span(),
+                format!("`{name}` is not a column type: use `i64` (an int64 column) and convert"),
+            ));
+        }
+        "str" => {
+            return Err(Error::new(
+                ty.span(),
+                "a text column is borrowed: write `&str` (or `String`)",
+            ));
+        }
+        _ => {
+            return Err(Error::new(
+                ty.span(),
+                format!("unsupported column type `{name}`: a column is {allowed}"),
+            ));
+        }
+    };
+    if !matches!(segment.arguments, PathArguments::None) {
+        return Err(Error::new(
+            ty.span(),
+            format!("unsupported column type: a column is {allowed}"),
+        ));
+    }
+    Ok(scalar)
+}
+
+/// The output type of a transform function, and whether it is a `Result`.
+struct ReturnShape<'a> {
+    features: &'a Type,
+    fallible: bool,
+}
+
+fn return_shape(output: &ReturnType) -> syn::Result<ReturnShape<'_>> {
+    let ty = match output {
+        ReturnType::Type(_, ty) => &**ty,
+        ReturnType::Default => {
+            return Err(Error::new(
+                output.span(),
+                "a transform returns its output row: add `-> MyFeatures` where \
+                 `#[derive(skewless_guest::Features)] struct MyFeatures { ... }`",
+            ));
+        }
+    };
+    if let Some(segment) = last_segment(ty)
+        && segment.ident == "Result"
+    {
+        let args = match &segment.arguments {
+            PathArguments::AngleBracketed(args) => args,
+            _ => {
+                return Err(Error::new(
+                    ty.span(),
+                    "write `Result<MyFeatures, E>` with an error type `E: Display`",
+                ));
+            }
+        };
+        let features = match args.args.first() {
+            Some(GenericArgument::Type(features)) if args.args.len() == 2 => features,
+            _ => {
+                return Err(Error::new(
+                    ty.span(),
+                    "write `Result<MyFeatures, E>` with an error type `E: Display` \
+                     (a `Result` alias with one argument is not recognized)",
+                ));
+            }
+        };
+        check_features_type(features)?;
+        return Ok(ReturnShape {
+            features,
+            fallible: true,
+        });
+    }
+    check_features_type(ty)?;
+    Ok(ReturnShape {
+        features: ty,
+        fallible: false,
+    })
+}
+
+fn check_features_type(ty: &Type) -> syn::Result<()> {
+    let scalar = matches!(ty, Type::Reference(_))
+        || last_segment(ty).is_some_and(|s| {
+            matches!(
+                s.ident.to_string().as_str(),
+                "bool" | "i32" | "i64" | "f32" | "f64" | "String" | "Timestamp" | "Option"
+            )
+        });
+    if scalar || matches!(ty, Type::Tuple(_)) {
+        return Err(Error::new(
+            ty.span(),
+            "a transform returns a struct of named output columns: write \
+             `#[derive(skewless_guest::Features)] struct MyFeatures { value: f64 }` \
+             and return `MyFeatures`",
+        ));
+    }
+    if !matches!(ty, Type::Path(_)) {
+        return Err(Error::new(
+            ty.span(),
+            "a transform returns a struct deriving `skewless_guest::Features`",
+        ));
+    }
+    Ok(())
+}
+
+/// The column name of a Rust identifier (`r#type` is the column `type`).
+fn column_name(ident: &syn::Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+fn doc_comment(attrs: &[syn::Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &attr.meta
+            && let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) = &nv.value
+        {
+            lines.push(text.value().trim().to_string());
+        }
+    }
+    // Paragraphs are separated by blank lines; lines within one are joined.
+    let mut description = String::new();
+    for line in lines {
+        if line.is_empty() {
+            if !description.is_empty() && !description.ends_with("\n\n") {
+                description.push_str("\n\n");
+            }
+        } else {
+            if !description.is_empty() && !description.ends_with('\n') {
+                description.push(' ');
+            }
+            description.push_str(&line);
+        }
+    }
+    description.trim_end().to_string()
+}
+
+fn check_name(name: &LitStr) -> syn::Result<()> {
+    let value = name.value();
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::new(
+            name.span(),
+            "a transform name is 1 to 64 lowercase letters, digits, `-` or `_`, \
+             starting with a letter or digit, e.g. `fraud-features`",
+        ))
+    }
+}
+
+fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<TokenStream2> {
+    let signature = &function.sig;
+    let name = args.name.ok_or_else(|| {
+        Error::new(
+            Span::call_site(),
+            "missing transform name: write `#[transform(name = \"my-features\", version = \"1.0.0\")]`",
+        )
+    })?;
+    check_name(&name)?;
+    let version = args.version.ok_or_else(|| {
+        Error::new(
+            Span::call_site(),
+            "missing transform version: write `#[transform(name = \"...\", version = \"1.0.0\")]`",
+        )
+    })?;
+    if version.value().trim().is_empty() {
+        return Err(Error::new(version.span(), "the version must not be empty"));
+    }
+    let description = match args.description {
+        Some(description) => description.value(),
+        None => doc_comment(&function.attrs),
+    };
+
+    if let Some(asyncness) = signature.asyncness {
+        return Err(Error::new(
+            asyncness.span(),
+            "a transform is a plain synchronous function: remove `async`",
+        ));
+    }
+    if let Some(param) = signature.generics.type_params().next() {
+        return Err(Error::new(
+            param.span(),
+            "a transform cannot be generic: its column types must be concrete",
+        ));
+    }
+    if let Some(param) = signature.generics.const_params().next() {
+        return Err(Error::new(param.span(), "a transform cannot take const generics"));
+    }
+    if let Some(variadic) = &signature.variadic {
+        return Err(Error::new(variadic.span(), "a transform cannot be variadic"));
+    }
+    if signature.inputs.is_empty() {
+        return Err(Error::new(
+            signature.paren_token.span.join(),
+            "a transform needs at least one input column: add an argument such as `amount: f64`",
+        ));
+    }
+
+    let mut columns = Vec::new();
+    for input in &signature.inputs {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                return Err(Error::new(
+                    receiver.span(),
+                    "a transform is a free function: remove `self`",
+                ));
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        let ident = match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => &pat.ident,
+            other => {
+                return Err(Error::new(
+                    other.span(),
+                    "name each argument after its input column, e.g. `amount: f64` \
+                     (patterns are not supported)",
+                ));
+            }
+        };
+        let ty = column_type(&typed.ty, Position::Argument)?;
+        columns.push((column_name(ident), ty));
+    }
+    let shape = return_shape(&signature.output)?;
+    let features = shape.features;
+    let function_name = &signature.ident;
+    let input_count = columns.len();
+
+    let input_fields = columns.iter().map(|(column, ty)| {
+        let ty = ty.tokens();
+        quote!(::skewless_guest::__private::input_field::<#ty>(#column))
+    });
+    let readers = columns.iter().enumerate().map(|(i, (column, ty))| {
+        let reader = format_ident!("__skewless_column_{}", i);
+        let ty = ty.tokens();
+        quote! {
+            let #reader = <#ty as ::skewless_guest::__private::Input<'_>>::reader(
+                &__skewless_input.columns[#i], #column, __skewless_rows)?;
+        }
+    });
+    let reads = columns.iter().enumerate().map(|(i, (column, ty))| {
+        let reader = format_ident!("__skewless_column_{}", i);
+        let arg = format_ident!("__skewless_arg_{}", i);
+        let ty = ty.tokens();
+        quote! {
+            let #arg = match <#ty as ::skewless_guest::__private::Input<'_>>::read(#reader, __skewless_row) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(_) => {
+                    return ::core::result::Result::Err(
+                        ::skewless_guest::__private::null_in(__skewless_row, #column));
+                }
+            };
+        }
+    });
+    let args = (0..input_count).map(|i| format_ident!("__skewless_arg_{}", i));
+    let call = if shape.fallible {
+        quote! {
+            match #function_name(#(#args),*) {
+                ::core::result::Result::Ok(row) => row,
+                ::core::result::Result::Err(error) => {
+                    return ::core::result::Result::Err(
+                        ::skewless_guest::__private::row_failed(__skewless_row, error));
+                }
+            }
+        }
+    } else {
+        quote!(#function_name(#(#args),*))
+    };
+    let name_value = name.value();
+    let version_value = version.value();
+    let features_span = features.span();
+    let assert_features = quote_spanned! {features_span=>
+        const _: fn() = || {
+            fn must_derive_skewless_guest_features<T: ::skewless_guest::Features>() {}
+            must_derive_skewless_guest_features::<#features>();
+        };
+    };
+
+    Ok(quote! {
+        #function
+
+        #assert_features
+
+        const _: () = {
+            struct __SkewlessTransform;
+
+            impl ::skewless_guest::__private::Guest for __SkewlessTransform {
+                fn describe() -> ::skewless_guest::__private::TransformInfo {
+                    ::skewless_guest::__private::describe::<#features>(
+                        #name_value,
+                        #version_value,
+                        #description,
+                        &[#(#input_fields),*],
+                    )
+                }
+
+                fn transform(
+                    __skewless_input: ::skewless_guest::__private::Batch,
+                ) -> ::core::result::Result<
+                    ::skewless_guest::__private::Batch,
+                    ::skewless_guest::__private::TransformError,
+                > {
+                    use ::skewless_guest::__private::FeatureColumns as _;
+                    let __skewless_rows =
+                        ::skewless_guest::__private::check_batch(&__skewless_input, #input_count)?;
+                    #(#readers)*
+                    let mut __skewless_output =
+                        <<#features as ::skewless_guest::Features>::Columns as
+                            ::skewless_guest::__private::FeatureColumns<#features>>::with_capacity(__skewless_rows);
+                    for __skewless_row in 0..__skewless_rows {
+                        ::skewless_guest::__private::start_row();
+                        #(#reads)*
+                        let __skewless_features: #features = #call;
+                        __skewless_output.push(__skewless_features);
+                    }
+                    ::skewless_guest::__private::end_rows();
+                    ::core::result::Result::Ok(__skewless_output.finish(__skewless_rows))
+                }
+            }
+
+            #[cfg(target_arch = "wasm32")]
+            ::skewless_guest::__private::export!(__SkewlessTransform);
+        };
+    })
+}
+
+fn expand_features(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let ident = &input.ident;
+    let vis = &input.vis;
+    if !input.generics.params.is_empty() {
+        return Err(Error::new(
+            input.generics.span(),
+            "a Features struct cannot be generic: its column types must be concrete",
+        ));
+    }
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) if !fields.named.is_empty() => &fields.named,
+            Fields::Named(_) | Fields::Unit => {
+                return Err(Error::new(
+                    ident.span(),
+                    "a Features struct needs at least one field, e.g. `struct MyFeatures { value: f64 }`",
+                ));
+            }
+            Fields::Unnamed(fields) => {
+                return Err(Error::new(
+                    fields.span(),
+                    "output columns are named after fields: use named fields, e.g. \
+                     `struct MyFeatures { value: f64 }`",
+                ));
+            }
+        },
+        Data::Enum(data) => {
+            return Err(Error::new(
+                data.enum_token.span(),
+                "Features is derived on a struct with one field per output column, not an enum",
+            ));
+        }
+        Data::Union(data) => {
+            return Err(Error::new(
+                data.union_token.span(),
+                "Features is derived on a struct with one field per output column, not a union",
+            ));
+        }
+    };
+
+    let mut names = Vec::new();
+    let mut idents = Vec::new();
+    let mut types = Vec::new();
+    for field in fields {
+        let field_ident = field.ident.as_ref().expect("named fields");
+        let ty = column_type(&field.ty, Position::Field)?;
+        names.push(column_name(field_ident));
+        idents.push(field_ident);
+        types.push(ty.tokens());
+    }
+    let columns = format_ident!("__SkewlessColumnsOf{}", ident);
+
+    Ok(quote! {
+        const _: () = {
+            #[doc(hidden)]
+            #[allow(missing_debug_implementations, non_camel_case_types)]
+            #vis struct #columns {
+                #(#idents: <#types as ::skewless_guest::__private::Output>::Builder,)*
+            }
+
+            impl ::skewless_guest::Features for #ident {
+                const FIELDS: &'static [::skewless_guest::Field] = &[
+                    #(::skewless_guest::__private::output_field::<#types>(#names),)*
+                ];
+                type Columns = #columns;
+            }
+
+            impl ::skewless_guest::__private::FeatureColumns<#ident> for #columns {
+                fn with_capacity(rows: usize) -> Self {
+                    #columns {
+                        #(#idents: <<#types as ::skewless_guest::__private::Output>::Builder as
+                            ::skewless_guest::__private::ColumnBuilder<#types>>::with_capacity(rows),)*
+                    }
+                }
+
+                #[inline(always)]
+                fn push(&mut self, row: #ident) {
+                    let #ident { #(#idents),* } = row;
+                    #(<<#types as ::skewless_guest::__private::Output>::Builder as
+                        ::skewless_guest::__private::ColumnBuilder<#types>>::push(&mut self.#idents, #idents);)*
+                }
+
+                fn finish(self, rows: usize) -> ::skewless_guest::__private::Batch {
+                    ::skewless_guest::__private::batch(rows, ::std::vec![
+                        #(<<#types as ::skewless_guest::__private::Output>::Builder as
+                            ::skewless_guest::__private::ColumnBuilder<#types>>::finish(self.#idents),)*
+                    ])
+                }
+            }
+        };
+    })
+}

@@ -1,0 +1,301 @@
+//! The offline path: a data file through a transform into a data file.
+//!
+//! A reader thread streams batches from the input, worker threads (one
+//! warm instance each) run them through [`Transform::call`], and the
+//! calling thread writes results in input order. Channels between the
+//! stages are bounded, so memory holds a few batches whatever the size of
+//! the file. The output appears under its name only when complete; any
+//! error leaves no output file. Errors name the row counted from the start
+//! of the input file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+
+use crate::error::{Error, Result};
+use crate::io::{ColumnRequest, Reader, Writer};
+use crate::transform::Transform;
+
+/// Default rows per batch.
+pub const DEFAULT_BATCH_SIZE: usize = 8192;
+
+/// A backfill of one file, configured with the builder methods and started
+/// with [`Backfill::run`].
+///
+/// ```no_run
+/// use skewless::{Config, Runtime, backfill::Backfill};
+///
+/// let transform = Runtime::new(Config::default())?.load("fraud_features.wasm")?;
+/// let summary = Backfill::new(&transform, "transactions.parquet", "features.parquet")
+///     .keep(["transaction_id"])
+///     .run()?;
+/// println!("{} rows", summary.rows);
+/// # Ok::<(), skewless::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Backfill {
+    transform: Transform,
+    input: PathBuf,
+    output: PathBuf,
+    batch_size: usize,
+    threads: usize,
+    keep: Vec<String>,
+    progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Backfill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backfill")
+            .field("transform", &self.transform)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("batch_size", &self.batch_size)
+            .field("threads", &self.threads)
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a backfill is, reported after each written batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Rows written so far.
+    pub rows: u64,
+    /// Rows in the input, when the format records it.
+    pub total_rows: Option<u64>,
+    /// Input bytes consumed so far (text and stream formats).
+    pub bytes_read: u64,
+    /// Size of the input file.
+    pub total_bytes: u64,
+}
+
+/// What a finished backfill did.
+#[derive(Clone, Debug)]
+pub struct BackfillSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Batches processed.
+    pub batches: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The output file.
+    pub output: PathBuf,
+}
+
+impl Backfill {
+    /// A backfill of `input` into `output` (formats by extension).
+    pub fn new(transform: &Transform, input: impl AsRef<Path>, output: impl AsRef<Path>) -> Self {
+        Backfill {
+            transform: transform.clone(),
+            input: input.as_ref().to_path_buf(),
+            output: output.as_ref().to_path_buf(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            threads: thread::available_parallelism().map_or(1, |n| n.get()),
+            keep: Vec::new(),
+            progress: None,
+        }
+    }
+
+    /// Rows per batch (default [`DEFAULT_BATCH_SIZE`]). Results do not
+    /// depend on it; memory and speed do.
+    pub fn batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+
+    /// Worker threads (default: the number of CPUs).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Input columns to copy into the output before the features (ids,
+    /// labels, timestamps).
+    pub fn keep<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.keep = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Calls `report` after each batch is written.
+    pub fn on_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(report));
+        self
+    }
+
+    /// Runs the backfill. On error, no output file is left behind.
+    pub fn run(&self) -> Result<BackfillSummary> {
+        let started = Instant::now();
+        if same_file(&self.input, &self.output) {
+            return Err(Error::BadRequest(format!(
+                "the output `{}` is the input file; write the features to another file",
+                self.output.display()
+            )));
+        }
+        let info = self.transform.info();
+        for kept in &self.keep {
+            if info.outputs.iter().any(|field| &field.name == kept) {
+                return Err(Error::BadRequest(format!(
+                    "cannot keep input column `{kept}`: transform `{}` has an output column of that name",
+                    info.name
+                )));
+            }
+        }
+        let mut requests: Vec<ColumnRequest> = info
+            .inputs
+            .iter()
+            .map(|field| ColumnRequest {
+                name: field.name.clone(),
+                data_type: Some(field.data_type),
+            })
+            .collect();
+        for kept in &self.keep {
+            if !requests.iter().any(|r| &r.name == kept) {
+                requests.push(ColumnRequest {
+                    name: kept.clone(),
+                    data_type: None,
+                });
+            }
+        }
+        let reader = Reader::open(&self.input, Some(&requests), self.batch_size)?;
+        let input_schema = reader.schema().clone();
+        let kept_indices: Vec<usize> = self
+            .keep
+            .iter()
+            .map(|name| input_schema.index_of(name).expect("requested from the reader"))
+            .collect();
+        let output_schema = output_schema(&input_schema, &kept_indices, self.transform.output_schema());
+        let mut writer = Writer::create(&self.output, &output_schema, Some(&self.transform.provenance()))?;
+        let batches = self.pipeline(reader, &kept_indices, &output_schema, &mut writer)?;
+        let rows = writer.rows();
+        writer.finish()?;
+        Ok(BackfillSummary {
+            rows,
+            batches,
+            elapsed: started.elapsed(),
+            output: self.output.clone(),
+        })
+    }
+
+    /// Reads, transforms and writes every batch; returns the batch count.
+    fn pipeline(
+        &self,
+        reader: Reader,
+        kept: &[usize],
+        output_schema: &SchemaRef,
+        writer: &mut Writer,
+    ) -> Result<u64> {
+        let total_rows = reader.total_rows();
+        let total_bytes = reader.total_bytes();
+        let bytes_read = reader.bytes_read();
+        let (work_tx, work_rx) = sync_channel::<Work>(self.threads);
+        let (done_tx, done_rx) = sync_channel::<Done>(self.threads * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        thread::scope(|scope| {
+            scope.spawn(move || read_batches(reader, work_tx));
+            for _ in 0..self.threads {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                scope.spawn(move || transform_batches(&self.transform, kept, output_schema, &work_rx, &done_tx));
+            }
+            drop(done_tx);
+            let report = |rows| {
+                if let Some(progress) = &self.progress {
+                    progress(Progress {
+                        rows,
+                        total_rows,
+                        bytes_read: bytes_read.load(Ordering::Relaxed),
+                        total_bytes,
+                    });
+                }
+            };
+            write_in_order(done_rx, writer, report)
+        })
+    }
+}
+
+/// One batch to transform: its sequence number, the row it starts at, and
+/// the batch (or the error reading it).
+type Work = (u64, u64, Result<RecordBatch>);
+/// One transformed batch, by sequence number.
+type Done = (u64, Result<RecordBatch>);
+
+fn read_batches(reader: Reader, work: SyncSender<Work>) {
+    let mut first_row = 0;
+    for (seq, batch) in reader.enumerate() {
+        let failed = batch.is_err();
+        let rows = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+        if work.send((seq as u64, first_row, batch)).is_err() || failed {
+            return;
+        }
+        first_row += rows;
+    }
+}
+
+fn transform_batches(
+    transform: &Transform,
+    kept: &[usize],
+    output_schema: &SchemaRef,
+    work: &Mutex<Receiver<Work>>,
+    done: &SyncSender<Done>,
+) {
+    loop {
+        let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((seq, first_row, batch)) = next else {
+            return;
+        };
+        let result = batch.and_then(|input| {
+            let features = transform
+                .call(&input)
+                .map_err(|error| error.offset_rows(first_row))?;
+            let columns = kept
+                .iter()
+                .map(|&i| input.column(i).clone())
+                .chain(features.columns().iter().cloned())
+                .collect();
+            RecordBatch::try_new(output_schema.clone(), columns)
+                .map_err(|e| Error::Runtime(format!("cannot assemble the output batch: {e}")))
+        });
+        if done.send((seq, result)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes results in sequence order; the first error (in input order) stops
+/// the backfill.
+fn write_in_order(done: Receiver<Done>, writer: &mut Writer, report: impl Fn(u64)) -> Result<u64> {
+    let mut pending = BTreeMap::new();
+    let mut next = 0;
+    for (seq, result) in done {
+        pending.insert(seq, result);
+        while let Some(result) = pending.remove(&next) {
+            writer.write(&result?)?;
+            report(writer.rows());
+            next += 1;
+        }
+    }
+    Ok(next)
+}
+
+fn output_schema(input: &Schema, kept: &[usize], features: &SchemaRef) -> SchemaRef {
+    let fields: Vec<_> = kept
+        .iter()
+        .map(|&i| input.fields()[i].clone())
+        .chain(features.fields().iter().cloned())
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

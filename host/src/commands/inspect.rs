@@ -1,0 +1,175 @@
+//! The module that implements the `skewless inspect` command.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+use skewless::io::{FileSummary, head, summarize};
+use skewless::{Field, Transform};
+
+use super::RuntimeArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  skewless inspect fraud_features.wasm
+  skewless inspect fraud_features.wasm --json
+  skewless inspect features.parquet --rows 5";
+
+/// Show what a transform declares (name, version, sha256, inputs, outputs),
+/// or what a data file holds and which transform produced it.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct InspectCommand {
+    /// A transform component (.wasm) or a data file (.parquet, .csv, .arrow, .jsonl).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// For a data file, also print its first N rows.
+    #[arg(long, value_name = "N")]
+    rows: Option<usize>,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+impl InspectCommand {
+    /// Prints the description.
+    pub fn execute(self) -> Result<ExitCode> {
+        let is_component = self
+            .file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
+        let mut out = std::io::stdout().lock();
+        if is_component {
+            let transform = self.runtime.load(&self.file, None)?;
+            if self.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&transform_json(&transform))?)?;
+            } else {
+                write_transform(&mut out, &transform)?;
+            }
+        } else {
+            let summary = summarize(&self.file)
+                .with_context(|| format!("cannot inspect `{}`", self.file.display()))?;
+            let preview = match self.rows {
+                Some(rows) => Some(head(&self.file, rows)?),
+                None => None,
+            };
+            if self.json {
+                let mut value = file_json(&self.file, &summary);
+                if let Some(batches) = &preview {
+                    value["rows_preview"] = rows_json(batches)?;
+                }
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            } else {
+                write_file(&mut out, &self.file, &summary)?;
+                if let Some(batches) = preview {
+                    writeln!(out)?;
+                    writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&batches)?)?;
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn transform_json(transform: &Transform) -> serde_json::Value {
+    let info = transform.info();
+    json!({
+        "name": info.name,
+        "version": info.version,
+        "sha256": transform.sha256(),
+        "file": transform.source_name(),
+        "description": info.description,
+        "inputs": info.inputs,
+        "outputs": info.outputs,
+    })
+}
+
+fn write_fields(out: &mut impl Write, title: &str, fields: &[Field]) -> std::io::Result<()> {
+    writeln!(out, "{title}")?;
+    let width = fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for field in fields {
+        let nullable = if field.nullable { "  (nullable)" } else { "" };
+        writeln!(out, "  {:width$}  {}{nullable}", field.name, field.data_type)?;
+    }
+    Ok(())
+}
+
+fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Result<()> {
+    let info = transform.info();
+    writeln!(out, "{} {}", info.name, info.version)?;
+    writeln!(out, "  sha256       {}", transform.sha256())?;
+    writeln!(out, "  file         {}", transform.source_name())?;
+    if !info.description.is_empty() {
+        writeln!(out, "  description  {}", info.description.replace('\n', "\n               "))?;
+    }
+    writeln!(out)?;
+    write_fields(out, "inputs", &info.inputs)?;
+    write_fields(out, "outputs", &info.outputs)
+}
+
+fn file_json(path: &Path, summary: &FileSummary) -> serde_json::Value {
+    json!({
+        "file": path.display().to_string(),
+        "format": summary.format.name(),
+        "rows": summary.rows,
+        "columns": summary.schema.fields().iter().map(|f| json!({
+            "name": f.name(),
+            "type": f.data_type().to_string(),
+            "nullable": f.is_nullable(),
+        })).collect::<Vec<_>>(),
+        "transform": summary.provenance.as_ref().map(|p| json!({
+            "name": p.name,
+            "version": p.version,
+            "sha256": p.sha256,
+            "spec": p.spec,
+        })),
+    })
+}
+
+fn write_file(out: &mut impl Write, path: &Path, summary: &FileSummary) -> std::io::Result<()> {
+    writeln!(out, "{} ({})", path.display(), summary.format.name())?;
+    if let Some(rows) = summary.rows {
+        writeln!(out, "  rows         {rows}")?;
+    }
+    match &summary.provenance {
+        Some(p) => {
+            writeln!(out, "  made by      {} {}", p.name, p.version)?;
+            writeln!(out, "  sha256       {}", p.sha256)?;
+            writeln!(out, "  pin it with  skewless serve COMPONENT --expect {}={}", p.name, p.sha256)?;
+        }
+        None if summary.format.keeps_provenance() => {
+            writeln!(out, "  made by      (no skewless metadata: not written by `skewless run`)")?;
+        }
+        None => {}
+    }
+    writeln!(out)?;
+    writeln!(out, "columns")?;
+    let width = summary.schema.fields().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    for field in summary.schema.fields() {
+        writeln!(out, "  {:width$}  {}", field.name(), field.data_type())?;
+    }
+    Ok(())
+}
+
+fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<serde_json::Value> {
+    let mut buffer = Vec::new();
+    {
+        let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
+        for batch in batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+    }
+    if buffer.is_empty() {
+        return Ok(json!([]));
+    }
+    Ok(serde_json::from_slice(&buffer)?)
+}

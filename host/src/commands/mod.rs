@@ -1,0 +1,113 @@
+//! The subcommands, and the flags they share.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use skewless::{Config, Runtime, Transform};
+
+pub mod inspect;
+pub mod run;
+
+/// Sandbox limits and the compile cache, shared by every command that runs
+/// a transform.
+#[derive(Args, Debug, Clone)]
+pub struct RuntimeArgs {
+    /// CPU budget of each row, in fuel units (about one WebAssembly
+    /// instruction each). A row that needs more fails, alone or in a batch.
+    #[arg(long, value_name = "FUEL", default_value_t = skewless::DEFAULT_FUEL_PER_ROW, help_heading = "Limits")]
+    pub fuel_per_row: u64,
+
+    /// Linear memory each instance may use, e.g. `256MiB`, `1GiB`.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Limits")]
+    pub memory_limit: usize,
+
+    /// Bytes a transform may return per batch, e.g. `256MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Limits")]
+    pub max_output_bytes: usize,
+
+    /// Directory of precompiled transforms [default: $XDG_CACHE_HOME/skewless
+    /// or ~/.cache/skewless].
+    #[arg(long, value_name = "DIR", help_heading = "Cache")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the transform on every start instead of using the cache.
+    #[arg(long, conflicts_with = "cache_dir", help_heading = "Cache")]
+    pub no_cache: bool,
+}
+
+impl RuntimeArgs {
+    /// The library configuration these flags describe.
+    pub fn config(&self, deadline: Option<Duration>) -> Config {
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
+        Config::default()
+            .fuel_per_row(self.fuel_per_row)
+            .memory_limit(self.memory_limit)
+            .max_output_bytes(self.max_output_bytes)
+            .deadline(deadline)
+            .cache_dir(cache_dir)
+    }
+
+    /// A runtime with these limits, and `component` loaded into it.
+    pub fn load(&self, component: &std::path::Path, deadline: Option<Duration>) -> Result<Transform> {
+        let runtime = Runtime::new(self.config(deadline))?;
+        runtime
+            .load(component)
+            .with_context(|| format!("cannot load transform `{}`", component.display()))
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("skewless"))
+}
+
+/// Parses `1024`, `64KiB`, `256MiB`, `1GiB` (also `KB`, `MB`, `GB` as
+/// powers of 1000).
+pub fn parse_size(text: &str) -> Result<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a size like `256MiB`"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => bail!("unknown size unit `{other}` (use B, KiB, MiB or GiB)"),
+    };
+    let bytes = number
+        .checked_mul(multiplier)
+        .with_context(|| format!("`{text}` is too large"))?;
+    usize::try_from(bytes).with_context(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("2mb").unwrap(), 2_000_000);
+        assert!(parse_size("12 parsecs").unwrap_err().to_string().contains("`parsecs`"));
+        assert!(parse_size("lots").is_err());
+    }
+}

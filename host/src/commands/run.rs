@@ -1,0 +1,131 @@
+//! The module that implements the `skewless run` command: a backfill.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, Progress};
+
+use super::RuntimeArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  skewless run fraud_features.wasm --input transactions.parquet --output features.parquet
+  skewless run fraud_features.wasm --input transactions.csv --output features.parquet \\
+      --keep transaction_id,is_fraud
+  skewless run email_subject.wasm --input subjects.jsonl --output features.csv --threads 1";
+
+/// Backfill: run every row of a data file through a transform and write the
+/// features to another file.
+///
+/// Formats follow the file extensions: .parquet, .csv (with a header row),
+/// .arrow/.ipc (Arrow IPC) and .jsonl. Input columns are matched by name.
+/// Parquet and Arrow outputs record the transform's name, version, sha256
+/// and spec in their metadata (see `skewless inspect OUTPUT`). The output is
+/// written to a temporary file and renamed into place when complete: a
+/// failed run leaves no output file.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct RunCommand {
+    /// The transform component (.wasm).
+    #[arg(value_name = "COMPONENT")]
+    component: PathBuf,
+
+    /// The data file to read.
+    #[arg(long, short, value_name = "FILE")]
+    input: PathBuf,
+
+    /// The file to write the features to (replaced if it exists).
+    #[arg(long, short, value_name = "FILE")]
+    output: PathBuf,
+
+    /// Input columns to copy into the output before the features, e.g.
+    /// `--keep transaction_id,label`.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    keep: Vec<String>,
+
+    /// Rows per batch. The features do not depend on it; memory and speed do.
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// No progress bar or summary.
+    #[arg(long, short)]
+    quiet: bool,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+impl RunCommand {
+    /// Runs the backfill.
+    pub fn execute(self) -> Result<ExitCode> {
+        let transform = self.runtime.load(&self.component, None)?;
+        let mut backfill = Backfill::new(&transform, &self.input, &self.output)
+            .batch_size(self.batch_size)
+            .keep(self.keep.iter().cloned());
+        if let Some(threads) = self.threads {
+            backfill = backfill.threads(threads);
+        }
+        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(progress_bar);
+        if let Some(bar) = &bar {
+            let bar = bar.clone();
+            backfill = backfill.on_progress(move |progress| show_progress(&bar, progress));
+        }
+        let summary = backfill.run().with_context(|| {
+            format!(
+                "backfill of `{}` with `{}` failed (no output was written)",
+                self.input.display(),
+                transform.name()
+            )
+        })?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if !self.quiet {
+            let seconds = summary.elapsed.as_secs_f64();
+            eprintln!(
+                "wrote {} rows to `{}` with {} {} (sha256 {}) in {:.2} s ({:.0} rows/s)",
+                summary.rows,
+                summary.output.display(),
+                transform.name(),
+                transform.version(),
+                transform.sha256(),
+                seconds,
+                summary.rows as f64 / seconds.max(1e-9),
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn show_progress(bar: &ProgressBar, progress: Progress) {
+    match progress.total_rows {
+        Some(total) => {
+            bar.set_length(total);
+            bar.set_position(progress.rows);
+        }
+        None => {
+            bar.set_length(progress.total_bytes);
+            bar.set_position(progress.bytes_read);
+        }
+    }
+    bar.set_message(format!("{} rows", progress.rows));
+}

@@ -1,0 +1,326 @@
+//! The library's error type: one enum whose variants a caller can match.
+//!
+//! Every message names what it is about (the file, the transform, the
+//! column, the row) and, where there is one, what to do about it. Rows are
+//! counted from 0 within what the caller passed: the backfill shifts them so
+//! they count from the start of the input file.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong loading or running a transform.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file is not a component, is corrupt, or targets another contract.
+    #[error("`{source_name}` is not a usable skewless transform: {reason}")]
+    InvalidComponent {
+        /// The component's file path (or the name given to its bytes).
+        source_name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The input has no column a transform needs.
+    #[error(
+        "input has no column `{column}` ({expected}), which transform `{transform}` needs; \
+         the input's columns are: {available}"
+    )]
+    MissingColumn {
+        /// The transform's name.
+        transform: String,
+        /// The missing input column.
+        column: String,
+        /// The type the transform declares for it.
+        expected: String,
+        /// The columns the input does have, as a readable list.
+        available: String,
+    },
+
+    /// An input column has a type the transform does not take.
+    #[error(
+        "column `{column}` has type {found}, but transform `{transform}` takes {expected}{hint}"
+    )]
+    WrongType {
+        /// The transform's name.
+        transform: String,
+        /// The input column.
+        column: String,
+        /// The type the transform declares.
+        expected: String,
+        /// The type found in the input.
+        found: String,
+        /// A suggestion, starting with "; " when present.
+        hint: String,
+    },
+
+    /// A value in the input cannot be taken as the declared type without
+    /// losing information.
+    #[error("column `{column}`, row {row}: {reason}")]
+    InvalidValue {
+        /// The input column.
+        column: String,
+        /// The row, counted from 0.
+        row: u64,
+        /// What is wrong with the value.
+        reason: String,
+    },
+
+    /// A null where the transform does not accept nulls.
+    #[error(
+        "column `{column}` is null in row {row}, but transform `{transform}` declares it \
+         non-nullable (its argument is not an `Option`)"
+    )]
+    UnexpectedNull {
+        /// The transform's name.
+        transform: String,
+        /// The input column.
+        column: String,
+        /// The row, counted from 0.
+        row: u64,
+    },
+
+    /// The transform's own code rejected a row (it returned an error).
+    #[error("transform `{transform}` failed{}: {message}", at_row(*row))]
+    RowFailed {
+        /// The transform's name.
+        transform: String,
+        /// The row, when the transform named one.
+        row: Option<u64>,
+        /// The transform's message.
+        message: String,
+    },
+
+    /// The transform crashed: a panic, an out-of-bounds access, a stack
+    /// overflow. The instance is discarded.
+    #[error("transform `{transform}` crashed{}: {message}{}", at_row(*row), guest_output(output))]
+    Trap {
+        /// The transform's name.
+        transform: String,
+        /// The row being computed, when known.
+        row: Option<u64>,
+        /// What happened.
+        message: String,
+        /// What the guest wrote to stdout and stderr during the call
+        /// (bounded), e.g. a panic message.
+        output: String,
+    },
+
+    /// The transform hit a sandbox limit (fuel, memory, deadline, output size).
+    #[error("transform `{transform}` exceeded the {limit}{}: {detail}{}", at_row(*row), guest_output(output))]
+    LimitExceeded {
+        /// The transform's name.
+        transform: String,
+        /// Which limit.
+        limit: Limit,
+        /// The row being computed, when known.
+        row: Option<u64>,
+        /// The limit's value and how to raise it.
+        detail: String,
+        /// What the guest wrote to stdout and stderr during the call (bounded).
+        output: String,
+    },
+
+    /// The transform's output broke its own declaration (row count, column
+    /// types, nulls, malformed strings).
+    #[error("transform `{transform}` returned an invalid batch: {reason}")]
+    InvalidOutput {
+        /// The transform's name.
+        transform: String,
+        /// What is wrong with the output.
+        reason: String,
+    },
+
+    /// A request or a row the caller built is not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// Reading or writing a file failed.
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A data file could not be parsed or written (CSV, JSON, Parquet, Arrow).
+    #[error("{action} `{}`: {message}", path.display())]
+    Data {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The parser's or writer's message.
+        message: String,
+    },
+
+    /// The runtime itself failed (engine setup, instantiation).
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// A sandbox limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// CPU budget per row, in fuel units.
+    Fuel,
+    /// Linear memory per instance.
+    Memory,
+    /// Wall-clock deadline per call.
+    Deadline,
+    /// Bytes returned per call.
+    OutputSize,
+    /// Tables, instances, stack or other engine resources.
+    Resources,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::Fuel => "CPU budget (fuel)",
+            Limit::Memory => "memory limit",
+            Limit::Deadline => "deadline",
+            Limit::OutputSize => "output size limit",
+            Limit::Resources => "resource limit",
+        })
+    }
+}
+
+fn at_row(row: Option<u64>) -> String {
+    match row {
+        Some(row) => format!(" at row {row}"),
+        None => String::new(),
+    }
+}
+
+fn guest_output(output: &str) -> String {
+    let output = output.trim_end();
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!("; the transform printed: {}", output.replace('\n', " | "))
+    }
+}
+
+impl Error {
+    /// The row this error is about, counted from 0, if any.
+    pub fn row(&self) -> Option<u64> {
+        match self {
+            Error::InvalidValue { row, .. } | Error::UnexpectedNull { row, .. } => Some(*row),
+            Error::RowFailed { row, .. }
+            | Error::Trap { row, .. }
+            | Error::LimitExceeded { row, .. } => *row,
+            _ => None,
+        }
+    }
+
+    /// The same error with its row shifted by `offset`: a batch's rows count
+    /// from 0, a file's from its first row.
+    pub fn offset_rows(mut self, offset: u64) -> Self {
+        match &mut self {
+            Error::InvalidValue { row, .. } | Error::UnexpectedNull { row, .. } => *row += offset,
+            Error::RowFailed { row, .. }
+            | Error::Trap { row, .. }
+            | Error::LimitExceeded { row, .. } => {
+                if let Some(row) = row {
+                    *row += offset;
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// Whether the caller's input is at fault (as opposed to the transform or
+    /// the machine): a serving front end answers these with a 4xx.
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::MissingColumn { .. }
+                | Error::WrongType { .. }
+                | Error::InvalidValue { .. }
+                | Error::UnexpectedNull { .. }
+                | Error::BadRequest(_)
+        )
+    }
+
+    /// A short stable name for the kind of error, for metrics and JSON
+    /// error bodies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidComponent { .. } => "invalid_component",
+            Error::MissingColumn { .. } => "missing_column",
+            Error::WrongType { .. } => "wrong_type",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::UnexpectedNull { .. } => "unexpected_null",
+            Error::RowFailed { .. } => "row_failed",
+            Error::Trap { .. } => "trap",
+            Error::LimitExceeded { limit, .. } => match limit {
+                Limit::Fuel => "fuel_exhausted",
+                Limit::Memory => "memory_limit",
+                Limit::Deadline => "deadline_exceeded",
+                Limit::OutputSize => "output_too_large",
+                Limit::Resources => "resource_limit",
+            },
+            Error::InvalidOutput { .. } => "invalid_output",
+            Error::BadRequest(_) => "bad_request",
+            Error::Io { .. } => "io",
+            Error::Data { .. } => "data",
+            Error::Runtime(_) => "runtime",
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn data(action: &'static str, path: impl Into<PathBuf>, message: impl fmt::Display) -> Self {
+        Error::Data {
+            action,
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_rows_shifts_only_row_errors() {
+        let error = Error::RowFailed {
+            transform: "t".into(),
+            row: Some(3),
+            message: "bad".into(),
+        };
+        assert_eq!(error.offset_rows(100).row(), Some(103));
+        let error = Error::BadRequest("x".into()).offset_rows(100);
+        assert_eq!(error.row(), None);
+    }
+
+    #[test]
+    fn guest_output_is_kept_on_one_line() {
+        let error = Error::Trap {
+            transform: "t".into(),
+            row: Some(0),
+            message: "wasm trap: unreachable".into(),
+            output: "thread panicked at src/lib.rs:3:5:\nboom\n".into(),
+        };
+        let text = error.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.ends_with("the transform printed: thread panicked at src/lib.rs:3:5: | boom"), "{text}");
+    }
+}

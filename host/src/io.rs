@@ -1,0 +1,587 @@
+//! Data files in and out: Parquet, CSV, Arrow IPC and JSON Lines, chosen by
+//! extension, read in batches and written atomically.
+//!
+//! Parsing is the arrow and parquet crates' job: no format here has a
+//! hand-written parser. What this module adds is what a backfill needs
+//! around them: reading only the columns asked for (with the transform's
+//! declared types for text formats, where types would otherwise be
+//! guessed), errors that name the file, a count of bytes or rows for the
+//! progress bar, and output that appears under its final name only once it
+//! is complete.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::convert::column_list;
+use crate::error::{Error, Result};
+use crate::spec::{DataType, Provenance};
+
+/// A data file format, chosen by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.parquet`
+    Parquet,
+    /// `.csv`, with a header row.
+    Csv,
+    /// `.arrow`, `.ipc` or `.feather`: Arrow IPC, file or stream format.
+    ArrowIpc,
+    /// `.jsonl` or `.ndjson`: one JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// The format of `path`, from its extension.
+    pub fn from_path(path: &Path) -> Result<Format> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("parquet") => Ok(Format::Parquet),
+            Some("csv") => Ok(Format::Csv),
+            Some("arrow" | "ipc" | "feather") => Ok(Format::ArrowIpc),
+            Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+            _ => Err(Error::BadRequest(format!(
+                "cannot tell the format of `{}` from its extension: use .parquet, .csv, \
+                 .arrow (or .ipc), or .jsonl",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The format's name, e.g. `Parquet`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "Parquet",
+            Format::Csv => "CSV",
+            Format::ArrowIpc => "Arrow IPC",
+            Format::Jsonl => "JSON Lines",
+        }
+    }
+
+    /// Whether files of this format record which transform wrote them.
+    pub fn keeps_provenance(self) -> bool {
+        matches!(self, Format::Parquet | Format::ArrowIpc)
+    }
+}
+
+/// A column to read: its name and, for formats without types (CSV, JSON
+/// Lines), the type to parse it as. `None` lets the reader infer it.
+#[derive(Clone, Debug)]
+pub struct ColumnRequest {
+    /// Column name, matched exactly.
+    pub name: String,
+    /// The type to parse text as.
+    pub data_type: Option<DataType>,
+}
+
+/// Rows a text-format reader samples to infer the types of columns that
+/// were not given one.
+const INFER_RECORDS: usize = 10_000;
+
+/// Reads a data file in batches.
+pub struct Reader {
+    batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+    path: PathBuf,
+    schema: SchemaRef,
+    total_rows: Option<u64>,
+    total_bytes: u64,
+    bytes_read: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("path", &self.path)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// Opens `path` to read the `columns` asked for, in that order (all
+    /// columns when `None`), `batch_size` rows at a time.
+    ///
+    /// A column that is asked for but missing is an error listing the
+    /// columns the file has.
+    pub fn open(path: &Path, columns: Option<&[ColumnRequest]>, batch_size: usize) -> Result<Reader> {
+        let format = Format::from_path(path)?;
+        let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let total_bytes = file
+            .metadata()
+            .map_err(|e| Error::io("cannot read", path, e))?
+            .len();
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, e);
+        let batch_size = batch_size.max(1);
+        let (batches, schema, total_rows): (Box<dyn Iterator<Item = _> + Send>, SchemaRef, _) =
+            match format {
+                Format::Parquet => {
+                    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                        .map_err(|e| cannot_read(&e))?;
+                    let indices = select(path, builder.schema(), columns)?;
+                    let total_rows = builder.metadata().file_metadata().num_rows() as u64;
+                    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.clone());
+                    let reader = builder
+                        .with_projection(mask)
+                        .with_batch_size(batch_size)
+                        .build()
+                        .map_err(|e| cannot_read(&e))?;
+                    let schema = arrow::array::RecordBatchReader::schema(&reader);
+                    let reorder = order_of(&schema, columns);
+                    (reorder_batches(reader, reorder), schema_in_order(&schema, columns), Some(total_rows))
+                }
+                Format::ArrowIpc => {
+                    let mut file = file;
+                    let mut magic = [0u8; 6];
+                    let is_file_format = file.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
+                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    if is_file_format {
+                        let reader = arrow::ipc::reader::FileReader::try_new(file, None)
+                            .map_err(|e| cannot_read(&e))?;
+                        let full = reader.schema();
+                        let indices = select(path, &full, columns)?;
+                        let total_rows = None;
+                        let reader = arrow::ipc::reader::FileReader::try_new(
+                            File::open(path).map_err(|e| Error::io("cannot open", path, e))?,
+                            Some(indices),
+                        )
+                        .map_err(|e| cannot_read(&e))?;
+                        let schema = reader.schema();
+                        let reorder = order_of(&schema, columns);
+                        (reorder_batches(reader, reorder), schema_in_order(&schema, columns), total_rows)
+                    } else {
+                        let counted = CountingReader::new(file, bytes_read.clone());
+                        let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(counted), None)
+                            .map_err(|e| cannot_read(&e))?;
+                        let indices = select(path, &reader.schema(), columns)?;
+                        let full = reader.schema();
+                        let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                        let stream = reader.map(move |batch| batch?.project(&indices));
+                        let reorder = order_of(&projected, columns);
+                        (reorder_batches(stream, reorder), schema_in_order(&projected, columns), None)
+                    }
+                }
+                Format::Csv => {
+                    let mut buffered = BufReader::new(file);
+                    let (inferred, _) = arrow::csv::reader::Format::default()
+                        .with_header(true)
+                        .infer_schema(&mut buffered, Some(INFER_RECORDS))
+                        .map_err(|e| cannot_read(&e))?;
+                    let full = typed_schema(&inferred, columns);
+                    let indices = select(path, &full, columns)?;
+                    let mut file = buffered.into_inner();
+                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    let counted = CountingReader::new(file, bytes_read.clone());
+                    let reader = arrow::csv::ReaderBuilder::new(full.clone())
+                        .with_header(true)
+                        .with_batch_size(batch_size)
+                        .with_projection(indices.clone())
+                        .build(BufReader::new(counted))
+                        .map_err(|e| cannot_read(&e))?;
+                    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                    let reorder = order_of(&projected, columns);
+                    (reorder_batches(reader, reorder), schema_in_order(&projected, columns), None)
+                }
+                Format::Jsonl => {
+                    let mut buffered = BufReader::new(file);
+                    let (inferred, _) = arrow::json::reader::infer_json_schema_from_seekable(
+                        &mut buffered,
+                        Some(INFER_RECORDS),
+                    )
+                    .map_err(|e| cannot_read(&e))?;
+                    let full = typed_schema(&inferred, columns);
+                    let indices = select(path, &full, columns)?;
+                    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                    let mut file = buffered.into_inner();
+                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    let counted = CountingReader::new(file, bytes_read.clone());
+                    let reader = arrow::json::ReaderBuilder::new(projected.clone())
+                        .with_batch_size(batch_size)
+                        .build(BufReader::new(counted))
+                        .map_err(|e| cannot_read(&e))?;
+                    let reorder = order_of(&projected, columns);
+                    (reorder_batches(reader, reorder), schema_in_order(&projected, columns), None)
+                }
+            };
+        Ok(Reader {
+            batches,
+            path: path.to_path_buf(),
+            schema,
+            total_rows,
+            total_bytes,
+            bytes_read,
+        })
+    }
+
+    /// The schema of the batches this reader yields.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows in the file, when the format records it (Parquet).
+    pub fn total_rows(&self) -> Option<u64> {
+        self.total_rows
+    }
+
+    /// Size of the file in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// A counter of bytes consumed so far (for text and stream formats;
+    /// stays 0 for Parquet and Arrow IPC files).
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.bytes_read.clone()
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.batches
+            .next()
+            .map(|batch| batch.map_err(|e| Error::data("cannot read", &self.path, e)))
+    }
+}
+
+/// The indices of the requested columns in `schema` (all when `None`).
+fn select(path: &Path, schema: &Schema, columns: Option<&[ColumnRequest]>) -> Result<Vec<usize>> {
+    let Some(columns) = columns else {
+        return Ok((0..schema.fields().len()).collect());
+    };
+    let mut indices = Vec::with_capacity(columns.len());
+    for column in columns {
+        match schema.index_of(&column.name) {
+            Ok(index) => {
+                if !indices.contains(&index) {
+                    indices.push(index);
+                }
+            }
+            Err(_) => {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!(
+                        "it has no column `{}`; its columns are: {}",
+                        column.name,
+                        column_list(schema.fields().iter().map(|f| f.name().as_str()))
+                    ),
+                ));
+            }
+        }
+    }
+    indices.sort_unstable();
+    Ok(indices)
+}
+
+/// `inferred` with the requested types put in place of the guesses.
+fn typed_schema(inferred: &Schema, columns: Option<&[ColumnRequest]>) -> SchemaRef {
+    let fields: Vec<ArrowField> = inferred
+        .fields()
+        .iter()
+        .map(|field| {
+            let declared = columns
+                .and_then(|columns| columns.iter().find(|c| &c.name == field.name()))
+                .and_then(|c| c.data_type);
+            match declared {
+                Some(data_type) => ArrowField::new(field.name(), data_type.arrow(), true),
+                None => field.as_ref().clone().with_nullable(true),
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// For each requested column, its index in the projected `schema`.
+fn order_of(schema: &Schema, columns: Option<&[ColumnRequest]>) -> Option<Vec<usize>> {
+    let columns = columns?;
+    let mut seen = Vec::new();
+    let order: Vec<usize> = columns
+        .iter()
+        .filter(|c| {
+            let new = !seen.contains(&c.name);
+            seen.push(c.name.clone());
+            new
+        })
+        .map(|c| schema.index_of(&c.name).expect("selected above"))
+        .collect();
+    let identity = order.iter().enumerate().all(|(i, &j)| i == j);
+    (!identity).then_some(order)
+}
+
+fn schema_in_order(schema: &SchemaRef, columns: Option<&[ColumnRequest]>) -> SchemaRef {
+    match order_of(schema, columns) {
+        Some(order) => Arc::new(schema.project(&order).expect("indices are in range")),
+        None => schema.clone(),
+    }
+}
+
+fn reorder_batches(
+    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
+    order: Option<Vec<usize>>,
+) -> Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> {
+    match order {
+        None => Box::new(batches),
+        Some(order) => Box::new(batches.map(move |batch| batch?.project(&order))),
+    }
+}
+
+/// Counts bytes as they are read, for progress.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> CountingReader<R> {
+    fn new(inner: R, count: Arc<AtomicU64>) -> Self {
+        CountingReader { inner, count }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Writes a data file atomically: batches go to a hidden temporary file in
+/// the destination's directory, which is renamed over the destination by
+/// [`Writer::finish`]. Dropping the writer without finishing removes the
+/// temporary file, so a failed run leaves no output behind.
+pub struct Writer {
+    inner: Option<FormatWriter>,
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+    rows: u64,
+}
+
+enum FormatWriter {
+    Parquet(ArrowWriter<File>),
+    Csv(arrow::csv::Writer<BufWriter<File>>),
+    ArrowIpc(arrow::ipc::writer::FileWriter<BufWriter<File>>),
+    Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts writing `path` (format by extension) with `schema`, recording
+    /// `provenance` in the file's metadata where the format has metadata.
+    pub fn create(path: &Path, schema: &SchemaRef, provenance: Option<&Provenance>) -> Result<Writer> {
+        let format = Format::from_path(path)?;
+        let cannot_write = |e: &dyn std::fmt::Display| Error::data("cannot write", path, e);
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .suffix(".skewless-tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("cannot create a file next to", path, e))?;
+        let file = temp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        let metadata: Vec<(String, String)> =
+            provenance.map(Provenance::to_metadata).unwrap_or_default();
+        let schema = Arc::new(
+            schema
+                .as_ref()
+                .clone()
+                .with_metadata(metadata.iter().cloned().collect::<std::collections::HashMap<_, _>>()),
+        );
+        let inner = match format {
+            Format::Parquet => {
+                let properties = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .set_key_value_metadata(Some(
+                        metadata
+                            .iter()
+                            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                            .collect(),
+                    ))
+                    .build();
+                FormatWriter::Parquet(
+                    ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| cannot_write(&e))?,
+                )
+            }
+            Format::Csv => FormatWriter::Csv(
+                arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(BufWriter::new(file)),
+            ),
+            Format::ArrowIpc => FormatWriter::ArrowIpc(
+                arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
+                    .map_err(|e| cannot_write(&e))?,
+            ),
+            Format::Jsonl => FormatWriter::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file))),
+        };
+        Ok(Writer {
+            inner: Some(inner),
+            temp,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let result = match self.inner.as_mut().expect("not finished") {
+            FormatWriter::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
+            FormatWriter::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
+            FormatWriter::ArrowIpc(w) => w.write(batch).map_err(|e| e.to_string()),
+            FormatWriter::Jsonl(w) => w.write(batch).map_err(|e| e.to_string()),
+        };
+        result.map_err(|e| Error::data("cannot write", &self.path, e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Completes the file, flushes it to disk and moves it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let path = self.path.clone();
+        let cannot_write = |e: String| Error::data("cannot write", &path, e);
+        match self.inner.take().expect("not finished") {
+            FormatWriter::Parquet(w) => {
+                w.close().map_err(|e| cannot_write(e.to_string()))?;
+            }
+            FormatWriter::Csv(w) => {
+                use std::io::Write;
+                w.into_inner().flush().map_err(|e| cannot_write(e.to_string()))?;
+            }
+            FormatWriter::ArrowIpc(mut w) => {
+                use std::io::Write;
+                w.finish().map_err(|e| cannot_write(e.to_string()))?;
+                w.into_inner()
+                    .map_err(|e| cannot_write(e.to_string()))?
+                    .flush()
+                    .map_err(|e| cannot_write(e.to_string()))?;
+            }
+            FormatWriter::Jsonl(mut w) => {
+                use std::io::Write;
+                w.finish().map_err(|e| cannot_write(e.to_string()))?;
+                w.into_inner().flush().map_err(|e| cannot_write(e.to_string()))?;
+            }
+        }
+        self.temp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot write", &path, e))?;
+        self.temp
+            .persist(&path)
+            .map_err(|e| Error::io("cannot move the finished file to", &path, e.error))?;
+        Ok(())
+    }
+}
+
+/// What a data file says about itself: its schema, its row count when known,
+/// and the transform that wrote it, if skewless did.
+#[derive(Debug)]
+pub struct FileSummary {
+    /// The file's format.
+    pub format: Format,
+    /// The file's schema.
+    pub schema: SchemaRef,
+    /// Number of rows, when the format records it.
+    pub rows: Option<u64>,
+    /// The transform that produced the file.
+    pub provenance: Option<Provenance>,
+}
+
+/// Reads `path`'s schema, row count and provenance without reading its data.
+pub fn summarize(path: &Path) -> Result<FileSummary> {
+    let format = Format::from_path(path)?;
+    let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, e);
+    let damaged = |e: String| Error::data("cannot read", path, format!("its skewless metadata is damaged: {e}"));
+    match format {
+        Format::Parquet => {
+            let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| cannot_read(&e))?;
+            let metadata = builder.metadata().file_metadata();
+            let kv = metadata.key_value_metadata();
+            let provenance = Provenance::from_metadata(|key| {
+                kv.and_then(|kv| kv.iter().find(|e| e.key == key))
+                    .and_then(|e| e.value.as_deref())
+            })
+            .map_err(damaged)?;
+            Ok(FileSummary {
+                format,
+                schema: builder.schema().clone(),
+                rows: Some(metadata.num_rows() as u64),
+                provenance,
+            })
+        }
+        Format::ArrowIpc => {
+            let reader = Reader::open(path, None, 1)?;
+            let schema = reader.schema().clone();
+            let provenance =
+                Provenance::from_metadata(|key| schema.metadata().get(key).map(String::as_str))
+                    .map_err(damaged)?;
+            Ok(FileSummary {
+                format,
+                schema,
+                rows: None,
+                provenance,
+            })
+        }
+        Format::Csv | Format::Jsonl => {
+            let reader = Reader::open(path, None, 1)?;
+            Ok(FileSummary {
+                format,
+                schema: reader.schema().clone(),
+                rows: None,
+                provenance: None,
+            })
+        }
+    }
+}
+
+/// Reads the first `limit` rows of `path` (all columns).
+pub fn head(path: &Path, limit: usize) -> Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    for batch in Reader::open(path, None, limit.clamp(1, 8192))? {
+        let batch = batch?;
+        let take = (limit - rows).min(batch.num_rows());
+        rows += take;
+        batches.push(batch.slice(0, take));
+        if rows >= limit {
+            break;
+        }
+    }
+    Ok(batches)
+}

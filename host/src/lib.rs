@@ -1,0 +1,46 @@
+//! skewless runs one WebAssembly feature transform for offline backfills and
+//! online serving, with bit-identical results.
+//!
+//! A transform is one component file (see the `skewless-guest` crate for
+//! writing one); its identity is the sha256 of its bytes. A [`Runtime`]
+//! loads it into a [`Transform`], which computes output rows from input
+//! rows as Arrow `RecordBatch`es. Backfills ([`backfill`]), serving and the
+//! embedded API all go through that one call, on one engine configuration.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+//! use skewless::{Config, Runtime};
+//!
+//! let runtime = Runtime::new(Config::default())?;
+//! let transform = runtime.load("target/wasm32-wasip2/release/fraud_features.wasm")?;
+//! let input = RecordBatch::try_from_iter([
+//!     ("amount", Arc::new(Float64Array::from(vec![12.5, 830.0])) as _),
+//!     ("hour", Arc::new(Int64Array::from(vec![3, 14])) as _),
+//!     ("merchant_category", Arc::new(StringArray::from(vec!["travel", "grocery"])) as _),
+//! ]).unwrap();
+//! let features = transform.call(&input)?;
+//! println!("{} sha256:{}", transform.name(), transform.sha256());
+//! println!("{}", arrow::util::pretty::pretty_format_batches(&[features]).unwrap());
+//! # Ok::<(), skewless::Error>(())
+//! ```
+
+pub mod backfill;
+mod bindings;
+mod cache;
+mod convert;
+mod error;
+pub mod io;
+mod runtime;
+mod sandbox;
+pub mod spec;
+mod transform;
+
+pub use error::{Error, Limit, Result};
+pub use runtime::{
+    Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Runtime,
+};
+pub use spec::{DataType, Field, Provenance, TransformInfo};
+pub use transform::Transform;

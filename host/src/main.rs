@@ -1,0 +1,52 @@
+//! The `skewless` command: a thin layer over the `skewless` library. Each
+//! subcommand lives in `commands/<name>.rs` with its flags and `execute`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod commands;
+
+const EXAMPLES: &str = "\
+Examples:
+  # What a transform declares, and its identity
+  skewless inspect fraud_features.wasm
+
+  # Backfill training features from a Parquet file
+  skewless run fraud_features.wasm --input transactions.parquet --output features.parquet
+
+  # Which transform produced a feature file
+  skewless inspect features.parquet";
+
+/// Run one WebAssembly feature transform for offline backfills and online
+/// serving, bit for bit.
+#[derive(Parser)]
+#[command(name = "skewless", version, after_help = EXAMPLES)]
+enum Cli {
+    Run(commands::run::RunCommand),
+    Inspect(commands::inspect::InspectCommand),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse() {
+        Cli::Run(command) => command.execute(),
+        Cli::Inspect(command) => command.execute(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Output piped into `head` and closed early is not a failure.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,508 @@
+//! A loaded transform: its identity, its declaration, and warm instances.
+//!
+//! [`Transform`] is the handle every path calls. It is `Send + Sync` and
+//! cheap to clone; concurrent callers each take a warm instance from a pool
+//! (or instantiate a new one from the pre-resolved `InstancePre`), run their
+//! batch, and give it back. An instance that trapped is dropped, never
+//! reused: its memory may be in any state.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use sha2::{Digest, Sha256};
+use wasmtime::{Store, Trap};
+
+use crate::bindings::skewless::transform::types::{BatchResult, TransformError};
+use crate::bindings::{Transform as GuestBindings, TransformPre};
+use crate::convert::{self, WitInput};
+use crate::error::{Error, Limit, Result};
+use crate::runtime::{Runtime, deadline_ticks};
+use crate::sandbox::{
+    ContractViolation, GrowthRefused, GuestLimits, GuestState, HOST_INTERFACE, Phase,
+};
+use crate::spec::{Provenance, TransformInfo};
+
+/// A loaded transform component, ready to run batches.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+/// use skewless::{Config, Runtime};
+///
+/// let transform = Runtime::new(Config::default())?.load("fraud_features.wasm")?;
+/// let input = RecordBatch::try_from_iter([
+///     ("amount", Arc::new(Float64Array::from(vec![12.5])) as _),
+///     ("hour", Arc::new(Int64Array::from(vec![3])) as _),
+///     ("merchant_category", Arc::new(StringArray::from(vec!["travel"])) as _),
+/// ]).unwrap();
+/// let features = transform.call(&input)?;
+/// assert_eq!(features.num_rows(), 1);
+/// # Ok::<(), skewless::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Transform {
+    inner: Arc<TransformInner>,
+}
+
+struct TransformInner {
+    runtime: Runtime,
+    pre: TransformPre<GuestState>,
+    info: TransformInfo,
+    sha256: String,
+    source_name: String,
+    input_schema: SchemaRef,
+    output_schema: SchemaRef,
+    /// Whether the guest calls `start-row`/`end-rows` (every SDK guest does).
+    reports_rows: bool,
+    idle: Mutex<Vec<Instance>>,
+}
+
+/// One instantiated guest in its own store.
+struct Instance {
+    store: Store<GuestState>,
+    guest: GuestBindings,
+}
+
+impl fmt::Debug for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transform")
+            .field("name", &self.inner.info.name)
+            .field("version", &self.inner.info.version)
+            .field("sha256", &self.inner.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of file `bytes` is, from its WebAssembly header.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err("not a WebAssembly file (it does not start with `\\0asm`)".into());
+    }
+    match &bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Err(
+            "it is a core WebAssembly module, not a component; build the transform with \
+             `cargo build --target wasm32-wasip2` or `cargo component build`"
+                .into(),
+        ),
+        other => Err(format!(
+            "unsupported WebAssembly version/layer bytes {other:02x?} (expected a component)"
+        )),
+    }
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+impl Transform {
+    pub(crate) fn load(runtime: Runtime, bytes: &[u8], source_name: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidComponent {
+            source_name: source_name.to_string(),
+            reason,
+        };
+        check_header(bytes).map_err(invalid)?;
+        let sha256 = sha256_hex(bytes);
+        let inner = runtime.inner();
+        let component = crate::cache::compile(&runtime, bytes, &sha256)
+            .map_err(|e| invalid(format!("it does not compile: {e}")))?;
+        let reports_rows = component
+            .component_type()
+            .imports(&inner.engine)
+            .any(|(name, _)| name == HOST_INTERFACE);
+        let instance_pre = inner.linker.instantiate_pre(&component).map_err(|e| {
+            invalid(format!(
+                "it needs an import skewless does not provide (a transform may only use WASI \
+                 and the skewless host interface; was it built for another world?): {e}"
+            ))
+        })?;
+        let pre = TransformPre::new(instance_pre).map_err(|e| {
+            invalid(format!(
+                "it does not export the `skewless:transform@0.1.0` world (`describe` and \
+                 `transform`); was it built against another contract? ({e})"
+            ))
+        })?;
+        let placeholder = TransformInfo {
+            name: "(loading)".into(),
+            version: String::new(),
+            description: String::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        };
+        let mut transform = TransformInner {
+            runtime: runtime.clone(),
+            pre,
+            input_schema: placeholder.input_schema(),
+            output_schema: placeholder.output_schema(),
+            info: placeholder,
+            sha256,
+            source_name: source_name.to_string(),
+            reports_rows,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut instance = transform
+            .instantiate()
+            .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
+        transform.prepare_call(&mut instance, 0);
+        let described = instance.guest.call_describe(&mut instance.store);
+        let info: TransformInfo = match described {
+            Ok(info) => info.into(),
+            Err(trap) => {
+                let error = transform.classify(trap, &mut instance);
+                return Err(invalid(format!("its `describe` failed: {error}")));
+            }
+        };
+        info.validate()
+            .map_err(|reason| invalid(format!("its `describe` is invalid: {reason}")))?;
+        transform.input_schema = info.input_schema();
+        transform.output_schema = info.output_schema();
+        transform.info = info;
+        transform.checkin(instance);
+        Ok(Transform {
+            inner: Arc::new(transform),
+        })
+    }
+
+    /// What the transform declares: name, version, description, schemas.
+    pub fn info(&self) -> &TransformInfo {
+        &self.inner.info
+    }
+
+    /// The transform's name.
+    pub fn name(&self) -> &str {
+        &self.inner.info.name
+    }
+
+    /// The transform's version.
+    pub fn version(&self) -> &str {
+        &self.inner.info.version
+    }
+
+    /// sha256 of the component file, lowercase hex: the transform's identity.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// The file path (or name) the component was loaded from.
+    pub fn source_name(&self) -> &str {
+        &self.inner.source_name
+    }
+
+    /// The Arrow schema of the declared inputs.
+    pub fn input_schema(&self) -> &SchemaRef {
+        &self.inner.input_schema
+    }
+
+    /// The Arrow schema of the declared outputs (what [`Transform::call`] returns).
+    pub fn output_schema(&self) -> &SchemaRef {
+        &self.inner.output_schema
+    }
+
+    /// Name, version, sha256 and spec, as recorded in backfill outputs.
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            name: self.inner.info.name.clone(),
+            version: self.inner.info.version.clone(),
+            sha256: self.inner.sha256.clone(),
+            spec: self.inner.info.clone(),
+        }
+    }
+
+    /// The runtime the transform was loaded by.
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Computes the output rows of `batch`: one output row per input row, in
+    /// order, with the declared output schema.
+    ///
+    /// Input columns are matched by name (other columns are ignored) and
+    /// must have the declared types, up to exact widening. Rows in errors
+    /// count from 0 within `batch`.
+    pub fn call(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let arrays = convert::prepare_input(&self.inner.info, batch)?;
+        self.inner.call_prepared(&arrays, batch.num_rows())
+    }
+}
+
+impl TransformInner {
+    fn instantiate(&self) -> Result<Instance> {
+        let inner = self.runtime.inner();
+        let config = &inner.config;
+        let limits = GuestLimits {
+            memory_bytes: config.memory_limit,
+            table_elements: 1 << 20,
+        };
+        let state = GuestState::new(limits, config.fuel_per_row, config.output_capture_bytes);
+        let mut store = Store::new(&inner.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let mut instance_store = store;
+        let fuel = instance_store.data_mut().rows.begin_call(0, true);
+        set_fuel(&mut instance_store, fuel);
+        self.set_deadline(&mut instance_store);
+        match self.pre.instantiate(&mut instance_store) {
+            Ok(guest) => Ok(Instance {
+                store: instance_store,
+                guest,
+            }),
+            Err(error) => {
+                let output = instance_store.data().output.take();
+                Err(self.classify_error(error, None, output))
+            }
+        }
+    }
+
+    fn set_deadline(&self, store: &mut Store<GuestState>) {
+        match self.runtime.inner().config.deadline {
+            Some(deadline) => store.set_epoch_deadline(deadline_ticks(deadline)),
+            // Epoch interruption is on for the engine; without a deadline the
+            // store gets one that is never reached.
+            None => store.set_epoch_deadline(u64::MAX / 4),
+        }
+    }
+
+    /// Resets fuel, deadline and output limits of `instance` for a call with
+    /// `rows` rows.
+    fn prepare_call(&self, instance: &mut Instance, rows: u64) {
+        let store = &mut instance.store;
+        let fuel = store.data_mut().rows.begin_call(rows, self.reports_rows);
+        set_fuel(store, fuel);
+        self.set_deadline(store);
+        store.set_hostcall_fuel(self.runtime.inner().config.max_output_bytes);
+    }
+
+    fn checkout(&self) -> Result<Instance> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(instance) => Ok(instance),
+            None => self.instantiate(),
+        }
+    }
+
+    fn checkin(&self, instance: Instance) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.runtime.inner().config.max_idle_instances {
+            idle.push(instance);
+        }
+    }
+
+    fn call_prepared(&self, arrays: &[ArrayRef], rows: usize) -> Result<RecordBatch> {
+        if u32::try_from(rows).is_err() {
+            return Err(Error::BadRequest(format!(
+                "a batch has at most {} rows, this one has {rows}",
+                u32::MAX
+            )));
+        }
+        let input = WitInput::new(arrays, rows);
+        let columns = input.columns();
+        let batch = input.batch(&columns);
+        let mut instance = self.checkout()?;
+        self.prepare_call(&mut instance, rows as u64);
+        let result = instance.guest.call_transform(&mut instance.store, batch);
+        match result {
+            Ok(answer) => {
+                // Whatever the guest printed is only kept for errors.
+                let output = instance.store.data().output.take();
+                let rows_started = instance.store.data().rows.started;
+                self.checkin(instance);
+                self.answer(answer, rows, rows_started, output)
+            }
+            Err(trap) => Err(self.classify(trap, &mut instance)),
+        }
+    }
+
+    fn answer(
+        &self,
+        answer: std::result::Result<BatchResult, TransformError>,
+        rows: usize,
+        rows_started: u64,
+        output: String,
+    ) -> Result<RecordBatch> {
+        match answer {
+            Ok(batch) => {
+                if self.reports_rows && rows_started != rows as u64 {
+                    return Err(Error::InvalidOutput {
+                        transform: self.info.name.clone(),
+                        reason: format!("it started {rows_started} of {rows} rows"),
+                    });
+                }
+                convert::from_wit(&self.info, &self.output_schema, rows, batch)
+            }
+            Err(TransformError::Failed(failure)) => Err(Error::RowFailed {
+                transform: self.info.name.clone(),
+                row: Some(u64::from(failure.row)),
+                message: with_output(failure.message, &output),
+            }),
+            Err(TransformError::InvalidInput(message)) => Err(Error::BadRequest(format!(
+                "transform `{}` refused its input: {}",
+                self.info.name,
+                with_output(message, &output)
+            ))),
+        }
+    }
+
+    /// Turns a trap into an error and discards the instance it happened in.
+    fn classify(&self, trap: wasmtime::Error, instance: &mut Instance) -> Error {
+        let output = instance.store.data().output.take();
+        let row = instance.store.data().rows.current_row();
+        let phase = instance.store.data().rows.phase;
+        let mut error = self.classify_error(trap, row, output);
+        if let Error::LimitExceeded {
+            limit: Limit::Fuel,
+            detail,
+            ..
+        } = &mut error
+            && row.is_none()
+        {
+            *detail = match phase {
+                Phase::Setup => format!(
+                    "it ran out of fuel before its first row, while reading its input ({detail})"
+                ),
+                _ => format!("it ran out of fuel after its last row, while building its output ({detail})"),
+            };
+        }
+        error
+    }
+
+    fn classify_error(&self, trap: wasmtime::Error, row: Option<u64>, output: String) -> Error {
+        let config = &self.runtime.inner().config;
+        let transform = self.info.name.clone();
+        if let Some(refused) = trap.downcast_ref::<GrowthRefused>() {
+            let (limit, how) = if refused.what == "memory" {
+                (
+                    Limit::Memory,
+                    "raise it with `--memory-limit` (library: `Config::memory_limit`)",
+                )
+            } else {
+                (Limit::Resources, "this limit is fixed")
+            };
+            return Error::LimitExceeded {
+                transform,
+                limit,
+                row,
+                detail: format!("{refused} bytes; {how}"),
+                output,
+            };
+        }
+        if let Some(violation) = trap.downcast_ref::<ContractViolation>() {
+            return Error::InvalidOutput {
+                transform,
+                reason: violation.to_string(),
+            };
+        }
+        match trap.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => Error::LimitExceeded {
+                transform,
+                limit: Limit::Fuel,
+                row,
+                detail: format!(
+                    "the row needed more than {} fuel; raise it with `--fuel-per-row` \
+                     (library: `Config::fuel_per_row`)",
+                    config.fuel_per_row
+                ),
+                output,
+            },
+            Some(Trap::Interrupt) => Error::LimitExceeded {
+                transform,
+                limit: Limit::Deadline,
+                row,
+                detail: format!(
+                    "the call ran longer than {} ms; raise it with `--deadline-ms` \
+                     (library: `Config::deadline`)",
+                    config.deadline.map(|d| d.as_millis()).unwrap_or_default()
+                ),
+                output,
+            },
+            Some(Trap::StackOverflow) => Error::Trap {
+                transform,
+                row,
+                message: "stack overflow (too deep a recursion)".into(),
+                output,
+            },
+            Some(Trap::UnreachableCodeReached) => Error::Trap {
+                transform,
+                row,
+                message: "it panicked or aborted".into(),
+                output,
+            },
+            Some(other) => Error::Trap {
+                transform,
+                row,
+                message: other.to_string(),
+                output,
+            },
+            None => {
+                let message = format!("{trap}");
+                if message.contains("too much data is being copied") {
+                    Error::LimitExceeded {
+                        transform,
+                        limit: Limit::OutputSize,
+                        row: None,
+                        detail: format!(
+                            "it returned more than {} bytes; raise it with `--max-output-bytes` \
+                             (library: `Config::max_output_bytes`)",
+                            config.max_output_bytes
+                        ),
+                        output,
+                    }
+                } else {
+                    Error::Trap {
+                        transform,
+                        row,
+                        message,
+                        output,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn set_fuel(store: &mut Store<GuestState>, fuel: u64) {
+    store
+        .set_fuel(fuel)
+        .expect("fuel is enabled in the engine configuration");
+}
+
+fn with_output(message: String, output: &str) -> String {
+    let output = output.trim_end();
+    if output.is_empty() {
+        message
+    } else {
+        format!("{message} (the transform printed: {})", output.replace('\n', " | "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_say_what_the_file_is() {
+        assert_eq!(check_header(b"\0asm\x0d\x00\x01\x00rest"), Ok(()));
+        assert!(check_header(b"\0asm\x01\x00\x00\x00").unwrap_err().contains("core WebAssembly module"));
+        assert!(check_header(b"PAR1....").unwrap_err().contains("not a WebAssembly file"));
+        assert!(check_header(b"").unwrap_err().contains("not a WebAssembly file"));
+    }
+
+    #[test]
+    fn sha256_is_lowercase_hex() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn transform_is_send_sync_and_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Transform>();
+    }
+}
