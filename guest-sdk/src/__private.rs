@@ -2,7 +2,7 @@
 //! WIT bindings, typed column readers and builders, and the row loop's
 //! helpers. Not a public API; names here may change in any release.
 
-use crate::{DataType, Field, Features, Timestamp};
+use crate::{DataType, Features, Field, Timestamp};
 
 pub use wit_bindgen;
 
@@ -148,9 +148,7 @@ fn wrong_type(name: &str, expected: DataType, values: &Values) -> TransformError
 }
 
 fn wrong_len(name: &str, len: usize, rows: usize) -> TransformError {
-    TransformError::InvalidInput(format!(
-        "column `{name}`: {len} values for {rows} rows"
-    ))
+    TransformError::InvalidInput(format!("column `{name}`: {len} values for {rows} rows"))
 }
 
 /// A column's values, checked once per batch, read once per row.
@@ -225,7 +223,11 @@ impl<'a> Value<'a> for &'a str {
     const DATA_TYPE: DataType = DataType::Utf8;
     type Values = StrValues<'a>;
 
-    fn values(values: &'a Values, name: &str, rows: usize) -> Result<StrValues<'a>, TransformError> {
+    fn values(
+        values: &'a Values,
+        name: &str,
+        rows: usize,
+    ) -> Result<StrValues<'a>, TransformError> {
         let array = match values {
             Values::Utf8(array) => array,
             other => return Err(wrong_type(name, DataType::Utf8, other)),
@@ -234,7 +236,8 @@ impl<'a> Value<'a> for &'a str {
         if array.offsets.len() != rows + 1 {
             return Err(wrong_len(name, array.offsets.len().saturating_sub(1), rows));
         }
-        let data = std::str::from_utf8(&array.data).map_err(|_| invalid("data is not valid UTF-8"))?;
+        let data =
+            std::str::from_utf8(&array.data).map_err(|_| invalid("data is not valid UTF-8"))?;
         let mut previous = 0;
         for &offset in &array.offsets {
             if offset < previous || !data.is_char_boundary(offset as usize) {
@@ -260,7 +263,11 @@ impl<'a> Value<'a> for String {
     const DATA_TYPE: DataType = DataType::Utf8;
     type Values = StrValues<'a>;
 
-    fn values(values: &'a Values, name: &str, rows: usize) -> Result<StrValues<'a>, TransformError> {
+    fn values(
+        values: &'a Values,
+        name: &str,
+        rows: usize,
+    ) -> Result<StrValues<'a>, TransformError> {
         <&'a str as Value<'a>>::values(values, name, rows)
     }
 
@@ -367,7 +374,7 @@ pub struct NullableBuilder<B> {
 impl<B> NullableBuilder<B> {
     #[inline(always)]
     fn push_validity(&mut self, valid: bool) {
-        if self.len % 8 == 0 {
+        if self.len.is_multiple_of(8) {
             self.validity.push(0);
         }
         if valid {

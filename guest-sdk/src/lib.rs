@@ -98,6 +98,11 @@ pub struct Field {
 ///
 /// Derive it with `#[derive(skewless_guest::Features)]` on a struct with
 /// named fields of the types listed in the [crate docs](crate).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a transform output row",
+    label = "add `#[derive(skewless_guest::Features)]` to `{Self}`",
+    note = "a transform returns a struct with one named field per output column"
+)]
 pub trait Features: Sized {
     /// The output columns, in field order.
     const FIELDS: &'static [Field];

@@ -169,7 +169,10 @@ mod tests {
 
     fn ts(days: i64, h: i64, m: i64, s: i64) -> Timestamp {
         Timestamp::from_micros(
-            days * MICROS_PER_DAY + h * MICROS_PER_HOUR + m * MICROS_PER_MINUTE + s * MICROS_PER_SECOND,
+            days * MICROS_PER_DAY
+                + h * MICROS_PER_HOUR
+                + m * MICROS_PER_MINUTE
+                + s * MICROS_PER_SECOND,
         )
     }
 
@@ -186,7 +189,10 @@ mod tests {
         // One microsecond before the epoch: 1969-12-31T23:59:59.999999, a Wednesday.
         let t = Timestamp::from_micros(-1);
         assert_eq!(t.days_since_epoch(), -1);
-        assert_eq!((t.hour(), t.minute(), t.second(), t.subsec_micros()), (23, 59, 59, 999_999));
+        assert_eq!(
+            (t.hour(), t.minute(), t.second(), t.subsec_micros()),
+            (23, 59, 59, 999_999)
+        );
         assert_eq!(t.day_of_week(), 2);
         assert_eq!(t.date(), (1969, 12, 31));
         assert_eq!(t.to_string(), "1969-12-31T23:59:59.999999Z");
@@ -230,6 +236,9 @@ mod tests {
             assert!((1..=12).contains(&month) && (1..=31).contains(&day));
         }
         assert_eq!(Timestamp::from_seconds(i64::MAX), None);
-        assert_eq!(Timestamp::from_micros(i64::MAX).add_micros(1).as_micros(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_micros(i64::MAX).add_micros(1).as_micros(),
+            i64::MAX
+        );
     }
 }

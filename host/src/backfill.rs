@@ -168,10 +168,19 @@ impl Backfill {
         let kept_indices: Vec<usize> = self
             .keep
             .iter()
-            .map(|name| input_schema.index_of(name).expect("requested from the reader"))
+            .map(|name| {
+                input_schema
+                    .index_of(name)
+                    .expect("requested from the reader")
+            })
             .collect();
-        let output_schema = output_schema(&input_schema, &kept_indices, self.transform.output_schema());
-        let mut writer = Writer::create(&self.output, &output_schema, Some(&self.transform.provenance()))?;
+        let output_schema =
+            output_schema(&input_schema, &kept_indices, self.transform.output_schema());
+        let mut writer = Writer::create(
+            &self.output,
+            &output_schema,
+            Some(&self.transform.provenance()),
+        )?;
         let batches = self.pipeline(reader, &kept_indices, &output_schema, &mut writer)?;
         let rows = writer.rows();
         writer.finish()?;
@@ -202,7 +211,9 @@ impl Backfill {
             for _ in 0..self.threads {
                 let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
-                scope.spawn(move || transform_batches(&self.transform, kept, output_schema, &work_rx, &done_tx));
+                scope.spawn(move || {
+                    transform_batches(&self.transform, kept, output_schema, &work_rx, &done_tx)
+                });
             }
             drop(done_tx);
             let report = |rows| {

@@ -22,7 +22,11 @@ use wasmtime::component::Component;
 use crate::runtime::Runtime;
 
 /// Compiles `bytes`, through the runtime's cache when it has one.
-pub(crate) fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+pub(crate) fn compile(
+    runtime: &Runtime,
+    bytes: &[u8],
+    sha256: &str,
+) -> wasmtime::Result<Component> {
     let engine = &runtime.inner().engine;
     let Some(dir) = &runtime.config().cache_dir else {
         return Component::new(engine, bytes);

@@ -32,7 +32,7 @@ use crate::bindings::skewless::transform::types::{
     BatchParam, BatchResult, ColumnParam, ColumnResult, Utf8ArrayParam, ValuesParam, ValuesResult,
 };
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Field, TransformInfo};
+use crate::spec::{DataType, Field, TransformInfo, UTC};
 
 /// Selects, converts and checks the declared input columns of `batch`, in
 /// declared order.
@@ -114,14 +114,16 @@ fn coerce(info: &TransformInfo, field: &Field, array: &ArrayRef) -> Result<Array
             // The values are UTC microseconds whatever zone the column is
             // labelled with; only the label changes.
             let values = array.as_primitive::<TimestampMicrosecondType>();
-            Ok(Arc::new(values.clone().with_timezone("UTC")))
+            Ok(Arc::new(values.clone().with_timezone(UTC)))
         }
         (DataType::TimestampMicros, A::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, _)) => {
             exact_cast(array)
         }
         (DataType::TimestampMicros, A::Timestamp(TimeUnit::Nanosecond, _)) => {
             let nanos = array.as_primitive::<TimestampNanosecondType>();
-            if let Some(row) = (0..nanos.len()).find(|&i| nanos.is_valid(i) && nanos.value(i) % 1000 != 0) {
+            if let Some(row) =
+                (0..nanos.len()).find(|&i| nanos.is_valid(i) && nanos.value(i) % 1000 != 0)
+            {
                 return Err(Error::InvalidValue {
                     column: field.name.clone(),
                     row: row as u64,
@@ -133,7 +135,7 @@ fn coerce(info: &TransformInfo, field: &Field, array: &ArrayRef) -> Result<Array
                 });
             }
             let micros: TimestampMicrosecondArray = nanos.unary(|v| v / 1000);
-            Ok(Arc::new(micros.with_timezone("UTC")))
+            Ok(Arc::new(micros.with_timezone(UTC)))
         }
         _ => Err(Error::WrongType {
             transform: info.name.clone(),
@@ -184,7 +186,10 @@ pub(crate) struct WitInput<'a> {
 impl<'a> WitInput<'a> {
     /// Prepares the owned pieces of `arrays` (from [`prepare_input`]).
     pub(crate) fn new(arrays: &'a [ArrayRef], rows: usize) -> Self {
-        let scratch = arrays.iter().map(|array| scratch_for(array.as_ref())).collect();
+        let scratch = arrays
+            .iter()
+            .map(|array| scratch_for(array.as_ref()))
+            .collect();
         WitInput {
             rows,
             arrays,
@@ -253,7 +258,9 @@ fn column_param<'a>(array: &'a dyn Array, scratch: &'a ColumnScratch) -> ColumnP
                     // SAFETY: i32 and u32 have the same size and alignment,
                     // every bit pattern is valid for both, and Arrow offsets
                     // are non-negative, so the values are unchanged.
-                    unsafe { std::slice::from_raw_parts(offsets.as_ptr().cast::<u32>(), offsets.len()) }
+                    unsafe {
+                        std::slice::from_raw_parts(offsets.as_ptr().cast::<u32>(), offsets.len())
+                    }
                 }
             };
             ValuesParam::Utf8(Utf8ArrayParam {
@@ -372,7 +379,9 @@ fn output_array(field: &Field, rows: usize, column: ColumnResult) -> Result<Arra
         }
         ValuesResult::TimestampMicros(v) => {
             check_len(v.len())?;
-            Arc::new(TimestampMicrosecondArray::new(ScalarBuffer::from(v), nulls).with_timezone("UTC"))
+            Arc::new(
+                TimestampMicrosecondArray::new(ScalarBuffer::from(v), nulls).with_timezone(UTC),
+            )
         }
         ValuesResult::Utf8(strings) => {
             if strings.offsets.len() != rows + 1 {
@@ -403,7 +412,9 @@ fn output_array(field: &Field, rows: usize, column: ColumnResult) -> Result<Arra
 /// Checks that `offsets` describe valid UTF-8 strings in `data`.
 fn check_utf8_layout(offsets: &[u32], data: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(data).map_err(|e| {
-        let row = offsets.partition_point(|&o| (o as usize) <= e.valid_up_to()).saturating_sub(1);
+        let row = offsets
+            .partition_point(|&o| (o as usize) <= e.valid_up_to())
+            .saturating_sub(1);
         format!("row {row} is not valid UTF-8")
     })?;
     if data.len() > i32::MAX as usize {
@@ -418,7 +429,10 @@ fn check_utf8_layout(offsets: &[u32], data: &[u8]) -> Result<(), String> {
             ));
         }
         if !text.is_char_boundary(offset) {
-            return Err(format!("row {} splits a UTF-8 character", index.saturating_sub(1)));
+            return Err(format!(
+                "row {} splits a UTF-8 character",
+                index.saturating_sub(1)
+            ));
         }
         previous = offset;
     }
@@ -466,7 +480,18 @@ mod tests {
 
     #[test]
     fn sliced_strings_and_validity_are_rebased() {
-        let strings = StringArray::from(vec![Some("a"), None, Some("héllo"), Some(""), None, Some("z"), Some("q"), Some("w"), Some("e"), Some("r")]);
+        let strings = StringArray::from(vec![
+            Some("a"),
+            None,
+            Some("héllo"),
+            Some(""),
+            None,
+            Some("z"),
+            Some("q"),
+            Some("w"),
+            Some("e"),
+            Some("r"),
+        ]);
         let sliced: ArrayRef = Arc::new(strings.slice(2, 7));
         let arrays = prepare_input(&info(DataType::Utf8, true), &batch(sliced)).unwrap();
         let input = WitInput::new(&arrays, 7);
@@ -477,29 +502,44 @@ mod tests {
         assert_eq!(utf8.offsets, &[0, 6, 6, 6, 7, 8, 9, 10]);
         assert_eq!(utf8.data, "héllozqwe".as_bytes());
         // Rows 0..7 of the slice: valid, valid, null, valid x4.
-        assert_eq!(columns[0].validity, Some(&[0b1111_1011][..]));
+        assert_eq!(columns[0].validity, Some(&[0b0111_1011][..]));
     }
 
     #[test]
     fn exact_widening_is_allowed_and_lossy_narrowing_is_not() {
-        let ints: ArrayRef = Arc::new(arrow::array::Int32Array::from(vec![1, -2]));
+        let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, -2]));
         let arrays = prepare_input(&info(DataType::Int64, false), &batch(ints)).unwrap();
         assert_eq!(arrays[0].data_type(), &ArrowType::Int64);
 
         let big: ArrayRef = Arc::new(Int64Array::from(vec![1]));
         let error = prepare_input(&info(DataType::Float64, false), &batch(big)).unwrap_err();
         assert!(matches!(error, Error::WrongType { .. }), "{error}");
-        assert!(error.to_string().starts_with("column `x` has type Int64, but transform `t` takes float64"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("column `x` has type Int64, but transform `t` takes float64"),
+            "{error}"
+        );
     }
 
     #[test]
     fn nanosecond_timestamps_convert_only_when_whole_microseconds() {
-        let whole: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![5_000, -7_000]));
+        let whole: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![
+            5_000, -7_000,
+        ]));
         let arrays = prepare_input(&info(DataType::TimestampMicros, false), &batch(whole)).unwrap();
-        assert_eq!(arrays[0].as_primitive::<TimestampMicrosecondType>().values(), &[5, -7]);
+        assert_eq!(
+            arrays[0]
+                .as_primitive::<TimestampMicrosecondType>()
+                .values(),
+            &[5, -7]
+        );
 
-        let fractional: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![5_000, 7_001]));
-        let error = prepare_input(&info(DataType::TimestampMicros, false), &batch(fractional)).unwrap_err();
+        let fractional: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![
+            5_000, 7_001,
+        ]));
+        let error =
+            prepare_input(&info(DataType::TimestampMicros, false), &batch(fractional)).unwrap_err();
         assert_eq!(error.row(), Some(1));
     }
 
@@ -509,23 +549,39 @@ mod tests {
         let column = |offsets: Vec<u32>, data: &[u8], validity: Option<Vec<u8>>| BatchResult {
             num_rows: 2,
             columns: vec![ColumnResult {
-                values: ValuesResult::Utf8(crate::bindings::skewless::transform::types::Utf8ArrayResult {
-                    offsets,
-                    data: data.to_vec(),
-                }),
+                values: ValuesResult::Utf8(
+                    crate::bindings::skewless::transform::types::Utf8ArrayResult {
+                        offsets,
+                        data: data.to_vec(),
+                    },
+                ),
                 validity,
             }],
         };
         let check = |output| from_wit(&info(DataType::Utf8, false), &schema, 2, output);
         assert!(check(column(vec![0, 1, 3], b"abc", None)).is_ok());
-        let error = check(column(vec![0, 2, 3], "éa".as_bytes(), None)).unwrap_err().to_string();
-        assert!(error.ends_with("column `y`: row 0 splits a UTF-8 character"), "{error}");
-        let error = check(column(vec![0, 2, 1], b"abc", None)).unwrap_err().to_string();
+        let error = check(column(vec![0, 1, 3], "éa".as_bytes(), None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("column `y`: row 0 splits a UTF-8 character"),
+            "{error}"
+        );
+        let error = check(column(vec![0, 2, 1], b"abc", None))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("out of order"), "{error}");
-        let error = check(column(vec![0, 1, 2], b"a\xff", None)).unwrap_err().to_string();
+        let error = check(column(vec![0, 1, 2], b"a\xff", None))
+            .unwrap_err()
+            .to_string();
         assert!(error.ends_with("row 1 is not valid UTF-8"), "{error}");
-        let error = check(column(vec![0, 1, 2], b"ab", Some(vec![0b01]))).unwrap_err().to_string();
-        assert!(error.ends_with("row 1 is null, but the column is declared non-nullable"), "{error}");
+        let error = check(column(vec![0, 1, 2], b"ab", Some(vec![0b01])))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("row 1 is null, but the column is declared non-nullable"),
+            "{error}"
+        );
         let mut short = column(vec![0, 1, 2], b"ab", None);
         short.num_rows = 1;
         let error = check(short).unwrap_err().to_string();

@@ -202,12 +202,39 @@ fn at_row(row: Option<u64>) -> String {
 }
 
 fn guest_output(output: &str) -> String {
-    let output = output.trim_end();
+    let output = one_line(output);
     if output.is_empty() {
         String::new()
     } else {
-        format!("; the transform printed: {}", output.replace('\n', " | "))
+        format!("; the transform printed: {output}")
     }
+}
+
+/// A guest's output on one line. Rust's hint about `RUST_BACKTRACE` is
+/// dropped: no environment variable reaches a guest.
+pub(crate) fn one_line(output: &str) -> String {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("note: run with `RUST_BACKTRACE=1`"))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// `64 MiB`, `1.5 GiB`, `812 bytes`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            let value = bytes as f64 / size as f64;
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 impl Error {
@@ -278,7 +305,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             action,
             path: path.into(),
@@ -286,7 +317,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn data(action: &'static str, path: impl Into<PathBuf>, message: impl fmt::Display) -> Self {
+    pub(crate) fn data(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        message: impl fmt::Display,
+    ) -> Self {
         Error::Data {
             action,
             path: path.into(),
@@ -321,6 +356,16 @@ mod tests {
         };
         let text = error.to_string();
         assert!(!text.contains('\n'), "{text}");
-        assert!(text.ends_with("the transform printed: thread panicked at src/lib.rs:3:5: | boom"), "{text}");
+        assert!(
+            text.ends_with("the transform printed: thread panicked at src/lib.rs:3:5: | boom"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sizes_read_like_the_flags() {
+        assert_eq!(human_bytes(64 << 20), "64 MiB");
+        assert_eq!(human_bytes((64 << 20) + (1 << 19)), "64.5 MiB");
+        assert_eq!(human_bytes(812), "812 bytes");
     }
 }

@@ -117,7 +117,11 @@ impl Reader {
     ///
     /// A column that is asked for but missing is an error listing the
     /// columns the file has.
-    pub fn open(path: &Path, columns: Option<&[ColumnRequest]>, batch_size: usize) -> Result<Reader> {
+    pub fn open(
+        path: &Path,
+        columns: Option<&[ColumnRequest]>,
+        batch_size: usize,
+    ) -> Result<Reader> {
         let format = Format::from_path(path)?;
         let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
         let total_bytes = file
@@ -142,13 +146,18 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let schema = arrow::array::RecordBatchReader::schema(&reader);
                     let reorder = order_of(&schema, columns);
-                    (reorder_batches(reader, reorder), schema_in_order(&schema, columns), Some(total_rows))
+                    (
+                        reorder_batches(reader, reorder),
+                        schema_in_order(&schema, columns),
+                        Some(total_rows),
+                    )
                 }
                 Format::ArrowIpc => {
                     let mut file = file;
                     let mut magic = [0u8; 6];
                     let is_file_format = file.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
-                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| Error::io("cannot read", path, e))?;
                     if is_file_format {
                         let reader = arrow::ipc::reader::FileReader::try_new(file, None)
                             .map_err(|e| cannot_read(&e))?;
@@ -162,17 +171,29 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                         let schema = reader.schema();
                         let reorder = order_of(&schema, columns);
-                        (reorder_batches(reader, reorder), schema_in_order(&schema, columns), total_rows)
+                        (
+                            reorder_batches(reader, reorder),
+                            schema_in_order(&schema, columns),
+                            total_rows,
+                        )
                     } else {
                         let counted = CountingReader::new(file, bytes_read.clone());
-                        let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(counted), None)
-                            .map_err(|e| cannot_read(&e))?;
+                        let reader = arrow::ipc::reader::StreamReader::try_new(
+                            BufReader::new(counted),
+                            None,
+                        )
+                        .map_err(|e| cannot_read(&e))?;
                         let indices = select(path, &reader.schema(), columns)?;
                         let full = reader.schema();
-                        let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                        let projected =
+                            Arc::new(full.project(&indices).expect("indices are in range"));
                         let stream = reader.map(move |batch| batch?.project(&indices));
                         let reorder = order_of(&projected, columns);
-                        (reorder_batches(stream, reorder), schema_in_order(&projected, columns), None)
+                        (
+                            reorder_batches(stream, reorder),
+                            schema_in_order(&projected, columns),
+                            None,
+                        )
                     }
                 }
                 Format::Csv => {
@@ -184,7 +205,8 @@ impl Reader {
                     let full = typed_schema(&inferred, columns);
                     let indices = select(path, &full, columns)?;
                     let mut file = buffered.into_inner();
-                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| Error::io("cannot read", path, e))?;
                     let counted = CountingReader::new(file, bytes_read.clone());
                     let reader = arrow::csv::ReaderBuilder::new(full.clone())
                         .with_header(true)
@@ -194,7 +216,11 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
                     let reorder = order_of(&projected, columns);
-                    (reorder_batches(reader, reorder), schema_in_order(&projected, columns), None)
+                    (
+                        reorder_batches(reader, reorder),
+                        schema_in_order(&projected, columns),
+                        None,
+                    )
                 }
                 Format::Jsonl => {
                     let mut buffered = BufReader::new(file);
@@ -207,18 +233,23 @@ impl Reader {
                     let indices = select(path, &full, columns)?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
                     let mut file = buffered.into_inner();
-                    file.seek(SeekFrom::Start(0)).map_err(|e| Error::io("cannot read", path, e))?;
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| Error::io("cannot read", path, e))?;
                     let counted = CountingReader::new(file, bytes_read.clone());
                     let reader = arrow::json::ReaderBuilder::new(projected.clone())
                         .with_batch_size(batch_size)
                         .build(BufReader::new(counted))
                         .map_err(|e| cannot_read(&e))?;
                     let reorder = order_of(&projected, columns);
-                    (reorder_batches(reader, reorder), schema_in_order(&projected, columns), None)
+                    (
+                        reorder_batches(reader, reorder),
+                        schema_in_order(&projected, columns),
+                        None,
+                    )
                 }
             };
         Ok(Reader {
-            batches,
+            batches: Box::new(Rechunk::new(batches, batch_size)),
             path: path.to_path_buf(),
             schema,
             total_rows,
@@ -341,6 +372,47 @@ fn reorder_batches(
     }
 }
 
+/// Splits batches larger than `batch_size` (Arrow IPC files keep the
+/// batches they were written with) into zero-copy slices.
+struct Rechunk<I> {
+    inner: I,
+    batch_size: usize,
+    current: Option<(RecordBatch, usize)>,
+}
+
+impl<I> Rechunk<I> {
+    fn new(inner: I, batch_size: usize) -> Self {
+        Rechunk {
+            inner,
+            batch_size,
+            current: None,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for Rechunk<I> {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((batch, offset)) = &mut self.current {
+                if *offset < batch.num_rows() {
+                    let len = self.batch_size.min(batch.num_rows() - *offset);
+                    let slice = batch.slice(*offset, len);
+                    *offset += len;
+                    return Some(Ok(slice));
+                }
+                self.current = None;
+            }
+            match self.inner.next()? {
+                Ok(batch) if batch.num_rows() <= self.batch_size => return Some(Ok(batch)),
+                Ok(batch) => self.current = Some((batch, 0)),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
 /// Counts bytes as they are read, for progress.
 struct CountingReader<R> {
     inner: R,
@@ -391,7 +463,11 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     /// Starts writing `path` (format by extension) with `schema`, recording
     /// `provenance` in the file's metadata where the format has metadata.
-    pub fn create(path: &Path, schema: &SchemaRef, provenance: Option<&Provenance>) -> Result<Writer> {
+    pub fn create(
+        path: &Path,
+        schema: &SchemaRef,
+        provenance: Option<&Provenance>,
+    ) -> Result<Writer> {
         let format = Format::from_path(path)?;
         let cannot_write = |e: &dyn std::fmt::Display| Error::data("cannot write", path, e);
         let dir = match path.parent() {
@@ -414,10 +490,12 @@ impl Writer {
         let metadata: Vec<(String, String)> =
             provenance.map(Provenance::to_metadata).unwrap_or_default();
         let schema = Arc::new(
-            schema
-                .as_ref()
-                .clone()
-                .with_metadata(metadata.iter().cloned().collect::<std::collections::HashMap<_, _>>()),
+            schema.as_ref().clone().with_metadata(
+                metadata
+                    .iter()
+                    .cloned()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            ),
         );
         let inner = match format {
             Format::Parquet => {
@@ -431,7 +509,8 @@ impl Writer {
                     ))
                     .build();
                 FormatWriter::Parquet(
-                    ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| cannot_write(&e))?,
+                    ArrowWriter::try_new(file, schema, Some(properties))
+                        .map_err(|e| cannot_write(&e))?,
                 )
             }
             Format::Csv => FormatWriter::Csv(
@@ -443,7 +522,9 @@ impl Writer {
                 arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
                     .map_err(|e| cannot_write(&e))?,
             ),
-            Format::Jsonl => FormatWriter::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file))),
+            Format::Jsonl => {
+                FormatWriter::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
+            }
         };
         Ok(Writer {
             inner: Some(inner),
@@ -481,7 +562,9 @@ impl Writer {
             }
             FormatWriter::Csv(w) => {
                 use std::io::Write;
-                w.into_inner().flush().map_err(|e| cannot_write(e.to_string()))?;
+                w.into_inner()
+                    .flush()
+                    .map_err(|e| cannot_write(e.to_string()))?;
             }
             FormatWriter::ArrowIpc(mut w) => {
                 use std::io::Write;
@@ -494,7 +577,9 @@ impl Writer {
             FormatWriter::Jsonl(mut w) => {
                 use std::io::Write;
                 w.finish().map_err(|e| cannot_write(e.to_string()))?;
-                w.into_inner().flush().map_err(|e| cannot_write(e.to_string()))?;
+                w.into_inner()
+                    .flush()
+                    .map_err(|e| cannot_write(e.to_string()))?;
             }
         }
         self.temp
@@ -526,11 +611,18 @@ pub struct FileSummary {
 pub fn summarize(path: &Path) -> Result<FileSummary> {
     let format = Format::from_path(path)?;
     let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, e);
-    let damaged = |e: String| Error::data("cannot read", path, format!("its skewless metadata is damaged: {e}"));
+    let damaged = |e: String| {
+        Error::data(
+            "cannot read",
+            path,
+            format!("its skewless metadata is damaged: {e}"),
+        )
+    };
     match format {
         Format::Parquet => {
             let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| cannot_read(&e))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| cannot_read(&e))?;
             let metadata = builder.metadata().file_metadata();
             let kv = metadata.key_value_metadata();
             let provenance = Provenance::from_metadata(|key| {

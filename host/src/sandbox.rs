@@ -212,11 +212,20 @@ pub(crate) struct GrowthRefused {
 
 impl std::fmt::Display for GrowthRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "it tried to grow its {} to {} but the limit is {}",
-            self.what, self.desired, self.limit
-        )
+        if self.what == "memory" {
+            write!(
+                f,
+                "it tried to grow its memory to {}, over the limit of {}",
+                crate::error::human_bytes(self.desired as u64),
+                crate::error::human_bytes(self.limit as u64)
+            )
+        } else {
+            write!(
+                f,
+                "it tried to grow a {} to {} entries, over the limit of {}",
+                self.what, self.desired, self.limit
+            )
+        }
     }
 }
 
@@ -398,7 +407,11 @@ impl OutputStream for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::skewless::transform::types as wit;
 
+/// The time zone label of `timestamp-micros` columns in Arrow: UTC, written
+/// as an offset so that every Arrow reader and writer understands it without
+/// a time zone database.
+pub const UTC: &str = "+00:00";
+
 /// The type of a column in a transform's schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -42,7 +47,7 @@ impl DataType {
             DataType::Float64 => ArrowType::Float64,
             DataType::Utf8 => ArrowType::Utf8,
             DataType::TimestampMicros => {
-                ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+                ArrowType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
             }
         }
     }
@@ -178,7 +183,10 @@ impl TransformInfo {
                     return Err(format!("it declares an {what} column with an empty name"));
                 }
                 if !seen.insert(field.name.as_str()) {
-                    return Err(format!("it declares the {what} column `{}` twice", field.name));
+                    return Err(format!(
+                        "it declares the {what} column `{}` twice",
+                        field.name
+                    ));
                 }
             }
         }
@@ -287,7 +295,10 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("`Fraud Features`"));
         let mut bad = info();
         bad.outputs.push(bad.outputs[0].clone());
-        assert_eq!(bad.validate().unwrap_err(), "it declares the output column `b` twice");
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "it declares the output column `b` twice"
+        );
         let mut bad = info();
         bad.inputs.clear();
         assert_eq!(bad.validate().unwrap_err(), "it declares no input columns");
@@ -302,7 +313,12 @@ mod tests {
             spec: info(),
         };
         let metadata = provenance.to_metadata();
-        let get = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let get = |key: &str| {
+            metadata
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(Provenance::from_metadata(get), Ok(Some(provenance)));
         assert_eq!(Provenance::from_metadata(|_| None), Ok(None));
     }

@@ -365,7 +365,9 @@ impl TransformInner {
                 Phase::Setup => format!(
                     "it ran out of fuel before its first row, while reading its input ({detail})"
                 ),
-                _ => format!("it ran out of fuel after its last row, while building its output ({detail})"),
+                _ => format!(
+                    "it ran out of fuel after its last row, while building its output ({detail})"
+                ),
             };
         }
         error
@@ -387,7 +389,7 @@ impl TransformInner {
                 transform,
                 limit,
                 row,
-                detail: format!("{refused} bytes; {how}"),
+                detail: format!("{refused}; {how}"),
                 output,
             };
         }
@@ -472,11 +474,11 @@ fn set_fuel(store: &mut Store<GuestState>, fuel: u64) {
 }
 
 fn with_output(message: String, output: &str) -> String {
-    let output = output.trim_end();
+    let output = crate::error::one_line(output);
     if output.is_empty() {
         message
     } else {
-        format!("{message} (the transform printed: {})", output.replace('\n', " | "))
+        format!("{message} (the transform printed: {output})")
     }
 }
 
@@ -487,9 +489,21 @@ mod tests {
     #[test]
     fn headers_say_what_the_file_is() {
         assert_eq!(check_header(b"\0asm\x0d\x00\x01\x00rest"), Ok(()));
-        assert!(check_header(b"\0asm\x01\x00\x00\x00").unwrap_err().contains("core WebAssembly module"));
-        assert!(check_header(b"PAR1....").unwrap_err().contains("not a WebAssembly file"));
-        assert!(check_header(b"").unwrap_err().contains("not a WebAssembly file"));
+        assert!(
+            check_header(b"\0asm\x01\x00\x00\x00")
+                .unwrap_err()
+                .contains("core WebAssembly module")
+        );
+        assert!(
+            check_header(b"PAR1....")
+                .unwrap_err()
+                .contains("not a WebAssembly file")
+        );
+        assert!(
+            check_header(b"")
+                .unwrap_err()
+                .contains("not a WebAssembly file")
+        );
     }
 
     #[test]

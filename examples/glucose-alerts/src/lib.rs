@@ -65,9 +65,18 @@ mod tests {
 
     #[test]
     fn rate_needs_a_previous_reading_and_positive_minutes() {
-        assert_eq!(glucose_alerts(NOON, 120.0, None, None).rate_mg_dl_per_min, None);
-        assert_eq!(glucose_alerts(NOON, 120.0, Some(100.0), Some(0.0)).rate_mg_dl_per_min, None);
-        assert_eq!(glucose_alerts(NOON, 120.0, Some(100.0), Some(5.0)).rate_mg_dl_per_min, Some(4.0));
+        assert_eq!(
+            glucose_alerts(NOON, 120.0, None, None).rate_mg_dl_per_min,
+            None
+        );
+        assert_eq!(
+            glucose_alerts(NOON, 120.0, Some(100.0), Some(0.0)).rate_mg_dl_per_min,
+            None
+        );
+        assert_eq!(
+            glucose_alerts(NOON, 120.0, Some(100.0), Some(5.0)).rate_mg_dl_per_min,
+            Some(4.0)
+        );
     }
 
     #[test]

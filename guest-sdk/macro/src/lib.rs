@@ -124,8 +124,10 @@ enum Position {
     Field,
 }
 
-const ARGUMENT_TYPES: &str = "bool, i32, i64, f32, f64, &str, String, Timestamp, or an Option of one of them";
-const FIELD_TYPES: &str = "bool, i32, i64, f32, f64, String, Timestamp, or an Option of one of them";
+const ARGUMENT_TYPES: &str =
+    "bool, i32, i64, f32, f64, &str, String, Timestamp, or an Option of one of them";
+const FIELD_TYPES: &str =
+    "bool, i32, i64, f32, f64, String, Timestamp, or an Option of one of them";
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
@@ -138,12 +140,11 @@ fn column_type(ty: &Type, position: Position) -> syn::Result<ColumnType> {
     if let Some(segment) = last_segment(ty)
         && segment.ident == "Option"
     {
-        let inner = single_generic(segment).ok_or_else(|| {
-            Error::new(ty.span(), "expected `Option<T>` with one type argument")
-        })?;
+        let inner = single_generic(segment)
+            .ok_or_else(|| Error::new_spanned(ty, "expected `Option<T>` with one type argument"))?;
         if last_segment(inner).is_some_and(|s| s.ident == "Option") {
-            return Err(Error::new(
-                ty.span(),
+            return Err(Error::new_spanned(
+                ty,
                 "a column is nullable or not: use one `Option`, not `Option<Option<_>>`",
             ));
         }
@@ -178,19 +179,19 @@ fn scalar_type(ty: &Type, position: Position) -> syn::Result<Scalar> {
         let is_str = last_segment(&reference.elem).is_some_and(|s| s.ident == "str");
         return match (position, is_str, reference.mutability.is_some()) {
             (Position::Argument, true, false) => Ok(Scalar::Str),
-            (Position::Field, true, _) => Err(Error::new(
-                ty.span(),
+            (Position::Field, true, _) => Err(Error::new_spanned(
+                ty,
                 "an output text field owns its text: write `String` instead of `&str`",
             )),
-            (_, _, _) => Err(Error::new(
-                ty.span(),
+            (_, _, _) => Err(Error::new_spanned(
+                ty,
                 format!("unsupported column type: a column is {allowed}"),
             )),
         };
     }
     let Some(segment) = last_segment(ty) else {
-        return Err(Error::new(
-            ty.span(),
+        return Err(Error::new_spanned(
+            ty,
             format!("unsupported column type: a column is {allowed}"),
         ));
     };
@@ -204,33 +205,33 @@ fn scalar_type(ty: &Type, position: Position) -> syn::Result<Scalar> {
         "String" => Scalar::String,
         "Timestamp" => Scalar::Timestamp,
         "i8" | "i16" | "u8" | "u16" => {
-            return Err(Error::new(
-                ty.span(),
+            return Err(Error::new_spanned(
+                ty,
                 format!("`{name}` is not a column type: use `i32` (an int32 column) and convert"),
             ));
         }
         "u32" | "u64" | "usize" | "isize" | "i128" | "u128" => {
-            return Err(Error::new(
-                ty.span(),
+            return Err(Error::new_spanned(
+                ty,
                 format!("`{name}` is not a column type: use `i64` (an int64 column) and convert"),
             ));
         }
         "str" => {
-            return Err(Error::new(
-                ty.span(),
+            return Err(Error::new_spanned(
+                ty,
                 "a text column is borrowed: write `&str` (or `String`)",
             ));
         }
         _ => {
-            return Err(Error::new(
-                ty.span(),
+            return Err(Error::new_spanned(
+                ty,
                 format!("unsupported column type `{name}`: a column is {allowed}"),
             ));
         }
     };
     if !matches!(segment.arguments, PathArguments::None) {
-        return Err(Error::new(
-            ty.span(),
+        return Err(Error::new_spanned(
+            ty,
             format!("unsupported column type: a column is {allowed}"),
         ));
     }
@@ -243,12 +244,12 @@ struct ReturnShape<'a> {
     fallible: bool,
 }
 
-fn return_shape(output: &ReturnType) -> syn::Result<ReturnShape<'_>> {
-    let ty = match output {
+fn return_shape(signature: &syn::Signature) -> syn::Result<ReturnShape<'_>> {
+    let ty = match &signature.output {
         ReturnType::Type(_, ty) => &**ty,
         ReturnType::Default => {
-            return Err(Error::new(
-                output.span(),
+            return Err(Error::new_spanned(
+                signature,
                 "a transform returns its output row: add `-> MyFeatures` where \
                  `#[derive(skewless_guest::Features)] struct MyFeatures { ... }`",
             ));
@@ -260,8 +261,8 @@ fn return_shape(output: &ReturnType) -> syn::Result<ReturnShape<'_>> {
         let args = match &segment.arguments {
             PathArguments::AngleBracketed(args) => args,
             _ => {
-                return Err(Error::new(
-                    ty.span(),
+                return Err(Error::new_spanned(
+                    ty,
                     "write `Result<MyFeatures, E>` with an error type `E: Display`",
                 ));
             }
@@ -269,8 +270,8 @@ fn return_shape(output: &ReturnType) -> syn::Result<ReturnShape<'_>> {
         let features = match args.args.first() {
             Some(GenericArgument::Type(features)) if args.args.len() == 2 => features,
             _ => {
-                return Err(Error::new(
-                    ty.span(),
+                return Err(Error::new_spanned(
+                    ty,
                     "write `Result<MyFeatures, E>` with an error type `E: Display` \
                      (a `Result` alias with one argument is not recognized)",
                 ));
@@ -298,16 +299,16 @@ fn check_features_type(ty: &Type) -> syn::Result<()> {
             )
         });
     if scalar || matches!(ty, Type::Tuple(_)) {
-        return Err(Error::new(
-            ty.span(),
+        return Err(Error::new_spanned(
+            ty,
             "a transform returns a struct of named output columns: write \
              `#[derive(skewless_guest::Features)] struct MyFeatures { value: f64 }` \
              and return `MyFeatures`",
         ));
     }
     if !matches!(ty, Type::Path(_)) {
-        return Err(Error::new(
-            ty.span(),
+        return Err(Error::new_spanned(
+            ty,
             "a transform returns a struct deriving `skewless_guest::Features`",
         ));
     }
@@ -407,10 +408,16 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
         ));
     }
     if let Some(param) = signature.generics.const_params().next() {
-        return Err(Error::new(param.span(), "a transform cannot take const generics"));
+        return Err(Error::new(
+            param.span(),
+            "a transform cannot take const generics",
+        ));
     }
     if let Some(variadic) = &signature.variadic {
-        return Err(Error::new(variadic.span(), "a transform cannot be variadic"));
+        return Err(Error::new(
+            variadic.span(),
+            "a transform cannot be variadic",
+        ));
     }
     if signature.inputs.is_empty() {
         return Err(Error::new(
@@ -443,7 +450,7 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
         let ty = column_type(&typed.ty, Position::Argument)?;
         columns.push((column_name(ident), ty));
     }
-    let shape = return_shape(&signature.output)?;
+    let shape = return_shape(signature)?;
     let features = shape.features;
     let function_name = &signature.ident;
     let input_count = columns.len();
@@ -540,6 +547,17 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
                 }
             }
 
+            // Natively nothing calls the glue; naming it here keeps the
+            // user's function from being reported as dead code.
+            const _: fn(
+                ::skewless_guest::__private::Batch,
+            ) -> ::core::result::Result<
+                ::skewless_guest::__private::Batch,
+                ::skewless_guest::__private::TransformError,
+            > = <__SkewlessTransform as ::skewless_guest::__private::Guest>::transform;
+
+            // Only a component exports the world: natively, several
+            // transforms can be linked into one program (benchmarks).
             #[cfg(target_arch = "wasm32")]
             ::skewless_guest::__private::export!(__SkewlessTransform);
         };

@@ -50,7 +50,11 @@ impl InspectCommand {
         if is_component {
             let transform = self.runtime.load(&self.file, None)?;
             if self.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&transform_json(&transform))?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&transform_json(&transform))?
+                )?;
             } else {
                 write_transform(&mut out, &transform)?;
             }
@@ -71,7 +75,11 @@ impl InspectCommand {
                 write_file(&mut out, &self.file, &summary)?;
                 if let Some(batches) = preview {
                     writeln!(out)?;
-                    writeln!(out, "{}", arrow::util::pretty::pretty_format_batches(&batches)?)?;
+                    writeln!(
+                        out,
+                        "{}",
+                        arrow::util::pretty::pretty_format_batches(&batches)?
+                    )?;
                 }
             }
         }
@@ -97,7 +105,11 @@ fn write_fields(out: &mut impl Write, title: &str, fields: &[Field]) -> std::io:
     let width = fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for field in fields {
         let nullable = if field.nullable { "  (nullable)" } else { "" };
-        writeln!(out, "  {:width$}  {}{nullable}", field.name, field.data_type)?;
+        writeln!(
+            out,
+            "  {:width$}  {}{nullable}",
+            field.name, field.data_type
+        )?;
     }
     Ok(())
 }
@@ -108,7 +120,11 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
     writeln!(out, "  sha256       {}", transform.sha256())?;
     writeln!(out, "  file         {}", transform.source_name())?;
     if !info.description.is_empty() {
-        writeln!(out, "  description  {}", info.description.replace('\n', "\n               "))?;
+        writeln!(
+            out,
+            "  description  {}",
+            info.description.replace('\n', "\n               ")
+        )?;
     }
     writeln!(out)?;
     write_fields(out, "inputs", &info.inputs)?;
@@ -143,16 +159,29 @@ fn write_file(out: &mut impl Write, path: &Path, summary: &FileSummary) -> std::
         Some(p) => {
             writeln!(out, "  made by      {} {}", p.name, p.version)?;
             writeln!(out, "  sha256       {}", p.sha256)?;
-            writeln!(out, "  pin it with  skewless serve COMPONENT --expect {}={}", p.name, p.sha256)?;
+            writeln!(
+                out,
+                "  pin it with  skewless serve COMPONENT --expect {}={}",
+                p.name, p.sha256
+            )?;
         }
         None if summary.format.keeps_provenance() => {
-            writeln!(out, "  made by      (no skewless metadata: not written by `skewless run`)")?;
+            writeln!(
+                out,
+                "  made by      (no skewless metadata: not written by `skewless run`)"
+            )?;
         }
         None => {}
     }
     writeln!(out)?;
     writeln!(out, "columns")?;
-    let width = summary.schema.fields().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    let width = summary
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().len())
+        .max()
+        .unwrap_or(0);
     for field in summary.schema.fields() {
         writeln!(out, "  {:width$}  {}", field.name(), field.data_type())?;
     }

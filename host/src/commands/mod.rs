@@ -54,7 +54,11 @@ impl RuntimeArgs {
     }
 
     /// A runtime with these limits, and `component` loaded into it.
-    pub fn load(&self, component: &std::path::Path, deadline: Option<Duration>) -> Result<Transform> {
+    pub fn load(
+        &self,
+        component: &std::path::Path,
+        deadline: Option<Duration>,
+    ) -> Result<Transform> {
         let runtime = Runtime::new(self.config(deadline))?;
         runtime
             .load(component)
@@ -107,7 +111,12 @@ mod tests {
         assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
         assert_eq!(parse_size("1 GiB").unwrap(), 1 << 30);
         assert_eq!(parse_size("2mb").unwrap(), 2_000_000);
-        assert!(parse_size("12 parsecs").unwrap_err().to_string().contains("`parsecs`"));
+        assert!(
+            parse_size("12 parsecs")
+                .unwrap_err()
+                .to_string()
+                .contains("`parsecs`")
+        );
         assert!(parse_size("lots").is_err());
     }
 }

@@ -1,0 +1,8 @@
+use skewless_guest::transform;
+
+#[transform(name = "t", version = "1")]
+fn t(amount: f64) {
+    let _ = amount;
+}
+
+fn main() {}

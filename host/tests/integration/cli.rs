@@ -1,0 +1,238 @@
+//! The `skewless` command as a user runs it: exit codes, one-line errors
+//! that name the file and the reason, and no output file on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use skewless_test_artifacts as artifacts;
+use tempfile::TempDir;
+
+fn skewless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(args)
+        // Tests must not depend on, or fill, the user's cache.
+        .arg("--no-cache")
+        .output()
+        .expect("run skewless")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn sample_transactions() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud-features/data/transactions.csv")
+}
+
+/// Runs a backfill with `component`, which must fail with one line that
+/// contains `reason`, and leave no output.
+fn assert_run_refuses(component: &Path, reason: &str) {
+    let dir = TempDir::new().unwrap();
+    let output_path = dir.path().join("features.parquet");
+    let output = skewless(&[
+        "run",
+        component.to_str().unwrap(),
+        "--input",
+        sample_transactions().to_str().unwrap(),
+        "--output",
+        output_path.to_str().unwrap(),
+    ]);
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    assert!(
+        message.starts_with("error: cannot load transform `"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&component.display().to_string()),
+        "names the file: {message}"
+    );
+    assert!(message.contains(reason), "says why ({reason}): {message}");
+    assert!(!output_path.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
+}
+
+#[test]
+fn a_text_file_is_not_a_component() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("notes.wasm");
+    std::fs::write(&path, "these are not the bytes you are looking for").unwrap();
+    assert_run_refuses(&path, "not a WebAssembly file");
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("core.wasm");
+    std::fs::write(&path, b"\0asm\x01\x00\x00\x00").unwrap();
+    assert_run_refuses(&path, "it is a core WebAssembly module, not a component");
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    assert_run_refuses(
+        Path::new(artifacts::COMMAND),
+        "does not export the `skewless:transform@0.1.0` world",
+    );
+}
+
+#[test]
+fn a_corrupt_component_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("corrupt.wasm");
+    let mut bytes = std::fs::read(artifacts::FRAUD_FEATURES).unwrap();
+    bytes.truncate(bytes.len() * 2 / 3);
+    std::fs::write(&path, bytes).unwrap();
+    assert_run_refuses(&path, "it does not compile");
+}
+
+#[test]
+fn a_missing_component_is_named() {
+    assert_run_refuses(
+        Path::new("/no/such/transform.wasm"),
+        "No such file or directory",
+    );
+}
+
+#[test]
+fn run_writes_features_and_says_what_it_did() {
+    let dir = TempDir::new().unwrap();
+    let output_path = dir.path().join("features.parquet");
+    let output = skewless(&[
+        "run",
+        artifacts::FRAUD_FEATURES,
+        "-i",
+        sample_transactions().to_str().unwrap(),
+        "-o",
+        output_path.to_str().unwrap(),
+        "--keep",
+        "transaction_id,is_fraud",
+    ]);
+    let message = stderr(&output);
+    assert!(output.status.success(), "{message}");
+    assert!(message.starts_with("wrote 2000 rows to `"), "{message}");
+    assert!(
+        message.contains("with fraud-features 1.0.0 (sha256 "),
+        "{message}"
+    );
+
+    let inspect = skewless(&[
+        "inspect",
+        output_path.to_str().unwrap(),
+        "--json",
+        "--rows",
+        "2",
+    ]);
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(json["rows"], 2000);
+    assert_eq!(json["transform"]["name"], "fraud-features");
+    let columns: Vec<&str> = json["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "transaction_id",
+            "is_fraud",
+            "log_amount",
+            "is_night",
+            "amount_bucket",
+            "category_risk"
+        ]
+    );
+    assert_eq!(json["rows_preview"][0]["transaction_id"], "tx_000001");
+}
+
+#[test]
+fn a_failing_row_is_reported_with_the_file_and_row() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("amounts.csv");
+    std::fs::write(&input, "amount\n1\n4\n-9\n16\n").unwrap();
+    let output_path = dir.path().join("roots.parquet");
+    let output = skewless(&[
+        "run",
+        artifacts::FAILS_ROW,
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output_path.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output).trim_end(),
+        format!(
+            "error: backfill of `{}` with `fails-row` failed (no output was written): transform \
+             `fails-row` failed at row 2: amount must not be negative, got -9",
+            input.display()
+        )
+    );
+    assert!(!output_path.exists());
+}
+
+#[test]
+fn inspect_prints_identity_and_schemas() {
+    let output = skewless(&["inspect", artifacts::GLUCOSE_ALERTS, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["name"], "glucose-alerts");
+    assert_eq!(json["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        json["inputs"][0],
+        serde_json::json!({"name": "read_at", "data_type": "timestamp-micros", "nullable": false})
+    );
+    assert_eq!(json["outputs"][0]["nullable"], true);
+
+    let text = skewless(&["inspect", artifacts::GLUCOSE_ALERTS]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with("glucose-alerts 1.0.0\n  sha256       "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  previous_mg_dl          float64  (nullable)\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_shows_examples() {
+    for args in [&["--help"][..], &["run", "--help"], &["inspect", "--help"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(output.status.success());
+        assert!(text.contains("Examples:\n  "), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn an_unknown_extension_is_explained() {
+    let dir = TempDir::new().unwrap();
+    let output_path = dir.path().join("features.xlsx");
+    let output = skewless(&[
+        "run",
+        artifacts::FRAUD_FEATURES,
+        "-i",
+        sample_transactions().to_str().unwrap(),
+        "-o",
+        output_path.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("cannot tell the format of"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stderr(&output).contains(".parquet, .csv, .arrow (or .ipc), or .jsonl"));
+}

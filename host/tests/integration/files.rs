@@ -1,0 +1,500 @@
+//! Backfills through files: every format in and out, provenance metadata,
+//! atomic output, row numbers counted from the start of the file, and
+//! results that do not depend on batch size or threads.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Float64Type, Int64Type};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use skewless::backfill::Backfill;
+use skewless::io::Reader;
+use skewless::{Error, Provenance, TransformInfo};
+use skewless_test_artifacts as artifacts;
+use tempfile::TempDir;
+
+use crate::support::{array, batch, load};
+use crate::types::assert_batches_same_bits;
+
+const CATEGORIES: [&str; 6] = [
+    "grocery",
+    "travel",
+    "electronics",
+    "gaming",
+    "fuel",
+    "Café ☕",
+];
+
+/// `rows` transactions with ids, amounts (some with long decimal
+/// expansions), hours and categories.
+fn transactions(rows: usize) -> RecordBatch {
+    batch(vec![
+        (
+            "id",
+            array(StringArray::from(
+                (0..rows).map(|i| format!("tx-{i}")).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "amount",
+            array(Float64Array::from(
+                (0..rows)
+                    .map(|i| (i as f64) * 1.37 + 0.1)
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "hour",
+            array(Int64Array::from(
+                (0..rows).map(|i| (i % 24) as i64).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "merchant_category",
+            array(StringArray::from(
+                (0..rows)
+                    .map(|i| CATEGORIES[i % CATEGORIES.len()])
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+}
+
+/// Writes `batch` in the format of `path`'s extension with the arrow and
+/// parquet crates directly (or by hand for the text formats), not through
+/// the library under test.
+fn write_input(path: &Path, batch: &RecordBatch) {
+    let file = fs::File::create(path).unwrap();
+    match path.extension().unwrap().to_str().unwrap() {
+        "parquet" => {
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+            writer.write(batch).unwrap();
+            writer.close().unwrap();
+        }
+        "arrow" => {
+            let mut writer =
+                arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).unwrap();
+            writer.write(batch).unwrap();
+            writer.finish().unwrap();
+        }
+        "csv" => {
+            let mut text = String::from("id,amount,hour,merchant_category\n");
+            for row in 0..batch.num_rows() {
+                text.push_str(&format!(
+                    "{},{},{},\"{}\"\n",
+                    batch.column(0).as_string::<i32>().value(row),
+                    batch.column(1).as_primitive::<Float64Type>().value(row),
+                    batch.column(2).as_primitive::<Int64Type>().value(row),
+                    batch.column(3).as_string::<i32>().value(row),
+                ));
+            }
+            fs::write(path, text).unwrap();
+        }
+        "jsonl" => {
+            let mut text = String::new();
+            for row in 0..batch.num_rows() {
+                text.push_str(&format!(
+                    "{{\"id\": \"{}\", \"amount\": {}, \"hour\": {}, \"merchant_category\": \"{}\"}}\n",
+                    batch.column(0).as_string::<i32>().value(row),
+                    batch.column(1).as_primitive::<Float64Type>().value(row),
+                    batch.column(2).as_primitive::<Int64Type>().value(row),
+                    batch.column(3).as_string::<i32>().value(row),
+                ));
+            }
+            fs::write(path, text).unwrap();
+        }
+        other => panic!("no writer for .{other}"),
+    }
+}
+
+fn read_all(path: &Path) -> RecordBatch {
+    let batches: Vec<RecordBatch> = Reader::open(path, None, 1 << 20)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// The expected output: `id` kept, then the features computed by one call.
+fn expected(input: &RecordBatch) -> RecordBatch {
+    let features = load(artifacts::FRAUD_FEATURES).call(input).unwrap();
+    let mut columns = vec![("id", input.column(0).clone())];
+    for (field, column) in features
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(features.columns())
+    {
+        columns.push((field.name().as_str(), column.clone()));
+    }
+    batch(columns)
+}
+
+#[test]
+fn every_format_in_and_out() {
+    let dir = TempDir::new().unwrap();
+    let input = transactions(1_000);
+    let expected = expected(&input);
+    let transform = load(artifacts::FRAUD_FEATURES);
+    for input_ext in ["parquet", "csv", "arrow", "jsonl"] {
+        let input_path = dir.path().join(format!("in.{input_ext}"));
+        write_input(&input_path, &input);
+        for output_ext in ["parquet", "csv", "arrow", "jsonl"] {
+            let output_path = dir.path().join(format!("out-{input_ext}.{output_ext}"));
+            let summary = Backfill::new(&transform, &input_path, &output_path)
+                .keep(["id"])
+                .batch_size(300)
+                .run()
+                .unwrap_or_else(|e| panic!("{input_ext} -> {output_ext}: {e}"));
+            assert_eq!(summary.rows, 1_000);
+            let output = read_all(&output_path);
+            // Floats survive every text format bit for bit (shortest
+            // round-trip printing) and every binary format trivially.
+            let columns: Vec<(&str, arrow::array::ArrayRef)> = expected
+                .schema_ref()
+                .fields()
+                .iter()
+                .map(|f| {
+                    (
+                        f.name().as_str(),
+                        output.column_by_name(f.name()).unwrap().clone(),
+                    )
+                })
+                .collect();
+            assert_batches_same_bits(&expected, &batch(columns));
+        }
+    }
+}
+
+fn sha256sum(path: &str) -> String {
+    let output = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn parquet_outputs_record_the_transform_that_made_them() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("in.csv");
+    write_input(&input_path, &transactions(10));
+    let output_path = dir.path().join("features.parquet");
+    let transform = load(artifacts::FRAUD_FEATURES);
+    Backfill::new(&transform, &input_path, &output_path)
+        .run()
+        .unwrap();
+
+    let reader = SerializedFileReader::new(fs::File::open(&output_path).unwrap()).unwrap();
+    let metadata = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+        .clone();
+    let get = |key: &str| {
+        metadata
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone())
+            .unwrap_or_else(|| panic!("no {key}"))
+    };
+    assert_eq!(get("skewless.transform.name"), "fraud-features");
+    assert_eq!(get("skewless.transform.version"), "1.0.0");
+    assert_eq!(
+        get("skewless.transform.sha256"),
+        sha256sum(artifacts::FRAUD_FEATURES)
+    );
+    let spec: TransformInfo = serde_json::from_str(&get("skewless.transform.spec")).unwrap();
+    assert_eq!(&spec, transform.info());
+
+    // The library reads it back the same way `skewless inspect` does.
+    let summary = skewless::io::summarize(&output_path).unwrap();
+    assert_eq!(summary.rows, Some(10));
+    assert_eq!(summary.provenance, Some(transform.provenance()));
+    // Arrow IPC outputs carry it in their schema metadata.
+    let ipc_path = dir.path().join("features.arrow");
+    Backfill::new(&transform, &input_path, &ipc_path)
+        .run()
+        .unwrap();
+    let provenance: Option<Provenance> = skewless::io::summarize(&ipc_path).unwrap().provenance;
+    assert_eq!(provenance.unwrap().sha256, transform.sha256());
+}
+
+#[test]
+fn results_do_not_depend_on_batch_size_or_threads() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("in.parquet");
+    let input = transactions(5_000);
+    write_input(&input_path, &input);
+    let expected = expected(&input);
+    let transform = load(artifacts::FRAUD_FEATURES);
+    for (batch_size, threads) in [(1, 1), (7, 2), (1_000, 3), (4_999, 2), (100_000, 1)] {
+        let output_path = dir.path().join(format!("out-{batch_size}-{threads}.arrow"));
+        let summary = Backfill::new(&transform, &input_path, &output_path)
+            .keep(["id"])
+            .batch_size(batch_size)
+            .threads(threads)
+            .run()
+            .unwrap();
+        assert_eq!(summary.batches, 5_000_u64.div_ceil(batch_size as u64));
+        assert_batches_same_bits(&expected, &read_all(&output_path));
+    }
+}
+
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("skewless-tmp"))
+        .collect()
+}
+
+#[test]
+fn a_failed_backfill_leaves_no_output_and_keeps_an_existing_file() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("amounts.csv");
+    let mut text = String::from("amount\n");
+    for i in 0..10_000 {
+        text.push_str(if i == 7_321 { "-1.5\n" } else { "4.0\n" });
+    }
+    fs::write(&input_path, text).unwrap();
+    let transform = load(artifacts::FAILS_ROW);
+
+    let fresh = dir.path().join("fresh.parquet");
+    let error = Backfill::new(&transform, &input_path, &fresh)
+        .batch_size(1_000)
+        .threads(2)
+        .run()
+        .unwrap_err();
+    // The row counts from the first data row of the file, not the batch.
+    assert!(
+        matches!(
+            error,
+            Error::RowFailed {
+                row: Some(7_321),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "transform `fails-row` failed at row 7321: amount must not be negative, got -1.5"
+    );
+    assert!(!fresh.exists());
+
+    let existing = dir.path().join("existing.parquet");
+    fs::write(&existing, "yesterday's features").unwrap();
+    Backfill::new(&transform, &input_path, &existing)
+        .batch_size(1_000)
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        fs::read_to_string(&existing).unwrap(),
+        "yesterday's features"
+    );
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn malformed_input_names_the_file_and_line() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let output = dir.path().join("out.parquet");
+
+    let csv = dir.path().join("bad.csv");
+    fs::write(
+        &csv,
+        "amount,hour,merchant_category\n1.0,3,travel\nabc,4,grocery\n",
+    )
+    .unwrap();
+    let error = Backfill::new(&transform, &csv, &output)
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot read `{}`: ", csv.display())),
+        "{error}"
+    );
+    assert!(error.contains("abc") && error.contains("line"), "{error}");
+
+    let jsonl = dir.path().join("bad.jsonl");
+    fs::write(&jsonl, "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n{\"amount\": 2.0, \"hour\": \n").unwrap();
+    let error = Backfill::new(&transform, &jsonl, &output)
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot read `{}`: ", jsonl.display())),
+        "{error}"
+    );
+
+    let parquet = dir.path().join("truncated.parquet");
+    write_input(&parquet, &transactions(100));
+    let bytes = fs::read(&parquet).unwrap();
+    fs::write(&parquet, &bytes[..bytes.len() - 20]).unwrap();
+    let error = Backfill::new(&transform, &parquet, &output)
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot read `{}`: ", parquet.display())),
+        "{error}"
+    );
+
+    let missing = dir.path().join("no-hour.csv");
+    fs::write(&missing, "amount,merchant_category\n1.0,travel\n").unwrap();
+    let error = Backfill::new(&transform, &missing, &output)
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "cannot read `{}`: it has no column `hour`; its columns are: `amount`, `merchant_category`",
+            missing.display()
+        )
+    );
+    assert!(!output.exists());
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn kept_columns_come_first_and_must_not_clash_with_outputs() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("in.parquet");
+    write_input(&input_path, &transactions(3));
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let output_path = dir.path().join("out.parquet");
+    Backfill::new(&transform, &input_path, &output_path)
+        .keep(["id", "hour"])
+        .run()
+        .unwrap();
+    let output = read_all(&output_path);
+    let names: Vec<String> = output
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "hour",
+            "log_amount",
+            "is_night",
+            "amount_bucket",
+            "category_risk"
+        ]
+    );
+
+    let error = Backfill::new(&transform, &input_path, &output_path)
+        .keep(["is_night"])
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot keep input column `is_night`: transform `fraud-features` has an output column of that name"
+    );
+}
+
+#[test]
+fn a_backfill_does_not_overwrite_its_input() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("data.parquet");
+    write_input(&path, &transactions(3));
+    let before = fs::read(&path).unwrap();
+    let error = Backfill::new(&load(artifacts::FRAUD_FEATURES), &path, &path)
+        .run()
+        .unwrap_err();
+    assert!(error.to_string().contains("is the input file"), "{error}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn an_empty_input_gives_an_empty_output_with_the_schema() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("empty.csv");
+    fs::write(&input_path, "amount,hour,merchant_category\n").unwrap();
+    let output_path = dir.path().join("empty.parquet");
+    let summary = Backfill::new(&load(artifacts::FRAUD_FEATURES), &input_path, &output_path)
+        .run()
+        .unwrap();
+    assert_eq!(summary.rows, 0);
+    let file = skewless::io::summarize(&output_path).unwrap();
+    assert_eq!(file.rows, Some(0));
+    assert_eq!(file.schema.fields().len(), 4);
+}
+
+#[test]
+fn progress_is_reported_per_batch() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("in.parquet");
+    write_input(&input_path, &transactions(2_500));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = seen.clone();
+    Backfill::new(
+        &load(artifacts::FRAUD_FEATURES),
+        &input_path,
+        dir.path().join("out.parquet"),
+    )
+    .batch_size(1_000)
+    .on_progress(move |p| recorder.lock().unwrap().push((p.rows, p.total_rows)))
+    .run()
+    .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (1_000, Some(2_500)),
+            (2_000, Some(2_500)),
+            (2_500, Some(2_500))
+        ]
+    );
+}
+
+#[test]
+fn the_reader_reads_only_requested_columns_in_requested_order() {
+    let dir = TempDir::new().unwrap();
+    for ext in ["parquet", "csv", "arrow", "jsonl"] {
+        let path = dir.path().join(format!("t.{ext}"));
+        write_input(&path, &transactions(5));
+        let requests = [
+            skewless::io::ColumnRequest {
+                name: "merchant_category".into(),
+                data_type: Some(skewless::DataType::Utf8),
+            },
+            skewless::io::ColumnRequest {
+                name: "amount".into(),
+                data_type: Some(skewless::DataType::Float64),
+            },
+        ];
+        let reader = Reader::open(&path, Some(&requests), 2).unwrap();
+        let names: Vec<String> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["merchant_category", "amount"], "{ext}");
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        assert_eq!(
+            batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .collect::<Vec<_>>(),
+            [2, 2, 1],
+            "{ext}"
+        );
+        assert!(batches.iter().all(|b| b.column(1).null_count() == 0));
+    }
+}

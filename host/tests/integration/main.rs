@@ -1,0 +1,10 @@
+//! skewless's integration tests: one binary, a module per area. Guests come
+//! from `skewless_test_artifacts`, built by its `build.rs`.
+
+mod cli;
+mod examples;
+mod files;
+mod loading;
+mod sandbox;
+mod support;
+mod types;

@@ -1,0 +1,362 @@
+//! Hostile and broken guests: each fails with the right kind of error and a
+//! message that says what happened and what to do, the runtime keeps
+//! working, and nothing the guest can reach exists.
+
+use std::time::Duration;
+
+use arrow::array::{AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::Int64Type;
+use skewless::backfill::Backfill;
+use skewless::{Config, Error, Limit, Runtime, Transform};
+use skewless_test_artifacts as artifacts;
+use tempfile::TempDir;
+
+use crate::support::{array, batch, load};
+
+/// A runtime with a small CPU budget, so runaway rows fail fast.
+fn small_fuel() -> Runtime {
+    Runtime::new(Config::default().fuel_per_row(2_000_000)).unwrap()
+}
+
+fn ints(name: &str, values: Vec<i64>) -> RecordBatch {
+    batch(vec![(name, array(Int64Array::from(values)))])
+}
+
+#[test]
+fn an_infinite_loop_runs_out_of_fuel_on_its_row() {
+    let transform = small_fuel().load(artifacts::INFINITE_LOOP).unwrap();
+    let error = transform.call(&ints("x", vec![1, 2])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(0),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "transform `infinite-loop` exceeded the CPU budget (fuel) at row 0: the row needed more \
+         than 2000000 fuel; raise it with `--fuel-per-row` (library: `Config::fuel_per_row`)"
+    );
+}
+
+#[test]
+fn a_deadline_stops_a_call_by_wall_clock() {
+    // Fuel alone would allow this row to run for a long time.
+    let runtime = Runtime::new(
+        Config::default()
+            .fuel_per_row(u64::MAX / 4)
+            .deadline(Some(Duration::from_millis(50))),
+    )
+    .unwrap();
+    let transform = runtime.load(artifacts::INFINITE_LOOP).unwrap();
+    let error = transform.call(&ints("x", vec![1])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::LimitExceeded {
+                limit: Limit::Deadline,
+                row: Some(0),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("ran longer than 50 ms; raise it with `--deadline-ms`"),
+        "{error}"
+    );
+}
+
+/// The fuel budget is per row: the slow row (x = 13) fails the same way
+/// alone and deep inside a large batch, and its neighbours succeed alone.
+#[test]
+fn a_slow_row_fails_identically_alone_and_in_a_large_batch() {
+    let transform = small_fuel().load(artifacts::SLOW_ROW).unwrap();
+    let alone = transform.call(&ints("x", vec![13])).unwrap_err();
+    let mut values: Vec<i64> = (0..200_000).map(|i| i % 10).collect();
+    values[150_000] = 13;
+    let in_batch = transform.call(&ints("x", values.clone())).unwrap_err();
+    match (&alone, &in_batch) {
+        (
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(0),
+                detail: a,
+                ..
+            },
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(150_000),
+                detail: b,
+                ..
+            },
+        ) => assert_eq!(a, b),
+        other => panic!("{other:?}"),
+    }
+    // The same error once rows are counted from the file's start.
+    assert_eq!(
+        alone.to_string().replace("row 0", "row 150000"),
+        in_batch.to_string()
+    );
+
+    for neighbour in [149_999, 150_001] {
+        let output = transform.call(&ints("x", vec![values[neighbour]])).unwrap();
+        assert_eq!(
+            output.column(0).as_primitive::<Int64Type>().value(0),
+            values[neighbour]
+        );
+    }
+    // Without the slow row, the whole large batch passes on the same budget.
+    values[150_000] = 3;
+    assert_eq!(
+        transform.call(&ints("x", values)).unwrap().num_rows(),
+        200_000
+    );
+}
+
+#[test]
+fn a_slow_row_fails_the_backfill_with_its_row_in_the_file() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("x.csv");
+    let mut text = String::from("x\n");
+    for i in 0..5_000 {
+        text.push_str(if i == 4_321 { "13\n" } else { "1\n" });
+    }
+    std::fs::write(&input, text).unwrap();
+    let transform = small_fuel().load(artifacts::SLOW_ROW).unwrap();
+    let output = dir.path().join("y.parquet");
+    let error = Backfill::new(&transform, &input, &output)
+        .batch_size(1_000)
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(4_321),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn unbounded_memory_growth_hits_the_memory_limit() {
+    let runtime = Runtime::new(Config::default().memory_limit(32 << 20)).unwrap();
+    let transform = runtime.load(artifacts::MEMORY_HOG).unwrap();
+    // Within the limit is fine, and the instance can be reused.
+    let fine = transform.call(&ints("megabytes", vec![8])).unwrap();
+    assert_eq!(fine.column(0).as_primitive::<Int64Type>().value(0), 8);
+    let error = transform.call(&ints("megabytes", vec![4, -1])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::LimitExceeded {
+                limit: Limit::Memory,
+                row: Some(1),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("over the limit of 32 MiB"), "{message}");
+    assert!(
+        message.contains("raise it with `--memory-limit`"),
+        "{message}"
+    );
+    // The runtime keeps working.
+    assert_eq!(
+        transform
+            .call(&ints("megabytes", vec![1]))
+            .unwrap()
+            .num_rows(),
+        1
+    );
+}
+
+#[test]
+fn deep_recursion_overflows_the_stack_cleanly() {
+    let transform = load(artifacts::DEEP_RECURSION);
+    let shallow = transform.call(&ints("depth", vec![1_000])).unwrap();
+    assert_eq!(
+        shallow.column(0).as_primitive::<Int64Type>().value(0),
+        1_000
+    );
+    let error = transform
+        .call(&ints("depth", vec![10, 100_000_000]))
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Trap { row: Some(1), .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("stack overflow (too deep a recursion)"),
+        "{error}"
+    );
+    assert_eq!(
+        transform.call(&ints("depth", vec![5])).unwrap().num_rows(),
+        1
+    );
+}
+
+#[test]
+fn a_panic_reaches_the_user_with_its_message_and_the_instance_is_replaced() {
+    let transform = load(artifacts::PANICS);
+    let input = batch(vec![(
+        "amount",
+        array(Float64Array::from(vec![1.0, -2.5, 3.0])),
+    )]);
+    let error = transform.call(&input).unwrap_err();
+    assert!(
+        matches!(error, Error::Trap { row: Some(1), .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "transform `panics` crashed at row 1: it panicked or aborted; the transform printed: "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("amount must be positive, got -2.5"),
+        "{message}"
+    );
+    // The trapped instance was dropped: the next call gets a fresh one and
+    // sees none of the previous output.
+    for _ in 0..3 {
+        let ok = transform
+            .call(&batch(vec![(
+                "amount",
+                array(Float64Array::from(vec![4.0])),
+            )]))
+            .unwrap();
+        assert_eq!(
+            ok.column(0)
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(0),
+            8.0
+        );
+    }
+    let again = transform.call(&input).unwrap_err().to_string();
+    assert_eq!(
+        again.matches("amount must be positive").count(),
+        1,
+        "{again}"
+    );
+}
+
+#[test]
+fn a_wrong_row_count_is_refused() {
+    let transform = load(artifacts::WRONG_ROW_COUNT);
+    let error = transform.call(&ints("x", vec![1, 2, 3])).unwrap_err();
+    assert!(matches!(error, Error::InvalidOutput { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "transform `wrong-row-count` returned an invalid batch: 4 rows for 3 input rows \
+         (a transform returns exactly one row per input row)"
+    );
+}
+
+#[test]
+fn wrong_output_types_are_refused() {
+    let transform = load(artifacts::WRONG_TYPES);
+    let error = transform.call(&ints("x", vec![1])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "transform `wrong-types` returned an invalid batch: column `y`: declared float64, returned int64"
+    );
+}
+
+#[test]
+fn oversized_output_is_refused() {
+    let runtime = Runtime::new(Config::default().max_output_bytes(1 << 20)).unwrap();
+    let transform = runtime.load(artifacts::HUGE_OUTPUT).unwrap();
+    let fine = transform.call(&ints("bytes", vec![1_000, 2_000])).unwrap();
+    assert_eq!(fine.column(0).as_string::<i32>().value(1).len(), 2_000);
+    let error = transform
+        .call(&ints("bytes", vec![1_000, 2_000_000]))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::LimitExceeded {
+                limit: Limit::OutputSize,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("returned more than {} bytes", 1 << 20)),
+        "{error}"
+    );
+    assert_eq!(
+        transform.call(&ints("bytes", vec![3])).unwrap().num_rows(),
+        1
+    );
+}
+
+/// What the guest saw, row 0 of the ambient guest's output.
+fn observe(transform: &Transform, path: &str) -> serde_json::Map<String, serde_json::Value> {
+    let output = transform
+        .call(&batch(vec![("path", array(StringArray::from(vec![path])))]))
+        .unwrap();
+    let mut buffer = Vec::new();
+    let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
+    writer.write(&output).unwrap();
+    writer.finish().unwrap();
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&buffer).unwrap();
+    rows.into_iter().next().unwrap()
+}
+
+#[test]
+fn nothing_ambient_reaches_the_guest() {
+    // The host process has files, environment variables (HOME...) and a
+    // network; the guest must see none of them.
+    let secret = std::env::temp_dir().join("skewless-secret.txt");
+    std::fs::write(&secret, "do not read").unwrap();
+    let transform = load(artifacts::AMBIENT);
+    let seen = observe(&transform, secret.to_str().unwrap());
+    assert!(
+        seen["file"].as_str().unwrap().starts_with("error: "),
+        "{seen:?}"
+    );
+    assert_eq!(seen["env_vars"], 0);
+    assert_eq!(seen["args"], 0);
+    assert!(
+        !seen.contains_key("home"),
+        "HOME is absent (null): {seen:?}"
+    );
+    assert_eq!(seen["preopened_dirs"], 0);
+    assert!(
+        seen["tcp"].as_str().unwrap().starts_with("error: "),
+        "{seen:?}"
+    );
+    // Clocks are frozen at the epoch; randomness is all zeros.
+    assert_eq!(seen["wall_clock_nanos"], 0);
+    assert_eq!(seen["monotonic_nanos"], 0);
+    assert_eq!(seen["random_hex"], "00000000000000000000000000000000/0/0:0");
+    // And it stays so on the next call in the same instance.
+    assert_eq!(
+        observe(&transform, "/etc/hostname"),
+        observe(&transform, "/etc/hostname")
+    );
+    std::fs::remove_file(secret).unwrap();
+}
