@@ -69,6 +69,32 @@ pub enum Error {
         reason: String,
     },
 
+    /// A row (a JSON object) lacks a field the transform needs.
+    #[error("row {row}: missing field `{column}` ({expected}){hint}")]
+    MissingField {
+        /// The field (input column).
+        column: String,
+        /// The row, counted from 0.
+        row: u64,
+        /// The declared type.
+        expected: String,
+        /// What to send instead, starting with "; " when present.
+        hint: String,
+    },
+
+    /// A value (in a JSON row) of the wrong kind for its column.
+    #[error("row {row}, field `{column}`: expected {expected}, found {found}")]
+    WrongValue {
+        /// The field (input column).
+        column: String,
+        /// The row, counted from 0.
+        row: u64,
+        /// What the column takes.
+        expected: String,
+        /// What was sent.
+        found: String,
+    },
+
     /// A null where the transform does not accept nulls.
     #[error(
         "column `{column}` is null in row {row}, but transform `{transform}` declares it \
@@ -241,7 +267,10 @@ impl Error {
     /// The row this error is about, counted from 0, if any.
     pub fn row(&self) -> Option<u64> {
         match self {
-            Error::InvalidValue { row, .. } | Error::UnexpectedNull { row, .. } => Some(*row),
+            Error::InvalidValue { row, .. }
+            | Error::UnexpectedNull { row, .. }
+            | Error::MissingField { row, .. }
+            | Error::WrongValue { row, .. } => Some(*row),
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
             | Error::LimitExceeded { row, .. } => *row,
@@ -253,7 +282,10 @@ impl Error {
     /// from 0, a file's from its first row.
     pub fn offset_rows(mut self, offset: u64) -> Self {
         match &mut self {
-            Error::InvalidValue { row, .. } | Error::UnexpectedNull { row, .. } => *row += offset,
+            Error::InvalidValue { row, .. }
+            | Error::UnexpectedNull { row, .. }
+            | Error::MissingField { row, .. }
+            | Error::WrongValue { row, .. } => *row += offset,
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
             | Error::LimitExceeded { row, .. } => {
@@ -266,6 +298,19 @@ impl Error {
         self
     }
 
+    /// The column (or JSON field) this error is about, if any.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Error::MissingColumn { column, .. }
+            | Error::WrongType { column, .. }
+            | Error::InvalidValue { column, .. }
+            | Error::UnexpectedNull { column, .. }
+            | Error::MissingField { column, .. }
+            | Error::WrongValue { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+
     /// Whether the caller's input is at fault (as opposed to the transform or
     /// the machine): a serving front end answers these with a 4xx.
     pub fn is_input_error(&self) -> bool {
@@ -275,6 +320,8 @@ impl Error {
                 | Error::WrongType { .. }
                 | Error::InvalidValue { .. }
                 | Error::UnexpectedNull { .. }
+                | Error::MissingField { .. }
+                | Error::WrongValue { .. }
                 | Error::BadRequest(_)
         )
     }
@@ -285,7 +332,8 @@ impl Error {
         match self {
             Error::InvalidComponent { .. } => "invalid_component",
             Error::MissingColumn { .. } => "missing_column",
-            Error::WrongType { .. } => "wrong_type",
+            Error::WrongType { .. } | Error::WrongValue { .. } => "wrong_type",
+            Error::MissingField { .. } => "missing_field",
             Error::InvalidValue { .. } => "invalid_value",
             Error::UnexpectedNull { .. } => "unexpected_null",
             Error::RowFailed { .. } => "row_failed",

@@ -33,10 +33,13 @@ mod cache;
 mod convert;
 mod error;
 pub mod io;
+pub mod json;
 mod runtime;
 mod sandbox;
+pub mod serve;
 pub mod spec;
 mod transform;
+pub mod verify;
 
 pub use error::{Error, Limit, Result};
 pub use runtime::{

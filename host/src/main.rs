@@ -16,7 +16,13 @@ Examples:
   skewless run fraud_features.wasm --input transactions.parquet --output features.parquet
 
   # Which transform produced a feature file
-  skewless inspect features.parquet";
+  skewless inspect features.parquet
+
+  # Prove the online path computes the same bits as the backfill
+  skewless verify fraud_features.wasm --input transactions.parquet
+
+  # Serve the same component over HTTP
+  skewless serve fraud_features.wasm --addr 127.0.0.1:8080";
 
 /// Run one WebAssembly feature transform for offline backfills and online
 /// serving, bit for bit.
@@ -25,12 +31,16 @@ Examples:
 enum Cli {
     Run(commands::run::RunCommand),
     Inspect(commands::inspect::InspectCommand),
+    Serve(commands::serve::ServeCommand),
+    Verify(commands::verify::VerifyCommand),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse() {
         Cli::Run(command) => command.execute(),
         Cli::Inspect(command) => command.execute(),
+        Cli::Serve(command) => command.execute(),
+        Cli::Verify(command) => command.execute(),
     };
     match result {
         Ok(code) => code,

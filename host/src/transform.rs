@@ -230,6 +230,38 @@ impl Transform {
         let arrays = convert::prepare_input(&self.inner.info, batch)?;
         self.inner.call_prepared(&arrays, batch.num_rows())
     }
+
+    /// One row in, one row out, as JSON objects, through the same codec as
+    /// `skewless serve` (see [`crate::json`] for how each type is written).
+    ///
+    /// ```no_run
+    /// # let transform = skewless::Runtime::new(skewless::Config::default())?.load("fraud_features.wasm")?;
+    /// let features = transform.call_json(&serde_json::json!({
+    ///     "amount": 12.5, "hour": 3, "merchant_category": "travel"
+    /// }))?;
+    /// assert_eq!(features["is_night"], 1);
+    /// # Ok::<(), skewless::Error>(())
+    /// ```
+    pub fn call_json(&self, row: &serde_json::Value) -> Result<serde_json::Value> {
+        let mut rows = self.call_json_rows(std::slice::from_ref(row))?;
+        Ok(rows.pop().expect("one row in, one row out"))
+    }
+
+    /// Rows in, rows out, as JSON objects (see [`Transform::call_json`]).
+    pub fn call_json_rows(&self, rows: &[serde_json::Value]) -> Result<Vec<serde_json::Value>> {
+        let raw = rows
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
+        let raw: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
+        let batch = crate::json::decode_rows(self.name(), &self.info().inputs, &raw)?;
+        let output = self.call(&batch)?;
+        Ok(crate::json::encode_rows(&output)
+            .iter()
+            .map(|row| serde_json::from_str(row).expect("the codec writes valid JSON"))
+            .collect())
+    }
 }
 
 impl TransformInner {

@@ -9,6 +9,8 @@ use skewless::{Config, Runtime, Transform};
 
 pub mod inspect;
 pub mod run;
+pub mod serve;
+pub mod verify;
 
 /// Sandbox limits and the compile cache, shared by every command that runs
 /// a transform.
@@ -53,17 +55,26 @@ impl RuntimeArgs {
             .cache_dir(cache_dir)
     }
 
+    /// A runtime with these limits.
+    pub fn runtime(&self, deadline: Option<Duration>) -> Result<Runtime> {
+        Ok(Runtime::new(self.config(deadline))?)
+    }
+
     /// A runtime with these limits, and `component` loaded into it.
     pub fn load(
         &self,
         component: &std::path::Path,
         deadline: Option<Duration>,
     ) -> Result<Transform> {
-        let runtime = Runtime::new(self.config(deadline))?;
-        runtime
-            .load(component)
-            .with_context(|| format!("cannot load transform `{}`", component.display()))
+        load(&self.runtime(deadline)?, component)
     }
+}
+
+/// Loads `component`, with the file in the error.
+pub fn load(runtime: &Runtime, component: &std::path::Path) -> Result<Transform> {
+    runtime
+        .load(component)
+        .with_context(|| format!("cannot load transform `{}`", component.display()))
 }
 
 fn default_cache_dir() -> Option<PathBuf> {

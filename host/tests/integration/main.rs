@@ -6,5 +6,7 @@ mod examples;
 mod files;
 mod loading;
 mod sandbox;
+mod serving;
 mod support;
 mod types;
+mod verifying;

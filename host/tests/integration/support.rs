@@ -39,3 +39,102 @@ pub fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
 pub fn array(array: impl arrow::array::Array + 'static) -> ArrayRef {
     Arc::new(array)
 }
+
+/// A server on a loopback port, in this process, stopped on drop.
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(transforms: Vec<Transform>, config: skewless::serve::ServeConfig) -> TestServer {
+        let server = Arc::new(skewless::serve::Server::new(transforms, config).unwrap());
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                skewless::serve::serve(listener, server, async {
+                    let _ = stop.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        TestServer {
+            addr: addr_rx.recv().unwrap(),
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// `(status, body)` of one request.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        http(self.addr, method, path, body)
+    }
+
+    /// POSTs `body` to `/v1/transforms/{name}` and parses the JSON answer.
+    pub fn post(&self, name: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, text) = self.request("POST", &format!("/v1/transforms/{name}"), body);
+        let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, json)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+pub fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}

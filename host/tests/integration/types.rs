@@ -51,7 +51,7 @@ const STRINGS: [&str; 7] = [
 
 /// `rows` rows of every type; the `n*` columns are null in rows 1, 5, 9...
 /// when `with_nulls`.
-fn all_types_input(rows: usize, with_nulls: bool) -> RecordBatch {
+pub fn all_types_input(rows: usize, with_nulls: bool) -> RecordBatch {
     let null = |i: usize| with_nulls && i % 4 == 1;
     let b: Vec<bool> = (0..rows).map(|i| i % 3 == 0).collect();
     let i32s: Vec<i32> = (0..rows)

@@ -1,0 +1,132 @@
+//! The module that implements the `skewless serve` command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use skewless::serve::{ServeConfig, Server, serve, shutdown_signal};
+
+use super::{RuntimeArgs, load, parse_size};
+
+const EXAMPLES: &str = "\
+Examples:
+  skewless serve fraud_features.wasm
+  skewless serve fraud_features.wasm email_subject.wasm --addr 0.0.0.0:8080
+  # Refuse to start unless the component is the one the model was trained with
+  # (the sha256 comes from `skewless inspect training-features.parquet`):
+  skewless serve fraud_features.wasm --expect fraud-features=9a317f4e...
+
+  curl -s localhost:8080/v1/transforms/fraud-features \\
+      -d '{\"rows\": [{\"amount\": 12.5, \"hour\": 3, \"merchant_category\": \"travel\"}]}'";
+
+/// Serve transforms over HTTP: POST JSON rows to /v1/transforms/NAME, get
+/// feature rows back, computed by the same component and runtime as
+/// `skewless run`.
+///
+/// Also: GET /v1/transforms (the loaded transforms, specs and sha256s),
+/// GET /healthz, GET /metrics (Prometheus). SIGINT or SIGTERM stops the
+/// server after requests in flight finish.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct ServeCommand {
+    /// The transform components (.wasm) to serve, each under its own name.
+    #[arg(value_name = "COMPONENT", required = true)]
+    components: Vec<PathBuf>,
+
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// Refuse to start unless transform NAME has this sha256 (repeatable).
+    #[arg(long = "expect", value_name = "NAME=SHA256", value_parser = parse_pin)]
+    expect: Vec<(String, String)>,
+
+    /// Wall-clock limit of one request's transform call, in milliseconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2_000,
+        help_heading = "Limits"
+    )]
+    deadline_ms: u64,
+
+    /// Largest request body, e.g. `4MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size, help_heading = "Limits")]
+    max_body_bytes: usize,
+
+    /// Most rows in one request.
+    #[arg(
+        long,
+        value_name = "ROWS",
+        default_value_t = 10_000,
+        help_heading = "Limits"
+    )]
+    max_rows: usize,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+fn parse_pin(text: &str) -> Result<(String, String)> {
+    let Some((name, sha256)) = text.split_once('=') else {
+        bail!("expected NAME=SHA256, e.g. fraud-features=9a317f4e...");
+    };
+    let sha256 = sha256.trim().to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("`{sha256}` is not a sha256 (64 hex digits)");
+    }
+    Ok((name.trim().to_string(), sha256))
+}
+
+impl ServeCommand {
+    /// Loads, checks pins, and serves until a signal.
+    pub fn execute(self) -> Result<ExitCode> {
+        if self.deadline_ms == 0 {
+            bail!("--deadline-ms must be positive");
+        }
+        let runtime = self
+            .runtime
+            .runtime(Some(Duration::from_millis(self.deadline_ms)))?;
+        let transforms = self
+            .components
+            .iter()
+            .map(|component| load(&runtime, component))
+            .collect::<Result<Vec<_>>>()?;
+        let config = ServeConfig::default()
+            .max_body_bytes(self.max_body_bytes)
+            .max_rows(self.max_rows);
+        let server = Server::new(transforms, config)?;
+        for (name, sha256) in &self.expect {
+            server.expect(name, sha256).context("refusing to serve")?;
+        }
+        let server = Arc::new(server);
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        tokio.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(self.addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", self.addr))?;
+            let addr = listener.local_addr()?;
+            for transform in server.transforms().values() {
+                eprintln!(
+                    "serving {} {} (sha256 {}) at POST http://{addr}/v1/transforms/{}",
+                    transform.name(),
+                    transform.version(),
+                    transform.sha256(),
+                    transform.name()
+                );
+            }
+            eprintln!("listening on http://{addr}");
+            serve(listener, server, shutdown_signal()).await?;
+            eprintln!("stopped");
+            anyhow::Ok(())
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}

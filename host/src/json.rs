@@ -1,0 +1,672 @@
+//! JSON rows <-> Arrow, exactly: the edge of the online path.
+//!
+//! Serving, the embedded JSON API and `verify` all use this one codec, both
+//! ways (requests decode into input batches, output batches encode into
+//! responses, and `verify` decodes responses back to compare bits).
+//!
+//! | column type        | JSON                                                          |
+//! |--------------------|---------------------------------------------------------------|
+//! | `boolean`          | `true`, `false`                                               |
+//! | `int32`, `int64`   | an integer number, exact (`9007199254740993` stays itself); a string of digits is accepted too |
+//! | `float32`, `float64` | a number, printed in the shortest form that parses back to the same bits; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
+//! | `utf8`             | a string                                                      |
+//! | `timestamp-micros` | an RFC 3339 string, printed as `2026-03-02T00:10:43.000000Z`; an integer (microseconds since the epoch) is accepted too |
+//! | any, when null     | `null` (a nullable field must still be present)               |
+//!
+//! NaN: `"NaN"` is the canonical quiet NaN (the only NaN arithmetic in a
+//! transform produces); any other NaN (sign or payload) is written with its
+//! bits, `"NaN:0xfff80000deadbeef"` (`"NaN:0x7fc00001"` for float32), so
+//! that a NaN crosses JSON bit for bit too. Numbers are parsed from their
+//! text with correct rounding for their column's own width, so a float32
+//! is never rounded twice.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder,
+    Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{
+    Float32Type, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType,
+};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::spec::{DataType, Field, UTC};
+
+/// The canonical quiet NaN of float64, written `"NaN"`.
+const CANONICAL_NAN_64: u64 = 0x7ff8_0000_0000_0000;
+/// The canonical quiet NaN of float32, written `"NaN"`.
+const CANONICAL_NAN_32: u32 = 0x7fc0_0000;
+
+/// Decodes JSON objects (one per row) into a batch with `fields` as its
+/// schema. Fields not in `fields` are ignored; every field in `fields` must
+/// be present (as `null` if it is nullable). Errors name the row and field.
+pub fn decode_rows(transform: &str, fields: &[Field], rows: &[&RawValue]) -> Result<RecordBatch> {
+    let objects = rows
+        .iter()
+        .enumerate()
+        .map(|(row, raw)| {
+            serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(raw.get()).map_err(|_| {
+                Error::BadRequest(format!(
+                    "row {row}: expected a JSON object of fields, found {}",
+                    describe(raw.get())
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let columns = fields
+        .iter()
+        .map(|field| {
+            let cells = objects.iter().enumerate().map(|(row, object)| {
+                object
+                    .get(field.name.as_str())
+                    .map(|raw| raw.get())
+                    .ok_or_else(|| missing(field, row))
+            });
+            decode_column(transform, field, cells)
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let schema = Arc::new(Schema::new(
+        fields.iter().map(Field::arrow).collect::<Vec<_>>(),
+    ));
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    RecordBatch::try_new_with_options(schema, columns, &options)
+        .map_err(|e| Error::Runtime(format!("cannot assemble the decoded batch: {e}")))
+}
+
+fn missing(field: &Field, row: usize) -> Error {
+    Error::MissingField {
+        column: field.name.clone(),
+        row: row as u64,
+        expected: field.data_type.to_string(),
+        hint: if field.nullable {
+            "; send `null` for a missing value".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// "a string \"abc\"", "an object", ... for error messages.
+fn describe(text: &str) -> String {
+    let text = text.trim();
+    let kind = match text.as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(_) => "a number",
+        None => "nothing",
+    };
+    if kind == "an object" || kind == "an array" || kind == "null" {
+        return kind.to_string();
+    }
+    let shown: String = text.chars().take(40).collect();
+    let ellipsis = if text.chars().count() > 40 { "..." } else { "" };
+    format!("{kind} {shown}{ellipsis}")
+}
+
+fn decode_column<'a>(
+    transform: &str,
+    field: &Field,
+    cells: impl Iterator<Item = Result<&'a str>>,
+) -> Result<ArrayRef> {
+    macro_rules! build {
+        ($builder:expr, $parse:expr) => {{
+            let mut builder = $builder;
+            for (row, cell) in cells.enumerate() {
+                let text = cell?.trim();
+                if text == "null" {
+                    if !field.nullable {
+                        return Err(Error::UnexpectedNull {
+                            transform: transform.to_string(),
+                            column: field.name.clone(),
+                            row: row as u64,
+                        });
+                    }
+                    builder.append_null();
+                } else {
+                    let value = $parse(text)
+                        .map_err(|reason: Reason| reason.into_error(field, row, text))?;
+                    builder.append_value(value);
+                }
+            }
+            Arc::new(builder.finish()) as ArrayRef
+        }};
+    }
+    Ok(match field.data_type {
+        DataType::Boolean => build!(BooleanBuilder::new(), parse_bool),
+        DataType::Int32 => build!(Int32Builder::new(), |t| parse_int(t).and_then(|v| {
+            i32::try_from(v).map_err(|_| Reason::Invalid(format!("{v} is out of range for int32")))
+        })),
+        DataType::Int64 => build!(Int64Builder::new(), parse_int),
+        DataType::Float32 => build!(Float32Builder::new(), parse_f32),
+        DataType::Float64 => build!(Float64Builder::new(), parse_f64),
+        DataType::Utf8 => build!(StringBuilder::new(), parse_string),
+        DataType::TimestampMicros => build!(
+            TimestampMicrosecondBuilder::new().with_timezone(UTC),
+            parse_timestamp
+        ),
+    })
+}
+
+/// Why a cell did not decode.
+enum Reason {
+    /// The JSON value is of the wrong kind: this is what was expected.
+    Expected(&'static str),
+    /// The value is of the right kind but not acceptable.
+    Invalid(String),
+}
+
+impl Reason {
+    fn into_error(self, field: &Field, row: usize, text: &str) -> Error {
+        match self {
+            Reason::Expected(expected) => Error::WrongValue {
+                column: field.name.clone(),
+                row: row as u64,
+                expected: expected.to_string(),
+                found: describe(text),
+            },
+            Reason::Invalid(reason) => Error::InvalidValue {
+                column: field.name.clone(),
+                row: row as u64,
+                reason,
+            },
+        }
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, Reason> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Reason::Expected("a boolean (true or false)")),
+    }
+}
+
+fn is_json_number(text: &str) -> bool {
+    text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+}
+
+fn parse_int(text: &str) -> Result<i64, Reason> {
+    let digits = if text.starts_with('"') {
+        serde_json::from_str::<Cow<'_, str>>(text)
+            .map_err(|_| Reason::Expected("an integer"))?
+            .into_owned()
+    } else if is_json_number(text) {
+        text.to_string()
+    } else {
+        return Err(Reason::Expected("an integer"));
+    };
+    if digits.contains(['.', 'e', 'E']) {
+        return Err(Reason::Invalid(format!(
+            "{digits} is not an integer (an integer column takes whole numbers written without a \
+             fraction or exponent)"
+        )));
+    }
+    digits
+        .parse::<i64>()
+        .map_err(|_| Reason::Invalid(format!("{digits} is not an integer within int64")))
+}
+
+/// The float a string stands for: `"NaN"`, `"-NaN"`, `"NaN:0x..."`,
+/// `"Infinity"`, `"-Infinity"`; as bits, `None` when it is none of them.
+fn special_float(text: &str, hex_digits: usize) -> Result<Option<u64>, Reason> {
+    let Ok(word) = serde_json::from_str::<Cow<'_, str>>(text) else {
+        return Ok(None);
+    };
+    let expected = "a number, or \"NaN\", \"Infinity\" or \"-Infinity\"";
+    let bits = match &*word {
+        "NaN" => Some(if hex_digits == 16 {
+            CANONICAL_NAN_64
+        } else {
+            u64::from(CANONICAL_NAN_32)
+        }),
+        "-NaN" => Some(if hex_digits == 16 {
+            CANONICAL_NAN_64 | (1 << 63)
+        } else {
+            u64::from(CANONICAL_NAN_32 | (1 << 31))
+        }),
+        "Infinity" => Some(if hex_digits == 16 {
+            f64::INFINITY.to_bits()
+        } else {
+            u64::from(f32::INFINITY.to_bits())
+        }),
+        "-Infinity" => Some(if hex_digits == 16 {
+            f64::NEG_INFINITY.to_bits()
+        } else {
+            u64::from(f32::NEG_INFINITY.to_bits())
+        }),
+        other => match other.strip_prefix("NaN:0x") {
+            Some(hex) if hex.len() == hex_digits => {
+                let bits = u64::from_str_radix(hex, 16).map_err(|_| Reason::Expected(expected))?;
+                let is_nan = if hex_digits == 16 {
+                    f64::from_bits(bits).is_nan()
+                } else {
+                    f32::from_bits(bits as u32).is_nan()
+                };
+                if !is_nan {
+                    return Err(Reason::Invalid(format!(
+                        "{other} are not the bits of a NaN"
+                    )));
+                }
+                Some(bits)
+            }
+            _ => return Err(Reason::Expected(expected)),
+        },
+    };
+    Ok(bits)
+}
+
+fn parse_f64(text: &str) -> Result<f64, Reason> {
+    if text.starts_with('"') {
+        return special_float(text, 16)?
+            .map(f64::from_bits)
+            .ok_or(Reason::Expected("a number"));
+    }
+    if !is_json_number(text) {
+        return Err(Reason::Expected("a number"));
+    }
+    // Rust's parser rounds correctly from the decimal text.
+    text.parse::<f64>()
+        .map_err(|_| Reason::Expected("a number"))
+}
+
+fn parse_f32(text: &str) -> Result<f32, Reason> {
+    if text.starts_with('"') {
+        return special_float(text, 8)?
+            .map(|bits| f32::from_bits(bits as u32))
+            .ok_or(Reason::Expected("a number"));
+    }
+    if !is_json_number(text) {
+        return Err(Reason::Expected("a number"));
+    }
+    // Straight from the text to float32: no double rounding through f64.
+    text.parse::<f32>()
+        .map_err(|_| Reason::Expected("a number"))
+}
+
+fn parse_string(text: &str) -> Result<String, Reason> {
+    if !text.starts_with('"') {
+        return Err(Reason::Expected("a string"));
+    }
+    serde_json::from_str::<String>(text)
+        .map_err(|e| Reason::Invalid(format!("invalid string: {e}")))
+}
+
+fn parse_timestamp(text: &str) -> Result<i64, Reason> {
+    const EXPECTED: &str = "a timestamp (an RFC 3339 string such as \"2026-03-02T00:10:43Z\", or microseconds since the epoch)";
+    if is_json_number(text) {
+        return parse_int(text).map_err(|_| Reason::Expected(EXPECTED));
+    }
+    let Ok(string) = serde_json::from_str::<Cow<'_, str>>(text) else {
+        return Err(Reason::Expected(EXPECTED));
+    };
+    let parsed = chrono::DateTime::parse_from_rfc3339(&string)
+        .map_err(|e| Reason::Invalid(format!("{string:?} is not an RFC 3339 timestamp: {e}")))?;
+    if parsed.timestamp_subsec_nanos() % 1_000 != 0 {
+        return Err(Reason::Invalid(format!(
+            "{string:?} has a fraction of a microsecond; timestamps are whole microseconds"
+        )));
+    }
+    Ok(parsed.timestamp_micros())
+}
+
+/// Encodes each row of `batch` as a JSON object (fields in column order).
+pub fn encode_rows(batch: &RecordBatch) -> Vec<String> {
+    let schema = batch.schema();
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| serde_json::to_string(f.name()).expect("strings serialize"))
+        .collect();
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut out = String::with_capacity(64);
+            out.push('{');
+            for (i, column) in batch.columns().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&names[i]);
+                out.push(':');
+                encode_cell(column, row, &mut out);
+            }
+            out.push('}');
+            out
+        })
+        .collect()
+}
+
+/// `[row, row, ...]` for `batch`.
+pub fn encode_array(batch: &RecordBatch) -> String {
+    let rows = encode_rows(batch);
+    let mut out =
+        String::with_capacity(rows.iter().map(String::len).sum::<usize>() + rows.len() + 2);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(row);
+    }
+    out.push(']');
+    out
+}
+
+fn encode_cell(column: &ArrayRef, row: usize, out: &mut String) {
+    if column.is_null(row) {
+        out.push_str("null");
+        return;
+    }
+    use arrow::datatypes::DataType as A;
+    match column.data_type() {
+        A::Boolean => out.push_str(if column.as_boolean().value(row) {
+            "true"
+        } else {
+            "false"
+        }),
+        A::Int32 => out.push_str(&column.as_primitive::<Int32Type>().value(row).to_string()),
+        A::Int64 => out.push_str(&column.as_primitive::<Int64Type>().value(row).to_string()),
+        A::Float64 => {
+            let value = column.as_primitive::<Float64Type>().value(row);
+            if value.is_finite() {
+                out.push_str(ryu::Buffer::new().format_finite(value));
+            } else if value.is_nan() {
+                match value.to_bits() {
+                    CANONICAL_NAN_64 => out.push_str("\"NaN\""),
+                    bits if bits == CANONICAL_NAN_64 | (1 << 63) => out.push_str("\"-NaN\""),
+                    bits => out.push_str(&format!("\"NaN:0x{bits:016x}\"")),
+                }
+            } else if value > 0.0 {
+                out.push_str("\"Infinity\"");
+            } else {
+                out.push_str("\"-Infinity\"");
+            }
+        }
+        A::Float32 => {
+            let value = column.as_primitive::<Float32Type>().value(row);
+            if value.is_finite() {
+                out.push_str(ryu::Buffer::new().format_finite(value));
+            } else if value.is_nan() {
+                match value.to_bits() {
+                    CANONICAL_NAN_32 => out.push_str("\"NaN\""),
+                    bits if bits == CANONICAL_NAN_32 | (1 << 31) => out.push_str("\"-NaN\""),
+                    bits => out.push_str(&format!("\"NaN:0x{bits:08x}\"")),
+                }
+            } else if value > 0.0 {
+                out.push_str("\"Infinity\"");
+            } else {
+                out.push_str("\"-Infinity\"");
+            }
+        }
+        A::Utf8 => {
+            let value = column.as_string::<i32>().value(row);
+            out.push_str(&serde_json::to_string(value).expect("strings serialize"));
+        }
+        A::Timestamp(..) => {
+            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
+            // RFC 3339 has four-digit years; outside them, the integer form.
+            match chrono::DateTime::from_timestamp_micros(micros)
+                .filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)))
+            {
+                Some(time) => {
+                    out.push('"');
+                    out.push_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+                    out.push('"');
+                }
+                None => out.push_str(&micros.to_string()),
+            }
+        }
+        other => unreachable!("transform columns are never {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
+        Field {
+            name: name.into(),
+            data_type,
+            nullable,
+        }
+    }
+
+    fn raw(rows: &[&str]) -> Vec<Box<RawValue>> {
+        rows.iter()
+            .map(|r| RawValue::from_string(r.to_string()).unwrap())
+            .collect()
+    }
+
+    fn decode(fields: &[Field], rows: &[&str]) -> Result<RecordBatch> {
+        let raw = raw(rows);
+        let refs: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
+        decode_rows("t", fields, &refs)
+    }
+
+    #[test]
+    fn floats_round_trip_bit_for_bit_through_text() {
+        let fields = [
+            field("d", DataType::Float64, false),
+            field("f", DataType::Float32, false),
+        ];
+        let doubles = [
+            0.1,
+            -0.0,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e21,
+            123_456_789.123_456_79,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff8_0000_dead_beef),
+        ];
+        let floats = [
+            0.1_f32,
+            -0.0,
+            1e-45,
+            f32::MAX,
+            16777217.0,
+            3.4028235e38,
+            1.1754942e-38,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0xffc0_0001),
+        ];
+        let batch = RecordBatch::try_from_iter([
+            (
+                "d",
+                Arc::new(arrow::array::Float64Array::from(doubles.to_vec())) as ArrayRef,
+            ),
+            (
+                "f",
+                Arc::new(arrow::array::Float32Array::from(floats.to_vec())) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let rows = encode_rows(&batch);
+        let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let back = decode(&fields, &refs).unwrap();
+        let d = back.column(0).as_primitive::<Float64Type>();
+        let f = back.column(1).as_primitive::<Float32Type>();
+        for i in 0..doubles.len() {
+            assert_eq!(d.value(i).to_bits(), doubles[i].to_bits(), "{}", rows[i]);
+            assert_eq!(f.value(i).to_bits(), floats[i].to_bits(), "{}", rows[i]);
+        }
+        assert_eq!(rows[0], r#"{"d":0.1,"f":0.1}"#);
+        assert_eq!(rows[9], r#"{"d":"NaN","f":"NaN"}"#);
+        assert_eq!(rows[10], r#"{"d":"-NaN","f":"-NaN"}"#);
+        assert_eq!(
+            rows[11],
+            r#"{"d":"NaN:0x7ff80000deadbeef","f":"NaN:0xffc00001"}"#
+        );
+    }
+
+    #[test]
+    fn float32_is_parsed_from_text_without_double_rounding() {
+        // Halfway between two float32 values, by a hair: rounding to f64
+        // first lands exactly on the halfway point and then rounds to even.
+        let text = "1.00000005960464477539062500000000000001";
+        let direct: f32 = text.parse().unwrap();
+        let batch = decode(
+            &[field("f", DataType::Float32, false)],
+            &[&format!(r#"{{"f": {text}}}"#)],
+        )
+        .unwrap();
+        assert_eq!(
+            batch
+                .column(0)
+                .as_primitive::<Float32Type>()
+                .value(0)
+                .to_bits(),
+            direct.to_bits()
+        );
+        assert_ne!(
+            direct.to_bits(),
+            (text.parse::<f64>().unwrap() as f32).to_bits()
+        );
+    }
+
+    #[test]
+    fn int64_is_exact_and_integers_are_strict() {
+        let fields = [field("l", DataType::Int64, false)];
+        let batch = decode(
+            &fields,
+            &[
+                r#"{"l": 9007199254740993}"#,
+                r#"{"l": "-9223372036854775808"}"#,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            batch.column(0).as_primitive::<Int64Type>().values(),
+            &[9_007_199_254_740_993, i64::MIN]
+        );
+        assert_eq!(encode_rows(&batch)[0], r#"{"l":9007199254740993}"#);
+        let error = decode(&fields, &[r#"{"l": 3.0}"#]).unwrap_err().to_string();
+        assert!(
+            error.starts_with("column `l`, row 0: 3.0 is not an integer"),
+            "{error}"
+        );
+        let error = decode(&fields, &[r#"{"l": 9223372036854775808}"#])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not an integer within int64"), "{error}");
+        let error = decode(
+            &[field("i", DataType::Int32, false)],
+            &[r#"{"i": 2147483648}"#],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("out of range for int32"), "{error}");
+    }
+
+    #[test]
+    fn errors_name_the_row_and_field() {
+        let fields = [
+            field("amount", DataType::Float64, false),
+            field("note", DataType::Utf8, true),
+        ];
+        let error = decode(
+            &fields,
+            &[r#"{"amount": 1, "note": null}"#, r#"{"note": "x"}"#],
+        )
+        .unwrap_err();
+        assert_eq!(error.to_string(), "row 1: missing field `amount` (float64)");
+        let error = decode(&fields, &[r#"{"amount": 1}"#]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "row 0: missing field `note` (utf8); send `null` for a missing value"
+        );
+        let error = decode(&fields, &[r#"{"amount": "12.5", "note": null}"#]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "row 0, field `amount`: expected a number, or \"NaN\", \"Infinity\" or \"-Infinity\", found a string \"12.5\""
+        );
+        let error = decode(&fields, &[r#"{"amount": null, "note": null}"#]).unwrap_err();
+        assert_eq!(error.kind(), "unexpected_null");
+        assert_eq!(error.row(), Some(0));
+        let error = decode(&fields, &[r#"[1, 2]"#]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "row 0: expected a JSON object of fields, found an array"
+        );
+    }
+
+    #[test]
+    fn timestamps_as_rfc3339_or_micros() {
+        let fields = [field("t", DataType::TimestampMicros, false)];
+        let batch = decode(
+            &fields,
+            &[
+                r#"{"t": "2026-03-02T00:10:43Z"}"#,
+                r#"{"t": "2026-03-02T01:10:43.000001+01:00"}"#,
+                r#"{"t": -1}"#,
+            ],
+        )
+        .unwrap();
+        let values = batch
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+            .to_vec();
+        assert_eq!(values, [1_772_410_243_000_000, 1_772_410_243_000_001, -1]);
+        let rows = encode_rows(&batch);
+        assert_eq!(rows[0], r#"{"t":"2026-03-02T00:10:43.000000Z"}"#);
+        assert_eq!(rows[2], r#"{"t":"1969-12-31T23:59:59.999999Z"}"#);
+        let far = RecordBatch::try_from_iter([(
+            "t",
+            Arc::new(
+                arrow::array::TimestampMicrosecondArray::from(vec![i64::MIN, i64::MAX])
+                    .with_timezone(UTC),
+            ) as ArrayRef,
+        )])
+        .unwrap();
+        let rows = encode_rows(&far);
+        assert_eq!(
+            rows,
+            [
+                r#"{"t":-9223372036854775808}"#,
+                r#"{"t":9223372036854775807}"#
+            ]
+        );
+        let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let back = decode(&fields, &refs).unwrap();
+        assert_eq!(
+            back.column(0)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values(),
+            &[i64::MIN, i64::MAX]
+        );
+        let error = decode(&fields, &[r#"{"t": "2026-03-02T00:10:43.0000001Z"}"#])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("fraction of a microsecond"), "{error}");
+    }
+
+    #[test]
+    fn strings_are_unicode_and_escaped() {
+        let fields = [field("s", DataType::Utf8, false)];
+        let batch = decode(&fields, &[r#"{"s": "caf\u00e9 \"☕\"\n🎉"}"#]).unwrap();
+        assert_eq!(
+            batch.column(0).as_string::<i32>().value(0),
+            "café \"☕\"\n🎉"
+        );
+        assert_eq!(encode_rows(&batch)[0], r#"{"s":"café \"☕\"\n🎉"}"#);
+        assert!(
+            decode(&fields, &[r#"{"s": "\ud800"}"#]).is_err(),
+            "a lone surrogate is not UTF-8"
+        );
+    }
+}

@@ -1,0 +1,573 @@
+//! The online path: HTTP JSON serving on axum + tokio.
+//!
+//! ```text
+//! POST /v1/transforms/{name}   {"rows": [{...}, ...], "expect_sha256": "..."}  -> {"transform": {...}, "rows": [...]}
+//! GET  /v1/transforms          the loaded transforms, their specs and hashes
+//! GET  /healthz                liveness
+//! GET  /metrics                Prometheus text: requests, errors by kind, latency histograms
+//! ```
+//!
+//! A request decodes (with the exact JSON codec in [`crate::json`]) into a
+//! `RecordBatch` and goes through [`Transform::call`], the same call a
+//! backfill makes. Guest calls run on blocking threads, at most
+//! `max_concurrency` at a time; a failing request fails alone.
+//!
+//! Errors answer with `{"error": {"kind", "message", "row", "field"}}`:
+//! 400 for bad input (malformed JSON, missing field, wrong type, null in a
+//! non-nullable field, too many rows), 404 for an unknown transform, 409
+//! when `expect_sha256` does not match, 413 for a body over the size limit,
+//! 422 when the transform rejects a row or exceeds its fuel, memory or output
+//! limit, 503 when it exceeds the deadline, 500 when it crashes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Limit, Result};
+use crate::json;
+use crate::transform::Transform;
+
+/// Limits of the HTTP front end (the sandbox limits are the runtime's).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServeConfig {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most rows in one request.
+    pub max_rows: usize,
+    /// Guest calls running at once; further requests wait their turn.
+    pub max_concurrency: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            max_body_bytes: 4 << 20,
+            max_rows: 10_000,
+            max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Sets [`ServeConfig::max_body_bytes`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets [`ServeConfig::max_rows`].
+    pub fn max_rows(mut self, rows: usize) -> Self {
+        self.max_rows = rows;
+        self
+    }
+
+    /// Sets [`ServeConfig::max_concurrency`].
+    pub fn max_concurrency(mut self, calls: usize) -> Self {
+        self.max_concurrency = calls;
+        self
+    }
+}
+
+/// The loaded transforms and everything requests share.
+pub struct Server {
+    transforms: BTreeMap<String, Transform>,
+    config: ServeConfig,
+    calls: Semaphore,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("transforms", &self.transforms.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Label under which requests for unknown transforms are counted (so that
+/// arbitrary names in URLs cannot grow the metrics without bound).
+const UNKNOWN: &str = "(unknown)";
+
+impl Server {
+    /// A server for `transforms`, which must have distinct names.
+    pub fn new(transforms: Vec<Transform>, config: ServeConfig) -> Result<Server> {
+        let mut by_name = BTreeMap::new();
+        for transform in transforms {
+            if let Some(other) = by_name.get(transform.name()) {
+                let other: &Transform = other;
+                return Err(Error::BadRequest(format!(
+                    "`{}` and `{}` both declare the transform name `{}`; serve one of them",
+                    other.source_name(),
+                    transform.source_name(),
+                    transform.name()
+                )));
+            }
+            by_name.insert(transform.name().to_string(), transform);
+        }
+        if by_name.is_empty() {
+            return Err(Error::BadRequest("no transforms to serve".into()));
+        }
+        let metrics = Metrics::new(by_name.keys().map(String::as_str).chain([UNKNOWN]));
+        Ok(Server {
+            calls: Semaphore::new(config.max_concurrency.max(1)),
+            transforms: by_name,
+            config,
+            metrics,
+        })
+    }
+
+    /// Refuses unless transform `name` is loaded and its sha256 is `sha256`:
+    /// a model is served only by the transform it was trained with.
+    pub fn expect(&self, name: &str, sha256: &str) -> Result<()> {
+        let Some(transform) = self.transforms.get(name) else {
+            return Err(Error::BadRequest(format!(
+                "--expect names transform `{name}`, which is not loaded (loaded: {})",
+                self.names().join(", ")
+            )));
+        };
+        if !transform.sha256().eq_ignore_ascii_case(sha256.trim()) {
+            return Err(Error::BadRequest(format!(
+                "transform `{name}` from `{}` has sha256 {}, but it is pinned to {}; \
+                 serve the component the model was trained with",
+                transform.source_name(),
+                transform.sha256(),
+                sha256.trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The names of the loaded transforms.
+    pub fn names(&self) -> Vec<&str> {
+        self.transforms.keys().map(String::as_str).collect()
+    }
+
+    /// The loaded transforms, by name.
+    pub fn transforms(&self) -> &BTreeMap<String, Transform> {
+        &self.transforms
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/transforms", get(list))
+            .route("/v1/transforms/{name}", post(transform))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(self)
+    }
+}
+
+/// Serves `server` on `listener` until `shutdown` resolves; requests in
+/// flight then finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    server: Arc<Server>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, server.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// The body of a transform request.
+#[derive(Deserialize)]
+struct TransformRequest<'a> {
+    #[serde(borrow)]
+    rows: Vec<&'a RawValue>,
+    #[serde(default)]
+    expect_sha256: Option<String>,
+}
+
+/// An error answer: status, kind, message, and where.
+struct Failure {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    row: Option<u64>,
+    field: Option<String>,
+}
+
+impl Failure {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            kind,
+            message: message.into(),
+            row: None,
+            field: None,
+        }
+    }
+
+    fn from_error(error: &Error) -> Self {
+        let status = match error {
+            error if error.is_input_error() => StatusCode::BAD_REQUEST,
+            Error::RowFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::LimitExceeded {
+                limit: Limit::Deadline,
+                ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Failure {
+            status,
+            kind: error.kind(),
+            message: error.to_string(),
+            row: error.row(),
+            field: error.column().map(str::to_string),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let body = json!({
+            "error": {
+                "kind": self.kind,
+                "message": self.message,
+                "row": self.row,
+                "field": self.field,
+            }
+        });
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+async fn transform(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (label, result) = match server.transforms.get(&name) {
+        None => (
+            UNKNOWN,
+            Err(Failure::new(
+                StatusCode::NOT_FOUND,
+                "unknown_transform",
+                format!(
+                    "no transform named `{name}`; this server has: {}",
+                    server.names().join(", ")
+                ),
+            )),
+        ),
+        Some(transform) => (transform.name(), answer(&server, transform, body).await),
+    };
+    let (response, status, kind, rows) = match result {
+        Ok((body, rows)) => (
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            StatusCode::OK,
+            None,
+            rows,
+        ),
+        Err(failure) => {
+            let (status, kind) = (failure.status, failure.kind);
+            (failure.into_response(), status, Some(kind), 0)
+        }
+    };
+    server
+        .metrics
+        .record(label, status, kind, rows, started.elapsed());
+    response
+}
+
+/// The answer to one transform request: the body and the row count.
+async fn answer(
+    server: &Server,
+    transform: &Transform,
+    body: Body,
+) -> std::result::Result<(String, u64), Failure> {
+    let bytes = axum::body::to_bytes(body, server.config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is larger than {} bytes; send fewer rows per request \
+                     (or raise --max-body-bytes)",
+                    server.config.max_body_bytes
+                ),
+            )
+        })?;
+    let request: TransformRequest<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not a JSON object like {{\"rows\": [{{...}}]}}: {e}"),
+        )
+    })?;
+    if let Some(expected) = &request.expect_sha256
+        && !expected.trim().eq_ignore_ascii_case(transform.sha256())
+    {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "sha256_mismatch",
+            format!(
+                "this server's `{}` has sha256 {}, not the expected {}",
+                transform.name(),
+                transform.sha256(),
+                expected.trim()
+            ),
+        ));
+    }
+    if request.rows.len() > server.config.max_rows {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_rows",
+            format!(
+                "{} rows in one request; the limit is {} (raise it with --max-rows)",
+                request.rows.len(),
+                server.config.max_rows
+            ),
+        ));
+    }
+    let batch = json::decode_rows(transform.name(), &transform.info().inputs, &request.rows)
+        .map_err(|e| Failure::from_error(&e))?;
+    let rows = batch.num_rows() as u64;
+    let _permit = server.calls.acquire().await.map_err(|_| {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        )
+    })?;
+    let worker = transform.clone();
+    // Guest calls block (and WASI calls inside them must not run on an
+    // async worker thread).
+    let output = tokio::task::spawn_blocking(move || worker.call(&batch))
+        .await
+        .map_err(|e| {
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the call failed: {e}"),
+            )
+        })?
+        .map_err(|e| Failure::from_error(&e))?;
+    let body = format!(
+        "{{\"transform\":{},\"rows\":{}}}",
+        json!({"name": transform.name(), "version": transform.version(), "sha256": transform.sha256()}),
+        json::encode_array(&output)
+    );
+    Ok((body, rows))
+}
+
+async fn list(State(server): State<Arc<Server>>) -> Response {
+    let transforms: Vec<_> = server
+        .transforms
+        .values()
+        .map(|t| {
+            let info = t.info();
+            json!({
+                "name": info.name,
+                "version": info.version,
+                "sha256": t.sha256(),
+                "description": info.description,
+                "inputs": info.inputs,
+                "outputs": info.outputs,
+            })
+        })
+        .collect();
+    axum::Json(json!({ "transforms": transforms })).into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn metrics(State(server): State<Arc<Server>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        server.metrics.render(&server.transforms),
+    )
+        .into_response()
+}
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 16] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0,
+];
+
+/// Counters per transform, fixed at startup.
+struct Metrics {
+    per_transform: BTreeMap<String, TransformMetrics>,
+}
+
+#[derive(Default)]
+struct TransformMetrics {
+    statuses: Mutex<BTreeMap<u16, u64>>,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+    rows: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Metrics {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        Metrics {
+            per_transform: names
+                .map(|n| (n.to_string(), TransformMetrics::default()))
+                .collect(),
+        }
+    }
+
+    fn record(
+        &self,
+        name: &str,
+        status: StatusCode,
+        kind: Option<&'static str>,
+        rows: u64,
+        elapsed: Duration,
+    ) {
+        let Some(m) = self.per_transform.get(name) else {
+            return;
+        };
+        *m.statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(status.as_u16())
+            .or_default() += 1;
+        if let Some(kind) = kind {
+            *m.errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(kind)
+                .or_default() += 1;
+        }
+        m.rows.fetch_add(rows, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        for (bucket, bound) in m.buckets.iter().zip(BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        m.count.fetch_add(1, Ordering::Relaxed);
+        m.sum_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, transforms: &BTreeMap<String, Transform>) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let label = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str("# HELP skewless_transform_info The loaded transforms and their identity.\n");
+        out.push_str("# TYPE skewless_transform_info gauge\n");
+        for t in transforms.values() {
+            let _ = writeln!(
+                out,
+                "skewless_transform_info{{transform=\"{}\",version=\"{}\",sha256=\"{}\"}} 1",
+                label(t.name()),
+                label(t.version()),
+                t.sha256()
+            );
+        }
+        out.push_str(
+            "# HELP skewless_requests_total Transform requests answered, by HTTP status.\n",
+        );
+        out.push_str("# TYPE skewless_requests_total counter\n");
+        for (name, m) in &self.per_transform {
+            for (status, count) in m.statuses.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let _ = writeln!(
+                    out,
+                    "skewless_requests_total{{transform=\"{}\",status=\"{status}\"}} {count}",
+                    label(name)
+                );
+            }
+        }
+        out.push_str("# HELP skewless_errors_total Failed transform requests, by error kind.\n");
+        out.push_str("# TYPE skewless_errors_total counter\n");
+        for (name, m) in &self.per_transform {
+            for (kind, count) in m.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let _ = writeln!(
+                    out,
+                    "skewless_errors_total{{transform=\"{}\",kind=\"{kind}\"}} {count}",
+                    label(name)
+                );
+            }
+        }
+        out.push_str("# HELP skewless_rows_total Rows transformed.\n");
+        out.push_str("# TYPE skewless_rows_total counter\n");
+        for (name, m) in &self.per_transform {
+            let _ = writeln!(
+                out,
+                "skewless_rows_total{{transform=\"{}\"}} {}",
+                label(name),
+                m.rows.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP skewless_request_duration_seconds Time to answer a transform request.\n",
+        );
+        out.push_str("# TYPE skewless_request_duration_seconds histogram\n");
+        for (name, m) in &self.per_transform {
+            let name = label(name);
+            for (bucket, bound) in m.buckets.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "skewless_request_duration_seconds_bucket{{transform=\"{name}\",le=\"{bound}\"}} {}",
+                    bucket.load(Ordering::Relaxed)
+                );
+            }
+            let count = m.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "skewless_request_duration_seconds_bucket{{transform=\"{name}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "skewless_request_duration_seconds_sum{{transform=\"{name}\"}} {}",
+                m.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+            );
+            let _ = writeln!(
+                out,
+                "skewless_request_duration_seconds_count{{transform=\"{name}\"}} {count}"
+            );
+        }
+        out
+    }
+}

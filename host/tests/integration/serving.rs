@@ -1,0 +1,560 @@
+//! `skewless serve` driven over HTTP on a loopback port: every example,
+//! exact values both ways, every bad request with its status and body,
+//! pinning, failure isolation, metrics and graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use serde_json::{Value, json};
+use skewless::io::{ColumnRequest, Reader};
+use skewless::serve::ServeConfig;
+use skewless::{Config, Runtime, json as codec};
+use skewless_test_artifacts as artifacts;
+
+use crate::support::{TestServer, http, load};
+use crate::types::assert_batches_same_bits;
+
+fn server(paths: &[&str]) -> TestServer {
+    TestServer::start(
+        paths.iter().map(|p| load(p)).collect(),
+        ServeConfig::default(),
+    )
+}
+
+/// The rows of a sample file, as a request body, and as a batch.
+fn sample_request(transform: &skewless::Transform, relative: &str) -> (String, RecordBatch) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(relative);
+    let requests: Vec<ColumnRequest> = transform
+        .info()
+        .inputs
+        .iter()
+        .map(|f| ColumnRequest {
+            name: f.name.clone(),
+            data_type: Some(f.data_type),
+        })
+        .collect();
+    let batches: Vec<RecordBatch> = Reader::open(&path, Some(&requests), 1 << 20)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    (
+        format!("{{\"rows\": {}}}", codec::encode_array(&batch)),
+        batch,
+    )
+}
+
+/// Decodes the `rows` of an answer with the transform's output schema.
+fn answer_rows(transform: &skewless::Transform, answer: &Value) -> RecordBatch {
+    let rows: Vec<Box<serde_json::value::RawValue>> = answer["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::value::to_raw_value(row).unwrap())
+        .collect();
+    let refs: Vec<&serde_json::value::RawValue> = rows.iter().map(|r| &**r).collect();
+    codec::decode_rows(transform.name(), &transform.info().outputs, &refs).unwrap()
+}
+
+#[test]
+fn every_example_serves_the_same_bits_as_a_direct_call() {
+    let examples = [
+        (
+            artifacts::FRAUD_FEATURES,
+            "fraud-features/data/transactions.csv",
+        ),
+        (
+            artifacts::GLUCOSE_ALERTS,
+            "glucose-alerts/data/readings.csv",
+        ),
+        (
+            artifacts::EMAIL_SUBJECT,
+            "email-subject/data/subjects.jsonl",
+        ),
+    ];
+    let server = server(&examples.map(|(path, _)| path));
+    for (path, data) in examples {
+        let transform = load(path);
+        let (body, batch) = sample_request(&transform, data);
+        let (status, answer) = server.post(transform.name(), &body);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["transform"]["sha256"], transform.sha256());
+        assert_eq!(answer["transform"]["version"], "1.0.0");
+        let served = answer_rows(&transform, &answer);
+        // Text parsed back to values, compared bit for bit with the call a
+        // backfill makes.
+        assert_batches_same_bits(&transform.call(&batch).unwrap(), &served);
+    }
+}
+
+#[test]
+fn nulls_pass_through_as_null() {
+    let server = server(&[artifacts::GLUCOSE_ALERTS]);
+    let (status, answer) = server.post(
+        "glucose-alerts",
+        r#"{"rows": [
+            {"read_at": "2026-03-02T03:00:00Z", "glucose_mg_dl": 62.0, "previous_mg_dl": null, "minutes_since_previous": null},
+            {"read_at": 1772420400000000, "glucose_mg_dl": 200.5, "previous_mg_dl": 190.5, "minutes_since_previous": 5}
+        ]}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["rows"],
+        json!([
+            {"rate_mg_dl_per_min": null, "hyperglycemia": false, "hypoglycemia": true, "rapid_rise": false, "nocturnal_hypoglycemia": true},
+            {"rate_mg_dl_per_min": 2.0, "hyperglycemia": true, "hypoglycemia": false, "rapid_rise": true, "nocturnal_hypoglycemia": false}
+        ])
+    );
+}
+
+#[test]
+fn extreme_floats_travel_exactly_both_ways() {
+    let server = server(&[artifacts::FLOAT_BITS]);
+    let (status, text) = server.request(
+        "POST",
+        "/v1/transforms/float-bits",
+        r#"{"rows": [
+            {"x": 5e-324, "y": 1e-45},
+            {"x": -0.0, "y": -0.0},
+            {"x": 1.7976931348623157e308, "y": 3.4028235e38},
+            {"x": -1.7976931348623157e308, "y": -3.4028235e38},
+            {"x": "NaN", "y": "NaN"},
+            {"x": "NaN:0xfff80000deadbeef", "y": "NaN:0x7fc00001"},
+            {"x": "Infinity", "y": "-Infinity"},
+            {"x": 0.1, "y": 0.1}
+        ]}"#,
+    );
+    assert_eq!(status, 200, "{text}");
+    // The values as the server wrote them, before any JSON library reads them.
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        rows: Vec<std::collections::HashMap<String, &'a serde_json::value::RawValue>>,
+    }
+    let answer: Answer<'_> = serde_json::from_str(&text).unwrap();
+    let raw = |row: usize, field: &str| answer.rows[row][field].get().to_string();
+    let numbers = [
+        (5e-324_f64, 1e-45_f32),
+        (-0.0, -0.0),
+        (f64::MAX, f32::MAX),
+        (f64::MIN, f32::MIN),
+        (0.1, 0.1),
+    ];
+    for (row, (x, y)) in [0, 1, 2, 3, 7].into_iter().zip(numbers) {
+        // Numbers: the shortest text that parses back to the same bits.
+        assert_eq!(
+            raw(row, "x_echo").parse::<f64>().unwrap().to_bits(),
+            x.to_bits(),
+            "row {row}"
+        );
+        assert_eq!(
+            raw(row, "y_echo").parse::<f32>().unwrap().to_bits(),
+            y.to_bits(),
+            "row {row}"
+        );
+    }
+    assert_eq!(
+        (raw(1, "x_echo"), raw(7, "x_echo"), raw(7, "y_echo")),
+        ("-0.0".into(), "0.1".into(), "0.1".into())
+    );
+    for (row, x, y) in [
+        (4, "\"NaN\"", "\"NaN\""),
+        (5, "\"NaN:0xfff80000deadbeef\"", "\"NaN:0x7fc00001\""),
+        (6, "\"Infinity\"", "\"-Infinity\""),
+    ] {
+        assert_eq!(
+            (raw(row, "x_echo"), raw(row, "y_echo")),
+            (x.to_string(), y.to_string()),
+            "row {row}"
+        );
+    }
+    let rows: Vec<Value> = serde_json::from_str::<Value>(&text).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Arithmetic NaNs come back as the canonical NaN; -0.0 + 0.0 is 0.0.
+    assert_eq!(rows[5]["x_plus_zero"], "NaN");
+    assert_eq!(rows[1]["x_plus_zero"], json!(0.0));
+    assert_eq!(rows[0]["zero_over_zero"], "NaN");
+}
+
+#[test]
+fn int64_near_the_limits_and_non_ascii_text_are_exact() {
+    let server = server(&[artifacts::ALL_TYPES]);
+    let row = |l: &str, s: &str| {
+        format!(
+            r#"{{"b": true, "i": -2147483648, "l": {l}, "f": 1.5, "d": 2.5, "s": {s}, "t": "1969-12-31T23:59:59.999999Z",
+                "nb": null, "ni": 2147483647, "nl": null, "nf": null, "nd": null, "ns": null, "nt": null}}"#
+        )
+    };
+    let body = format!(
+        r#"{{"rows": [{}, {}, {}]}}"#,
+        row("9223372036854775807", r#""日本語 🎉 naïve""#),
+        row("-9223372036854775808", r#""\u0000 nul and \"quotes\"""#),
+        row("9007199254740993", r#""""#)
+    );
+    let (status, answer) = server.post("all-types", &body);
+    assert_eq!(status, 200, "{answer}");
+    let rows = answer["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["l"].to_string(), "9223372036854775807");
+    assert_eq!(rows[1]["l"].to_string(), "-9223372036854775808");
+    assert_eq!(rows[2]["l"].to_string(), "9007199254740993");
+    assert_eq!(rows[0]["s"], "日本語 🎉 naïve");
+    assert_eq!(rows[1]["s"], "\u{0} nul and \"quotes\"");
+    assert_eq!(rows[0]["i"], -2147483648_i64);
+    assert_eq!(rows[0]["ni"], 2147483647);
+    assert_eq!(rows[0]["t"], "1969-12-31T23:59:59.999999Z");
+    assert_eq!(rows[0]["nl"], Value::Null);
+}
+
+/// `(status, kind, row, field)` of an error answer.
+fn error_of(server: &TestServer, name: &str, body: &str) -> (u16, String, Value, Value) {
+    let (status, answer) = server.post(name, body);
+    let error = &answer["error"];
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer}"
+    );
+    (
+        status,
+        error["kind"].as_str().unwrap().to_string(),
+        error["row"].clone(),
+        error["field"].clone(),
+    )
+}
+
+#[test]
+fn bad_requests_get_a_4xx_naming_the_row_and_field() {
+    let server = TestServer::start(
+        vec![load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default().max_body_bytes(2_000),
+    );
+    let good = r#"{"amount": 12.5, "hour": 3, "merchant_category": "travel"}"#;
+    assert_eq!(
+        error_of(
+            &server,
+            "fraud-feature",
+            &format!(r#"{{"rows": [{good}]}}"#)
+        ),
+        (404, "unknown_transform".into(), Value::Null, Value::Null)
+    );
+    assert_eq!(
+        error_of(
+            &server,
+            "fraud-features",
+            &format!(r#"{{"rows": [{good}, {{"amount": 1.0, "merchant_category": "x"}}]}}"#)
+        ),
+        (400, "missing_field".into(), json!(1), json!("hour"))
+    );
+    assert_eq!(
+        error_of(
+            &server,
+            "fraud-features",
+            r#"{"rows": [{"amount": "twelve", "hour": 3, "merchant_category": "x"}]}"#
+        ),
+        (400, "wrong_type".into(), json!(0), json!("amount"))
+    );
+    assert_eq!(
+        error_of(
+            &server,
+            "fraud-features",
+            &format!(
+                r#"{{"rows": [{good}, {good}, {{"amount": 1.0, "hour": null, "merchant_category": "x"}}]}}"#
+            )
+        ),
+        (400, "unexpected_null".into(), json!(2), json!("hour"))
+    );
+    assert_eq!(
+        error_of(&server, "fraud-features", r#"{"rows": [{"amount": 1.0,"#),
+        (400, "malformed_json".into(), Value::Null, Value::Null)
+    );
+    assert_eq!(
+        error_of(&server, "fraud-features", r#"{"rows": [17]}"#),
+        (400, "bad_request".into(), Value::Null, Value::Null)
+    );
+    let huge = format!(r#"{{"rows": [{}]}}"#, vec![good; 100].join(","));
+    assert_eq!(
+        error_of(&server, "fraud-features", &huge),
+        (413, "body_too_large".into(), Value::Null, Value::Null)
+    );
+    // The messages say what is wrong in words.
+    let (_, answer) = server.post(
+        "fraud-features",
+        r#"{"rows": [{"amount": "twelve", "hour": 3, "merchant_category": "x"}]}"#,
+    );
+    assert_eq!(
+        answer["error"]["message"],
+        "row 0, field `amount`: expected a number, or \"NaN\", \"Infinity\" or \"-Infinity\", found a string \"twelve\""
+    );
+    let (_, answer) = server.post("fraud-feature", "{}");
+    assert_eq!(
+        answer["error"]["message"],
+        "no transform named `fraud-feature`; this server has: fraud-features"
+    );
+    // And the server is fine afterwards.
+    assert_eq!(
+        server
+            .post("fraud-features", &format!(r#"{{"rows": [{good}]}}"#))
+            .0,
+        200
+    );
+}
+
+#[test]
+fn a_request_pinned_to_another_sha256_gets_409() {
+    let server = server(&[artifacts::FRAUD_FEATURES]);
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let row = r#"{"amount": 12.5, "hour": 3, "merchant_category": "travel"}"#;
+    let pinned = |sha: &str| format!(r#"{{"rows": [{row}], "expect_sha256": "{sha}"}}"#);
+    assert_eq!(
+        server.post("fraud-features", &pinned(transform.sha256())).0,
+        200
+    );
+    let (status, answer) = server.post("fraud-features", &pinned(&"0".repeat(64)));
+    assert_eq!(status, 409);
+    assert_eq!(answer["error"]["kind"], "sha256_mismatch");
+}
+
+#[test]
+fn a_failing_guest_fails_only_its_own_request() {
+    let server = server(&[artifacts::PANICS, artifacts::FAILS_ROW]);
+    let (status, answer) =
+        server.post("panics", r#"{"rows": [{"amount": 1.0}, {"amount": -3.0}]}"#);
+    assert_eq!(status, 500);
+    assert_eq!(answer["error"]["kind"], "trap");
+    assert_eq!(answer["error"]["row"], 1);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("amount must be positive, got -3"),
+        "{answer}"
+    );
+    let (status, answer) = server.post(
+        "fails-row",
+        r#"{"rows": [{"amount": 4.0}, {"amount": -1.0}]}"#,
+    );
+    assert_eq!(
+        (status, answer["error"]["kind"].as_str()),
+        (422, Some("row_failed"))
+    );
+    assert_eq!(answer["error"]["row"], 1);
+    let (status, answer) = server.post("panics", r#"{"rows": [{"amount": 2.0}]}"#);
+    assert_eq!((status, &answer["rows"]), (200, &json!([{"doubled": 4.0}])));
+}
+
+#[test]
+fn listing_health_and_metrics() {
+    let server = server(&[artifacts::FRAUD_FEATURES, artifacts::EMAIL_SUBJECT]);
+    let (status, text) = server.request("GET", "/v1/transforms", "");
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = list["transforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["email-subject", "fraud-features"]);
+    assert_eq!(
+        list["transforms"][1]["sha256"],
+        load(artifacts::FRAUD_FEATURES).sha256()
+    );
+    assert_eq!(
+        list["transforms"][1]["inputs"][0],
+        json!({"name": "amount", "data_type": "float64", "nullable": false})
+    );
+    assert_eq!(
+        server.request("GET", "/healthz", ""),
+        (200, r#"{"status":"ok"}"#.to_string())
+    );
+
+    server.post("fraud-features", r#"{"rows": [{"amount": 1.0, "hour": 1, "merchant_category": "x"}, {"amount": 2.0, "hour": 2, "merchant_category": "y"}]}"#);
+    server.post("fraud-features", r#"{"rows": [{"amount": 1.0}]}"#);
+    server.post("no-such-thing", "{}");
+    let (status, metrics) = server.request("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    for line in [
+        "skewless_requests_total{transform=\"fraud-features\",status=\"200\"} 1",
+        "skewless_requests_total{transform=\"fraud-features\",status=\"400\"} 1",
+        "skewless_errors_total{transform=\"fraud-features\",kind=\"missing_field\"} 1",
+        "skewless_errors_total{transform=\"(unknown)\",kind=\"unknown_transform\"} 1",
+        "skewless_rows_total{transform=\"fraud-features\"} 2",
+        "skewless_request_duration_seconds_count{transform=\"fraud-features\"} 2",
+        "skewless_request_duration_seconds_bucket{transform=\"fraud-features\",le=\"+Inf\"} 2",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "missing `{line}` in:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains("# TYPE skewless_request_duration_seconds histogram"));
+}
+
+#[test]
+fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
+    let little_fuel = Runtime::new(Config::default().fuel_per_row(5_000_000)).unwrap();
+    let little_memory = Runtime::new(Config::default().memory_limit(32 << 20)).unwrap();
+    let server = TestServer::start(
+        vec![
+            little_fuel.load(artifacts::INFINITE_LOOP).unwrap(),
+            load(artifacts::FRAUD_FEATURES),
+            little_memory.load(artifacts::MEMORY_HOG).unwrap(),
+        ],
+        ServeConfig::default(),
+    );
+    let good = r#"{"rows": [{"amount": 12.5, "hour": 3, "merchant_category": "travel"}]}"#;
+    let addr = server.addr;
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(move || {
+                    (0..40)
+                        .map(|_| http(addr, "POST", "/v1/transforms/fraud-features", good).0)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        for _ in 0..5 {
+            let (status, body) = http(
+                addr,
+                "POST",
+                "/v1/transforms/infinite-loop",
+                r#"{"rows": [{"x": 1}]}"#,
+            );
+            assert_eq!(status, 422, "{body}");
+            assert!(body.contains("\"kind\":\"fuel_exhausted\""), "{body}");
+            let (status, body) = http(
+                addr,
+                "POST",
+                "/v1/transforms/memory-hog",
+                r#"{"rows": [{"megabytes": -1}]}"#,
+            );
+            assert_eq!(status, 422, "{body}");
+            assert!(body.contains("\"kind\":\"memory_limit\""), "{body}");
+        }
+        for client in clients {
+            assert!(client.join().unwrap().iter().all(|&s| s == 200));
+        }
+    });
+    assert_eq!(server.post("fraud-features", good).0, 200);
+}
+
+/// Starts `skewless serve` and returns it with its address, read from the
+/// line it prints when listening.
+fn spawn_cli(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .arg("serve")
+        .args(args)
+        .args(["--addr", "127.0.0.1:0", "--no-cache"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            break addr.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[test]
+fn serve_refuses_to_start_when_a_pin_does_not_match() {
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let wrong = format!("fraud-features={}", "ab".repeat(32));
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args([
+            "serve",
+            artifacts::FRAUD_FEATURES,
+            "--expect",
+            &wrong,
+            "--no-cache",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: refusing to serve: transform `fraud-features` from `{}` has sha256 {}, but it is \
+             pinned to {}; serve the component the model was trained with",
+            artifacts::FRAUD_FEATURES,
+            transform.sha256(),
+            "ab".repeat(32)
+        )
+    );
+    let unknown = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args([
+            "serve",
+            artifacts::FRAUD_FEATURES,
+            "--expect",
+            &format!("fraud={}", transform.sha256()),
+            "--no-cache",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(unknown.stderr)
+            .unwrap()
+            .contains("--expect names transform `fraud`, which is not loaded")
+    );
+
+    // The right pin starts.
+    let (mut child, addr) = spawn_cli(&[
+        artifacts::FRAUD_FEATURES,
+        "--expect",
+        &format!("fraud-features={}", transform.sha256()),
+    ]);
+    let (status, _) = http(addr.parse().unwrap(), "GET", "/healthz", "");
+    assert_eq!(status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish() {
+    // A row that takes a moment: the slow row with a budget big enough.
+    let (mut child, addr) = spawn_cli(&[
+        artifacts::SLOW_ROW,
+        "--fuel-per-row",
+        "100000000000",
+        "--deadline-ms",
+        "60000",
+    ]);
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let in_flight = std::thread::spawn(move || {
+        http(
+            addr,
+            "POST",
+            "/v1/transforms/slow-row",
+            r#"{"rows": [{"x": 13}]}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let (status, body) = in_flight.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"rows\":[{\"y\":"), "{body}");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    // And nothing listens any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}

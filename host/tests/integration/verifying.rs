@@ -1,0 +1,154 @@
+//! `skewless verify`: passes on every example, and catches a transform whose
+//! output depends on the rest of its batch.
+
+use std::path::Path;
+use std::process::Command;
+
+use skewless::verify::{BatchSize, Verify};
+use skewless_test_artifacts as artifacts;
+use tempfile::TempDir;
+
+use crate::support::load;
+
+fn sample(relative: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(relative)
+}
+
+#[test]
+fn every_example_verifies_on_its_sample_data() {
+    for (component, data, rows) in [
+        (
+            artifacts::FRAUD_FEATURES,
+            "fraud-features/data/transactions.csv",
+            2_000,
+        ),
+        (
+            artifacts::GLUCOSE_ALERTS,
+            "glucose-alerts/data/readings.csv",
+            830,
+        ),
+        (
+            artifacts::EMAIL_SUBJECT,
+            "email-subject/data/subjects.jsonl",
+            240,
+        ),
+    ] {
+        let report = Verify::new(&load(component), sample(data)).run().unwrap();
+        assert!(report.passed(), "{component}: {report:#?}");
+        assert_eq!(report.rows, rows);
+        let names: Vec<&str> = report.paths.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names[..4],
+            [
+                "online: each row alone through the JSON codec",
+                "batches of 1 row",
+                "batches of 7 rows",
+                "batches of 1024 rows"
+            ]
+        );
+        assert!(names[4].starts_with("one batch of all"));
+    }
+}
+
+#[test]
+fn all_types_with_extreme_values_verify_through_every_path() {
+    // Every type, nulls, NaN payloads, -0.0, subnormals, int64 limits,
+    // non-ASCII text: through Arrow IPC (which keeps every bit) into verify.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("all.arrow");
+    let input = crate::types::all_types_input(300, true);
+    let mut writer = arrow::ipc::writer::FileWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        &input.schema(),
+    )
+    .unwrap();
+    writer.write(&input).unwrap();
+    writer.finish().unwrap();
+    let report = Verify::new(&load(artifacts::ALL_TYPES), &path)
+        .run()
+        .unwrap();
+    assert!(report.passed(), "{report:#?}");
+    assert_eq!(report.columns, 14);
+}
+
+fn batch_dependent_input(dir: &TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("x.csv");
+    let mut text = String::from("x\n");
+    for i in 1..=50 {
+        text.push_str(&format!("{i}\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_batch_dependent_transform_fails_with_the_differing_row() {
+    let dir = TempDir::new().unwrap();
+    let input = batch_dependent_input(&dir);
+    let report = Verify::new(&load(artifacts::BATCH_MEAN), &input)
+        .batch_sizes([BatchSize::Rows(7), BatchSize::All])
+        .run()
+        .unwrap();
+    assert!(!report.passed());
+    let row_by_row = &report.paths[0];
+    assert_eq!(row_by_row.rows_differing, 50);
+    let first = row_by_row.first_mismatch.as_ref().unwrap();
+    // x = 1 over the mean of 1..=50 (25.5) in the backfill; alone, x / x = 1.
+    assert_eq!((first.row, first.column.as_str()), (0, "x_over_mean"));
+    assert_eq!(
+        first.expected,
+        format!(
+            "{:?} (bits 0x{:016x})",
+            1.0 / 25.5,
+            (1.0_f64 / 25.5).to_bits()
+        )
+    );
+    assert_eq!(first.actual, "1.0 (bits 0x3ff0000000000000)");
+    assert!(!report.paths[1].passed(), "batches of 7");
+    assert!(
+        report.paths[2].passed(),
+        "the whole file at once is what the backfill did"
+    );
+}
+
+#[test]
+fn the_command_exits_zero_only_when_every_bit_matches() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["verify", artifacts::FRAUD_FEATURES, "--no-cache", "--input"])
+        .arg(sample("fraud-features/data/transactions.csv"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(ok.stdout).unwrap();
+    assert!(ok.status.success(), "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "OK: 5 paths x 2000 rows x 4 columns, every output bit identical to the backfill\n"
+        ),
+        "{stdout}"
+    );
+
+    let dir = TempDir::new().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["verify", artifacts::BATCH_MEAN, "--no-cache", "--input"])
+        .arg(batch_dependent_input(&dir))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(bad.stdout).unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "online: each row alone through the JSON codec        DIFFERENT in 50 of 50 rows"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first difference: row 0, column `x_over_mean`: backfill 0.0392156862745098 (bits 0x3fa4141414141414), this path 1.0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MISMATCH: 3 of 5 paths differ from the backfill"),
+        "{stdout}"
+    );
+}
