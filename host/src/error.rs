@@ -165,15 +165,16 @@ pub enum Error {
     BadRequest(String),
 
     /// Reading or writing a file failed.
-    #[error("{action} `{}`: {source}", path.display())]
+    // The I/O error is part of the message rather than a `source`, so that a
+    // printed error chain does not say it twice.
+    #[error("{action} `{}`: {cause}", path.display())]
     Io {
         /// What was being done, e.g. "cannot read".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A data file could not be parsed or written (CSV, JSON, Parquet, Arrow).
@@ -361,7 +362,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

@@ -60,7 +60,7 @@ impl Default for Config {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             deadline: None,
             output_capture_bytes: 16 << 10,
-            max_idle_instances: 64,
+            max_idle_instances: 16,
             cache_dir: None,
         }
     }

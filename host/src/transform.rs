@@ -112,7 +112,7 @@ impl Transform {
         let sha256 = sha256_hex(bytes);
         let inner = runtime.inner();
         let component = crate::cache::compile(&runtime, bytes, &sha256)
-            .map_err(|e| invalid(format!("it does not compile: {e}")))?;
+            .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
         let reports_rows = component
             .component_type()
             .imports(&inner.engine)

@@ -70,11 +70,9 @@ impl RuntimeArgs {
     }
 }
 
-/// Loads `component`, with the file in the error.
+/// Loads `component` (the library's errors name the file).
 pub fn load(runtime: &Runtime, component: &std::path::Path) -> Result<Transform> {
-    runtime
-        .load(component)
-        .with_context(|| format!("cannot load transform `{}`", component.display()))
+    Ok(runtime.load(component)?)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {

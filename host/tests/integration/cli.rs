@@ -40,10 +40,7 @@ fn assert_run_refuses(component: &Path, reason: &str) {
     let message = stderr(&output);
     assert!(!output.status.success(), "{message}");
     assert_eq!(message.lines().count(), 1, "one line: {message}");
-    assert!(
-        message.starts_with("error: cannot load transform `"),
-        "{message}"
-    );
+    assert!(message.starts_with("error: "), "{message}");
     assert!(
         message.contains(&component.display().to_string()),
         "names the file: {message}"

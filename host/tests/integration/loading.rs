@@ -122,3 +122,14 @@ fn guests_without_the_sdk_load_too() {
     let transform = load(artifacts::BATCH_MEAN);
     assert_eq!(transform.name(), "batch-mean");
 }
+
+#[test]
+fn relaxed_simd_is_refused_at_load() {
+    // Relaxed SIMD results depend on the hardware; the engine has it off.
+    let bytes = std::fs::read(artifacts::RELAXED_SIMD).unwrap();
+    let error = load_error(&bytes);
+    assert!(
+        error.contains("relaxed SIMD support is not enabled"),
+        "{error}"
+    );
+}

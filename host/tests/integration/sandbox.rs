@@ -360,3 +360,116 @@ fn nothing_ambient_reaches_the_guest() {
     );
     std::fs::remove_file(secret).unwrap();
 }
+
+/// Every hostile guest fails with the same kind of error and the same
+/// message whether its rows come from a file (backfill) or an HTTP request
+/// (serving).
+#[test]
+fn hostile_guests_fail_the_same_way_offline_and_online() {
+    let default = crate::support::runtime().clone();
+    let little_fuel = small_fuel();
+    let little_memory = Runtime::new(Config::default().memory_limit(32 << 20)).unwrap();
+    let small_output = Runtime::new(Config::default().max_output_bytes(1 << 20)).unwrap();
+    let cases: [(&Runtime, &str, &str, &[&str], &str); 9] = [
+        (
+            &little_fuel,
+            artifacts::INFINITE_LOOP,
+            "x",
+            &["1"],
+            "fuel_exhausted",
+        ),
+        (
+            &little_fuel,
+            artifacts::SLOW_ROW,
+            "x",
+            &["1", "13", "2"],
+            "fuel_exhausted",
+        ),
+        (
+            &little_memory,
+            artifacts::MEMORY_HOG,
+            "megabytes",
+            &["1", "-1"],
+            "memory_limit",
+        ),
+        (
+            &default,
+            artifacts::DEEP_RECURSION,
+            "depth",
+            &["100000000"],
+            "trap",
+        ),
+        (
+            &default,
+            artifacts::PANICS,
+            "amount",
+            &["1.5", "-1"],
+            "trap",
+        ),
+        (
+            &default,
+            artifacts::WRONG_ROW_COUNT,
+            "x",
+            &["1"],
+            "invalid_output",
+        ),
+        (
+            &default,
+            artifacts::WRONG_TYPES,
+            "x",
+            &["1"],
+            "invalid_output",
+        ),
+        (
+            &small_output,
+            artifacts::HUGE_OUTPUT,
+            "bytes",
+            &["2000000"],
+            "output_too_large",
+        ),
+        (
+            &default,
+            artifacts::FAILS_ROW,
+            "amount",
+            &["4", "-1"],
+            "row_failed",
+        ),
+    ];
+    let dir = TempDir::new().unwrap();
+    for (runtime, guest, column, values, kind) in cases {
+        let transform = runtime.load(guest).unwrap();
+        let input = dir.path().join(format!("{}.csv", transform.name()));
+        std::fs::write(&input, format!("{column}\n{}\n", values.join("\n"))).unwrap();
+        let output = dir.path().join(format!("{}.parquet", transform.name()));
+        let offline = Backfill::new(&transform, &input, &output)
+            .run()
+            .unwrap_err();
+        assert_eq!(offline.kind(), kind, "{guest} offline: {offline}");
+        assert!(!output.exists());
+
+        let server = crate::support::TestServer::start(
+            vec![transform.clone()],
+            skewless::serve::ServeConfig::default(),
+        );
+        let rows: Vec<String> = values
+            .iter()
+            .map(|v| format!("{{\"{column}\": {v}}}"))
+            .collect();
+        let (status, answer) = server.post(
+            transform.name(),
+            &format!("{{\"rows\": [{}]}}", rows.join(",")),
+        );
+        assert!(status >= 400, "{guest}: {answer}");
+        assert_eq!(answer["error"]["kind"], kind, "{guest} online: {answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            offline.to_string(),
+            "{guest}: same message both ways"
+        );
+        assert_eq!(
+            answer["error"]["row"],
+            serde_json::json!(offline.row()),
+            "{guest}"
+        );
+    }
+}
