@@ -19,14 +19,21 @@ pub use self::skewless::transform::types::{
     Column, DataType as WitDataType, Field as WitField, RowError, Utf8Array, Values,
 };
 
-/// Starts the per-row CPU budget (a host call on wasm; nothing natively).
+/// Asks the host to start the CPU budget for rows from `row` on; returns
+/// how many rows may run before `end_rows` (natively: all of them).
 #[inline(always)]
-pub fn start_row() {
+pub fn start_rows(row: usize) -> usize {
     #[cfg(target_arch = "wasm32")]
-    skewless::transform::host::start_row();
+    return skewless::transform::host::start_rows(row as u32).max(1) as usize;
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = row;
+        usize::MAX
+    }
 }
 
-/// Ends the row loop (a host call on wasm; nothing natively).
+/// Ends the rows started by `start_rows` (a host call on wasm; nothing
+/// natively).
 #[inline(always)]
 pub fn end_rows() {
     #[cfg(target_arch = "wasm32")]
@@ -109,10 +116,21 @@ pub fn null_in(row: usize, column: &str) -> TransformError {
     ))
 }
 
-fn is_valid(validity: Option<&[u8]>, row: usize) -> bool {
+/// Whether `row` is valid.
+///
+/// # Safety
+///
+/// `validity`, when present, has at least `row / 8 + 1` bytes (it was
+/// checked to have `ceil(rows / 8)` and `row < rows`).
+#[inline(always)]
+unsafe fn is_valid(validity: Option<&[u8]>, row: usize) -> bool {
     match validity {
         None => true,
-        Some(bits) => bits[row / 8] & (1 << (row % 8)) != 0,
+        Some(bits) => {
+            // SAFETY: the caller guarantees the byte exists.
+            let byte = unsafe { *bits.get_unchecked(row / 8) };
+            byte & (1 << (row % 8)) != 0
+        }
     }
 }
 
@@ -159,8 +177,12 @@ pub trait Value<'a>: Sized {
     type Values: Copy;
     /// Checks `values` has this type and `rows` entries.
     fn values(values: &'a Values, name: &str, rows: usize) -> Result<Self::Values, TransformError>;
-    /// The value of `row` (which the caller has checked is in range).
-    fn get(values: Self::Values, row: usize) -> Self;
+    /// The value of `row`.
+    ///
+    /// # Safety
+    ///
+    /// `row` is less than the `rows` that `values` was checked for.
+    unsafe fn get(values: Self::Values, row: usize) -> Self;
 }
 
 macro_rules! primitive_values {
@@ -178,8 +200,9 @@ macro_rules! primitive_values {
             }
 
             #[inline(always)]
-            fn get(values: &'a [$ty], row: usize) -> $ty {
-                values[row]
+            unsafe fn get(values: &'a [$ty], row: usize) -> $ty {
+                // SAFETY: `values` has `rows` entries and `row < rows`.
+                unsafe { *values.get_unchecked(row) }
             }
         }
     )*};
@@ -206,8 +229,9 @@ impl<'a> Value<'a> for Timestamp {
     }
 
     #[inline(always)]
-    fn get(values: &'a [i64], row: usize) -> Timestamp {
-        Timestamp::from_micros(values[row])
+    unsafe fn get(values: &'a [i64], row: usize) -> Timestamp {
+        // SAFETY: `values` has `rows` entries and `row < rows`.
+        Timestamp::from_micros(unsafe { *values.get_unchecked(row) })
     }
 }
 
@@ -252,10 +276,15 @@ impl<'a> Value<'a> for &'a str {
     }
 
     #[inline(always)]
-    fn get(values: StrValues<'a>, row: usize) -> &'a str {
-        let start = values.offsets[row] as usize;
-        let end = values.offsets[row + 1] as usize;
-        &values.data[start..end]
+    unsafe fn get(values: StrValues<'a>, row: usize) -> &'a str {
+        // SAFETY: `offsets` has `rows + 1` entries and `row < rows`; the
+        // offsets were checked to be in order, within `data` and on
+        // character boundaries.
+        unsafe {
+            let start = *values.offsets.get_unchecked(row) as usize;
+            let end = *values.offsets.get_unchecked(row + 1) as usize;
+            values.data.get_unchecked(start..end)
+        }
     }
 }
 
@@ -272,8 +301,9 @@ impl<'a> Value<'a> for String {
     }
 
     #[inline(always)]
-    fn get(values: StrValues<'a>, row: usize) -> String {
-        <&'a str as Value<'a>>::get(values, row).to_owned()
+    unsafe fn get(values: StrValues<'a>, row: usize) -> String {
+        // SAFETY: forwarded from the caller.
+        unsafe { <&'a str as Value<'a>>::get(values, row) }.to_owned()
     }
 }
 
@@ -289,7 +319,11 @@ pub trait Input<'a>: Sized {
     /// Checks a column once per batch.
     fn reader(column: &'a Column, name: &str, rows: usize) -> Result<Self::Reader, TransformError>;
     /// Reads one row; `Err` for a null in a non-nullable column.
-    fn read(reader: Self::Reader, row: usize) -> Result<Self, UnexpectedNull>;
+    ///
+    /// # Safety
+    ///
+    /// `row` is less than the `rows` the reader was checked for.
+    unsafe fn read(reader: Self::Reader, row: usize) -> Result<Self, UnexpectedNull>;
 }
 
 /// A checked column: values and validity.
@@ -312,11 +346,15 @@ impl<'a, T: Value<'a>> Input<'a> for T {
     }
 
     #[inline(always)]
-    fn read(reader: Self::Reader, row: usize) -> Result<T, UnexpectedNull> {
-        if is_valid(reader.validity, row) {
-            Ok(T::get(reader.values, row))
-        } else {
-            Err(UnexpectedNull)
+    unsafe fn read(reader: Self::Reader, row: usize) -> Result<T, UnexpectedNull> {
+        // SAFETY: forwarded from the caller; validity and values were
+        // checked for the same `rows`.
+        unsafe {
+            if is_valid(reader.validity, row) {
+                Ok(T::get(reader.values, row))
+            } else {
+                Err(UnexpectedNull)
+            }
         }
     }
 }
@@ -331,8 +369,10 @@ impl<'a, T: Value<'a>> Input<'a> for Option<T> {
     }
 
     #[inline(always)]
-    fn read(reader: Self::Reader, row: usize) -> Result<Option<T>, UnexpectedNull> {
-        Ok(is_valid(reader.validity, row).then(|| T::get(reader.values, row)))
+    unsafe fn read(reader: Self::Reader, row: usize) -> Result<Option<T>, UnexpectedNull> {
+        // SAFETY: forwarded from the caller; validity and values were
+        // checked for the same `rows`.
+        unsafe { Ok(is_valid(reader.validity, row).then(|| T::get(reader.values, row))) }
     }
 }
 
@@ -351,7 +391,11 @@ pub trait ColumnBuilder<T> {
     /// A builder for `rows` values.
     fn with_capacity(rows: usize) -> Self;
     /// Appends one row.
-    fn push(&mut self, value: T);
+    ///
+    /// # Safety
+    ///
+    /// Fewer than `rows` values have been pushed.
+    unsafe fn push(&mut self, value: T);
     /// The finished column.
     fn finish(self) -> Column;
 }
@@ -366,22 +410,23 @@ pub struct PrimitiveBuilder<T> {
 #[derive(Debug)]
 pub struct NullableBuilder<B> {
     inner: B,
+    /// `ceil(rows / 8)` bytes, zeroed: bits are set as valid rows arrive.
     validity: Vec<u8>,
     len: usize,
     nulls: usize,
 }
 
 impl<B> NullableBuilder<B> {
+    /// # Safety
+    ///
+    /// Fewer than `rows` values have been pushed.
     #[inline(always)]
-    fn push_validity(&mut self, valid: bool) {
-        if self.len.is_multiple_of(8) {
-            self.validity.push(0);
-        }
-        if valid {
-            *self.validity.last_mut().expect("pushed above") |= 1 << (self.len % 8);
-        } else {
-            self.nulls += 1;
-        }
+    unsafe fn push_validity(&mut self, valid: bool) {
+        // SAFETY: `len < rows`, and the bitmap has `ceil(rows / 8)` bytes.
+        unsafe {
+            *self.validity.get_unchecked_mut(self.len / 8) |= u8::from(valid) << (self.len % 8)
+        };
+        self.nulls += usize::from(!valid);
         self.len += 1;
     }
 }
@@ -412,8 +457,15 @@ macro_rules! primitive_outputs {
             }
 
             #[inline(always)]
-            fn push(&mut self, value: $ty) {
-                self.values.push(value);
+            unsafe fn push(&mut self, value: $ty) {
+                let len = self.values.len();
+                debug_assert!(len < self.values.capacity());
+                // SAFETY: the builder was made with capacity for `rows`
+                // values and fewer than `rows` have been pushed.
+                unsafe {
+                    self.values.as_mut_ptr().add(len).write(value);
+                    self.values.set_len(len + 1);
+                }
             }
 
             fn finish(self) -> Column {
@@ -463,7 +515,7 @@ impl ColumnBuilder<String> for StringBuilder {
     }
 
     #[inline(always)]
-    fn push(&mut self, value: String) {
+    unsafe fn push(&mut self, value: String) {
         self.data.extend_from_slice(value.as_bytes());
         // A wasm32 guest cannot hold 4 GiB, so the end offset fits in u32.
         self.offsets.push(self.data.len() as u32);
@@ -490,16 +542,19 @@ impl<T: NullPlaceholder, B: ColumnBuilder<T>> ColumnBuilder<Option<T>> for Nulla
     fn with_capacity(rows: usize) -> Self {
         NullableBuilder {
             inner: B::with_capacity(rows),
-            validity: Vec::with_capacity(rows.div_ceil(8)),
+            validity: vec![0; rows.div_ceil(8)],
             len: 0,
             nulls: 0,
         }
     }
 
     #[inline(always)]
-    fn push(&mut self, value: Option<T>) {
-        self.push_validity(value.is_some());
-        self.inner.push(value.unwrap_or_else(T::placeholder));
+    unsafe fn push(&mut self, value: Option<T>) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.push_validity(value.is_some());
+            self.inner.push(value.unwrap_or_else(T::placeholder));
+        }
     }
 
     fn finish(self) -> Column {
@@ -525,7 +580,11 @@ pub trait FeatureColumns<F> {
     /// Builders for `rows` rows.
     fn with_capacity(rows: usize) -> Self;
     /// Appends one output row.
-    fn push(&mut self, row: F);
+    ///
+    /// # Safety
+    ///
+    /// Fewer than `rows` rows have been pushed.
+    unsafe fn push(&mut self, row: F);
     /// The output batch.
     fn finish(self, rows: usize) -> Batch;
 }

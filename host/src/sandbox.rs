@@ -11,8 +11,9 @@
 //! - stdout and stderr captured into one bounded buffer that is attached to
 //!   errors (a panic message reaches the user) and cleared after each call.
 //! - a [`ResourceLimiter`] that caps linear memory, tables and instances.
-//! - the row budget: the `start-row` and `end-rows` imports restart the
-//!   fuel budget, so CPU limits apply per row (see `wit/transform.wit`).
+//! - the row budget: the `start-rows` and `end-rows` imports restart the
+//!   fuel budget, so CPU limits apply per row (see `wit/transform.wit` and
+//!   [`Mode`]).
 
 use std::io;
 use std::pin::Pin;
@@ -80,27 +81,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     let mut host = linker.instance(HOST_INTERFACE)?;
     host.func_wrap(
-        "start-row",
-        |mut store: StoreContextMut<'_, GuestState>, (): ()| {
-            let budget = &mut store.data_mut().rows;
-            if budget.started >= budget.rows {
-                return Err(wasmtime::Error::new(ContractViolation(format!(
-                    "it started row {} of a {}-row batch",
-                    budget.started, budget.rows
-                ))));
-            }
-            budget.phase = Phase::Row(budget.started);
-            budget.started += 1;
-            let fuel = budget.fuel_per_row;
-            store.set_fuel(fuel)
+        "start-rows",
+        |mut store: StoreContextMut<'_, GuestState>, (row,): (u32,)| {
+            let remaining = store.get_fuel()?;
+            let (rows, fuel) = store
+                .data_mut()
+                .rows
+                .start_rows(u64::from(row), remaining)?;
+            store.set_fuel(fuel)?;
+            Ok((rows,))
         },
     )?;
     host.func_wrap(
         "end-rows",
         |mut store: StoreContextMut<'_, GuestState>, (): ()| {
-            let budget = &mut store.data_mut().rows;
-            budget.phase = Phase::Finishing;
-            let fuel = budget.batch_fuel;
+            let remaining = store.get_fuel()?;
+            let fuel = store.data_mut().rows.end_rows(remaining)?;
             store.set_fuel(fuel)
         },
     )?;
@@ -110,26 +106,54 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result
 /// Where a call is, for the fuel budget and for naming the row in errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Before the first row: the guest is reading its input batch.
-    Setup,
-    /// Computing row `n` of the batch.
-    Row(u64),
-    /// After the last row: the guest is assembling its output batch.
-    Finishing,
+    /// Outside rows: reading the input, building output between runs of
+    /// rows, assembling the output batch. All of it shares one batch budget.
+    Outside,
+    /// Computing rows `start..end` of the batch on one row budget.
+    Rows { start: u64, end: u64 },
 }
+
+/// How rows are budgeted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Each row on its own budget of `fuel_per_row`: exact, two host calls
+    /// per row. The SDK measures a row from the start of the row to the end
+    /// of the user's function, and builds its output after, so every row is
+    /// measured the same way wherever it sits in its batch.
+    Precise,
+    /// Runs of rows on one budget of `fuel_per_row - ROW_MARGIN`, two host
+    /// calls per run. A run that stays within it proves that each of its
+    /// rows would have stayed within `fuel_per_row` on its own; a run that
+    /// does not is re-run in precise mode, so the outcome is always the
+    /// precise one.
+    Fast,
+}
+
+/// Fuel a row measured precisely may spend beyond what the same row costs
+/// inside a fast run (the protocol's own instructions, and allocator paths
+/// that differ with the heap's history). Fast runs get
+/// `fuel_per_row - ROW_MARGIN`, so passing fast implies passing precise.
+pub(crate) const ROW_MARGIN: u64 = 10_000;
 
 /// The fuel accounting of one call.
 #[derive(Debug)]
 pub(crate) struct RowBudget {
     /// Rows in the current batch.
     pub(crate) rows: u64,
-    /// `start-row` calls so far in this call.
+    /// The next row the guest must start.
     pub(crate) started: u64,
     /// Fuel each row gets.
     pub(crate) fuel_per_row: u64,
-    /// Fuel for reading the input and for assembling the output.
+    /// Fuel for everything outside rows, for the whole call.
     pub(crate) batch_fuel: u64,
     pub(crate) phase: Phase,
+    pub(crate) mode: Mode,
+    /// Fuel granted at the start of the current run of rows.
+    granted: u64,
+    /// What is left of the batch budget while rows run.
+    outside_left: u64,
+    /// Highest fuel per row seen in a fast run (0: nothing seen yet).
+    pub(crate) fuel_per_row_seen: u64,
 }
 
 /// Fuel for a guest's work outside rows (lifting its input, building its
@@ -137,6 +161,8 @@ pub(crate) struct RowBudget {
 const BATCH_FUEL_PER_ROW: u64 = 20_000;
 /// ...plus this much per call.
 const BATCH_FUEL_BASE: u64 = 50_000_000;
+/// Rows in the first fast run of a transform, before its cost is known.
+const FIRST_RUN_ROWS: u64 = 256;
 
 impl RowBudget {
     fn new(fuel_per_row: u64) -> Self {
@@ -145,18 +171,34 @@ impl RowBudget {
             started: 0,
             fuel_per_row,
             batch_fuel: 0,
-            phase: Phase::Setup,
+            phase: Phase::Outside,
+            mode: Mode::Precise,
+            granted: 0,
+            outside_left: 0,
+            fuel_per_row_seen: 0,
         }
     }
 
     /// Resets the budget for a call with `rows` rows and returns the fuel to
-    /// start it with. A guest that reports row boundaries gets the batch
-    /// budget now and `fuel_per_row` at each row; one that does not gets
+    /// start it with. A guest that reports rows gets the batch budget now
+    /// and row budgets as it starts rows; one that does not gets
     /// everything at once.
-    pub(crate) fn begin_call(&mut self, rows: u64, reports_rows: bool) -> u64 {
+    pub(crate) fn begin_call(
+        &mut self,
+        rows: u64,
+        reports_rows: bool,
+        mode: Mode,
+        fuel_per_row_seen: u64,
+    ) -> u64 {
         self.rows = rows;
         self.started = 0;
-        self.phase = Phase::Setup;
+        self.phase = Phase::Outside;
+        self.mode = if self.fuel_per_row <= ROW_MARGIN {
+            Mode::Precise
+        } else {
+            mode
+        };
+        self.fuel_per_row_seen = fuel_per_row_seen;
         self.batch_fuel = BATCH_FUEL_BASE.saturating_add(BATCH_FUEL_PER_ROW.saturating_mul(rows));
         if reports_rows {
             self.batch_fuel
@@ -166,13 +208,96 @@ impl RowBudget {
         }
     }
 
-    /// The row being computed when the call stopped, if it was in a row.
+    /// The guest starts row `row` with `remaining` fuel left of its batch
+    /// budget: returns how many rows it may run and the fuel to run them on.
+    fn start_rows(&mut self, row: u64, remaining: u64) -> wasmtime::Result<(u32, u64)> {
+        if matches!(self.phase, Phase::Rows { .. }) {
+            return Err(violation(format!(
+                "it started row {row} before ending rows it had started"
+            )));
+        }
+        if row != self.started || row >= self.rows {
+            return Err(violation(format!(
+                "it started row {row}, but the next row of its {}-row batch is {}",
+                self.rows, self.started
+            )));
+        }
+        self.outside_left = remaining;
+        let left = self.rows - row;
+        let (count, fuel) = match self.mode {
+            Mode::Precise => (1, self.fuel_per_row),
+            Mode::Fast => {
+                let fuel = self.fuel_per_row - ROW_MARGIN;
+                // Aim to use half of the run's budget; before the cost is
+                // known, start with a short run.
+                let count = (fuel / 2)
+                    .checked_div(self.fuel_per_row_seen)
+                    .map_or(FIRST_RUN_ROWS, |count| count.max(1));
+                (count.min(left).min(u64::from(u32::MAX)), fuel)
+            }
+        };
+        self.phase = Phase::Rows {
+            start: row,
+            end: row + count,
+        };
+        self.started = row + count;
+        self.granted = fuel;
+        Ok((count as u32, fuel))
+    }
+
+    /// The guest ended the rows it started, with `remaining` fuel left of
+    /// their budget: returns the fuel left of the batch budget.
+    fn end_rows(&mut self, remaining: u64) -> wasmtime::Result<u64> {
+        let Phase::Rows { start, end } = self.phase else {
+            return Err(violation("it ended rows it had not started".into()));
+        };
+        if self.mode == Mode::Fast {
+            let used = self.granted.saturating_sub(remaining);
+            let per_row = used.div_ceil((end - start).max(1));
+            self.fuel_per_row_seen = self.fuel_per_row_seen.max(per_row).max(1);
+        }
+        self.phase = Phase::Outside;
+        Ok(self.outside_left)
+    }
+
+    /// Whether every row was started and ended.
+    pub(crate) fn all_rows_done(&self) -> bool {
+        self.started == self.rows && self.phase == Phase::Outside
+    }
+
+    /// The row being computed when the call stopped, when it is known
+    /// exactly (a run of one row).
     pub(crate) fn current_row(&self) -> Option<u64> {
         match self.phase {
-            Phase::Row(row) => Some(row),
-            Phase::Setup | Phase::Finishing => None,
+            Phase::Rows { start, end } if end == start + 1 => Some(start),
+            _ => None,
         }
     }
+
+    /// Whether a failure now should be retried in precise mode: it happened
+    /// inside a fast run, where neither the failing row nor (for fuel) the
+    /// failure itself is certain.
+    pub(crate) fn retry_precisely(&self) -> bool {
+        matches!((self.mode, self.phase), (Mode::Fast, Phase::Rows { .. }))
+    }
+
+    /// After a fast run of rows ran out of fuel: a cost per row high
+    /// enough that the next fast runs are a quarter as long.
+    pub(crate) fn cost_after_fast_failure(&self) -> u64 {
+        let rows = match self.phase {
+            Phase::Rows { start, end } => (end - start).max(1),
+            Phase::Outside => 1,
+        };
+        let fast = self.fuel_per_row.saturating_sub(ROW_MARGIN);
+        self.fuel_per_row_seen
+            .max(fast / rows)
+            .max(1)
+            .saturating_mul(2)
+    }
+}
+
+fn violation(message: String) -> wasmtime::Error {
+    wasmtime::Error::new(ContractViolation(message))
 }
 
 /// The guest broke the row protocol (e.g. started more rows than it has).
@@ -440,9 +565,52 @@ mod tests {
     #[test]
     fn batch_budget_grows_with_rows_and_includes_rows_without_row_reports() {
         let mut budget = RowBudget::new(1_000);
-        let with_rows = budget.begin_call(10, true);
+        let with_rows = budget.begin_call(10, true, Mode::Fast, 0);
         assert_eq!(with_rows, BATCH_FUEL_BASE + 10 * BATCH_FUEL_PER_ROW);
-        assert_eq!(budget.begin_call(10, false), with_rows + 10 * 1_000);
+        assert_eq!(
+            budget.begin_call(10, false, Mode::Fast, 0),
+            with_rows + 10 * 1_000
+        );
         assert_eq!(budget.current_row(), None);
+    }
+
+    #[test]
+    fn precise_runs_are_one_row_on_the_full_budget() {
+        let mut budget = RowBudget::new(1_000_000);
+        let batch = budget.begin_call(3, true, Mode::Precise, 0);
+        assert_eq!(budget.start_rows(0, batch - 5).unwrap(), (1, 1_000_000));
+        assert_eq!(budget.current_row(), Some(0));
+        assert!(budget.start_rows(1, 0).is_err(), "row 0 was not ended");
+        assert_eq!(
+            budget.end_rows(123).unwrap(),
+            batch - 5,
+            "back on the batch budget"
+        );
+        assert_eq!(budget.start_rows(1, batch - 9).unwrap(), (1, 1_000_000));
+        assert!(budget.end_rows(0).is_ok());
+        assert!(budget.start_rows(1, 0).is_err(), "row 1 again");
+        assert!(!budget.retry_precisely());
+        assert!(!budget.all_rows_done());
+    }
+
+    #[test]
+    fn fast_runs_size_themselves_from_the_cost_seen() {
+        let mut budget = RowBudget::new(1_000_000);
+        budget.begin_call(100_000, true, Mode::Fast, 0);
+        let fast = 1_000_000 - ROW_MARGIN;
+        assert_eq!(budget.start_rows(0, 0).unwrap(), (256, fast));
+        assert!(budget.retry_precisely());
+        // The first run used 100 fuel per row: aim for half the budget.
+        budget.end_rows(fast - 256 * 100).unwrap();
+        assert_eq!(budget.fuel_per_row_seen, 100);
+        let (count, _) = budget.start_rows(256, 0).unwrap();
+        assert_eq!(u64::from(count), fast / 2 / 100);
+    }
+
+    #[test]
+    fn tiny_budgets_are_always_precise() {
+        let mut budget = RowBudget::new(ROW_MARGIN);
+        budget.begin_call(10, true, Mode::Fast, 0);
+        assert_eq!(budget.mode, Mode::Precise);
     }
 }

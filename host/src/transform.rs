@@ -7,6 +7,7 @@
 //! reused: its memory may be in any state.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -20,7 +21,7 @@ use crate::convert::{self, WitInput};
 use crate::error::{Error, Limit, Result};
 use crate::runtime::{Runtime, deadline_ticks};
 use crate::sandbox::{
-    ContractViolation, GrowthRefused, GuestLimits, GuestState, HOST_INTERFACE, Phase,
+    ContractViolation, GrowthRefused, GuestLimits, GuestState, HOST_INTERFACE, Mode, Phase,
 };
 use crate::spec::{Provenance, TransformInfo};
 
@@ -54,8 +55,11 @@ struct TransformInner {
     source_name: String,
     input_schema: SchemaRef,
     output_schema: SchemaRef,
-    /// Whether the guest calls `start-row`/`end-rows` (every SDK guest does).
+    /// Whether the guest calls `start-rows`/`end-rows` (every SDK guest does).
     reports_rows: bool,
+    /// Fuel per row seen in the last fast run (0 before the first), to size
+    /// the next ones.
+    fuel_per_row_seen: AtomicU64,
     idle: Mutex<Vec<Instance>>,
 }
 
@@ -145,12 +149,13 @@ impl Transform {
             sha256,
             source_name: source_name.to_string(),
             reports_rows,
+            fuel_per_row_seen: AtomicU64::new(0),
             idle: Mutex::new(Vec::new()),
         };
         let mut instance = transform
             .instantiate()
             .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
-        transform.prepare_call(&mut instance, 0);
+        transform.prepare_call(&mut instance, 0, Mode::Precise);
         let described = instance.guest.call_describe(&mut instance.store);
         let info: TransformInfo = match described {
             Ok(info) => info.into(),
@@ -276,7 +281,10 @@ impl TransformInner {
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|state| &mut state.limits);
         let mut instance_store = store;
-        let fuel = instance_store.data_mut().rows.begin_call(0, true);
+        let fuel = instance_store
+            .data_mut()
+            .rows
+            .begin_call(0, true, Mode::Precise, 0);
         set_fuel(&mut instance_store, fuel);
         self.set_deadline(&mut instance_store);
         match self.pre.instantiate(&mut instance_store) {
@@ -301,10 +309,14 @@ impl TransformInner {
     }
 
     /// Resets fuel, deadline and output limits of `instance` for a call with
-    /// `rows` rows.
-    fn prepare_call(&self, instance: &mut Instance, rows: u64) {
+    /// `rows` rows budgeted in `mode`.
+    fn prepare_call(&self, instance: &mut Instance, rows: u64, mode: Mode) {
         let store = &mut instance.store;
-        let fuel = store.data_mut().rows.begin_call(rows, self.reports_rows);
+        let seen = self.fuel_per_row_seen.load(Ordering::Relaxed);
+        let fuel = store
+            .data_mut()
+            .rows
+            .begin_call(rows, self.reports_rows, mode, seen);
         set_fuel(store, fuel);
         self.set_deadline(store);
         store.set_hostcall_fuel(self.runtime.inner().config.max_output_bytes);
@@ -336,15 +348,40 @@ impl TransformInner {
         let columns = input.columns();
         let batch = input.batch(&columns);
         let mut instance = self.checkout()?;
-        self.prepare_call(&mut instance, rows as u64);
-        let result = instance.guest.call_transform(&mut instance.store, batch);
+        self.prepare_call(&mut instance, rows as u64, Mode::Fast);
+        let mut result = instance
+            .guest
+            .call_transform(&mut instance.store, batch.clone());
+        if let Err(trap) = &result {
+            let budget = &instance.store.data().rows;
+            let interrupted = matches!(trap.downcast_ref::<Trap>(), Some(Trap::Interrupt));
+            if budget.retry_precisely() && !interrupted {
+                // The fast run failed somewhere in a run of rows: the exact
+                // per-row outcome (which row, and whether it really is over
+                // its own budget) comes from running precisely, on a fresh
+                // instance.
+                if matches!(trap.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
+                    self.fuel_per_row_seen
+                        .fetch_max(budget.cost_after_fast_failure(), Ordering::Relaxed);
+                }
+                drop(instance);
+                instance = self.checkout()?;
+                self.prepare_call(&mut instance, rows as u64, Mode::Precise);
+                result = instance.guest.call_transform(&mut instance.store, batch);
+            }
+        }
         match result {
             Ok(answer) => {
                 // Whatever the guest printed is only kept for errors.
-                let output = instance.store.data().output.take();
-                let rows_started = instance.store.data().rows.started;
+                let state = instance.store.data();
+                let output = state.output.take();
+                let rows_done = state.rows.all_rows_done();
+                if state.rows.mode == Mode::Fast && state.rows.fuel_per_row_seen > 0 {
+                    self.fuel_per_row_seen
+                        .store(state.rows.fuel_per_row_seen, Ordering::Relaxed);
+                }
                 self.checkin(instance);
-                self.answer(answer, rows, rows_started, output)
+                self.answer(answer, rows, rows_done, output)
             }
             Err(trap) => Err(self.classify(trap, &mut instance)),
         }
@@ -354,15 +391,17 @@ impl TransformInner {
         &self,
         answer: std::result::Result<BatchResult, TransformError>,
         rows: usize,
-        rows_started: u64,
+        rows_done: bool,
         output: String,
     ) -> Result<RecordBatch> {
         match answer {
             Ok(batch) => {
-                if self.reports_rows && rows_started != rows as u64 {
+                if self.reports_rows && rows > 0 && !rows_done {
                     return Err(Error::InvalidOutput {
                         transform: self.info.name.clone(),
-                        reason: format!("it started {rows_started} of {rows} rows"),
+                        reason: format!(
+                            "it returned without starting and ending each of its {rows} rows"
+                        ),
                     });
                 }
                 convert::from_wit(&self.info, &self.output_schema, rows, batch)
@@ -384,23 +423,21 @@ impl TransformInner {
     fn classify(&self, trap: wasmtime::Error, instance: &mut Instance) -> Error {
         let output = instance.store.data().output.take();
         let row = instance.store.data().rows.current_row();
-        let phase = instance.store.data().rows.phase;
+        let outside_rows = self.reports_rows && instance.store.data().rows.phase == Phase::Outside;
+        let batch_fuel = instance.store.data().rows.batch_fuel;
         let mut error = self.classify_error(trap, row, output);
         if let Error::LimitExceeded {
             limit: Limit::Fuel,
             detail,
             ..
         } = &mut error
-            && row.is_none()
+            && outside_rows
         {
-            *detail = match phase {
-                Phase::Setup => format!(
-                    "it ran out of fuel before its first row, while reading its input ({detail})"
-                ),
-                _ => format!(
-                    "it ran out of fuel after its last row, while building its output ({detail})"
-                ),
-            };
+            *detail = format!(
+                "it used more than the {batch_fuel} fuel a batch of this size gets outside its rows \
+                 (reading its input, building its output); that budget is fixed, so work belongs \
+                 in the row function"
+            );
         }
         error
     }

@@ -472,7 +472,9 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
         let arg = format_ident!("__skewless_arg_{}", i);
         let ty = ty.tokens();
         quote! {
-            let #arg = match <#ty as ::skewless_guest::__private::Input<'_>>::read(#reader, __skewless_row) {
+            // SAFETY: `__skewless_row < __skewless_rows`, the row count every
+            // reader was checked for.
+            let #arg = match unsafe { <#ty as ::skewless_guest::__private::Input<'_>>::read(#reader, __skewless_row) } {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(_) => {
                     return ::core::result::Result::Err(
@@ -485,15 +487,13 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
     let call = if shape.fallible {
         quote! {
             match #function_name(#(#args),*) {
-                ::core::result::Result::Ok(row) => row,
-                ::core::result::Result::Err(error) => {
-                    return ::core::result::Result::Err(
-                        ::skewless_guest::__private::row_failed(__skewless_row, error));
-                }
+                ::core::result::Result::Ok(row) => ::core::result::Result::Ok(row),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                    ::skewless_guest::__private::row_failed(__skewless_row, error)),
             }
         }
     } else {
-        quote!(#function_name(#(#args),*))
+        quote!(::core::result::Result::Ok(#function_name(#(#args),*)))
     };
     let name_value = name.value();
     let version_value = version.value();
@@ -536,13 +536,44 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
                     let mut __skewless_output =
                         <<#features as ::skewless_guest::Features>::Columns as
                             ::skewless_guest::__private::FeatureColumns<#features>>::with_capacity(__skewless_rows);
-                    for __skewless_row in 0..__skewless_rows {
-                        ::skewless_guest::__private::start_row();
+                    // One row: its arguments read, the user's function called.
+                    let __skewless_compute = |__skewless_row: usize| -> ::core::result::Result<
+                        #features,
+                        ::skewless_guest::__private::TransformError,
+                    > {
                         #(#reads)*
-                        let __skewless_features: #features = #call;
-                        __skewless_output.push(__skewless_features);
+                        #call
+                    };
+                    let mut __skewless_row = 0;
+                    while __skewless_row < __skewless_rows {
+                        let __skewless_chunk = ::skewless_guest::__private::start_rows(__skewless_row);
+                        if __skewless_chunk == 1 {
+                            // A row on its own budget ends before its output is
+                            // stored, so it is measured the same way wherever
+                            // it sits in the batch.
+                            let __skewless_features = __skewless_compute(__skewless_row);
+                            ::skewless_guest::__private::end_rows();
+                            // SAFETY: one push per row, fewer than the rows.
+                            unsafe { __skewless_output.push(__skewless_features?) };
+                            __skewless_row += 1;
+                        } else {
+                            let __skewless_end =
+                                __skewless_rows.min(__skewless_row.saturating_add(__skewless_chunk));
+                            while __skewless_row < __skewless_end {
+                                let __skewless_features = __skewless_compute(__skewless_row);
+                                match __skewless_features {
+                                    // SAFETY: one push per row, fewer than the rows.
+                                    ::core::result::Result::Ok(features) => unsafe { __skewless_output.push(features) },
+                                    ::core::result::Result::Err(error) => {
+                                        ::skewless_guest::__private::end_rows();
+                                        return ::core::result::Result::Err(error);
+                                    }
+                                }
+                                __skewless_row += 1;
+                            }
+                            ::skewless_guest::__private::end_rows();
+                        }
                     }
-                    ::skewless_guest::__private::end_rows();
                     ::core::result::Result::Ok(__skewless_output.finish(__skewless_rows))
                 }
             }
@@ -640,10 +671,14 @@ fn expand_features(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 }
 
                 #[inline(always)]
-                fn push(&mut self, row: #ident) {
+                unsafe fn push(&mut self, row: #ident) {
                     let #ident { #(#idents),* } = row;
-                    #(<<#types as ::skewless_guest::__private::Output>::Builder as
-                        ::skewless_guest::__private::ColumnBuilder<#types>>::push(&mut self.#idents, #idents);)*
+                    // SAFETY: forwarded from the caller: every column has
+                    // had as many pushes as the struct.
+                    unsafe {
+                        #(<<#types as ::skewless_guest::__private::Output>::Builder as
+                            ::skewless_guest::__private::ColumnBuilder<#types>>::push(&mut self.#idents, #idents);)*
+                    }
                 }
 
                 fn finish(self, rows: usize) -> ::skewless_guest::__private::Batch {

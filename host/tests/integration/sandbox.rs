@@ -473,3 +473,80 @@ fn hostile_guests_fail_the_same_way_offline_and_online() {
         );
     }
 }
+
+/// The exact per-row budget: find the least fuel a costly row needs alone,
+/// then check that one unit less fails it, alone and in the middle of a
+/// large batch, and that exactly enough passes it in both, even in a batch
+/// of many such rows (whose total is far over one row's budget).
+#[test]
+fn the_per_row_budget_is_exact_in_any_batch() {
+    let cache = TempDir::new().unwrap();
+    let with_fuel = |fuel: u64| {
+        Runtime::new(
+            Config::default()
+                .fuel_per_row(fuel)
+                .cache_dir(Some(cache.path().to_path_buf())),
+        )
+        .unwrap()
+        .load(artifacts::BURN)
+        .unwrap()
+    };
+    let costly = 200_000;
+    let passes_alone = |fuel: u64| with_fuel(fuel).call(&ints("units", vec![costly])).is_ok();
+    let (mut low, mut high) = (1_u64, 100_000_000_u64);
+    assert!(passes_alone(high) && !passes_alone(low));
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if passes_alone(middle) {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    let least = high;
+
+    let mut mixed = vec![0_i64; 10_000];
+    mixed[6_789] = costly;
+    let short = with_fuel(least - 1);
+    let alone = short.call(&ints("units", vec![costly])).unwrap_err();
+    let in_batch = short.call(&ints("units", mixed.clone())).unwrap_err();
+    assert!(
+        matches!(
+            alone,
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(0),
+                ..
+            }
+        ),
+        "{alone:?}"
+    );
+    assert!(
+        matches!(
+            in_batch,
+            Error::LimitExceeded {
+                limit: Limit::Fuel,
+                row: Some(6_789),
+                ..
+            }
+        ),
+        "{in_batch:?}"
+    );
+
+    let enough = with_fuel(least);
+    assert_eq!(
+        enough.call(&ints("units", mixed)).unwrap().num_rows(),
+        10_000
+    );
+    let all_costly = enough.call(&ints("units", vec![costly; 50])).unwrap();
+    assert_eq!(all_costly.num_rows(), 50);
+    // The same again on the warm instance (whose fast runs are now sized
+    // from what it has seen).
+    assert_eq!(
+        enough
+            .call(&ints("units", vec![costly; 50]))
+            .unwrap()
+            .num_rows(),
+        50
+    );
+}
