@@ -1,25 +1,24 @@
 """Feast on-demand feature views beside skewless, on this machine.
 
 Defines the `fraud-features` transform as Feast on-demand feature views
-(python mode and pandas mode) on a request source, and measures, in one run:
+(python mode and pandas mode) on a request source, and measures:
 
 - Feast's single-row online latency (`FeatureStore.get_online_features`,
   in process) in both modes;
 - `skewless serve` answering the same single-row request over HTTP, from
-  this Python process (keep-alive connection);
-- the skewless embedded API (`Transform::call`, in process), measured by the
-  Rust report binary and passed in with --embedded-json.
+  this Python process (keep-alive connection, TCP_NODELAY);
 
-Then it compares Feast's values with skewless's on the bundled sample
-transactions, feature by feature, and reports every difference in units in
-the last place. Writes a Markdown section for BENCHMARKS.md.
+then compares Feast's values with skewless's (`skewless run` on the same
+rows) on the bundled sample transactions and on synthetic ones, feature by
+feature, counting every difference in units in the last place. Writes JSON
+that the Rust report renders beside its own measurement of the embedded API
+(`Transform::call`), made in the same run.
 
 Run by `bash benches/report.sh`; on its own:
 
     python compare.py --skewless target/release/skewless \
         --component target/wasm32-wasip2/release/fraud_features.wasm \
-        --data examples/fraud-features/data/transactions.csv \
-        --embedded-json embedded.json --out feast.md
+        --data examples/fraud-features/data/transactions.csv --out feast.json
 """
 
 import argparse
@@ -29,6 +28,7 @@ import json
 import math
 import os
 import platform
+import random
 import socket
 import statistics
 import struct
@@ -149,29 +149,76 @@ def ulps(a, b):
     return abs(key(a) - key(b))
 
 
+def compare_values(store, skewless, component, rows, directory, name):
+    """Runs `rows` through Feast (both modes) and through `skewless run`,
+    and counts the values that differ, per feature, in units in the last
+    place."""
+    feast_values = {mode: {name_: [] for name_ in FEATURES} for mode in ["python", "pandas"]}
+    for mode in ["python", "pandas"]:
+        refs = [f"fraud_features_{mode}:{f}" for f in FEATURES]
+        for start in range(0, len(rows), 10_000):
+            chunk = store.get_online_features(features=refs, entity_rows=rows[start : start + 10_000]).to_dict()
+            for feature in FEATURES:
+                feast_values[mode][feature].extend(chunk[feature])
+    data = os.path.join(directory, f"{name}.csv")
+    with open(data, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["amount", "hour", "merchant_category"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "amount": repr(row["amount"])})
+    output = os.path.join(directory, f"{name}-skewless.csv")
+    subprocess.run(
+        [skewless, "run", component, "--input", data, "--output", output, "--quiet", "--no-cache"],
+        check=True,
+    )
+    with open(output, newline="") as f:
+        ours = list(csv.DictReader(f))
+    comparison = {}
+    for mode in ["python", "pandas"]:
+        per_feature = {}
+        for feature in FEATURES:
+            differing, worst, examples = 0, 0, []
+            for i, (theirs_value, our_row) in enumerate(zip(feast_values[mode][feature], ours)):
+                mine, theirs = float(our_row[feature]), float(theirs_value)
+                if struct.pack("<d", mine) != struct.pack("<d", theirs):
+                    differing += 1
+                    distance = ulps(mine, theirs)
+                    worst = max(worst, distance)
+                    if len(examples) < 3:
+                        examples.append({"row": i, "amount": rows[i]["amount"], "feast": theirs, "skewless": mine, "ulps": distance})
+            per_feature[feature] = {"differing": differing, "max_ulps": worst, "examples": examples}
+        comparison[mode] = per_feature
+    return {"rows": len(rows), "features": comparison}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skewless", required=True)
     parser.add_argument("--component", required=True)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--embedded-json", help="the Rust report's embedded latency for fraud-features")
     parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--extra-rows", type=int, default=200_000, help="synthetic transactions for the value comparison")
+    parser.add_argument("--out", required=True, help="JSON results, read by the Rust report")
     args = parser.parse_args()
 
     row = {"amount": 12.5, "hour": 3, "merchant_category": "travel"}
-    results = {}
+    results = {
+        "feast_version": feast.__version__,
+        "python_version": platform.python_version(),
+        "pandas_version": pd.__version__,
+        "latency": {},
+    }
     with tempfile.TemporaryDirectory() as repo:
         store = feature_store(repo)
         for mode in ["python", "pandas"]:
             refs = [f"fraud_features_{mode}:{name}" for name in FEATURES]
             answer = store.get_online_features(features=refs, entity_rows=[dict(row)]).to_dict()
             assert abs(answer["log_amount"][0] - math.log(13.5)) < 1e-12, answer
-            results[f"feast_{mode}"] = latencies(
+            results["latency"][f"feast_{mode}"] = latencies(
                 lambda: store.get_online_features(features=refs, entity_rows=[dict(row)]).to_dict(),
                 args.requests // (5 if mode == "pandas" else 1),
             )
-            print(f"feast {mode}: {results[f'feast_{mode}']}", file=sys.stderr)
+            print(f"feast {mode}: {results['latency'][f'feast_{mode}']}", file=sys.stderr)
 
         # The same transform, the same request, through skewless serve.
         port = free_port()
@@ -185,6 +232,8 @@ def main():
                 if line.startswith("listening on"):
                     break
             connection = http.client.HTTPConnection("127.0.0.1", port)
+            connection.connect()
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             body = json.dumps({"rows": [row]})
 
             def serve_call():
@@ -194,106 +243,34 @@ def main():
                 assert response.status == 200, data
                 return data
 
-            results["skewless_serve_http"] = latencies(serve_call, args.requests)
-            print(f"skewless serve: {results['skewless_serve_http']}", file=sys.stderr)
+            results["latency"]["skewless_serve_http"] = latencies(serve_call, args.requests)
+            print(f"skewless serve: {results['latency']['skewless_serve_http']}", file=sys.stderr)
         finally:
             server.terminate()
             server.wait()
 
-        # Values: every sample transaction through Feast (python and
-        # pandas) and through `skewless run`, compared bit by bit.
+        # Values: the bundled sample, and many more synthetic transactions.
         with open(args.data, newline="", encoding="utf-8") as f:
-            rows = [
+            sample = [
                 {"amount": float(r["amount"]), "hour": int(r["hour"]), "merchant_category": r["merchant_category"]}
                 for r in csv.DictReader(f)
             ]
-        feast_values = {}
-        for mode in ["python", "pandas"]:
-            refs = [f"fraud_features_{mode}:{name}" for name in FEATURES]
-            feast_values[mode] = store.get_online_features(features=refs, entity_rows=rows).to_dict()
-        skewless_csv = os.path.join(repo, "skewless.csv")
-        subprocess.run(
-            [args.skewless, "run", args.component, "--input", args.data, "--output", skewless_csv, "--quiet", "--no-cache"],
-            check=True,
-        )
-        with open(skewless_csv, newline="") as f:
-            ours = list(csv.DictReader(f))
+        results["sample"] = compare_values(store, args.skewless, args.component, sample, repo, "sample")
+        generator = random.Random(20261126)
+        categories = ["grocery", "travel", "electronics", "gaming", "fuel", "restaurants"]
+        synthetic = [
+            {
+                "amount": round(math.exp(generator.uniform(0.0, 9.0)), 2),
+                "hour": generator.randrange(24),
+                "merchant_category": generator.choice(categories),
+            }
+            for _ in range(args.extra_rows)
+        ]
+        results["synthetic"] = compare_values(store, args.skewless, args.component, synthetic, repo, "synthetic")
+        print(f"values: {json.dumps(results['synthetic'])[:400]}", file=sys.stderr)
 
-    comparison = {}
-    for mode in ["python", "pandas"]:
-        per_feature = {}
-        for name in FEATURES:
-            differing, worst, examples = 0, 0, []
-            for i, (theirs_value, our_row) in enumerate(zip(feast_values[mode][name], ours)):
-                mine = float(our_row[name])
-                theirs = float(theirs_value)
-                if struct.pack("<d", mine) != struct.pack("<d", theirs):
-                    differing += 1
-                    distance = ulps(mine, theirs)
-                    worst = max(worst, distance)
-                    if len(examples) < 3:
-                        examples.append((i, rows[i]["amount"], theirs, mine, distance))
-            per_feature[name] = {"differing": differing, "max_ulps": worst, "examples": examples}
-        comparison[mode] = per_feature
-
-    embedded = None
-    if args.embedded_json and os.path.exists(args.embedded_json):
-        with open(args.embedded_json) as f:
-            embedded = json.load(f)
-
-    write_markdown(args, results, embedded, comparison, len(rows))
-
-
-def write_markdown(args, results, embedded, comparison, rows):
-    lines = []
-    lines.append(
-        f"`fraud-features` written as Feast {feast.__version__} on-demand feature views on a request "
-        f"source (python mode and pandas mode; local provider, SQLite online store), beside skewless "
-        f"serving the component, measured in this run of the report on this machine. Feast's latency "
-        f"is `FeatureStore.get_online_features(...).to_dict()` in process for one request row "
-        f"(Python {platform.python_version()}, pandas {pd.__version__}); skewless serve is one "
-        f"single-row HTTP request from the same Python process over a keep-alive connection; the "
-        f"embedded API is `Transform::call` on a one-row batch, in process, from the Rust report.\n"
-    )
-    lines.append("| path | p50 | p99 | p50 vs skewless embedded |")
-    lines.append("|---|---:|---:|---:|")
-    base = embedded["p50_us"] if embedded else None
-
-    def row(name, r):
-        ratio = f"{r['p50_us'] / base:.0f}x" if base else "n/a"
-        lines.append(f"| {name} | {r['p50_us']:.1f} µs | {r['p99_us']:.1f} µs | {ratio} |")
-
-    row("Feast ODFV, python mode", results["feast_python"])
-    row("Feast ODFV, pandas mode", results["feast_pandas"])
-    row("skewless serve (HTTP from Python)", results["skewless_serve_http"])
-    if embedded:
-        row("skewless embedded (`Transform::call`)", embedded)
-    lines.append("")
-    lines.append(
-        f"**Values.** All {rows} sample transactions through Feast and through `skewless run` "
-        f"(the component, as a backfill writes it), compared bit for bit:\n"
-    )
-    lines.append("| Feast mode | feature | rows differing | most units in the last place |")
-    lines.append("|---|---|---:|---:|")
-    for mode, features in comparison.items():
-        for name, c in features.items():
-            lines.append(f"| {mode} | {name} | {c['differing']} | {c['max_ulps']} |")
-    lines.append("")
-    examples = [e for mode in comparison for e in comparison[mode]["log_amount"]["examples"]]
-    if examples:
-        lines.append("Examples of `log_amount` differences (Feast, skewless):\n")
-        for i, amount, theirs, mine, distance in examples[:4]:
-            lines.append(f"- row {i}, amount {amount}: Feast `{theirs!r}`, skewless `{mine!r}` ({distance} ulp)")
-        lines.append("")
-    lines.append(
-        "Python's `math.log` and numpy's `log` come from the host's math libraries; the component "
-        "carries its own `ln`, compiled into the WebAssembly. Where they disagree in the last bit, "
-        "a model trained on Feast's offline values and served another engine's online values sees "
-        "exactly this skew; skewless computes both sides with the one component, so its training "
-        "and serving values cannot differ (see `skewless verify`)."
-    )
     with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        json.dump(results, f, indent=2)
 
 
 if __name__ == "__main__":

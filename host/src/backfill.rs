@@ -20,7 +20,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 
 use crate::error::{Error, Result};
-use crate::io::{ColumnRequest, Reader, Writer};
+use crate::io::{ColumnRequest, Encoded, Encoder, Reader, Writer};
 use crate::transform::Transform;
 
 /// Default rows per batch.
@@ -123,7 +123,7 @@ impl Backfill {
         self
     }
 
-    /// Calls `report` after each batch is written.
+    /// Calls `report` as output is written (every 128Ki rows or so).
     pub fn on_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(report));
         self
@@ -203,17 +203,32 @@ impl Backfill {
         let total_rows = reader.total_rows();
         let total_bytes = reader.total_bytes();
         let bytes_read = reader.bytes_read();
+        let unit_rows = UNIT_ROWS.max(self.batch_size);
+        let encoder = writer.encoder();
         let (work_tx, work_rx) = sync_channel::<Work>(self.threads);
         let (done_tx, done_rx) = sync_channel::<Done>(self.threads * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));
         thread::scope(|scope| {
-            scope.spawn(move || read_batches(reader, work_tx));
-            for _ in 0..self.threads {
+            thread::Builder::new()
+                .name("skewless-reader".into())
+                .spawn_scoped(scope, move || read_units(reader, unit_rows, work_tx))
+                .expect("cannot start the reader thread");
+            for worker in 0..self.threads {
                 let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
-                scope.spawn(move || {
-                    transform_batches(&self.transform, kept, output_schema, &work_rx, &done_tx)
-                });
+                let encoder = encoder.clone();
+                thread::Builder::new()
+                    .name(format!("skewless-worker-{worker}"))
+                    .spawn_scoped(scope, move || {
+                        let worker = Worker {
+                            transform: &self.transform,
+                            kept,
+                            output_schema,
+                            encoder,
+                        };
+                        worker.run(&work_rx, &done_tx)
+                    })
+                    .expect("cannot start a worker thread");
             }
             drop(done_tx);
             let report = |rows| {
@@ -231,68 +246,112 @@ impl Backfill {
     }
 }
 
-/// One batch to transform: its sequence number, the row it starts at, and
-/// the batch (or the error reading it).
-type Work = (u64, u64, Result<RecordBatch>);
-/// One transformed batch, by sequence number.
-type Done = (u64, Result<RecordBatch>);
+/// Rows a worker takes at a time: transformed in batches of the configured
+/// size, then encoded together (one Parquet row group).
+const UNIT_ROWS: usize = 128 * 1024;
 
-fn read_batches(reader: Reader, work: SyncSender<Work>) {
-    let mut first_row = 0;
-    for (seq, batch) in reader.enumerate() {
-        let failed = batch.is_err();
-        let rows = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
-        if work.send((seq as u64, first_row, batch)).is_err() || failed {
-            return;
+/// Input for a worker: its sequence number, the file row it starts at, and
+/// its batches (or the error reading them).
+type Work = (u64, u64, Result<Vec<RecordBatch>>);
+/// A worker's encoded output, by sequence number, with its batch count.
+type Done = (u64, u64, Result<Encoded>);
+
+/// Reads the input into units of about `unit_rows` rows.
+fn read_units(reader: Reader, unit_rows: usize, work: SyncSender<Work>) {
+    let (mut seq, mut first_row) = (0, 0);
+    let mut unit: Vec<RecordBatch> = Vec::new();
+    let mut unit_len = 0;
+    for batch in reader {
+        match batch {
+            Ok(batch) => {
+                unit_len += batch.num_rows();
+                unit.push(batch);
+                if unit_len >= unit_rows {
+                    if work
+                        .send((seq, first_row, Ok(std::mem::take(&mut unit))))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    seq += 1;
+                    first_row += unit_len as u64;
+                    unit_len = 0;
+                }
+            }
+            Err(error) => {
+                let _ = work.send((seq, first_row, Err(error)));
+                return;
+            }
         }
-        first_row += rows;
+    }
+    if !unit.is_empty() {
+        let _ = work.send((seq, first_row, Ok(unit)));
     }
 }
 
-fn transform_batches(
-    transform: &Transform,
-    kept: &[usize],
-    output_schema: &SchemaRef,
-    work: &Mutex<Receiver<Work>>,
-    done: &SyncSender<Done>,
-) {
-    loop {
-        let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok((seq, first_row, batch)) = next else {
-            return;
-        };
-        let result = batch.and_then(|input| {
-            let features = transform
+/// A worker thread: transforms its units' batches and encodes the results.
+struct Worker<'a> {
+    transform: &'a Transform,
+    kept: &'a [usize],
+    output_schema: &'a SchemaRef,
+    encoder: Encoder,
+}
+
+impl Worker<'_> {
+    fn run(&self, work: &Mutex<Receiver<Work>>, done: &SyncSender<Done>) {
+        loop {
+            let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            let Ok((seq, first_row, unit)) = next else {
+                return;
+            };
+            let batches = unit.as_ref().map_or(0, |batches| batches.len() as u64);
+            let result = unit.and_then(|batches| self.unit(seq, first_row, batches));
+            if done.send((seq, batches, result)).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn unit(&self, seq: u64, first_row: u64, batches: Vec<RecordBatch>) -> Result<Encoded> {
+        let mut row = first_row;
+        let mut outputs = Vec::with_capacity(batches.len());
+        for input in batches {
+            let features = self
+                .transform
                 .call(&input)
-                .map_err(|error| error.offset_rows(first_row))?;
-            let columns = kept
+                .map_err(|error| error.offset_rows(row))?;
+            row += input.num_rows() as u64;
+            let columns = self
+                .kept
                 .iter()
                 .map(|&i| input.column(i).clone())
                 .chain(features.columns().iter().cloned())
                 .collect();
-            RecordBatch::try_new(output_schema.clone(), columns)
-                .map_err(|e| Error::Runtime(format!("cannot assemble the output batch: {e}")))
-        });
-        if done.send((seq, result)).is_err() {
-            return;
+            outputs.push(
+                RecordBatch::try_new(self.output_schema.clone(), columns).map_err(|e| {
+                    Error::Runtime(format!("cannot assemble the output batch: {e}"))
+                })?,
+            );
         }
+        self.encoder.encode(seq as usize, outputs)
     }
 }
 
-/// Writes results in sequence order; the first error (in input order) stops
-/// the backfill.
+/// Appends encoded units in sequence order; the first error (in input
+/// order) stops the backfill. Returns the number of batches transformed.
 fn write_in_order(done: Receiver<Done>, writer: &mut Writer, report: impl Fn(u64)) -> Result<u64> {
     let mut pending = BTreeMap::new();
-    let mut next = 0;
-    for (seq, result) in done {
-        pending.insert(seq, result);
-        while let Some(result) = pending.remove(&next) {
-            writer.write(&result?)?;
+    let (mut next, mut batches) = (0, 0);
+    for (seq, count, result) in done {
+        pending.insert(seq, (count, result));
+        while let Some((count, result)) = pending.remove(&next) {
+            writer.append(result?)?;
+            batches += count;
             report(writer.rows());
             next += 1;
         }
     }
-    Ok(next)
+    Ok(batches)
 }
 
 fn output_schema(input: &Schema, kept: &[usize], features: &SchemaRef) -> SchemaRef {

@@ -437,15 +437,21 @@ impl<R: Read> Read for CountingReader<R> {
 /// the destination's directory, which is renamed over the destination by
 /// [`Writer::finish`]. Dropping the writer without finishing removes the
 /// temporary file, so a failed run leaves no output behind.
+///
+/// Encoding can happen elsewhere: [`Writer::encoder`] gives an [`Encoder`]
+/// that other threads use to encode batches (Parquet row groups are encoded
+/// there, in parallel), and [`Writer::append`] appends the results in order.
 pub struct Writer {
     inner: Option<FormatWriter>,
+    encoder: Encoder,
     temp: tempfile::NamedTempFile,
     path: PathBuf,
     rows: u64,
+    row_groups: usize,
 }
 
 enum FormatWriter {
-    Parquet(ArrowWriter<File>),
+    Parquet(parquet::file::writer::SerializedFileWriter<File>),
     Csv(arrow::csv::Writer<BufWriter<File>>),
     ArrowIpc(arrow::ipc::writer::FileWriter<BufWriter<File>>),
     Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
@@ -478,9 +484,17 @@ impl Writer {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".skewless-tmp")
+        let prefix = format!(".{file_name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".skewless-tmp");
+        // A new file's usual mode (0666 less the umask), not the private
+        // 0600 of temporary files: the output is meant to be shared.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::io("cannot create a file next to", path, e))?;
         let file = temp
@@ -497,21 +511,34 @@ impl Writer {
                     .collect::<std::collections::HashMap<_, _>>(),
             ),
         );
+        let mut parquet_factory = None;
         let inner = match format {
             Format::Parquet => {
-                let properties = WriterProperties::builder()
+                let mut properties = WriterProperties::builder()
                     .set_compression(Compression::SNAPPY)
                     .set_key_value_metadata(Some(
                         metadata
                             .iter()
                             .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
                             .collect(),
-                    ))
-                    .build();
-                FormatWriter::Parquet(
-                    ArrowWriter::try_new(file, schema, Some(properties))
-                        .map_err(|e| cannot_write(&e))?,
-                )
+                    ));
+                // Float features are mostly distinct values: a dictionary
+                // for them costs more time than it saves space.
+                for field in schema.fields() {
+                    if field.data_type().is_floating() {
+                        properties = properties.set_column_dictionary_enabled(
+                            parquet::schema::types::ColumnPath::from(field.name().as_str()),
+                            false,
+                        );
+                    }
+                }
+                let properties = properties.build();
+                let (writer, factory) =
+                    ArrowWriter::try_new(file, schema.clone(), Some(properties))
+                        .and_then(ArrowWriter::into_serialized_writer)
+                        .map_err(|e| cannot_write(&e))?;
+                parquet_factory = Some(Arc::new(factory));
+                FormatWriter::Parquet(writer)
             }
             Format::Csv => FormatWriter::Csv(
                 arrow::csv::WriterBuilder::new()
@@ -528,22 +555,63 @@ impl Writer {
         };
         Ok(Writer {
             inner: Some(inner),
+            encoder: Encoder {
+                parquet: parquet_factory,
+                schema,
+                path: path.to_path_buf(),
+            },
             temp,
             path: path.to_path_buf(),
             rows: 0,
+            row_groups: 0,
         })
     }
 
-    /// Appends a batch.
+    /// An encoder for this writer's format and schema, for other threads.
+    pub fn encoder(&self) -> Encoder {
+        self.encoder.clone()
+    }
+
+    /// Appends a batch (in Parquet, as a row group of its own).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let result = match self.inner.as_mut().expect("not finished") {
-            FormatWriter::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
-            FormatWriter::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
-            FormatWriter::ArrowIpc(w) => w.write(batch).map_err(|e| e.to_string()),
-            FormatWriter::Jsonl(w) => w.write(batch).map_err(|e| e.to_string()),
-        };
-        result.map_err(|e| Error::data("cannot write", &self.path, e))?;
-        self.rows += batch.num_rows() as u64;
+        let encoded = self.encoder.encode(self.row_groups, vec![batch.clone()])?;
+        self.append(encoded)
+    }
+
+    /// Appends batches encoded by [`Writer::encoder`]; in Parquet, encoded
+    /// batches must be appended in the order of the indices they were
+    /// encoded with.
+    pub fn append(&mut self, encoded: Encoded) -> Result<()> {
+        let path = &self.path;
+        let cannot_write = |e: &dyn std::fmt::Display| Error::data("cannot write", path, e);
+        match (self.inner.as_mut().expect("not finished"), encoded.payload) {
+            (FormatWriter::Parquet(writer), Payload::RowGroup(chunks)) => {
+                let mut row_group = writer.next_row_group().map_err(|e| cannot_write(&e))?;
+                for chunk in chunks {
+                    chunk
+                        .append_to_row_group(&mut row_group)
+                        .map_err(|e| cannot_write(&e))?;
+                }
+                row_group.close().map_err(|e| cannot_write(&e))?;
+                self.row_groups += 1;
+            }
+            (FormatWriter::Parquet(_), Payload::Batches(batches)) => {
+                debug_assert!(batches.is_empty(), "Parquet batches are encoded first");
+            }
+            (writer, Payload::Batches(batches)) => {
+                for batch in &batches {
+                    let result = match writer {
+                        FormatWriter::Csv(w) => w.write(batch),
+                        FormatWriter::ArrowIpc(w) => w.write(batch),
+                        FormatWriter::Jsonl(w) => w.write(batch),
+                        FormatWriter::Parquet(_) => unreachable!("matched above"),
+                    };
+                    result.map_err(|e| cannot_write(&e))?;
+                }
+            }
+            (_, Payload::RowGroup(_)) => unreachable!("only Parquet encoders make row groups"),
+        }
+        self.rows += encoded.rows;
         Ok(())
     }
 
@@ -590,6 +658,84 @@ impl Writer {
             .persist(&path)
             .map_err(|e| Error::io("cannot move the finished file to", &path, e.error))?;
         Ok(())
+    }
+}
+
+/// Encodes batches for a [`Writer`] on any thread. Parquet row groups are
+/// encoded here, so a backfill's workers encode in parallel and the writer
+/// only appends bytes; other formats pass batches through to the writer.
+#[derive(Clone)]
+pub struct Encoder {
+    parquet: Option<Arc<parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory>>,
+    schema: SchemaRef,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("path", &self.path)
+            .field("parquet", &self.parquet.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Batches encoded by an [`Encoder`], ready for [`Writer::append`].
+#[derive(Debug)]
+pub struct Encoded {
+    rows: u64,
+    payload: Payload,
+}
+
+#[derive(Debug)]
+enum Payload {
+    RowGroup(Vec<parquet::arrow::arrow_writer::ArrowColumnChunk>),
+    Batches(Vec<RecordBatch>),
+}
+
+impl Encoder {
+    /// Encodes `batches` (with the writer's schema) as the `index`-th
+    /// row group of a Parquet file, or keeps them for the writer to encode.
+    pub fn encode(&self, index: usize, batches: Vec<RecordBatch>) -> Result<Encoded> {
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let Some(factory) = &self.parquet else {
+            return Ok(Encoded {
+                rows,
+                payload: Payload::Batches(batches),
+            });
+        };
+        if rows == 0 {
+            return Ok(Encoded {
+                rows,
+                payload: Payload::Batches(Vec::new()),
+            });
+        }
+        let cannot_write = |e: &dyn std::fmt::Display| Error::data("cannot write", &self.path, e);
+        let mut writers = factory
+            .create_column_writers(index)
+            .map_err(|e| cannot_write(&e))?;
+        for batch in &batches {
+            let mut leaves_of = writers.iter_mut();
+            for (field, column) in self.schema.fields().iter().zip(batch.columns()) {
+                let leaves = parquet::arrow::arrow_writer::compute_leaves(field, column)
+                    .map_err(|e| cannot_write(&e))?;
+                for leaf in leaves {
+                    leaves_of
+                        .next()
+                        .expect("one writer per leaf column")
+                        .write(&leaf)
+                        .map_err(|e| cannot_write(&e))?;
+                }
+            }
+        }
+        let chunks = writers
+            .into_iter()
+            .map(|writer| writer.close().map_err(|e| cannot_write(&e)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Encoded {
+            rows,
+            payload: Payload::RowGroup(chunks),
+        })
     }
 }
 

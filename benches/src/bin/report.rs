@@ -22,6 +22,10 @@ struct Options {
     feast: Option<PathBuf>,
 }
 
+/// The embedded API's single-row latency for fraud-features, as measured in
+/// the latency section: `(p50, p99)` in microseconds.
+static EMBEDDED_FRAUD: std::sync::OnceLock<(f64, f64)> = std::sync::OnceLock::new();
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--child-backfill") {
@@ -319,14 +323,15 @@ fn latency(options: &Options, out: &mut String) {
             ratio.push(micros(b) / micros(e));
         }
         let p99 = median(&mut w99);
+        let p50 = median(&mut w50);
         if example == Example::Fraud {
             fraud_p99 = p99;
+            let _ = EMBEDDED_FRAUD.set((p50, p99));
         }
         let _ = writeln!(
             out,
-            "| {} | {:.2} µs | {p99:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2}x |",
+            "| {} | {p50:.2} µs | {p99:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2}x |",
             example.name(),
-            median(&mut w50),
             median(&mut w999),
             median(&mut n50),
             median(&mut n99),
@@ -487,10 +492,13 @@ fn serving(options: &Options, out: &mut String) {
     }
 }
 
-/// `report --child-backfill COMPONENT INPUT OUTPUT THREADS`: one backfill in
-/// a fresh process, so its peak memory can be measured alone.
+/// `report --child-backfill COMPONENT INPUT OUTPUT THREADS CACHE`: one
+/// backfill in a fresh process, so its peak memory can be measured alone. It
+/// loads the component from the (warm) cache, as `skewless run` does, so
+/// the peak is the backfill's, not the compiler's.
 fn child_backfill(args: &[String]) {
-    let runtime = Runtime::new(Config::default()).expect("runtime");
+    let config = Config::default().cache_dir(Some(PathBuf::from(&args[4])));
+    let runtime = Runtime::new(config).expect("runtime");
     let transform = runtime.load(&args[0]).expect("load");
     let threads: usize = args[3].parse().expect("threads");
     Backfill::new(&transform, &args[1], &args[2])
@@ -500,7 +508,7 @@ fn child_backfill(args: &[String]) {
 }
 
 /// Wall time and peak resident memory of a child backfill.
-fn measured_backfill(input: &Path, threads: usize) -> (f64, u64) {
+fn measured_backfill(input: &Path, threads: usize, cache: &Path) -> (f64, u64) {
     let output =
         std::env::temp_dir().join(format!("skewless-report-{}.parquet", std::process::id()));
     let started = Instant::now();
@@ -514,6 +522,7 @@ fn measured_backfill(input: &Path, threads: usize) -> (f64, u64) {
         .arg(input)
         .arg(&output)
         .arg(threads.to_string())
+        .arg(cache)
         .spawn()
         .expect("spawn backfill");
     let mut status = 0;
@@ -538,6 +547,14 @@ fn backfill(options: &Options, out: &mut String) {
          in a fresh process; peak memory is its maximum resident set size.\n"
     );
     let inputs = [(small, fraud_parquet(small)), (big, fraud_parquet(big))];
+    let cache = std::env::temp_dir().join(format!(
+        "skewless-report-backfill-cache-{}",
+        std::process::id()
+    ));
+    Runtime::new(Config::default().cache_dir(Some(cache.clone())))
+        .expect("runtime")
+        .load(Example::Fraud.component())
+        .expect("warm the cache");
     let _ = writeln!(out, "| rows | threads | wall time | rows/s | peak memory |");
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
     let mut results = std::collections::BTreeMap::new();
@@ -545,7 +562,7 @@ fn backfill(options: &Options, out: &mut String) {
         for threads in [1, 2] {
             let (mut times, mut peaks) = (Vec::new(), Vec::new());
             for _ in 0..options.runs.min(3) {
-                let (seconds, peak) = measured_backfill(input, threads);
+                let (seconds, peak) = measured_backfill(input, threads, &cache);
                 times.push(seconds);
                 peaks.push(peak as f64);
             }
@@ -560,6 +577,7 @@ fn backfill(options: &Options, out: &mut String) {
             );
         }
     }
+    let _ = std::fs::remove_dir_all(&cache);
     let (one, _) = results[&(big, 1)];
     let (two, peak_two) = results[&(big, 2)];
     let (_, peak_small) = results[&(small, 2)];
@@ -584,24 +602,129 @@ fn backfill(options: &Options, out: &mut String) {
 }
 
 fn feast(options: &Options, out: &mut String) {
-    match &options.feast {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(section) => out.push_str(&section),
+    let Some(path) = &options.feast else {
+        let _ = writeln!(
+            out,
+            "Not run in this report: `bash benches/report.sh` runs it (it installs Feast from PyPI)."
+        );
+        return;
+    };
+    let results: serde_json::Value =
+        match std::fs::read_to_string(path).map(|t| serde_json::from_str(&t)) {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) => {
+                let _ = writeln!(
+                    out,
+                    "The Feast comparison did not run: {} is not valid JSON: {e}.",
+                    path.display()
+                );
+                return;
+            }
             Err(e) => {
                 let _ = writeln!(
                     out,
                     "The Feast comparison did not run: cannot read {}: {e}.",
                     path.display()
                 );
+                return;
             }
-        },
-        None => {
-            let _ = writeln!(
-                out,
-                "Not run in this report: `bash benches/report.sh` runs it (it installs Feast from PyPI)."
-            );
+        };
+    let _ = writeln!(
+        out,
+        "`fraud-features` written as Feast {} on-demand feature views on a request source \
+         ([`benches/feast/compare.py`](benches/feast/compare.py): python mode and pandas mode, \
+         local provider, SQLite online store), beside skewless, measured in this run of the \
+         report on this machine. Feast: `FeatureStore.get_online_features(...).to_dict()` for \
+         one request row, in process (Python {}, pandas {}). skewless serve: one single-row \
+         HTTP request from the same Python process over a keep-alive connection. skewless \
+         embedded: `Transform::call` on a one-row batch, in process (the latency section \
+         above).\n",
+        results["feast_version"].as_str().unwrap_or("?"),
+        results["python_version"].as_str().unwrap_or("?"),
+        results["pandas_version"].as_str().unwrap_or("?"),
+    );
+    let (embedded_p50, embedded_p99) = EMBEDDED_FRAUD
+        .get()
+        .copied()
+        .unwrap_or((f64::NAN, f64::NAN));
+    let _ = writeln!(out, "| path | p50 | p99 | p50 / embedded p50 |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let latency = &results["latency"];
+    for (key, name) in [
+        ("feast_python", "Feast ODFV, python mode"),
+        ("feast_pandas", "Feast ODFV, pandas mode"),
+        ("skewless_serve_http", "skewless serve (HTTP, from Python)"),
+    ] {
+        let p50 = latency[key]["p50_us"].as_f64().unwrap_or(f64::NAN);
+        let p99 = latency[key]["p99_us"].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "| {name} | {p50:.1} µs | {p99:.1} µs | {:.0}x |",
+            p50 / embedded_p50
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| skewless embedded (`Transform::call`) | {embedded_p50:.2} µs | {embedded_p99:.2} µs | 1x |"
+    );
+    for (key, what) in [
+        ("sample", "the bundled sample transactions"),
+        (
+            "synthetic",
+            "synthetic transactions (amounts log-uniform from 1 to 8,100)",
+        ),
+    ] {
+        let set = &results[key];
+        let _ = writeln!(
+            out,
+            "\n**Values on {} {what}**, Feast against `skewless run` (the component), bit for bit:\n",
+            set["rows"]
+        );
+        let _ = writeln!(
+            out,
+            "| Feast mode | feature | rows differing | most units in the last place |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|");
+        let mut examples = Vec::new();
+        if let Some(modes) = set["features"].as_object() {
+            for (mode, features) in modes {
+                if let Some(features) = features.as_object() {
+                    for (feature, c) in features {
+                        let _ = writeln!(
+                            out,
+                            "| {mode} | {feature} | {} | {} |",
+                            c["differing"], c["max_ulps"]
+                        );
+                        if let Some(list) = c["examples"].as_array() {
+                            examples.extend(
+                                list.iter()
+                                    .map(|e| (mode.clone(), feature.clone(), e.clone())),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if !examples.is_empty() {
+            let _ = writeln!(out, "\nExamples:\n");
+            for (mode, feature, e) in examples.iter().take(6) {
+                let _ = writeln!(
+                    out,
+                    "- {mode} mode, `{feature}`, row {}, amount {}: Feast `{}`, skewless `{}` ({} ulp)",
+                    e["row"], e["amount"], e["feast"], e["skewless"], e["ulps"]
+                );
+            }
         }
     }
+    let _ = writeln!(
+        out,
+        "\nPython's `math.log` and numpy's `log` come from the host's math libraries; the \
+         component carries its own `ln`, compiled into the WebAssembly. Where two engines \
+         disagree in the last bit, a model trained on one engine's offline values and served \
+         the other's online values sees exactly this skew. skewless computes both sides with \
+         the one component, so its training and serving values cannot differ (`skewless \
+         verify` checks every bit)."
+    );
 }
 
 fn micros(duration: Duration) -> f64 {

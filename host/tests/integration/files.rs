@@ -437,10 +437,10 @@ fn an_empty_input_gives_an_empty_output_with_the_schema() {
 }
 
 #[test]
-fn progress_is_reported_per_batch() {
+fn progress_is_reported_as_output_is_written() {
     let dir = TempDir::new().unwrap();
     let input_path = dir.path().join("in.parquet");
-    write_input(&input_path, &transactions(2_500));
+    write_input(&input_path, &transactions(300_000));
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let recorder = seen.clone();
     Backfill::new(
@@ -448,18 +448,13 @@ fn progress_is_reported_per_batch() {
         &input_path,
         dir.path().join("out.parquet"),
     )
-    .batch_size(1_000)
     .on_progress(move |p| recorder.lock().unwrap().push((p.rows, p.total_rows)))
     .run()
     .unwrap();
-    assert_eq!(
-        *seen.lock().unwrap(),
-        [
-            (1_000, Some(2_500)),
-            (2_000, Some(2_500)),
-            (2_500, Some(2_500))
-        ]
-    );
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(300_000, Some(300_000))));
 }
 
 #[test]
