@@ -454,7 +454,9 @@ enum FormatWriter {
     Parquet(parquet::file::writer::SerializedFileWriter<File>),
     Csv(arrow::csv::Writer<BufWriter<File>>),
     ArrowIpc(arrow::ipc::writer::FileWriter<BufWriter<File>>),
-    Jsonl(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+    /// JSON Lines in the serving codec's exact form (`crate::json`): arrow's
+    /// JSON writer turns NaN and infinities into `null`.
+    Jsonl(BufWriter<File>),
 }
 
 impl std::fmt::Debug for Writer {
@@ -549,9 +551,7 @@ impl Writer {
                 arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
                     .map_err(|e| cannot_write(&e))?,
             ),
-            Format::Jsonl => {
-                FormatWriter::Jsonl(arrow::json::LineDelimitedWriter::new(BufWriter::new(file)))
-            }
+            Format::Jsonl => FormatWriter::Jsonl(BufWriter::new(file)),
         };
         Ok(Writer {
             inner: Some(inner),
@@ -603,7 +603,16 @@ impl Writer {
                     let result = match writer {
                         FormatWriter::Csv(w) => w.write(batch),
                         FormatWriter::ArrowIpc(w) => w.write(batch),
-                        FormatWriter::Jsonl(w) => w.write(batch),
+                        FormatWriter::Jsonl(w) => {
+                            use std::io::Write;
+                            crate::json::encode_rows(batch)
+                                .into_iter()
+                                .try_for_each(|row| {
+                                    w.write_all(row.as_bytes())
+                                        .and_then(|()| w.write_all(b"\n"))
+                                        .map_err(|e| ArrowError::IoError(e.to_string(), e))
+                                })
+                        }
                         FormatWriter::Parquet(_) => unreachable!("matched above"),
                     };
                     result.map_err(|e| cannot_write(&e))?;
@@ -644,10 +653,7 @@ impl Writer {
             }
             FormatWriter::Jsonl(mut w) => {
                 use std::io::Write;
-                w.finish().map_err(|e| cannot_write(e.to_string()))?;
-                w.into_inner()
-                    .flush()
-                    .map_err(|e| cannot_write(e.to_string()))?;
+                w.flush().map_err(|e| cannot_write(e.to_string()))?;
             }
         }
         self.temp

@@ -408,7 +408,7 @@ fn encode_cell(column: &ArrayRef, row: usize, out: &mut String) {
             let value = column.as_string::<i32>().value(row);
             out.push_str(&serde_json::to_string(value).expect("strings serialize"));
         }
-        A::Timestamp(..) => {
+        A::Timestamp(arrow::datatypes::TimeUnit::Microsecond, _) => {
             let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
             // RFC 3339 has four-digit years; outside them, the integer form.
             match chrono::DateTime::from_timestamp_micros(micros)
@@ -422,7 +422,21 @@ fn encode_cell(column: &ArrayRef, row: usize, out: &mut String) {
                 None => out.push_str(&micros.to_string()),
             }
         }
-        other => unreachable!("transform columns are never {other}"),
+        // Columns kept from a backfill's input can have any type.
+        A::Int8 | A::Int16 | A::UInt8 | A::UInt16 | A::UInt32 | A::UInt64 => {
+            out.push_str(
+                &arrow::util::display::array_value_to_string(column, row).unwrap_or_default(),
+            );
+        }
+        A::LargeUtf8 | A::Utf8View => {
+            let text = arrow::util::display::array_value_to_string(column, row).unwrap_or_default();
+            out.push_str(&serde_json::to_string(&text).expect("strings serialize"));
+        }
+        _ => {
+            // Anything else (dates, decimals, lists...) as its display text.
+            let text = arrow::util::display::array_value_to_string(column, row).unwrap_or_default();
+            out.push_str(&serde_json::to_string(&text).expect("strings serialize"));
+        }
     }
 }
 

@@ -493,3 +493,51 @@ fn the_reader_reads_only_requested_columns_in_requested_order() {
         assert!(batches.iter().all(|b| b.column(1).null_count() == 0));
     }
 }
+
+#[test]
+fn json_lines_output_keeps_nan_infinities_and_negative_zero() {
+    // Arrow's JSON writer would write `null` for NaN and infinities; the
+    // JSONL output uses the serving codec's exact form instead.
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("floats.csv");
+    fs::write(&input, "x,y\nNaN,inf\n-0.0,1e-45\n1.5,-inf\n").unwrap();
+    let output = dir.path().join("floats.jsonl");
+    let transform = load(artifacts::FLOAT_BITS);
+    Backfill::new(&transform, &input, &output).run().unwrap();
+    let text = fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"x_echo":"NaN","x_plus_zero":"NaN","zero_over_zero":"NaN","y_echo":"Infinity","y_plus_zero":"Infinity"}"#,
+            r#"{"x_echo":-0.0,"x_plus_zero":0.0,"zero_over_zero":"NaN","y_echo":1e-45,"y_plus_zero":1e-45}"#,
+            r#"{"x_echo":1.5,"x_plus_zero":1.5,"zero_over_zero":"NaN","y_echo":"-Infinity","y_plus_zero":"-Infinity"}"#,
+        ]
+    );
+    // And it decodes back to the same bits.
+    let raw: Vec<Box<serde_json::value::RawValue>> = lines
+        .iter()
+        .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
+        .collect();
+    let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
+    let back =
+        skewless::json::decode_rows(transform.name(), &transform.info().outputs, &refs).unwrap();
+    let csv_batches: Vec<RecordBatch> = Reader::open(
+        &input,
+        Some(&[
+            skewless::io::ColumnRequest {
+                name: "x".into(),
+                data_type: Some(skewless::DataType::Float64),
+            },
+            skewless::io::ColumnRequest {
+                name: "y".into(),
+                data_type: Some(skewless::DataType::Float32),
+            },
+        ]),
+        10,
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect();
+    assert_batches_same_bits(&transform.call(&csv_batches[0]).unwrap(), &back);
+}
