@@ -3,6 +3,9 @@
 //!
 //! `cargo run --release -p skewless-benches --bin report -- --out BENCHMARKS.md`
 //! (or `bash benches/report.sh`, which also runs the Feast comparison).
+//! `--runs N` sets the runs per figure, `--quick` measures smaller
+//! workloads, and `--only serving,latency` measures some sections only
+//! (write those elsewhere with `--out`, for a before/after comparison).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,35 @@ struct Options {
     runs: usize,
     quick: bool,
     feast: Option<PathBuf>,
+    /// Sections to measure (all when empty), for quick before/after checks.
+    only: Vec<String>,
 }
+
+/// Measures one section and writes its body.
+type Measure = fn(&Options, &mut String);
+
+/// The report's sections: a key for `--only`, a heading, and what measures it.
+const SECTIONS: [(&str, &str, Measure); 7] = [
+    (
+        "throughput",
+        "Batch throughput: wasm beside native",
+        throughput,
+    ),
+    ("budget", "Per-row CPU budget: what it costs", row_budget),
+    ("latency", "Embedded single-row latency", latency),
+    (
+        "load",
+        "Component load: compile and precompiled cache",
+        load,
+    ),
+    ("serving", "HTTP serving", serving),
+    (
+        "backfill",
+        "End-to-end backfill of a Parquet file",
+        backfill,
+    ),
+    ("feast", "Feast comparison", feast),
+];
 
 /// The embedded API's single-row latency for fraud-features, as measured in
 /// the latency section: `(p50, p99)` in microseconds.
@@ -37,6 +68,7 @@ fn main() {
         runs: 5,
         quick: false,
         feast: None,
+        only: Vec::new(),
     };
     let mut i = 1;
     while i < args.len() {
@@ -50,6 +82,17 @@ fn main() {
                 i += 1;
             }
             "--quick" => options.quick = true,
+            "--only" => {
+                options.only = args[i + 1].split(',').map(str::to_string).collect();
+                for key in &options.only {
+                    assert!(
+                        SECTIONS.iter().any(|(known, ..)| known == key),
+                        "--only {key}: the sections are {:?}",
+                        SECTIONS.map(|(key, ..)| key)
+                    );
+                }
+                i += 1;
+            }
             "--feast" => {
                 options.feast = Some(PathBuf::from(&args[i + 1]));
                 i += 1;
@@ -75,22 +118,16 @@ fn report(options: &Options) -> String {
         options.runs
     );
     machine(&mut out);
-    section("Batch throughput: wasm beside native", &mut out);
-    throughput(options, &mut out);
-    section("Per-row CPU budget: what it costs", &mut out);
-    row_budget(options, &mut out);
-    section("Embedded single-row latency", &mut out);
-    latency(options, &mut out);
-    section("Component load: compile and precompiled cache", &mut out);
-    load(options, &mut out);
-    section("HTTP serving", &mut out);
-    serving(options, &mut out);
-    section("End-to-end backfill of a Parquet file", &mut out);
-    backfill(options, &mut out);
-    section("Feast comparison", &mut out);
-    feast(options, &mut out);
-    section("Where the time goes", &mut out);
-    out.push_str(ANALYSIS);
+    for (key, heading, measure) in SECTIONS {
+        if options.only.is_empty() || options.only.iter().any(|only| only == key) {
+            section(heading, &mut out);
+            measure(options, &mut out);
+        }
+    }
+    if options.only.is_empty() {
+        section("Where the time goes", &mut out);
+        out.push_str(ANALYSIS);
+    }
     out
 }
 

@@ -18,7 +18,7 @@ pub mod verify;
 pub struct RuntimeArgs {
     /// CPU budget of each row, in fuel units (about one WebAssembly
     /// instruction each). A row that needs more fails, alone or in a batch.
-    #[arg(long, value_name = "FUEL", default_value_t = skewless::DEFAULT_FUEL_PER_ROW, help_heading = "Limits")]
+    #[arg(long, value_name = "FUEL", default_value_t = skewless::DEFAULT_FUEL_PER_ROW, value_parser = positive::<u64>, help_heading = "Limits")]
     pub fuel_per_row: u64,
 
     /// Linear memory each instance may use, e.g. `256MiB`, `1GiB`.
@@ -83,6 +83,18 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("skewless"))
 }
 
+/// Parses a count that must be at least 1 (`--threads 0` is a mistake, not
+/// a request for a default).
+pub fn positive<T>(text: &str) -> Result<T>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+{
+    match text.trim().parse::<T>() {
+        Ok(value) if value != T::from(0) => Ok(value),
+        _ => bail!("`{text}` is not a positive whole number"),
+    }
+}
+
 /// Parses `1024`, `64KiB`, `256MiB`, `1GiB` (also `KB`, `MB`, `GB` as
 /// powers of 1000).
 pub fn parse_size(text: &str) -> Result<usize> {
@@ -112,7 +124,20 @@ pub fn parse_size(text: &str) -> Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_size, positive};
+
+    #[test]
+    fn counts_must_be_positive() {
+        assert_eq!(positive::<usize>("4").unwrap(), 4);
+        assert_eq!(positive::<u64>(" 12 ").unwrap(), 12);
+        for bad in ["0", "-1", "many", ""] {
+            let error = positive::<usize>(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("not a positive whole number"),
+                "{bad}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {

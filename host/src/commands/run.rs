@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, Progress};
 
-use super::RuntimeArgs;
+use super::{RuntimeArgs, positive};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -49,11 +49,11 @@ pub struct RunCommand {
     keep: Vec<String>,
 
     /// Rows per batch. The features do not depend on it; memory and speed do.
-    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE)]
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE, value_parser = positive::<usize>)]
     batch_size: usize,
 
     /// Worker threads [default: the number of CPUs].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive::<usize>)]
     threads: Option<usize>,
 
     /// No progress bar or summary.

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use skewless::serve::{ServeConfig, Server, serve, shutdown_signal};
 
-use super::{RuntimeArgs, load, parse_size};
+use super::{RuntimeArgs, load, parse_size, positive};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -50,6 +50,7 @@ pub struct ServeCommand {
         long,
         value_name = "MS",
         default_value_t = 2_000,
+        value_parser = positive::<u64>,
         help_heading = "Limits"
     )]
     deadline_ms: u64,
@@ -63,6 +64,7 @@ pub struct ServeCommand {
         long,
         value_name = "ROWS",
         default_value_t = 10_000,
+        value_parser = positive::<usize>,
         help_heading = "Limits"
     )]
     max_rows: usize,
@@ -85,9 +87,6 @@ fn parse_pin(text: &str) -> Result<(String, String)> {
 impl ServeCommand {
     /// Loads, checks pins, and serves until a signal.
     pub fn execute(self) -> Result<ExitCode> {
-        if self.deadline_ms == 0 {
-            bail!("--deadline-ms must be positive");
-        }
         let runtime = self
             .runtime
             .runtime(Some(Duration::from_millis(self.deadline_ms)))?;

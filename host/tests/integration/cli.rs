@@ -233,3 +233,33 @@ fn an_unknown_extension_is_explained() {
     );
     assert!(stderr(&output).contains(".parquet, .csv, .arrow (or .ipc), or .jsonl"));
 }
+
+#[test]
+fn a_zero_count_is_refused_before_any_work() {
+    let dir = TempDir::new().unwrap();
+    let output_path = dir.path().join("features.parquet");
+    for (flag, value) in [
+        ("--threads", "0"),
+        ("--batch-size", "0"),
+        ("--fuel-per-row", "0"),
+    ] {
+        let output = skewless(&[
+            "run",
+            artifacts::FRAUD_FEATURES,
+            "-i",
+            sample_transactions().to_str().unwrap(),
+            "-o",
+            output_path.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {message}");
+        assert!(
+            message.contains(&format!("invalid value '0' for '{flag}"))
+                && message.contains("not a positive whole number"),
+            "{flag}: {message}"
+        );
+        assert!(!output_path.exists());
+    }
+}

@@ -349,6 +349,42 @@ fn a_failing_guest_fails_only_its_own_request() {
 }
 
 #[test]
+fn a_server_on_a_current_thread_runtime_serves_and_survives_a_panic() {
+    // Embedders pick their runtime; guest calls cannot use `block_in_place`
+    // on a current-thread one, so they go to the blocking pool there.
+    let server = TestServer::start_on(
+        vec![load(artifacts::PANICS), load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default(),
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        },
+    );
+    let (status, answer) = server.post("panics", r#"{"rows": [{"amount": -3.0}]}"#);
+    assert_eq!(
+        (status, answer["error"]["kind"].as_str()),
+        (500, Some("trap"))
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("amount must be positive, got -3"),
+        "{answer}"
+    );
+    let (status, answer) = server.post(
+        "fraud-features",
+        r#"{"rows": [{"amount": 0.0, "hour": 3, "merchant_category": "travel"}]}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["rows"],
+        json!([{"log_amount": 0.0, "is_night": 1, "amount_bucket": 0, "category_risk": 0.7}])
+    );
+}
+
+#[test]
 fn listing_health_and_metrics() {
     let server = server(&[artifacts::FRAUD_FEATURES, artifacts::EMAIL_SUBJECT]);
     let (status, text) = server.request("GET", "/v1/transforms", "");

@@ -49,15 +49,25 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(transforms: Vec<Transform>, config: skewless::serve::ServeConfig) -> TestServer {
+        Self::start_on(transforms, config, || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        })
+    }
+
+    /// A server on the tokio runtime `build` makes (an embedder's choice).
+    pub fn start_on(
+        transforms: Vec<Transform>,
+        config: skewless::serve::ServeConfig,
+        build: impl FnOnce() -> std::io::Result<tokio::runtime::Runtime> + Send + 'static,
+    ) -> TestServer {
         let server = Arc::new(skewless::serve::Server::new(transforms, config).unwrap());
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = build().unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
