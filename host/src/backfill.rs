@@ -139,7 +139,12 @@ impl Backfill {
             )));
         }
         let info = self.transform.info();
-        for kept in &self.keep {
+        for (index, kept) in self.keep.iter().enumerate() {
+            if self.keep[..index].contains(kept) {
+                return Err(Error::BadRequest(format!(
+                    "column `{kept}` is kept twice; name each kept column once"
+                )));
+            }
             if info.outputs.iter().any(|field| &field.name == kept) {
                 return Err(Error::BadRequest(format!(
                     "cannot keep input column `{kept}`: transform `{}` has an output column of that name",

@@ -162,7 +162,16 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
             "; the column holds text: parse it where the data is produced, or take it as `&str`"
                 .into()
         }
-        _ => String::new(),
+        (DataType::Int32 | DataType::Int64, A::Float16 | A::Float32 | A::Float64) => {
+            "; floats do not convert to integers without rounding, so skewless will not do \
+             it implicitly: round or cast the column where the data is produced, or take the \
+             argument as `f64`"
+                .into()
+        }
+        (expected, _) => format!(
+            "; convert the column to {expected} where the data is produced, or change the \
+             argument's type to match the data"
+        ),
     }
 }
 
@@ -518,6 +527,22 @@ mod tests {
             error
                 .to_string()
                 .starts_with("column `x` has type Int64, but transform `t` takes float64"),
+            "{error}"
+        );
+
+        // Every refusal says what to do.
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![3.9]));
+        let error = prepare_input(&info(DataType::Int64, false), &batch(floats)).unwrap_err();
+        assert!(
+            error.to_string().contains("round or cast the column"),
+            "{error}"
+        );
+        let flags: ArrayRef = Arc::new(BooleanArray::from(vec![true]));
+        let error = prepare_input(&info(DataType::Utf8, false), &batch(flags)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("; convert the column to utf8 where the data is produced, or change the argument's type to match the data"),
             "{error}"
         );
     }

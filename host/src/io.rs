@@ -25,6 +25,8 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+mod jsonl;
+
 use crate::convert::column_list;
 use crate::error::{Error, Result};
 use crate::spec::{DataType, Provenance};
@@ -232,14 +234,32 @@ impl Reader {
                     let full = typed_schema(&inferred, columns);
                     let indices = select(path, &full, columns)?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                    // Declared columns are decoded exactly, as serving does.
+                    let mut exact: Vec<crate::spec::Field> = Vec::new();
+                    for field in projected.fields() {
+                        let first = columns
+                            .unwrap_or_default()
+                            .iter()
+                            .find(|c| &c.name == field.name());
+                        if let Some(data_type) = first.and_then(|c| c.data_type) {
+                            exact.push(crate::spec::Field {
+                                name: field.name().clone(),
+                                data_type,
+                                nullable: true,
+                            });
+                        }
+                    }
                     let mut file = buffered.into_inner();
                     file.seek(SeekFrom::Start(0))
                         .map_err(|e| Error::io("cannot read", path, e))?;
                     let counted = CountingReader::new(file, bytes_read.clone());
-                    let reader = arrow::json::ReaderBuilder::new(projected.clone())
-                        .with_batch_size(batch_size)
-                        .build(BufReader::new(counted))
-                        .map_err(|e| cannot_read(&e))?;
+                    let reader = jsonl::JsonlBatches::new(
+                        BufReader::new(counted),
+                        projected.clone(),
+                        exact,
+                        batch_size,
+                    )
+                    .map_err(|e| cannot_read(&e))?;
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),
@@ -284,9 +304,14 @@ impl Iterator for Reader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.batches
-            .next()
-            .map(|batch| batch.map_err(|e| Error::data("cannot read", &self.path, e)))
+        self.batches.next().map(|batch| {
+            batch.map_err(|e| match e {
+                // Errors from the decoders here (and parquet's) say what
+                // they are without arrow's "External error: " in front.
+                ArrowError::ExternalError(source) => Error::data("cannot read", &self.path, source),
+                other => Error::data("cannot read", &self.path, other),
+            })
+        })
     }
 }
 

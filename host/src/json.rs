@@ -91,7 +91,7 @@ fn missing(field: &Field, row: usize) -> Error {
 }
 
 /// "a string \"abc\"", "an object", ... for error messages.
-fn describe(text: &str) -> String {
+pub(crate) fn describe(text: &str) -> String {
     let text = text.trim();
     let kind = match text.as_bytes().first() {
         Some(b'"') => "a string",

@@ -70,7 +70,7 @@ impl RunCommand {
         let transform = self.runtime.load(&self.component, None)?;
         let mut backfill = Backfill::new(&transform, &self.input, &self.output)
             .batch_size(self.batch_size)
-            .keep(self.keep.iter().cloned());
+            .keep(self.keep.iter().map(|column| column.trim()));
         if let Some(threads) = self.threads {
             backfill = backfill.threads(threads);
         }
@@ -92,8 +92,9 @@ impl RunCommand {
         if !self.quiet {
             let seconds = summary.elapsed.as_secs_f64();
             eprintln!(
-                "wrote {} rows to `{}` with {} {} (sha256 {}) in {:.2} s ({:.0} rows/s)",
+                "wrote {} {} to `{}` with {} {} (sha256 {}) in {:.2} s ({:.0} rows/s)",
                 summary.rows,
+                if summary.rows == 1 { "row" } else { "rows" },
                 summary.output.display(),
                 transform.name(),
                 transform.version(),

@@ -1,6 +1,5 @@
 //! The module that implements the `skewless serve` command.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,9 +36,10 @@ pub struct ServeCommand {
     #[arg(value_name = "COMPONENT", required = true)]
     components: Vec<PathBuf>,
 
-    /// The address to listen on (port 0 picks a free port).
+    /// The address to listen on: an IP or a host name (e.g. `localhost`),
+    /// and a port (0 picks a free one).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    addr: String,
 
     /// Refuse to start unless transform NAME has this sha256 (repeatable).
     #[arg(long = "expect", value_name = "NAME=SHA256", value_parser = parse_pin)]
@@ -108,7 +108,7 @@ impl ServeCommand {
             .build()
             .context("cannot start the async runtime")?;
         tokio.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(self.addr)
+            let listener = tokio::net::TcpListener::bind(self.addr.as_str())
                 .await
                 .with_context(|| format!("cannot listen on {}", self.addr))?;
             let addr = listener.local_addr()?;

@@ -399,6 +399,15 @@ fn kept_columns_come_first_and_must_not_clash_with_outputs() {
     );
 
     let error = Backfill::new(&transform, &input_path, &output_path)
+        .keep(["id", "id"])
+        .run()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "column `id` is kept twice; name each kept column once"
+    );
+
+    let error = Backfill::new(&transform, &input_path, &output_path)
         .keep(["is_night"])
         .run()
         .unwrap_err();
@@ -540,4 +549,86 @@ fn json_lines_output_keeps_nan_infinities_and_negative_zero() {
     .map(Result::unwrap)
     .collect();
     assert_batches_same_bits(&transform.call(&csv_batches[0]).unwrap(), &back);
+}
+
+#[test]
+fn json_lines_input_is_decoded_exactly_like_a_request() {
+    let dir = TempDir::new().unwrap();
+    // Every float form of the serving codec, a blank line, and a float32
+    // that must not be rounded through a float64.
+    let lines = [
+        r#"{"x": "NaN", "y": "Infinity"}"#,
+        r#"{"x": "NaN:0x7ff80000deadbeef", "y": 1e-45}"#,
+        r#"{"x": -0.0, "y": "-Infinity"}"#,
+        r#"{"x": 0.1, "y": 16777217}"#,
+    ];
+    let input = dir.path().join("floats.jsonl");
+    fs::write(
+        &input,
+        format!("{}\n\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], lines[3]),
+    )
+    .unwrap();
+    let transform = load(artifacts::FLOAT_BITS);
+    let requests: Vec<skewless::io::ColumnRequest> = transform
+        .info()
+        .inputs
+        .iter()
+        .map(|f| skewless::io::ColumnRequest {
+            name: f.name.clone(),
+            data_type: Some(f.data_type),
+        })
+        .collect();
+    let read: Vec<RecordBatch> = Reader::open(&input, Some(&requests), 3)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let read = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
+    let raw: Vec<Box<serde_json::value::RawValue>> = lines
+        .iter()
+        .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
+        .collect();
+    let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
+    let requested =
+        skewless::json::decode_rows(transform.name(), &transform.info().inputs, &refs).unwrap();
+    assert_batches_same_bits(&read, &requested);
+
+    // What serving refuses, a backfill refuses, with the file, row and field
+    // (rows count from the first data row; the blank line is not one).
+    let output = dir.path().join("features.parquet");
+    let fraud = load(artifacts::FRAUD_FEATURES);
+    for (bad_line, field, value) in [
+        (
+            r#"{"amount": 2.0, "hour": 3.9, "merchant_category": "travel", "id": "b"}"#,
+            "hour",
+            "3.9",
+        ),
+        (
+            r#"{"amount": "12.5", "hour": 3, "merchant_category": "travel", "id": "b"}"#,
+            "amount",
+            "12.5",
+        ),
+    ] {
+        let input = dir.path().join("transactions.jsonl");
+        fs::write(
+            &input,
+            format!(
+                "{}\n\n{}\n",
+                r#"{"amount": 1.0, "hour": 3, "merchant_category": "travel", "id": "a"}"#, bad_line
+            ),
+        )
+        .unwrap();
+        let error = Backfill::new(&fraud, &input, &output)
+            .keep(["id"])
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!("cannot read `{}`: ", input.display()))
+                && error.contains("row 1")
+                && error.contains(&format!("`{field}`"))
+                && error.contains(value),
+            "{error}"
+        );
+        assert!(!output.exists());
+    }
 }

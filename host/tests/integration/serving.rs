@@ -350,8 +350,8 @@ fn a_failing_guest_fails_only_its_own_request() {
 
 #[test]
 fn a_server_on_a_current_thread_runtime_serves_and_survives_a_panic() {
-    // Embedders pick their runtime; guest calls cannot use `block_in_place`
-    // on a current-thread one, so they go to the blocking pool there.
+    // Embedders pick their runtime: `serve` must work on a current-thread
+    // one too (no `block_in_place`, which panics there).
     let server = TestServer::start_on(
         vec![load(artifacts::PANICS), load(artifacts::FRAUD_FEATURES)],
         ServeConfig::default(),

@@ -1,0 +1,188 @@
+//! JSON Lines input, read exactly.
+//!
+//! The columns a transform declares are decoded by the serving codec
+//! ([`crate::json`]), so a line of a backfill file and a row of a request
+//! with the same text become the same values, or the same refusal. (arrow's
+//! JSON reader would cut `3.9` to `3` for an integer column and take the
+//! string `"12.5"` as a float: a backfill would then train on values that
+//! serving refuses.) Other columns (`--keep` ones, or every column when no
+//! types are asked for) go through arrow's JSON decoder with their inferred
+//! types, as they are only copied.
+
+use std::io::BufRead;
+use std::ops::Range;
+
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use serde_json::value::RawValue;
+
+use crate::error::Error;
+use crate::spec::Field;
+
+/// Batches of `batch_size` rows (one per non-blank line) with `schema`.
+pub(super) struct JsonlBatches<R> {
+    lines: R,
+    /// The columns to produce, in order.
+    schema: SchemaRef,
+    /// The columns decoded exactly, with their declared types.
+    exact: Vec<Field>,
+    /// The other columns, and arrow's decoder for them.
+    others: Option<arrow::json::reader::Decoder>,
+    batch_size: usize,
+    /// Rows yielded so far: errors count rows from the file's first.
+    rows_read: u64,
+    done: bool,
+}
+
+impl<R: BufRead> JsonlBatches<R> {
+    /// `exact` names the columns of `schema` to decode with the serving
+    /// codec; the rest are decoded by arrow with their types in `schema`.
+    pub(super) fn new(
+        lines: R,
+        schema: SchemaRef,
+        exact: Vec<Field>,
+        batch_size: usize,
+    ) -> Result<Self, ArrowError> {
+        let other_fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .filter(|field| !exact.iter().any(|e| &e.name == field.name()))
+            .cloned()
+            .collect();
+        let others = if other_fields.is_empty() {
+            None
+        } else {
+            let other_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(other_fields));
+            Some(
+                arrow::json::ReaderBuilder::new(other_schema)
+                    .with_batch_size(batch_size)
+                    .build_decoder()?,
+            )
+        };
+        Ok(JsonlBatches {
+            lines,
+            schema,
+            exact,
+            others,
+            batch_size,
+            rows_read: 0,
+            done: false,
+        })
+    }
+
+    /// Up to `batch_size` non-blank lines, as one text and the range of
+    /// each line in it.
+    fn read_lines(&mut self) -> Result<(String, Vec<Range<usize>>), ArrowError> {
+        let mut text = String::new();
+        let mut ranges = Vec::new();
+        let mut line = String::new();
+        while ranges.len() < self.batch_size {
+            line.clear();
+            let read = self.lines.read_line(&mut line).map_err(|e| {
+                ArrowError::ExternalError(Box::new(Error::BadRequest(format!(
+                    "row {}: {e}",
+                    self.rows_read + ranges.len() as u64
+                ))))
+            })?;
+            if read == 0 {
+                self.done = true;
+                break;
+            }
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let start = text.len();
+            text.push_str(line);
+            ranges.push(start..text.len());
+            text.push('\n');
+        }
+        Ok((text, ranges))
+    }
+
+    fn decode(&mut self, text: &str, ranges: &[Range<usize>]) -> Result<RecordBatch, Error> {
+        let first = self.rows_read;
+        let mut rows = Vec::with_capacity(ranges.len());
+        for (index, range) in ranges.iter().enumerate() {
+            let row = first + index as u64;
+            let raw: &RawValue = serde_json::from_str(&text[range.clone()])
+                .map_err(|e| Error::BadRequest(format!("row {row}: not valid JSON: {e}")))?;
+            if !raw.get().starts_with('{') {
+                return Err(Error::BadRequest(format!(
+                    "row {row}: expected a JSON object of fields, found {}",
+                    crate::json::describe(raw.get())
+                )));
+            }
+            rows.push(raw);
+        }
+        let exact = crate::json::decode_rows("", &self.exact, &rows)
+            .map_err(|error| error.offset_rows(first))?;
+        let others = match &mut self.others {
+            None => None,
+            Some(decoder) => {
+                let arrow_error = |e: ArrowError| {
+                    Error::BadRequest(format!(
+                        "rows {first} to {}: {e}",
+                        first + ranges.len() as u64 - 1
+                    ))
+                };
+                let mut bytes = text.as_bytes();
+                while !bytes.is_empty() {
+                    let used = decoder.decode(bytes).map_err(arrow_error)?;
+                    if used == 0 {
+                        break;
+                    }
+                    bytes = &bytes[used..];
+                }
+                decoder.flush().map_err(arrow_error)?
+            }
+        };
+        let columns: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let from = if self.exact.iter().any(|e| &e.name == field.name()) {
+                    Some(&exact)
+                } else {
+                    others.as_ref()
+                };
+                from.and_then(|batch| batch.column_by_name(field.name()))
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::Runtime(format!("column `{}` was not decoded", field.name()))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(ranges.len()));
+        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .map_err(|e| Error::Runtime(format!("cannot assemble the decoded rows: {e}")))
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlBatches<R> {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let (text, ranges) = match self.read_lines() {
+            Ok(lines) => lines,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        if ranges.is_empty() {
+            return None;
+        }
+        let batch = self.decode(&text, &ranges).map_err(|error| {
+            self.done = true;
+            ArrowError::ExternalError(Box::new(error))
+        });
+        self.rows_read += ranges.len() as u64;
+        Some(batch)
+    }
+}
