@@ -162,14 +162,19 @@ input list into the guest (one `realloc` call into the guest per list),
 runs the guest's loop with its two row-budget host calls, lifts each
 output list into a host vector and wraps them as Arrow arrays; no single
 step is more than a few percent of the profile. Building the same one-row
-Arrow batch natively is itself about 0.8 µs at the median. Reaching 2 µs
+Arrow batch natively is itself about 1 µs at the median (the native
+column). Reaching 2 µs
 would take a different boundary for tiny batches (one flat buffer per call
 instead of a list per column).
 
-**HTTP p99 (1 ms at the highest throughput).** The load generator is
-closed-loop and shares the two cores with the server, so past the
-throughput plateau each added connection only adds queueing: compare the
-rows around the best throughput.
+**HTTP p99 (1 ms at the highest throughput).** Met in some runs of this
+report and missed in others, by a few hundred microseconds: the plateau
+(about 17k to 19k requests/s) is reached at 4 to 16 connections, and the
+load generator is closed-loop and shares the two cores with the server, so
+past the plateau each added connection only adds queueing. Guest calls run
+on tokio's blocking pool; running them in place (`block_in_place`) was
+measured slower (14.3k requests/s at best, p99 1.66 ms, against 16.8k and
+0.50 ms in the same comparison).
 
 **Backfill scaling (2 threads 1.7x one).** With one worker, Parquet
 decoding already runs on the reader thread beside it, so `--threads 1`
