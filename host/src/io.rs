@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -206,17 +207,39 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let full = typed_schema(&inferred, columns);
                     let indices = select(path, &full, columns)?;
+                    // Timestamps are read as text and parsed as serving
+                    // parses them (arrow-csv would also take a date alone,
+                    // no time zone, or cut a nanosecond fraction).
+                    let declared_timestamps: Vec<String> = columns
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|c| c.data_type == Some(DataType::TimestampMicros))
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let as_text: Vec<ArrowField> = full
+                        .fields()
+                        .iter()
+                        .map(|field| {
+                            let field = field.as_ref().clone();
+                            if declared_timestamps.contains(field.name()) {
+                                field.with_data_type(ArrowType::Utf8)
+                            } else {
+                                field
+                            }
+                        })
+                        .collect();
                     let mut file = buffered.into_inner();
                     file.seek(SeekFrom::Start(0))
                         .map_err(|e| Error::io("cannot read", path, e))?;
                     let counted = CountingReader::new(file, bytes_read.clone());
-                    let reader = arrow::csv::ReaderBuilder::new(full.clone())
+                    let reader = arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(as_text)))
                         .with_header(true)
                         .with_batch_size(batch_size)
                         .with_projection(indices.clone())
                         .build(BufReader::new(counted))
                         .map_err(|e| cannot_read(&e))?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                    let reader = parse_timestamps(reader, projected.clone(), declared_timestamps);
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),
@@ -361,6 +384,62 @@ fn typed_schema(inferred: &Schema, columns: Option<&[ColumnRequest]>) -> SchemaR
         })
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// `batches` with their `timestamps` columns, read as text, parsed into the
+/// types of `schema` (RFC 3339, whole microseconds; or an integer of
+/// microseconds).
+/// Errors name the column and the row, counted from the first data row.
+fn parse_timestamps(
+    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
+    schema: SchemaRef,
+    timestamps: Vec<String>,
+) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static {
+    let mut rows_before = 0_u64;
+    batches.map(move |batch| {
+        let batch = batch?;
+        let first = rows_before;
+        rows_before += batch.num_rows() as u64;
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, column)| {
+                let (ArrowType::Timestamp(_, zone), true) =
+                    (field.data_type(), timestamps.contains(field.name()))
+                else {
+                    return Ok(column.clone());
+                };
+                let text = column.as_string::<i32>();
+                let mut micros =
+                    arrow::array::TimestampMicrosecondBuilder::with_capacity(text.len())
+                        .with_timezone_opt(zone.clone());
+                for (row, value) in text.iter().enumerate() {
+                    let Some(value) = value else {
+                        micros.append_null();
+                        continue;
+                    };
+                    let value = value.trim();
+                    let parsed = match value.parse::<i64>() {
+                        Ok(integer) => Ok(integer),
+                        Err(_) => crate::json::parse_rfc3339_micros(value),
+                    };
+                    match parsed {
+                        Ok(value) => micros.append_value(value),
+                        Err(reason) => {
+                            return Err(ArrowError::ExternalError(Box::new(Error::InvalidValue {
+                                column: field.name().clone(),
+                                row: first + row as u64,
+                                reason,
+                            })));
+                        }
+                    }
+                }
+                Ok(Arc::new(micros.finish()) as arrow::array::ArrayRef)
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        RecordBatch::try_new(schema.clone(), columns)
+    })
 }
 
 /// For each requested column, its index in the projected `schema`.

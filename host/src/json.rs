@@ -306,12 +306,24 @@ fn parse_timestamp(text: &str) -> Result<i64, Reason> {
     let Ok(string) = serde_json::from_str::<Cow<'_, str>>(text) else {
         return Err(Reason::Expected(EXPECTED));
     };
-    let parsed = chrono::DateTime::parse_from_rfc3339(&string)
-        .map_err(|e| Reason::Invalid(format!("{string:?} is not an RFC 3339 timestamp: {e}")))?;
+    parse_rfc3339_micros(&string).map_err(Reason::Invalid)
+}
+
+/// Microseconds since the epoch of an RFC 3339 timestamp that is a whole
+/// number of microseconds: the one text form of a timestamp that serving
+/// accepts, used for text files too (a CSV reader's own, laxer parsing
+/// would let a backfill take values that serving refuses).
+pub(crate) fn parse_rfc3339_micros(string: &str) -> std::result::Result<i64, String> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(string).map_err(|e| {
+        format!(
+            "{string:?} is not an RFC 3339 timestamp with a time zone, such as \
+                 \"2026-03-02T00:10:43Z\" ({e})"
+        )
+    })?;
     if parsed.timestamp_subsec_nanos() % 1_000 != 0 {
-        return Err(Reason::Invalid(format!(
+        return Err(format!(
             "{string:?} has a fraction of a microsecond; timestamps are whole microseconds"
-        )));
+        ));
     }
     Ok(parsed.timestamp_micros())
 }

@@ -171,6 +171,8 @@ impl Server {
             .route("/v1/transforms/{name}", post(transform))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
             .with_state(self)
     }
 }
@@ -274,6 +276,39 @@ impl Failure {
         )
             .into_response()
     }
+}
+
+/// Every answer that is not a success has the same JSON shape, including
+/// the router's own.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "nothing at `{}`; POST rows to /v1/transforms/NAME, or GET /v1/transforms, \
+             /healthz, /metrics",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let allowed = if uri.path().starts_with("/v1/transforms/") {
+        "POST"
+    } else {
+        "GET"
+    };
+    let mut response = Failure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("`{}` takes {allowed}, not {method}", uri.path()),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allowed));
+    response
 }
 
 async fn transform(

@@ -632,3 +632,67 @@ fn json_lines_input_is_decoded_exactly_like_a_request() {
         assert!(!output.exists());
     }
 }
+
+#[test]
+fn csv_timestamps_are_parsed_as_serving_parses_them() {
+    let dir = TempDir::new().unwrap();
+    let request = [skewless::io::ColumnRequest {
+        name: "read_at".into(),
+        data_type: Some(skewless::DataType::TimestampMicros),
+    }];
+    let good = dir.path().join("good.csv");
+    fs::write(
+        &good,
+        "read_at,n\n2026-03-02T00:10:43Z,0\n2026-03-02T01:10:43.000001+01:00,1\n,2\n1772410243000000,3\n",
+    )
+    .unwrap();
+    let batches: Vec<RecordBatch> = Reader::open(&good, Some(&request), 2)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let read = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let micros = read
+        .column(0)
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    assert_eq!(
+        micros.iter().collect::<Vec<_>>(),
+        [
+            Some(1_772_410_243_000_000),
+            Some(1_772_410_243_000_001),
+            None,
+            Some(1_772_410_243_000_000)
+        ]
+    );
+
+    // What serving refuses, a backfill refuses, with the column and row.
+    let output = dir.path().join("features.parquet");
+    let transform = load(artifacts::GLUCOSE_ALERTS);
+    let header = "patient_id,read_at,glucose_mg_dl,previous_mg_dl,minutes_since_previous";
+    for (value, reason) in [
+        ("2026-03-02 02:00:00", "is not an RFC 3339 timestamp"),
+        ("2026-03-02", "is not an RFC 3339 timestamp"),
+        (
+            "2026-03-02T03:00:00.1234567Z",
+            "has a fraction of a microsecond",
+        ),
+    ] {
+        let input = dir.path().join("readings.csv");
+        fs::write(
+            &input,
+            format!("{header}\np-1,2026-03-02T00:00:00Z,100.0,,\np-1,{value},120.0,100.0,5.0\n"),
+        )
+        .unwrap();
+        let error = Backfill::new(&transform, &input, &output)
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "cannot read `{}`: column `read_at`, row 1: \"{value}\" {reason}",
+                input.display()
+            )),
+            "{error}"
+        );
+        assert!(!output.exists());
+    }
+}

@@ -433,6 +433,34 @@ fn listing_health_and_metrics() {
 }
 
 #[test]
+fn wrong_paths_and_methods_get_the_json_error_shape() {
+    let server = server(&[artifacts::FRAUD_FEATURES]);
+    for (method, path, status, kind) in [
+        ("GET", "/nope", 404, "not_found"),
+        ("POST", "/v1/transforms/", 404, "not_found"),
+        (
+            "GET",
+            "/v1/transforms/fraud-features",
+            405,
+            "method_not_allowed",
+        ),
+        ("POST", "/healthz", 405, "method_not_allowed"),
+    ] {
+        let (got, text) = server.request(method, path, "");
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(
+            (got, body["error"]["kind"].as_str()),
+            (status, Some(kind)),
+            "{method} {path}: {body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(path),
+            "{method} {path}: {body}"
+        );
+    }
+}
+
+#[test]
 fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
     let little_fuel = Runtime::new(Config::default().fuel_per_row(5_000_000)).unwrap();
     let little_memory = Runtime::new(Config::default().memory_limit(32 << 20)).unwrap();
