@@ -503,6 +503,16 @@ fn the_reader_reads_only_requested_columns_in_requested_order() {
     }
 }
 
+/// JSON object lines decoded by the serving codec, as `fields`.
+fn decode_lines(fields: &[skewless::Field], lines: &[&str]) -> RecordBatch {
+    let raw: Vec<Box<serde_json::value::RawValue>> = lines
+        .iter()
+        .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
+        .collect();
+    let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
+    skewless::json::decode_rows("test", fields, &refs).unwrap()
+}
+
 #[test]
 fn json_lines_output_keeps_nan_infinities_and_negative_zero() {
     // Arrow's JSON writer would write `null` for NaN and infinities; the
@@ -524,13 +534,7 @@ fn json_lines_output_keeps_nan_infinities_and_negative_zero() {
         ]
     );
     // And it decodes back to the same bits.
-    let raw: Vec<Box<serde_json::value::RawValue>> = lines
-        .iter()
-        .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
-        .collect();
-    let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-    let back =
-        skewless::json::decode_rows(transform.name(), &transform.info().outputs, &refs).unwrap();
+    let back = decode_lines(&transform.info().outputs, &lines);
     let csv_batches: Vec<RecordBatch> = Reader::open(
         &input,
         Some(&[
@@ -583,13 +587,7 @@ fn json_lines_input_is_decoded_exactly_like_a_request() {
         .map(Result::unwrap)
         .collect();
     let read = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
-    let raw: Vec<Box<serde_json::value::RawValue>> = lines
-        .iter()
-        .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
-        .collect();
-    let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-    let requested =
-        skewless::json::decode_rows(transform.name(), &transform.info().inputs, &refs).unwrap();
+    let requested = decode_lines(&transform.info().inputs, &lines);
     assert_batches_same_bits(&read, &requested);
 
     // What serving refuses, a backfill refuses, with the file, row and field
