@@ -210,11 +210,14 @@ impl Reader {
                     // Timestamps are read as text and parsed as serving
                     // parses them (arrow-csv would also take a date alone,
                     // no time zone, or cut a nanosecond fraction).
-                    let declared_timestamps: Vec<String> = columns
-                        .unwrap_or_default()
+                    let declared_timestamps: Vec<String> = full
+                        .fields()
                         .iter()
-                        .filter(|c| c.data_type == Some(DataType::TimestampMicros))
-                        .map(|c| c.name.clone())
+                        .map(|field| field.name())
+                        .filter(|name| {
+                            declared_type(columns, name) == Some(DataType::TimestampMicros)
+                        })
+                        .cloned()
                         .collect();
                     let as_text: Vec<ArrowField> = full
                         .fields()
@@ -258,20 +261,18 @@ impl Reader {
                     let indices = select(path, &full, columns)?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
                     // Declared columns are decoded exactly, as serving does.
-                    let mut exact: Vec<crate::spec::Field> = Vec::new();
-                    for field in projected.fields() {
-                        let first = columns
-                            .unwrap_or_default()
-                            .iter()
-                            .find(|c| &c.name == field.name());
-                        if let Some(data_type) = first.and_then(|c| c.data_type) {
-                            exact.push(crate::spec::Field {
+                    let exact = projected
+                        .fields()
+                        .iter()
+                        .filter_map(|field| {
+                            let data_type = declared_type(columns, field.name())?;
+                            Some(crate::spec::Field {
                                 name: field.name().clone(),
                                 data_type,
                                 nullable: true,
-                            });
-                        }
-                    }
+                            })
+                        })
+                        .collect();
                     let mut file = buffered.into_inner();
                     file.seek(SeekFrom::Start(0))
                         .map_err(|e| Error::io("cannot read", path, e))?;
@@ -373,17 +374,17 @@ fn typed_schema(inferred: &Schema, columns: Option<&[ColumnRequest]>) -> SchemaR
     let fields: Vec<ArrowField> = inferred
         .fields()
         .iter()
-        .map(|field| {
-            let declared = columns
-                .and_then(|columns| columns.iter().find(|c| &c.name == field.name()))
-                .and_then(|c| c.data_type);
-            match declared {
-                Some(data_type) => ArrowField::new(field.name(), data_type.arrow(), true),
-                None => field.as_ref().clone().with_nullable(true),
-            }
+        .map(|field| match declared_type(columns, field.name()) {
+            Some(data_type) => ArrowField::new(field.name(), data_type.arrow(), true),
+            None => field.as_ref().clone().with_nullable(true),
         })
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// The type asked for column `name` (the first request for it wins).
+fn declared_type(columns: Option<&[ColumnRequest]>, name: &str) -> Option<DataType> {
+    columns?.iter().find(|c| c.name == name)?.data_type
 }
 
 /// `batches` with their `timestamps` columns, read as text, parsed into the

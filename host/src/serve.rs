@@ -14,10 +14,11 @@
 //!
 //! Errors answer with `{"error": {"kind", "message", "row", "field"}}`:
 //! 400 for bad input (malformed JSON, missing field, wrong type, null in a
-//! non-nullable field), 404 for an unknown transform, 409 when
-//! `expect_sha256` does not match, 413 for a body over the size limit or
-//! more rows than `max_rows`, 422 when the transform rejects a row or exceeds its fuel, memory or output
-//! limit, 503 when it exceeds the deadline, 500 when it crashes.
+//! non-nullable field), 404 for an unknown transform or path, 405 for a
+//! wrong method, 409 when `expect_sha256` does not match, 413 for a body
+//! over the size limit or more rows than `max_rows`, 422 when the transform
+//! rejects a row or exceeds its fuel, memory or output limit, 503 when it
+//! exceeds the deadline, 500 when it crashes.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -111,7 +111,16 @@ fn write_input(path: &Path, batch: &RecordBatch) {
 }
 
 fn read_all(path: &Path) -> RecordBatch {
-    let batches: Vec<RecordBatch> = Reader::open(path, None, 1 << 20)
+    read_columns(path, None, 1 << 20)
+}
+
+/// The `columns` of `path` read `batch_size` rows at a time, as one batch.
+fn read_columns(
+    path: &Path,
+    columns: Option<&[skewless::io::ColumnRequest]>,
+    batch_size: usize,
+) -> RecordBatch {
+    let batches: Vec<RecordBatch> = Reader::open(path, columns, batch_size)
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -582,11 +591,7 @@ fn json_lines_input_is_decoded_exactly_like_a_request() {
             data_type: Some(f.data_type),
         })
         .collect();
-    let read: Vec<RecordBatch> = Reader::open(&input, Some(&requests), 3)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let read = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
+    let read = read_columns(&input, Some(&requests), 3);
     let requested = decode_lines(&transform.info().inputs, &lines);
     assert_batches_same_bits(&read, &requested);
 
@@ -644,11 +649,7 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
         "read_at,n\n2026-03-02T00:10:43Z,0\n2026-03-02T01:10:43.000001+01:00,1\n,2\n1772410243000000,3\n",
     )
     .unwrap();
-    let batches: Vec<RecordBatch> = Reader::open(&good, Some(&request), 2)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let read = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let read = read_columns(&good, Some(&request), 2);
     let micros = read
         .column(0)
         .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
