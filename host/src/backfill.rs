@@ -1,12 +1,16 @@
 //! The offline path: a data file through a transform into a data file.
 //!
-//! A reader thread streams batches from the input, worker threads (one
-//! warm instance each) run them through [`Transform::call`], and the
-//! calling thread writes results in input order. Channels between the
-//! stages are bounded, so memory holds a few batches whatever the size of
-//! the file. The output appears under its name only when complete; any
-//! error leaves no output file. Errors name the row counted from the start
-//! of the input file.
+//! `threads` worker threads each take the next unit of rows from the input
+//! (reading it under a lock, so the file is read in order), run its
+//! batches through [`Transform::call`] on a warm instance, and encode the
+//! result; the calling thread appends encoded units to the output in input
+//! order. So `--threads N` means N threads of work, whatever the format:
+//! with one, reading, transforming and encoding take turns on one thread;
+//! a machine or container with N CPUs is used without oversubscribing it.
+//! Channels between the stages are bounded, so memory holds a few units
+//! whatever the size of the file. The output appears under its name only
+//! when complete; any error leaves no output file. Errors name the row
+//! counted from the start of the input file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +114,8 @@ impl Backfill {
         self
     }
 
-    /// Worker threads (default: the number of CPUs).
+    /// Threads that read, transform and encode (default: the number of CPUs
+    /// available to the process). Results do not depend on it.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
@@ -210,18 +215,19 @@ impl Backfill {
         let bytes_read = reader.bytes_read();
         let unit_rows = UNIT_ROWS.max(self.batch_size);
         let encoder = writer.encoder();
-        let (work_tx, work_rx) = sync_channel::<Work>(self.threads);
         let (done_tx, done_rx) = sync_channel::<Done>(self.threads * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
+        let source = Mutex::new(Units {
+            reader,
+            unit_rows,
+            seq: 0,
+            first_row: 0,
+            finished: false,
+        });
         thread::scope(|scope| {
-            thread::Builder::new()
-                .name("skewless-reader".into())
-                .spawn_scoped(scope, move || read_units(reader, unit_rows, work_tx))
-                .expect("cannot start the reader thread");
             for worker in 0..self.threads {
-                let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
                 let encoder = encoder.clone();
+                let source = &source;
                 thread::Builder::new()
                     .name(format!("skewless-worker-{worker}"))
                     .spawn_scoped(scope, move || {
@@ -231,7 +237,7 @@ impl Backfill {
                             output_schema,
                             encoder,
                         };
-                        worker.run(&work_rx, &done_tx)
+                        worker.run(source, &done_tx)
                     })
                     .expect("cannot start a worker thread");
             }
@@ -255,42 +261,53 @@ impl Backfill {
 /// size, then encoded together (one Parquet row group).
 const UNIT_ROWS: usize = 128 * 1024;
 
-/// Input for a worker: its sequence number, the file row it starts at, and
+/// A unit of input: its sequence number, the file row it starts at, and
 /// its batches (or the error reading them).
 type Work = (u64, u64, Result<Vec<RecordBatch>>);
 /// A worker's encoded output, by sequence number, with its batch count.
 type Done = (u64, u64, Result<Encoded>);
 
-/// Reads the input into units of about `unit_rows` rows.
-fn read_units(reader: Reader, unit_rows: usize, work: SyncSender<Work>) {
-    let (mut seq, mut first_row) = (0, 0);
-    let mut unit: Vec<RecordBatch> = Vec::new();
-    let mut unit_len = 0;
-    for batch in reader {
-        match batch {
-            Ok(batch) => {
-                unit_len += batch.num_rows();
-                unit.push(batch);
-                if unit_len >= unit_rows {
-                    if work
-                        .send((seq, first_row, Ok(std::mem::take(&mut unit))))
-                        .is_err()
-                    {
-                        return;
-                    }
-                    seq += 1;
-                    first_row += unit_len as u64;
-                    unit_len = 0;
+/// The input, cut into units of about `unit_rows` rows, handed out in order.
+struct Units {
+    reader: Reader,
+    unit_rows: usize,
+    seq: u64,
+    first_row: u64,
+    /// The input is exhausted or failed: no more units.
+    finished: bool,
+}
+
+impl Units {
+    /// Reads the next unit, or `None` when there is none.
+    fn next(&mut self) -> Option<Work> {
+        if self.finished {
+            return None;
+        }
+        let (seq, first_row) = (self.seq, self.first_row);
+        let mut unit: Vec<RecordBatch> = Vec::new();
+        let mut unit_len = 0;
+        while unit_len < self.unit_rows {
+            match self.reader.next() {
+                Some(Ok(batch)) => {
+                    unit_len += batch.num_rows();
+                    unit.push(batch);
+                }
+                Some(Err(error)) => {
+                    self.finished = true;
+                    return Some((seq, first_row, Err(error)));
+                }
+                None => {
+                    self.finished = true;
+                    break;
                 }
             }
-            Err(error) => {
-                let _ = work.send((seq, first_row, Err(error)));
-                return;
-            }
         }
-    }
-    if !unit.is_empty() {
-        let _ = work.send((seq, first_row, Ok(unit)));
+        if unit.is_empty() {
+            return None;
+        }
+        self.seq += 1;
+        self.first_row += unit_len as u64;
+        Some((seq, first_row, Ok(unit)))
     }
 }
 
@@ -303,10 +320,10 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn run(&self, work: &Mutex<Receiver<Work>>, done: &SyncSender<Done>) {
+    fn run(&self, source: &Mutex<Units>, done: &SyncSender<Done>) {
         loop {
-            let next = work.lock().unwrap_or_else(|e| e.into_inner()).recv();
-            let Ok((seq, first_row, unit)) = next else {
+            let next = source.lock().unwrap_or_else(|e| e.into_inner()).next();
+            let Some((seq, first_row, unit)) = next else {
                 return;
             };
             let batches = unit.as_ref().map_or(0, |batches| batches.len() as u64);

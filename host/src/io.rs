@@ -26,6 +26,7 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+mod flush;
 mod jsonl;
 
 use crate::convert::column_list;
@@ -550,6 +551,7 @@ pub struct Writer {
     inner: Option<FormatWriter>,
     encoder: Encoder,
     temp: tempfile::NamedTempFile,
+    flusher: flush::Flusher,
     path: PathBuf,
     rows: u64,
     row_groups: usize,
@@ -607,6 +609,11 @@ impl Writer {
         let file = temp
             .as_file()
             .try_clone()
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        let flusher = temp
+            .as_file()
+            .try_clone()
+            .map(|file| flush::Flusher::new(file, flush::Flusher::EVERY))
             .map_err(|e| Error::io("cannot write", path, e))?;
         let metadata: Vec<(String, String)> =
             provenance.map(Provenance::to_metadata).unwrap_or_default();
@@ -666,6 +673,7 @@ impl Writer {
                 path: path.to_path_buf(),
             },
             temp,
+            flusher,
             path: path.to_path_buf(),
             rows: 0,
             row_groups: 0,
@@ -726,7 +734,9 @@ impl Writer {
             (_, Payload::RowGroup(_)) => unreachable!("only Parquet encoders make row groups"),
         }
         self.rows += encoded.rows;
-        Ok(())
+        self.flusher
+            .written()
+            .map_err(|e| Error::io("cannot write", path, e))
     }
 
     /// Rows written so far.
@@ -761,9 +771,8 @@ impl Writer {
                 w.flush().map_err(|e| cannot_write(e.to_string()))?;
             }
         }
-        self.temp
-            .as_file()
-            .sync_all()
+        self.flusher
+            .finish()
             .map_err(|e| Error::io("cannot write", &path, e))?;
         self.temp
             .persist(&path)

@@ -642,8 +642,9 @@ fn backfill(options: &Options, out: &mut String) {
     let _ = writeln!(
         out,
         "`fraud-features` over a generated Parquet file of card transactions (four columns, \
-         three of them read), written to Parquet: reading, transforming and writing \
-         overlap on a reader thread, the worker threads and the writer. Each backfill runs \
+         three of them read), written to Parquet. Each of the `--threads` threads reads, \
+         transforms and encodes its own run of rows, and the calling thread appends the \
+         encoded bytes, so 1 thread means one core of work. Each backfill runs \
          in a fresh process; peak memory is that process's maximum resident set size \
          (VmHWM), with the component loaded from a warm cache as `skewless run` does.\n"
     );

@@ -52,7 +52,7 @@ pub struct RunCommand {
     #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_BATCH_SIZE, value_parser = positive::<usize>)]
     batch_size: usize,
 
-    /// Worker threads [default: the number of CPUs].
+    /// Threads that read, transform and encode [default: the CPUs available].
     #[arg(long, value_name = "N", value_parser = positive::<usize>)]
     threads: Option<usize>,
 

@@ -259,6 +259,53 @@ fn results_do_not_depend_on_batch_size_or_threads() {
     }
 }
 
+#[test]
+fn units_of_a_large_file_are_written_in_input_order_on_any_number_of_threads() {
+    // Larger than several of the units workers take at a time (128Ki rows),
+    // so threads finish units out of order and the writer must reorder them.
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("in.parquet");
+    let input = transactions(400_000);
+    write_input(&input_path, &input);
+    let expected = expected(&input);
+    let transform = load(artifacts::FRAUD_FEATURES);
+    for threads in [1, 3] {
+        let output_path = dir.path().join(format!("out-{threads}.parquet"));
+        Backfill::new(&transform, &input_path, &output_path)
+            .keep(["id"])
+            .threads(threads)
+            .run()
+            .unwrap();
+        assert_batches_same_bits(&expected, &read_all(&output_path));
+    }
+}
+
+#[test]
+fn the_first_failing_row_in_the_file_is_reported_whichever_thread_meets_it() {
+    let dir = TempDir::new().unwrap();
+    let input_path = dir.path().join("amounts.csv");
+    let mut text = String::from("amount\n");
+    for i in 0..400_000 {
+        text.push_str(if i == 150_001 || i == 390_000 { "-1.5\n" } else { "4.0\n" });
+    }
+    fs::write(&input_path, text).unwrap();
+    let transform = load(artifacts::FAILS_ROW);
+    for threads in [1, 2, 3] {
+        let output = dir.path().join("out.parquet");
+        let error = Backfill::new(&transform, &input_path, &output)
+            .threads(threads)
+            .run()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "transform `fails-row` failed at row 150001: amount must not be negative, got -1.5",
+            "{threads} threads"
+        );
+        assert!(!output.exists());
+    }
+    assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
 fn leftovers(dir: &Path) -> Vec<PathBuf> {
     fs::read_dir(dir)
         .unwrap()
