@@ -286,7 +286,11 @@ fn the_first_failing_row_in_the_file_is_reported_whichever_thread_meets_it() {
     let input_path = dir.path().join("amounts.csv");
     let mut text = String::from("amount\n");
     for i in 0..400_000 {
-        text.push_str(if i == 150_001 || i == 390_000 { "-1.5\n" } else { "4.0\n" });
+        text.push_str(if i == 150_001 || i == 390_000 {
+            "-1.5\n"
+        } else {
+            "4.0\n"
+        });
     }
     fs::write(&input_path, text).unwrap();
     let transform = load(artifacts::FAILS_ROW);
