@@ -128,7 +128,8 @@ impl Backfill {
         self
     }
 
-    /// Calls `report` as output is written (every 128Ki rows or so).
+    /// Calls `report` once before any output (0 rows, with the totals),
+    /// then as output is written (every 128Ki rows or so).
     pub fn on_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(report));
         self
@@ -252,6 +253,7 @@ impl Backfill {
                     });
                 }
             };
+            report(0);
             write_in_order(done_rx, writer, report)
         })
     }

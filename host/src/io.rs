@@ -551,6 +551,9 @@ pub struct Writer {
     inner: Option<FormatWriter>,
     encoder: Encoder,
     temp: tempfile::NamedTempFile,
+    /// Keeps `temp` listed for [`remove_unfinished_outputs`] until the
+    /// writer is finished or dropped.
+    _listed: Unfinished,
     flusher: flush::Flusher,
     path: PathBuf,
     rows: u64,
@@ -603,13 +606,29 @@ impl Writer {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
+        if path.is_dir() {
+            return Err(Error::BadRequest(format!(
+                "the output `{}` is a directory; name a file to write",
+                path.display()
+            )));
+        }
+        if !dir.is_dir() {
+            return Err(Error::BadRequest(format!(
+                "cannot write `{}`: the directory `{}` does not exist",
+                path.display(),
+                dir.display()
+            )));
+        }
+        // tempfile's error names the random temporary path; the user named
+        // the output.
         let temp = builder
             .tempfile_in(dir)
-            .map_err(|e| Error::io("cannot create a file next to", path, e))?;
+            .map_err(|e| Error::io("cannot create a file next to", path, e.kind().into()))?;
         let file = temp
             .as_file()
             .try_clone()
             .map_err(|e| Error::io("cannot write", path, e))?;
+        let listed = Unfinished::list(temp.path());
         let flusher = temp
             .as_file()
             .try_clone()
@@ -673,6 +692,7 @@ impl Writer {
                 path: path.to_path_buf(),
             },
             temp,
+            _listed: listed,
             flusher,
             path: path.to_path_buf(),
             rows: 0,
@@ -778,6 +798,44 @@ impl Writer {
             .persist(&path)
             .map_err(|e| Error::io("cannot move the finished file to", &path, e.error))?;
         Ok(())
+    }
+}
+
+/// Temporary files of the outputs being written in this process.
+static UNFINISHED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Deletes the temporary files of every output this process is writing, so
+/// that nothing is left behind when it is about to exit on a signal (which
+/// runs no destructors). Writers whose file is deleted fail; none of them
+/// can leave a partial file under its final name. Meant for a signal
+/// handler that exits the process right after; `skewless run` calls it on
+/// Ctrl-C and SIGTERM.
+pub fn remove_unfinished_outputs() {
+    let listed = UNFINISHED.lock().unwrap_or_else(|e| e.into_inner());
+    for path in listed.iter() {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A temporary output file listed in [`UNFINISHED`] while this lives.
+struct Unfinished(PathBuf);
+
+impl Unfinished {
+    fn list(path: &Path) -> Unfinished {
+        UNFINISHED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.to_path_buf());
+        Unfinished(path.to_path_buf())
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let mut listed = UNFINISHED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = listed.iter().position(|p| p == &self.0) {
+            listed.swap_remove(index);
+        }
     }
 }
 

@@ -79,6 +79,7 @@ impl RunCommand {
             let bar = bar.clone();
             backfill = backfill.on_progress(move |progress| show_progress(&bar, progress));
         }
+        remove_output_on_signal(bar.clone());
         let summary = backfill.run().with_context(|| {
             format!(
                 "backfill of `{}` with `{}` failed (no output was written)",
@@ -105,6 +106,52 @@ impl RunCommand {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// On Ctrl-C or SIGTERM: deletes the unfinished output, says so and exits
+/// with status 130. (A signal runs no destructors, so without this the
+/// temporary file would stay next to the output.) The handlers are in place
+/// when this returns; a thread waits for them.
+fn remove_output_on_signal(bar: Option<ProgressBar>) {
+    // Without the watcher a signal still stops the run; only the cleanup
+    // is lost, so failing to set it up is not an error.
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    #[cfg(unix)]
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _entered = runtime.enter();
+        let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let signalled = skewless::serve::shutdown_signal();
+    let watch = move || {
+        runtime.block_on(signalled);
+        skewless::io::remove_unfinished_outputs();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        eprintln!("error: interrupted; the unfinished output was deleted (no output was written)");
+        std::process::exit(130);
+    };
+    let _ = std::thread::Builder::new()
+        .name("skewless-signals".into())
+        .spawn(watch);
 }
 
 fn progress_bar() -> ProgressBar {

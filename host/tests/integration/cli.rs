@@ -263,3 +263,99 @@ fn a_zero_count_is_refused_before_any_work() {
         assert!(!output_path.exists());
     }
 }
+
+#[test]
+fn output_paths_that_cannot_be_written_are_refused_before_any_work() {
+    let dir = TempDir::new().unwrap();
+    let input = sample_transactions();
+    let into_directory = dir.path().join("features.parquet");
+    std::fs::create_dir(&into_directory).unwrap();
+    let missing_directory = dir.path().join("nowhere").join("features.parquet");
+    for (output, reason) in [
+        (
+            &into_directory,
+            format!(
+                "the output `{}` is a directory; name a file to write",
+                into_directory.display()
+            ),
+        ),
+        (
+            &missing_directory,
+            format!(
+                "cannot write `{}`: the directory `{}` does not exist",
+                missing_directory.display(),
+                dir.path().join("nowhere").display()
+            ),
+        ),
+    ] {
+        let run = skewless(&[
+            "run",
+            artifacts::FRAUD_FEATURES,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(1));
+        let message = stderr(&run);
+        assert!(message.ends_with(&format!("{reason}\n")), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
+    // Nothing was created beside them.
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("features.parquet")]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_deletes_its_unfinished_output() {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("x.csv");
+    std::fs::write(&input, "x\n1\n2\n").unwrap();
+    let output = dir.path().join("y.parquet");
+    std::fs::write(&output, "yesterday's features").unwrap();
+    // A guest that never returns, with a budget it will not exhaust.
+    let child = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["run", artifacts::INFINITE_LOOP, "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .args(["--fuel-per-row", "1000000000000000", "--no-cache"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let unfinished = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".skewless-tmp"))
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while unfinished() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let finished = child.wait_with_output().unwrap();
+    assert_eq!(finished.status.code(), Some(130));
+    assert_eq!(
+        String::from_utf8_lossy(&finished.stderr),
+        "error: interrupted; the unfinished output was deleted (no output was written)\n"
+    );
+    assert_eq!(unfinished(), 0);
+    assert_eq!(
+        std::fs::read_to_string(&output).unwrap(),
+        "yesterday's features"
+    );
+}

@@ -522,6 +522,9 @@ fn progress_is_reported_as_output_is_written() {
     .unwrap();
     let seen = seen.lock().unwrap();
     assert!(seen.len() >= 2, "{seen:?}");
+    // The first report comes before any output, with the total, so a
+    // progress bar knows its length from the start.
+    assert_eq!(seen.first(), Some(&(0, Some(300_000))));
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
     assert_eq!(seen.last(), Some(&(300_000, Some(300_000))));
 }
