@@ -133,8 +133,13 @@ impl Transform {
                  `transform`); was it built against another contract? ({e})"
             ))
         })?;
+        // Until `describe` answers, errors name the transform by its file.
+        let file_name = std::path::Path::new(source_name).file_name().map_or_else(
+            || source_name.to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let placeholder = TransformInfo {
-            name: "(loading)".into(),
+            name: file_name,
             version: String::new(),
             description: String::new(),
             inputs: Vec::new(),

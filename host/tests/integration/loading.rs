@@ -133,3 +133,19 @@ fn relaxed_simd_is_refused_at_load() {
         "{error}"
     );
 }
+
+#[test]
+fn a_limit_hit_while_loading_names_the_file() {
+    let little =
+        skewless::Runtime::new(skewless::Config::default().memory_limit(64 << 10)).unwrap();
+    let error = little
+        .load(artifacts::FRAUD_FEATURES)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(
+            "it cannot be instantiated: transform `fraud_features.wasm` exceeded the memory limit"
+        ),
+        "{error}"
+    );
+}
