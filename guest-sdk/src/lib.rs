@@ -55,10 +55,21 @@
 //! # One transform per crate
 //!
 //! A component exports one transform, so a crate has one `#[transform]`.
+//!
+//! # Memory allocator
+//!
+//! With the default `allocator` feature, a component built with the SDK
+//! allocates small blocks (up to 64 KiB) from power-of-two free lists
+//! instead of wasi-libc's `malloc`: every call allocates and frees a dozen
+//! blocks for its input and output columns, and this makes each a pointer
+//! swap. A crate that declares its own `#[global_allocator]` depends on the
+//! SDK with `default-features = false`. Native builds are not affected.
 
 // The macros' expansions name `::skewless_guest`, including inside this crate.
 extern crate self as skewless_guest;
 
+#[cfg(any(test, all(feature = "allocator", target_arch = "wasm32")))]
+mod allocator;
 mod timestamp;
 
 pub use skewless_guest_macro::{Features, transform};
