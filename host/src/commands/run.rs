@@ -121,25 +121,13 @@ fn remove_output_on_signal(bar: Option<ProgressBar>) {
     else {
         return;
     };
-    #[cfg(unix)]
     let signalled = {
-        use tokio::signal::unix::{SignalKind, signal};
         let _entered = runtime.enter();
-        let (Ok(mut interrupt), Ok(mut terminate)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        async move {
-            tokio::select! {
-                _ = interrupt.recv() => {},
-                _ = terminate.recv() => {},
-            }
+        match skewless::serve::shutdown_signal() {
+            Ok(signalled) => signalled,
+            Err(_) => return,
         }
     };
-    #[cfg(not(unix))]
-    let signalled = skewless::serve::shutdown_signal();
     let watch = move || {
         runtime.block_on(signalled);
         skewless::io::remove_unfinished_outputs();

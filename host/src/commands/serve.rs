@@ -122,7 +122,8 @@ impl ServeCommand {
                 );
             }
             eprintln!("listening on http://{addr}");
-            serve(listener, server, shutdown_signal()).await?;
+            let stop = shutdown_signal().context("cannot watch for Ctrl-C and SIGTERM")?;
+            serve(listener, server, stop).await?;
             eprintln!("stopped");
             anyhow::Ok(())
         })?;
