@@ -5,9 +5,10 @@
 //! hand-written parser. What this module adds is what a backfill needs
 //! around them: reading only the columns asked for (with the transform's
 //! declared types for text formats, where types would otherwise be
-//! guessed), errors that name the file, a count of bytes or rows for the
-//! progress bar, and output that appears under its final name only once it
-//! is complete.
+//! guessed), errors that name the file (and the column and row of a value
+//! that does not parse, without the libraries' prefixes), a count of bytes
+//! or rows for the progress bar, and output that appears under its final
+//! name only once it is complete.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
@@ -16,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
-use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
@@ -26,6 +26,7 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+mod csv;
 mod flush;
 mod jsonl;
 
@@ -133,7 +134,7 @@ impl Reader {
             .map_err(|e| Error::io("cannot read", path, e))?
             .len();
         let bytes_read = Arc::new(AtomicU64::new(0));
-        let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, e);
+        let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, readable(e));
         let batch_size = batch_size.max(1);
         let (batches, schema, total_rows): (Box<dyn Iterator<Item = _> + Send>, SchemaRef, _) =
             match format {
@@ -208,15 +209,14 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let full = typed_schema(&inferred, columns);
                     let indices = select(path, &full, columns)?;
-                    // Timestamps are read as text and parsed as serving
-                    // parses them (arrow-csv would also take a date alone,
-                    // no time zone, or cut a nanosecond fraction).
-                    let declared_timestamps: Vec<String> = full
+                    // Declared columns are read as text and parsed by
+                    // `csv::parse_declared`, whose errors name them.
+                    let parsed: Vec<String> = full
                         .fields()
                         .iter()
                         .map(|field| field.name())
                         .filter(|name| {
-                            declared_type(columns, name) == Some(DataType::TimestampMicros)
+                            !matches!(declared_type(columns, name), None | Some(DataType::Utf8))
                         })
                         .cloned()
                         .collect();
@@ -225,7 +225,7 @@ impl Reader {
                         .iter()
                         .map(|field| {
                             let field = field.as_ref().clone();
-                            if declared_timestamps.contains(field.name()) {
+                            if parsed.contains(field.name()) {
                                 field.with_data_type(ArrowType::Utf8)
                             } else {
                                 field
@@ -243,7 +243,7 @@ impl Reader {
                         .build(BufReader::new(counted))
                         .map_err(|e| cannot_read(&e))?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
-                    let reader = parse_timestamps(reader, projected.clone(), declared_timestamps);
+                    let reader = csv::parse_declared(reader, projected.clone(), parsed);
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),
@@ -329,15 +329,40 @@ impl Iterator for Reader {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.batches.next().map(|batch| {
-            batch.map_err(|e| match e {
-                // Errors from the decoders here (and parquet's) say what
-                // they are without arrow's "External error: " in front.
-                ArrowError::ExternalError(source) => Error::data("cannot read", &self.path, source),
-                other => Error::data("cannot read", &self.path, other),
-            })
-        })
+        self.batches
+            .next()
+            .map(|batch| batch.map_err(|e| Error::data("cannot read", &self.path, readable(&e))))
     }
+}
+
+/// What arrow, parquet and csv put in front of their messages.
+const LIBRARY_PREFIXES: [&str; 12] = [
+    "External error: ",
+    "Parser error: ",
+    "Csv error: ",
+    "Json error: ",
+    "Io error: ",
+    "Ipc error: ",
+    "Schema error: ",
+    "Invalid argument error: ",
+    "Parquet error: ",
+    "External: ",
+    "Arrow: ",
+    "EOF: ",
+];
+
+/// A reader's error as a user should read it after "cannot read `FILE`: ":
+/// without the libraries' prefixes, and CSV field-count errors said plainly.
+fn readable(error: &dyn std::fmt::Display) -> String {
+    let message = error.to_string();
+    let mut rest = message.as_str();
+    while let Some(stripped) = LIBRARY_PREFIXES
+        .iter()
+        .find_map(|prefix| rest.strip_prefix(prefix))
+    {
+        rest = stripped;
+    }
+    csv::field_count(rest).unwrap_or_else(|| rest.to_string())
 }
 
 /// The indices of the requested columns in `schema` (all when `None`).
@@ -386,62 +411,6 @@ fn typed_schema(inferred: &Schema, columns: Option<&[ColumnRequest]>) -> SchemaR
 /// The type asked for column `name` (the first request for it wins).
 fn declared_type(columns: Option<&[ColumnRequest]>, name: &str) -> Option<DataType> {
     columns?.iter().find(|c| c.name == name)?.data_type
-}
-
-/// `batches` with their `timestamps` columns, read as text, parsed into the
-/// types of `schema` (RFC 3339, whole microseconds; or an integer of
-/// microseconds).
-/// Errors name the column and the row, counted from the first data row.
-fn parse_timestamps(
-    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
-    schema: SchemaRef,
-    timestamps: Vec<String>,
-) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static {
-    let mut rows_before = 0_u64;
-    batches.map(move |batch| {
-        let batch = batch?;
-        let first = rows_before;
-        rows_before += batch.num_rows() as u64;
-        let columns = schema
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .map(|(field, column)| {
-                let (ArrowType::Timestamp(_, zone), true) =
-                    (field.data_type(), timestamps.contains(field.name()))
-                else {
-                    return Ok(column.clone());
-                };
-                let text = column.as_string::<i32>();
-                let mut micros =
-                    arrow::array::TimestampMicrosecondBuilder::with_capacity(text.len())
-                        .with_timezone_opt(zone.clone());
-                for (row, value) in text.iter().enumerate() {
-                    let Some(value) = value else {
-                        micros.append_null();
-                        continue;
-                    };
-                    let value = value.trim();
-                    let parsed = match value.parse::<i64>() {
-                        Ok(integer) => Ok(integer),
-                        Err(_) => crate::json::parse_rfc3339_micros(value),
-                    };
-                    match parsed {
-                        Ok(value) => micros.append_value(value),
-                        Err(reason) => {
-                            return Err(ArrowError::ExternalError(Box::new(Error::InvalidValue {
-                                column: field.name().clone(),
-                                row: first + row as u64,
-                                reason,
-                            })));
-                        }
-                    }
-                }
-                Ok(Arc::new(micros.finish()) as arrow::array::ArrayRef)
-            })
-            .collect::<Result<Vec<_>, ArrowError>>()?;
-        RecordBatch::try_new(schema.clone(), columns)
-    })
 }
 
 /// For each requested column, its index in the projected `schema`.

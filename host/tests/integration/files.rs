@@ -366,7 +366,7 @@ fn a_failed_backfill_leaves_no_output_and_keeps_an_existing_file() {
 }
 
 #[test]
-fn malformed_input_names_the_file_and_line() {
+fn malformed_input_names_the_file_and_where_in_it() {
     let dir = TempDir::new().unwrap();
     let transform = load(artifacts::FRAUD_FEATURES);
     let output = dir.path().join("out.parquet");
@@ -381,11 +381,38 @@ fn malformed_input_names_the_file_and_line() {
         .run()
         .unwrap_err()
         .to_string();
-    assert!(
-        error.starts_with(&format!("cannot read `{}`: ", csv.display())),
-        "{error}"
+    assert_eq!(
+        error,
+        format!(
+            "cannot read `{}`: column `amount`, row 1: \"abc\" is not a float64 (a number such as 12.5)",
+            csv.display()
+        )
     );
-    assert!(error.contains("abc") && error.contains("line"), "{error}");
+
+    // A line with the wrong number of fields, among the first lines (read
+    // to infer the other columns' types) and far after them.
+    for (rows_before, line) in [(1, "2.0,4"), (5_000, "2.0,4,travel,extra")] {
+        let mut text = String::from("amount,hour,merchant_category\n");
+        for row in 0..rows_before {
+            text.push_str(&format!("{row}.5,3,travel\n"));
+        }
+        text.push_str(line);
+        text.push('\n');
+        fs::write(&csv, text).unwrap();
+        let error = Backfill::new(&transform, &csv, &output)
+            .run()
+            .unwrap_err()
+            .to_string();
+        let fields = line.split(',').count();
+        assert_eq!(
+            error,
+            format!(
+                "cannot read `{}`: line {} has {fields} fields where the header has 3",
+                csv.display(),
+                rows_before + 2
+            )
+        );
+    }
 
     let jsonl = dir.path().join("bad.jsonl");
     fs::write(&jsonl, "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n{\"amount\": 2.0, \"hour\": \n").unwrap();
@@ -397,6 +424,7 @@ fn malformed_input_names_the_file_and_line() {
         error.starts_with(&format!("cannot read `{}`: ", jsonl.display())),
         "{error}"
     );
+    assert_no_library_prefix(&error);
 
     let parquet = dir.path().join("truncated.parquet");
     write_input(&parquet, &transactions(100));
@@ -410,6 +438,7 @@ fn malformed_input_names_the_file_and_line() {
         error.starts_with(&format!("cannot read `{}`: ", parquet.display())),
         "{error}"
     );
+    assert_no_library_prefix(&error);
 
     let missing = dir.path().join("no-hour.csv");
     fs::write(&missing, "amount,merchant_category\n1.0,travel\n").unwrap();
@@ -426,6 +455,21 @@ fn malformed_input_names_the_file_and_line() {
     );
     assert!(!output.exists());
     assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// The part after "cannot read `FILE`: " does not start with what arrow or
+/// parquet put in front of their messages.
+fn assert_no_library_prefix(error: &str) {
+    let (_, message) = error.split_once("`: ").unwrap();
+    for prefix in [
+        "Csv error",
+        "Parser error",
+        "External",
+        "Parquet error",
+        "Json error",
+    ] {
+        assert!(!message.starts_with(prefix), "{error}");
+    }
 }
 
 #[test]
