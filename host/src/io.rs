@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
+use arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -202,48 +202,8 @@ impl Reader {
                     }
                 }
                 Format::Csv => {
-                    let mut buffered = BufReader::new(file);
-                    let (inferred, _) = arrow::csv::reader::Format::default()
-                        .with_header(true)
-                        .infer_schema(&mut buffered, Some(INFER_RECORDS))
-                        .map_err(|e| cannot_read(&e))?;
-                    let full = typed_schema(&inferred, columns);
-                    let indices = select(path, &full, columns)?;
-                    // Declared columns are read as text and parsed by
-                    // `csv::parse_declared`, whose errors name them.
-                    let parsed: Vec<String> = full
-                        .fields()
-                        .iter()
-                        .map(|field| field.name())
-                        .filter(|name| {
-                            !matches!(declared_type(columns, name), None | Some(DataType::Utf8))
-                        })
-                        .cloned()
-                        .collect();
-                    let as_text: Vec<ArrowField> = full
-                        .fields()
-                        .iter()
-                        .map(|field| {
-                            let field = field.as_ref().clone();
-                            if parsed.contains(field.name()) {
-                                field.with_data_type(ArrowType::Utf8)
-                            } else {
-                                field
-                            }
-                        })
-                        .collect();
-                    let mut file = buffered.into_inner();
-                    file.seek(SeekFrom::Start(0))
-                        .map_err(|e| Error::io("cannot read", path, e))?;
-                    let counted = CountingReader::new(file, bytes_read.clone());
-                    let reader = arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(as_text)))
-                        .with_header(true)
-                        .with_batch_size(batch_size)
-                        .with_projection(indices.clone())
-                        .build(BufReader::new(counted))
-                        .map_err(|e| cannot_read(&e))?;
-                    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
-                    let reader = csv::parse_declared(reader, projected.clone(), parsed);
+                    let (reader, projected) =
+                        csv::open(file, path, columns, batch_size, bytes_read.clone())?;
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),

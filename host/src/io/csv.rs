@@ -1,21 +1,30 @@
-//! CSV input: the transform's declared columns parsed with errors that name
-//! them.
+//! CSV input: types for the columns, and values that do not parse named by
+//! column and row.
 //!
-//! arrow-csv reads every declared column that is not text as text, and this
-//! module parses it into its declared type by the rules arrow-csv itself
-//! applies (arrow's `Parser` for numbers, `true` or `false` in any case for
+//! A column the transform declares is read as text by arrow-csv and parsed
+//! here into its declared type by the rules arrow-csv itself applies
+//! (arrow's `Parser` for numbers, `true` or `false` in any case for
 //! booleans, an empty field is null), so the values are the ones arrow-csv
 //! would give. What changes is the refusal: a value that does not parse
 //! names its column, its row (counted from 0 at the first data row, as
 //! every row in skewless's messages) and the value, where arrow-csv names
 //! the column by position, counts CSV records as lines, and prints the
-//! whole row.
+//! whole row. Timestamps are parsed as serving parses them (RFC 3339 with a
+//! time zone, whole microseconds; or an integer of microseconds): arrow-csv
+//! would also take a date alone, a time without a zone, or cut a nanosecond
+//! fraction.
 //!
-//! Timestamps are parsed as serving parses them (RFC 3339 with a time zone,
-//! whole microseconds; or an integer of microseconds): arrow-csv would also
-//! take a date alone, a time without a zone, or cut a nanosecond fraction.
+//! Other columns (`--keep` ones) get the type arrow-csv guesses from the
+//! first rows, with two differences: a column of integers where one is
+//! written with a leading zero or a sign (`0123`, `+5`, `-0`) stays text, so an
+//! id is copied as written; and a later value that does not fit the guess
+//! is refused the same way, saying the type was guessed.
 
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBuilder, PrimitiveBuilder, RecordBatch,
@@ -23,18 +32,166 @@ use arrow::array::{
 };
 use arrow::compute::kernels::cast_utils::Parser;
 use arrow::datatypes::{
-    DataType as ArrowType, Float32Type, Float64Type, Int32Type, Int64Type, SchemaRef,
+    DataType as ArrowType, Field as ArrowField, Float32Type, Float64Type, Int32Type, Int64Type,
+    Schema, SchemaRef,
 };
 use arrow::error::ArrowError;
 
-use crate::error::Error;
+use super::{ColumnRequest, CountingReader, INFER_RECORDS, declared_type, readable, select};
+use crate::error::{Error, Result};
+use crate::spec::DataType;
+
+/// Batches of a CSV file's requested columns (all when `columns` is
+/// `None`), in file order, and their schema.
+pub(super) fn open(
+    file: File,
+    path: &Path,
+    columns: Option<&[ColumnRequest]>,
+    batch_size: usize,
+    bytes_read: Arc<AtomicU64>,
+) -> Result<(
+    impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
+    SchemaRef,
+)> {
+    let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, readable(e));
+    let mut file = BufReader::new(file);
+    let (guessed, _) = arrow::csv::reader::Format::default()
+        .with_header(true)
+        .infer_schema(&mut file, Some(INFER_RECORDS))
+        .map_err(|e| cannot_read(&e))?;
+    let indices = select(path, &guessed, columns)?;
+    let mut parsed = Vec::new();
+    let mut fields: Vec<ArrowField> = Vec::with_capacity(guessed.fields().len());
+    for (index, field) in guessed.fields().iter().enumerate() {
+        let name = field.name();
+        let data_type = match declared_type(columns, name) {
+            Some(declared) => {
+                if declared != DataType::Utf8 && indices.contains(&index) {
+                    parsed.push(Parsed {
+                        name: name.clone(),
+                        guessed: false,
+                    });
+                }
+                declared.arrow()
+            }
+            None => {
+                let guess = field.data_type().clone();
+                if matches!(
+                    guess,
+                    ArrowType::Boolean | ArrowType::Int64 | ArrowType::Float64
+                ) && indices.contains(&index)
+                {
+                    parsed.push(Parsed {
+                        name: name.clone(),
+                        guessed: true,
+                    });
+                }
+                guess
+            }
+        };
+        fields.push(ArrowField::new(name, data_type, true));
+    }
+    // Integers written with a leading zero or a sign stay text.
+    let mut file = file.into_inner();
+    let integers: Vec<usize> = parsed
+        .iter()
+        .filter(|column| column.guessed)
+        .map(|column| {
+            guessed
+                .index_of(&column.name)
+                .expect("a column of the file")
+        })
+        .filter(|&index| fields[index].data_type() == &ArrowType::Int64)
+        .collect();
+    if !integers.is_empty() {
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        for index in written_as_text(&mut file, &guessed, &integers, path)? {
+            fields[index] = fields[index].clone().with_data_type(ArrowType::Utf8);
+            parsed.retain(|column| &column.name != guessed.field(index).name());
+        }
+    }
+    let full = Schema::new(fields);
+    let as_text = Schema::new(
+        full.fields()
+            .iter()
+            .map(|field| {
+                let field = field.as_ref().clone();
+                if parsed.iter().any(|column| &column.name == field.name()) {
+                    field.with_data_type(ArrowType::Utf8)
+                } else {
+                    field
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    let counted = CountingReader::new(file, bytes_read);
+    let reader = arrow::csv::ReaderBuilder::new(Arc::new(as_text))
+        .with_header(true)
+        .with_batch_size(batch_size)
+        .with_projection(indices.clone())
+        .build(BufReader::new(counted))
+        .map_err(|e| cannot_read(&e))?;
+    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+    Ok((parse_declared(reader, projected.clone(), parsed), projected))
+}
+
+/// Of the `integers` columns (guessed as int64), those where a value of the
+/// first rows has a leading zero or a sign, which an integer would lose.
+fn written_as_text(
+    file: &mut File,
+    schema: &Schema,
+    integers: &[usize],
+    path: &Path,
+) -> Result<Vec<usize>> {
+    let text = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|field| field.as_ref().clone().with_data_type(ArrowType::Utf8))
+            .collect::<Vec<_>>(),
+    );
+    let sample = arrow::csv::ReaderBuilder::new(Arc::new(text))
+        .with_header(true)
+        .with_batch_size(INFER_RECORDS)
+        .with_projection(integers.to_vec())
+        .build(BufReader::new(&mut *file))
+        .map_err(|e| Error::data("cannot read", path, readable(&e)))?
+        .next()
+        .transpose()
+        .map_err(|e| Error::data("cannot read", path, readable(&e)))?;
+    let Some(sample) = sample else {
+        return Ok(Vec::new());
+    };
+    Ok(integers
+        .iter()
+        .zip(sample.columns())
+        .filter(|(_, values)| {
+            values.as_string::<i32>().iter().flatten().any(|value| {
+                value.starts_with('+')
+                    || value.starts_with("-0")
+                    || (value.len() > 1 && value.starts_with('0'))
+            })
+        })
+        .map(|(&index, _)| index)
+        .collect())
+}
+
+/// A column read as text and parsed here.
+struct Parsed {
+    name: String,
+    /// Whether its type was guessed from the first rows (not declared).
+    guessed: bool,
+}
 
 /// `batches` with their `parsed` columns, read as text, parsed into the
 /// types `schema` gives them.
-pub(super) fn parse_declared(
+fn parse_declared(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     schema: SchemaRef,
-    parsed: Vec<String>,
+    parsed: Vec<Parsed>,
 ) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static {
     let mut rows_before = 0_u64;
     batches.map(move |batch| {
@@ -46,16 +203,26 @@ pub(super) fn parse_declared(
             .iter()
             .zip(batch.columns())
             .map(|(field, column)| {
-                if !parsed.contains(field.name()) {
+                let Some(how) = parsed.iter().find(|parsed| &parsed.name == field.name()) else {
                     return Ok(column.clone());
-                }
+                };
                 parse_column(
                     column.as_string::<i32>(),
                     field.data_type(),
                     field.name(),
                     first,
                 )
-                .map_err(|error| ArrowError::ExternalError(Box::new(error)))
+                .map_err(|mut error| {
+                    if let (Error::InvalidValue { reason, .. }, true) = (&mut error, how.guessed) {
+                        reason.push_str(&format!(
+                            "; the type of `{}` was guessed from the file's first \
+                                 {INFER_RECORDS} rows (only the transform's inputs have \
+                                 declared types)",
+                            field.name()
+                        ));
+                    }
+                    ArrowError::ExternalError(Box::new(error))
+                })
             })
             .collect::<Result<Vec<_>, ArrowError>>()?;
         RecordBatch::try_new(schema.clone(), columns)

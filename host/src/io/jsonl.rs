@@ -28,7 +28,7 @@ pub(super) struct JsonlBatches<R> {
     /// The columns decoded exactly, with their declared types.
     exact: Vec<Field>,
     /// The other columns, and arrow's decoder for them.
-    others: Option<arrow::json::reader::Decoder>,
+    others: Option<(SchemaRef, arrow::json::reader::Decoder)>,
     batch_size: usize,
     /// Rows yielded so far: errors count rows from the file's first.
     rows_read: u64,
@@ -54,11 +54,10 @@ impl<R: BufRead> JsonlBatches<R> {
             None
         } else {
             let other_schema = std::sync::Arc::new(arrow::datatypes::Schema::new(other_fields));
-            Some(
-                arrow::json::ReaderBuilder::new(other_schema)
-                    .with_batch_size(batch_size)
-                    .build_decoder()?,
-            )
+            let decoder = arrow::json::ReaderBuilder::new(other_schema.clone())
+                .with_batch_size(batch_size)
+                .build_decoder()?;
+            Some((other_schema, decoder))
         };
         Ok(JsonlBatches {
             lines,
@@ -120,13 +119,8 @@ impl<R: BufRead> JsonlBatches<R> {
             .map_err(|error| error.offset_rows(first))?;
         let others = match &mut self.others {
             None => None,
-            Some(decoder) => {
-                let arrow_error = |e: ArrowError| {
-                    Error::BadRequest(format!(
-                        "rows {first} to {}: {e}",
-                        first + ranges.len() as u64 - 1
-                    ))
-                };
+            Some((schema, decoder)) => {
+                let arrow_error = |e| others_error(schema, text, ranges, first, e);
                 let mut bytes = text.as_bytes();
                 while !bytes.is_empty() {
                     let used = decoder.decode(bytes).map_err(arrow_error)?;
@@ -159,6 +153,40 @@ impl<R: BufRead> JsonlBatches<R> {
         RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
             .map_err(|e| Error::Runtime(format!("cannot assemble the decoded rows: {e}")))
     }
+}
+
+/// arrow's `error` on the rows at `ranges` of `text` (the first is file row
+/// `first`), narrowed to the first row that fails alone.
+fn others_error(
+    schema: &SchemaRef,
+    text: &str,
+    ranges: &[Range<usize>],
+    first: u64,
+    error: ArrowError,
+) -> Error {
+    let alone = |range: &Range<usize>| -> Result<(), ArrowError> {
+        let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
+        decoder.decode(text[range.clone()].as_bytes())?;
+        decoder.flush().map(|_| ())
+    };
+    let (rows, error) = match ranges
+        .iter()
+        .enumerate()
+        .find_map(|(index, range)| Some((index, alone(range).err()?)))
+    {
+        Some((index, error)) => (format!("row {}", first + index as u64), error),
+        None => (
+            format!("rows {first} to {}", first + ranges.len() as u64 - 1),
+            error,
+        ),
+    };
+    let message = error.to_string();
+    let message = message.strip_prefix("Json error: ").unwrap_or(&message);
+    Error::BadRequest(format!(
+        "{rows}: {message} (columns that are not inputs of the transform have the types \
+         guessed from the file's first {} rows)",
+        super::INFER_RECORDS
+    ))
 }
 
 impl<R: BufRead> Iterator for JsonlBatches<R> {

@@ -473,6 +473,92 @@ fn assert_no_library_prefix(error: &str) {
 }
 
 #[test]
+fn kept_csv_columns_are_copied_as_written() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let input = dir.path().join("in.csv");
+    let output = dir.path().join("out.parquet");
+    // Ids with a leading zero stay text; plain integers and 0/1 labels are
+    // guessed as integers.
+    fs::write(
+        &input,
+        "id,n,label,amount,hour,merchant_category\n\
+         0123,5,0,1.0,3,travel\n\
+         77,-0,1,2.0,4,grocery\n",
+    )
+    .unwrap();
+    Backfill::new(&transform, &input, &output)
+        .keep(["id", "n", "label"])
+        .run()
+        .unwrap();
+    let out = read_all(&output);
+    let ids: Vec<_> = out.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(ids, ["0123", "77"]);
+    let ns: Vec<_> = out.column(1).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(ns, ["5", "-0"]);
+    assert_eq!(
+        out.column(2).as_primitive::<Int64Type>().values().to_vec(),
+        [0, 1]
+    );
+
+    // A value after the first rows that does not fit the guessed type is
+    // refused with the column, the row and why.
+    let mut text = String::from("id,amount,hour,merchant_category\n");
+    for row in 0..10_500 {
+        text.push_str(&format!("{row},1.0,3,travel\n"));
+    }
+    text.push_str("A77,1.0,3,travel\n");
+    fs::write(&input, text).unwrap();
+    let error = Backfill::new(&transform, &input, &output)
+        .keep(["id"])
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "cannot read `{}`: column `id`, row 10500: \"A77\" is not an int64 (a whole number \
+             such as 42); the type of `id` was guessed from the file's first 10000 rows (only \
+             the transform's inputs have declared types)",
+            input.display()
+        )
+    );
+}
+
+#[test]
+fn a_kept_json_lines_value_that_does_not_fit_its_guessed_type_is_named_by_row() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let input = dir.path().join("in.jsonl");
+    let output = dir.path().join("out.parquet");
+    let mut text = String::new();
+    for row in 0..10_500 {
+        text.push_str(&format!(
+            "{{\"id\": {row}, \"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}}\n"
+        ));
+    }
+    text.push_str(
+        "{\"id\": \"A77\", \"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n",
+    );
+    fs::write(&input, text).unwrap();
+    let error = Backfill::new(&transform, &input, &output)
+        .keep(["id"])
+        .run()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "cannot read `{}`: row 10500: whilst decoding field 'id': failed to parse \"A77\" \
+             as Int64 (columns that are not inputs of the transform have the types guessed \
+             from the file's first 10000 rows)",
+            input.display()
+        )
+    );
+    assert!(!output.exists());
+}
+
+#[test]
 fn kept_columns_come_first_and_must_not_clash_with_outputs() {
     let dir = TempDir::new().unwrap();
     let input_path = dir.path().join("in.parquet");
