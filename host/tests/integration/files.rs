@@ -377,10 +377,7 @@ fn malformed_input_names_the_file_and_where_in_it() {
         "amount,hour,merchant_category\n1.0,3,travel\nabc,4,grocery\n",
     )
     .unwrap();
-    let error = Backfill::new(&transform, &csv, &output)
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &csv, &output, &[]);
     assert_eq!(
         error,
         format!(
@@ -399,10 +396,7 @@ fn malformed_input_names_the_file_and_where_in_it() {
         text.push_str(line);
         text.push('\n');
         fs::write(&csv, text).unwrap();
-        let error = Backfill::new(&transform, &csv, &output)
-            .run()
-            .unwrap_err()
-            .to_string();
+        let error = backfill_error(&transform, &csv, &output, &[]);
         let fields = line.split(',').count();
         assert_eq!(
             error,
@@ -416,10 +410,7 @@ fn malformed_input_names_the_file_and_where_in_it() {
 
     let jsonl = dir.path().join("bad.jsonl");
     fs::write(&jsonl, "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n{\"amount\": 2.0, \"hour\": \n").unwrap();
-    let error = Backfill::new(&transform, &jsonl, &output)
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &jsonl, &output, &[]);
     assert!(
         error.starts_with(&format!("cannot read `{}`: ", jsonl.display())),
         "{error}"
@@ -430,10 +421,7 @@ fn malformed_input_names_the_file_and_where_in_it() {
     write_input(&parquet, &transactions(100));
     let bytes = fs::read(&parquet).unwrap();
     fs::write(&parquet, &bytes[..bytes.len() - 20]).unwrap();
-    let error = Backfill::new(&transform, &parquet, &output)
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &parquet, &output, &[]);
     assert!(
         error.starts_with(&format!("cannot read `{}`: ", parquet.display())),
         "{error}"
@@ -442,10 +430,7 @@ fn malformed_input_names_the_file_and_where_in_it() {
 
     let missing = dir.path().join("no-hour.csv");
     fs::write(&missing, "amount,merchant_category\n1.0,travel\n").unwrap();
-    let error = Backfill::new(&transform, &missing, &output)
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &missing, &output, &[]);
     assert_eq!(
         error,
         format!(
@@ -455,6 +440,20 @@ fn malformed_input_names_the_file_and_where_in_it() {
     );
     assert!(!output.exists());
     assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// The error of a backfill of `input` into `output` that must fail.
+fn backfill_error(
+    transform: &skewless::Transform,
+    input: &Path,
+    output: &Path,
+    keep: &[&str],
+) -> String {
+    Backfill::new(transform, input, output)
+        .keep(keep.iter().copied())
+        .run()
+        .unwrap_err()
+        .to_string()
 }
 
 /// The part after "cannot read `FILE`: " does not start with what arrow or
@@ -509,11 +508,7 @@ fn kept_csv_columns_are_copied_as_written() {
     }
     text.push_str("A77,1.0,3,travel\n");
     fs::write(&input, text).unwrap();
-    let error = Backfill::new(&transform, &input, &output)
-        .keep(["id"])
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &input, &output, &["id"]);
     assert_eq!(
         error,
         format!(
@@ -541,11 +536,7 @@ fn a_kept_json_lines_value_that_does_not_fit_its_guessed_type_is_named_by_row() 
         "{\"id\": \"A77\", \"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n",
     );
     fs::write(&input, text).unwrap();
-    let error = Backfill::new(&transform, &input, &output)
-        .keep(["id"])
-        .run()
-        .unwrap_err()
-        .to_string();
+    let error = backfill_error(&transform, &input, &output, &["id"]);
     assert_eq!(
         error,
         format!(
@@ -804,11 +795,7 @@ fn json_lines_input_is_decoded_exactly_like_a_request() {
             ),
         )
         .unwrap();
-        let error = Backfill::new(&fraud, &input, &output)
-            .keep(["id"])
-            .run()
-            .unwrap_err()
-            .to_string();
+        let error = backfill_error(&fraud, &input, &output, &["id"]);
         assert!(
             error.starts_with(&format!("cannot read `{}`: ", input.display()))
                 && error.contains("row 1")
@@ -865,10 +852,7 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
             format!("{header}\np-1,2026-03-02T00:00:00Z,100.0,,\np-1,{value},120.0,100.0,5.0\n"),
         )
         .unwrap();
-        let error = Backfill::new(&transform, &input, &output)
-            .run()
-            .unwrap_err()
-            .to_string();
+        let error = backfill_error(&transform, &input, &output, &[]);
         assert!(
             error.starts_with(&format!(
                 "cannot read `{}`: column `read_at`, row 1: \"{value}\" {reason}",
