@@ -208,18 +208,24 @@ per row took 13.7 ms to 4.5 ms; unchecked row reads and writes in the SDK
 
 **Embedded single-row p99 (2 µs).** Missed. Timed by hand on 2026-11-27
 (a temporary timer around each step, 300,000 warm one-row `fraud-features`
-calls, mean per call): picking and checking the input columns 0.28 µs,
-lending them as WIT parameters 0.23 µs, taking an instance and setting its
-budgets 0.07 µs, the guest call 3.6 µs, returning the instance 0.06 µs,
-checking and wrapping the output 0.49 µs. Inside the guest call
-(callgrind, about 20,700 instructions of the 25,900 a call takes): one
-`realloc` call into the guest per input list, the guest's row loop with
-its two row-budget host calls, one lifted host vector per output list and
-the `post-return` call that frees the guest's copies; no single step is
-more than a few percent. Building the same one-row Arrow batch natively is
-itself about 1 µs at the median (the native column). Reaching 2 µs would
-take a different boundary for tiny batches (one flat buffer per call
-instead of a list per column), a contract change not made.
+calls, mean per call, before the allocator below): picking and checking
+the input columns 0.28 µs, lending them as WIT parameters 0.23 µs, taking
+an instance and setting its budgets 0.07 µs, the guest call 3.6 µs,
+returning the instance 0.06 µs, checking and wrapping the output 0.49 µs.
+callgrind then counted 25,900 instructions per call, 7,300 of them in the
+guest's allocator: wasi-libc's dlmalloc, under fuel metering, serving a
+dozen allocations and frees per call (the host's copies of the input
+lists through `realloc`, the output columns, and `post-return`'s frees).
+The SDK now installs a size-class allocator in components
+(`guest-sdk/src/allocator.rs`): a call is 20,600 instructions, 16,300 of
+them in wasmtime's typed call (about 6,100 in the guest; the rest lowers
+and lifts the lists and enters the guest for each `realloc` and for
+`post-return`), and in one session the p50 went from 4.67 to 4.11 µs for
+`fraud-features`, 7.06 to 5.80 µs for `glucose-alerts` and 6.56 to
+5.95 µs for `email-subject`. Building the same one-row Arrow batch
+natively is itself about 1.3 µs at the median (the native column).
+Reaching 2 µs would take a different boundary for tiny batches (one flat
+buffer per call instead of a list per column), a contract change not made.
 
 **HTTP p99 (1 ms at the highest throughput).** Met in some runs of this
 report and missed in others, by a few hundred microseconds: the plateau
