@@ -218,6 +218,31 @@ impl Reader {
                         Some(INFER_RECORDS),
                     )
                     .map_err(|e| cannot_read(&e))?;
+                    let inferred = match columns {
+                        // A file without a line has nothing to infer from;
+                        // when every column asked for has a type, it reads
+                        // as zero rows, as a CSV file with only a header does.
+                        Some(columns)
+                            if inferred.fields().is_empty()
+                                && columns.iter().all(|c| c.data_type.is_some()) =>
+                        {
+                            let mut fields: Vec<ArrowField> = Vec::new();
+                            for column in columns {
+                                if let (Some(data_type), false) = (
+                                    column.data_type,
+                                    fields.iter().any(|f| f.name() == &column.name),
+                                ) {
+                                    fields.push(ArrowField::new(
+                                        &column.name,
+                                        data_type.arrow(),
+                                        true,
+                                    ));
+                                }
+                            }
+                            Schema::new(fields)
+                        }
+                        _ => inferred,
+                    };
                     let full = typed_schema(&inferred, columns);
                     let indices = select(path, &full, columns)?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));

@@ -624,6 +624,20 @@ fn an_empty_input_gives_an_empty_output_with_the_schema() {
     let file = skewless::io::summarize(&output_path).unwrap();
     assert_eq!(file.rows, Some(0));
     assert_eq!(file.schema.fields().len(), 4);
+
+    // A JSON Lines file without a line (or with blank lines only) has no
+    // names to read, but the transform's inputs are declared.
+    for text in ["", "\n\n"] {
+        let input_path = dir.path().join("empty.jsonl");
+        fs::write(&input_path, text).unwrap();
+        let summary = Backfill::new(&load(artifacts::FRAUD_FEATURES), &input_path, &output_path)
+            .run()
+            .unwrap();
+        assert_eq!(summary.rows, 0);
+        let file = skewless::io::summarize(&output_path).unwrap();
+        assert_eq!(file.rows, Some(0));
+        assert_eq!(file.schema.fields().len(), 4);
+    }
 }
 
 #[test]
