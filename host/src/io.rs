@@ -213,11 +213,23 @@ impl Reader {
                 }
                 Format::Jsonl => {
                     let mut buffered = BufReader::new(file);
-                    let (inferred, _) = arrow::json::reader::infer_json_schema_from_seekable(
+                    let inferred = arrow::json::reader::infer_json_schema_from_seekable(
                         &mut buffered,
                         Some(INFER_RECORDS),
-                    )
-                    .map_err(|e| cannot_read(&e))?;
+                    );
+                    let (inferred, _) = match inferred {
+                        Ok(inferred) => inferred,
+                        Err(error) => {
+                            let why = buffered
+                                .seek(SeekFrom::Start(0))
+                                .ok()
+                                .and_then(|_| jsonl::first_bad_row(&mut buffered, INFER_RECORDS));
+                            return Err(match why {
+                                Some(why) => Error::data("cannot read", path, why),
+                                None => cannot_read(&error),
+                            });
+                        }
+                    };
                     let inferred = match columns {
                         // A file without a line has nothing to infer from;
                         // when every column asked for has a type, it reads
@@ -362,6 +374,13 @@ fn select(path: &Path, schema: &Schema, columns: Option<&[ColumnRequest]>) -> Re
                 if !indices.contains(&index) {
                     indices.push(index);
                 }
+            }
+            Err(_) if schema.fields().is_empty() => {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!("it is empty, so it has no column `{}`", column.name),
+                ));
             }
             Err(_) => {
                 return Err(Error::data(

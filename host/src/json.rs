@@ -202,15 +202,16 @@ fn parse_int(text: &str) -> Result<i64, Reason> {
     } else {
         return Err(Reason::Expected("an integer"));
     };
+    // Messages show the value as it was sent: `3.5`, or `"x"` for a string.
     if digits.contains(['.', 'e', 'E']) {
         return Err(Reason::Invalid(format!(
-            "{digits} is not an integer (an integer column takes whole numbers written without a \
+            "{text} is not an integer (an integer column takes whole numbers written without a \
              fraction or exponent)"
         )));
     }
     digits
         .parse::<i64>()
-        .map_err(|_| Reason::Invalid(format!("{digits} is not an integer within int64")))
+        .map_err(|_| Reason::Invalid(format!("{text} is not an integer within int64")))
 }
 
 /// The float a string stands for: `"NaN"`, `"-NaN"`, `"NaN:0x..."`,
@@ -584,6 +585,12 @@ mod tests {
         assert!(
             error.starts_with("column `l`, row 0: 3.0 is not an integer"),
             "{error}"
+        );
+        // A string is shown as one, so `"x"` does not read as a bare word.
+        let error = decode(&fields, &[r#"{"l": "x"}"#]).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "column `l`, row 0: \"x\" is not an integer within int64"
         );
         let error = decode(&fields, &[r#"{"l": 9223372036854775808}"#])
             .unwrap_err()

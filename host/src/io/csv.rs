@@ -18,7 +18,8 @@
 //! first rows, with two differences: a column of integers where one is
 //! written with a leading zero or a sign (`0123`, `+5`, `-0`) stays text, so an
 //! id is copied as written; and a later value that does not fit the guess
-//! is refused the same way, saying the type was guessed.
+//! (or that an integer would not write back the same) is refused the same
+//! way, saying the type was guessed.
 
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
@@ -168,15 +169,15 @@ fn written_as_text(
     Ok(integers
         .iter()
         .zip(sample.columns())
-        .filter(|(_, values)| {
-            values.as_string::<i32>().iter().flatten().any(|value| {
-                value.starts_with('+')
-                    || value.starts_with("-0")
-                    || (value.len() > 1 && value.starts_with('0'))
-            })
-        })
+        .filter(|(_, values)| values.as_string::<i32>().iter().flatten().any(loses_text))
         .map(|(&index, _)| index)
         .collect())
+}
+
+/// Whether an integer written as `value` would not be written back the same:
+/// a leading zero or a sign (`0123`, `+5`, `-0`).
+fn loses_text(value: &str) -> bool {
+    value.starts_with('+') || value.starts_with("-0") || (value.len() > 1 && value.starts_with('0'))
 }
 
 /// A column read as text and parsed here.
@@ -206,12 +207,24 @@ fn parse_declared(
                 let Some(how) = parsed.iter().find(|parsed| &parsed.name == field.name()) else {
                     return Ok(column.clone());
                 };
-                parse_column(
-                    column.as_string::<i32>(),
-                    field.data_type(),
-                    field.name(),
-                    first,
-                )
+                let text = column.as_string::<i32>();
+                let lossy = match (how.guessed, field.data_type()) {
+                    (true, ArrowType::Int64) => text
+                        .iter()
+                        .enumerate()
+                        .find_map(|(row, value)| Some((row, value.filter(|v| loses_text(v))?))),
+                    _ => None,
+                };
+                match lossy {
+                    Some((row, value)) => Err(Error::InvalidValue {
+                        column: field.name().clone(),
+                        row: first + row as u64,
+                        reason: format!(
+                            "{value:?} would lose its leading zero or sign as an int64"
+                        ),
+                    }),
+                    None => parse_column(text, field.data_type(), field.name(), first),
+                }
                 .map_err(|mut error| {
                     if let (Error::InvalidValue { reason, .. }, true) = (&mut error, how.guessed) {
                         reason.push_str(&format!(
@@ -327,9 +340,10 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 /// A CSV reader's complaint about a record's number of fields, said as
-/// `line 3 has 2 fields where the header has 3`; `None` for other messages.
-/// (The `csv` crate reports it while the schema is inferred, arrow-csv's
-/// decoder after that, in different words.)
+/// `line 3 has 2 fields where the header has 3` (among the first rows, read
+/// by the `csv` crate to guess types, which counts lines) or `row 11500 has
+/// ...` (after them, from arrow-csv's decoder, which counts records);
+/// `None` for other messages.
 pub(super) fn field_count(message: &str) -> Option<String> {
     let number = |text: &str| text.trim().parse::<u64>().ok();
     if let Some(rest) =
@@ -349,16 +363,18 @@ pub(super) fn field_count(message: &str) -> Option<String> {
             "{place} has {found} fields where the header has {expected}"
         ));
     }
+    // arrow-csv's decoder counts records (the header is 1), not lines: a
+    // quoted field can span lines, so this is said as a row.
     let rest = message.strip_prefix("incorrect number of fields for line ")?;
-    let (line, rest) = rest.split_once(", expected ")?;
+    let (record, rest) = rest.split_once(", expected ")?;
     let (expected, found) = rest.split_once(" got ")?;
     let found = match found.strip_prefix("more than ") {
         Some(found) => format!("more than {}", number(found)?),
         None => number(found)?.to_string(),
     };
     Some(format!(
-        "line {} has {found} fields where the header has {}",
-        number(line)?,
+        "row {} has {found} fields where the header has {}",
+        number(record)?.checked_sub(2)?,
         number(expected)?
     ))
 }
@@ -439,12 +455,12 @@ mod tests {
         );
         assert_eq!(
             field_count("incorrect number of fields for line 2001, expected 3 got 4").as_deref(),
-            Some("line 2001 has 4 fields where the header has 3")
+            Some("row 1999 has 4 fields where the header has 3")
         );
         assert_eq!(
             field_count("incorrect number of fields for line 7, expected 3 got more than 3")
                 .as_deref(),
-            Some("line 7 has more than 3 fields where the header has 3")
+            Some("row 5 has more than 3 fields where the header has 3")
         );
         assert_eq!(field_count("Error reading CSV file"), None);
     }

@@ -106,7 +106,7 @@ impl<R: BufRead> JsonlBatches<R> {
         for (index, range) in ranges.iter().enumerate() {
             let row = first + index as u64;
             let raw: &RawValue = serde_json::from_str(&text[range.clone()])
-                .map_err(|e| Error::BadRequest(format!("row {row}: not valid JSON: {e}")))?;
+                .map_err(|e| Error::BadRequest(invalid_json(row, &e)))?;
             if !raw.get().starts_with('{') {
                 return Err(Error::BadRequest(format!(
                     "row {row}: expected a JSON object of fields, found {}",
@@ -153,6 +153,51 @@ impl<R: BufRead> JsonlBatches<R> {
         RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
             .map_err(|e| Error::Runtime(format!("cannot assemble the decoded rows: {e}")))
     }
+}
+
+/// `row {row}: not valid JSON: {why} at column {column}`: serde's message
+/// says "line 1", as it sees one line at a time.
+fn invalid_json(row: u64, error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let why = message.strip_suffix(&suffix).unwrap_or(&message);
+    format!(
+        "row {row}: not valid JSON: {why} at column {}",
+        error.column()
+    )
+}
+
+/// Why arrow could not guess the columns of a JSON Lines file: the first
+/// line, among the first `limit` rows, that is not a JSON object, named by
+/// its row (arrow's own message says "line 1" or dumps the value). `None`
+/// when every line is an object.
+pub(super) fn first_bad_row(lines: impl BufRead, limit: usize) -> Option<String> {
+    let mut row = 0_u64;
+    for line in lines.lines() {
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => return Some(format!("row {row}: {error}")),
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<&RawValue>(line) {
+            Err(error) => return Some(invalid_json(row, &error)),
+            Ok(raw) if !raw.get().starts_with('{') => {
+                return Some(format!(
+                    "row {row}: expected a JSON object of fields, found {}",
+                    crate::json::describe(raw.get())
+                ));
+            }
+            Ok(_) => {}
+        }
+        row += 1;
+        if row as usize >= limit {
+            break;
+        }
+    }
+    None
 }
 
 /// arrow's `error` on the rows at `ranges` of `text` (the first is file row

@@ -386,12 +386,21 @@ fn malformed_input_names_the_file_and_where_in_it() {
         )
     );
 
-    // A line with the wrong number of fields, among the first lines (read
-    // to infer the other columns' types) and far after them.
-    for (rows_before, line) in [(1, "2.0,4"), (5_000, "2.0,4,travel,extra")] {
+    // A line with the wrong number of fields: among the first 10,000 rows
+    // (read to guess types, by a reader that counts lines) it is named by
+    // its line; after them, by its row, as a quoted field can span lines.
+    // The second field of row 1 spans two lines.
+    for (rows_before, line, place) in [
+        (3, "2.0,4", "line 6"),
+        (5_000, "2.0,4,travel,extra", "line 5003"),
+        (10_500, "2.0,4", "row 10500"),
+    ] {
         let mut text = String::from("amount,hour,merchant_category\n");
         for row in 0..rows_before {
-            text.push_str(&format!("{row}.5,3,travel\n"));
+            match row {
+                1 => text.push_str("1.5,3,\"trav\nel\"\n"),
+                _ => text.push_str(&format!("{row}.5,3,travel\n")),
+            }
         }
         text.push_str(line);
         text.push('\n');
@@ -401,21 +410,57 @@ fn malformed_input_names_the_file_and_where_in_it() {
         assert_eq!(
             error,
             format!(
-                "cannot read `{}`: line {} has {fields} fields where the header has 3",
+                "cannot read `{}`: {place} has {fields} fields where the header has 3",
                 csv.display(),
-                rows_before + 2
             )
         );
     }
 
-    let jsonl = dir.path().join("bad.jsonl");
-    fs::write(&jsonl, "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n{\"amount\": 2.0, \"hour\": \n").unwrap();
-    let error = backfill_error(&transform, &jsonl, &output, &[]);
-    assert!(
-        error.starts_with(&format!("cannot read `{}`: ", jsonl.display())),
-        "{error}"
+    // An empty file has no header to find columns in.
+    fs::write(&csv, "").unwrap();
+    assert_eq!(
+        backfill_error(&transform, &csv, &output, &[]),
+        format!(
+            "cannot read `{}`: it is empty, so it has no column `amount`",
+            csv.display()
+        )
     );
-    assert_no_library_prefix(&error);
+
+    // A line that is not a JSON object is named by its row (blank lines
+    // are not rows), whether arrow meets it while guessing types or later.
+    let jsonl = dir.path().join("bad.jsonl");
+    let good = "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n";
+    for (rows_before, line, why) in [
+        (
+            1,
+            "{\"amount\": 2.0, \"hour\": ",
+            "not valid JSON: EOF while parsing a value at column 23",
+        ),
+        (
+            2,
+            "[1, 2]",
+            "expected a JSON object of fields, found an array",
+        ),
+        (
+            10_500,
+            "{\"amount\": 2.0,, \"hour\": 3}",
+            "not valid JSON: key must be a string at column 16",
+        ),
+    ] {
+        fs::write(
+            &jsonl,
+            format!("\n{}{line}\n{good}", good.repeat(rows_before)),
+        )
+        .unwrap();
+        let error = backfill_error(&transform, &jsonl, &output, &[]);
+        assert_eq!(
+            error,
+            format!(
+                "cannot read `{}`: row {rows_before}: {why}",
+                jsonl.display()
+            )
+        );
+    }
 
     let parquet = dir.path().join("truncated.parquet");
     write_input(&parquet, &transactions(100));
@@ -515,6 +560,23 @@ fn kept_csv_columns_are_copied_as_written() {
             "cannot read `{}`: column `id`, row 10500: \"A77\" is not an int64 (a whole number \
              such as 42); the type of `id` was guessed from the file's first 10000 rows (only \
              the transform's inputs have declared types)",
+            input.display()
+        )
+    );
+
+    // Nor may an integer there that would not be written back the same.
+    let mut text = String::from("id,amount,hour,merchant_category\n");
+    for row in 0..10_500 {
+        text.push_str(&format!("{row},1.0,3,travel\n"));
+    }
+    text.push_str("0123,1.0,3,travel\n");
+    fs::write(&input, text).unwrap();
+    assert_eq!(
+        backfill_error(&transform, &input, &output, &["id"]),
+        format!(
+            "cannot read `{}`: column `id`, row 10500: \"0123\" would lose its leading zero \
+             or sign as an int64; the type of `id` was guessed from the file's first 10000 \
+             rows (only the transform's inputs have declared types)",
             input.display()
         )
     );
