@@ -349,7 +349,8 @@ const LIBRARY_PREFIXES: [&str; 12] = [
 ];
 
 /// A reader's error as a user should read it after "cannot read `FILE`: ":
-/// without the libraries' prefixes, and CSV field-count errors said plainly.
+/// without the libraries' prefixes, and CSV field-count and UTF-8 errors
+/// said plainly.
 fn readable(error: &dyn std::fmt::Display) -> String {
     let message = error.to_string();
     let mut rest = message.as_str();
@@ -359,7 +360,9 @@ fn readable(error: &dyn std::fmt::Display) -> String {
     {
         rest = stripped;
     }
-    csv::field_count(rest).unwrap_or_else(|| rest.to_string())
+    csv::field_count(rest)
+        .or_else(|| csv::invalid_utf8(rest))
+        .unwrap_or_else(|| rest.to_string())
 }
 
 /// The indices of the requested columns in `schema` (all when `None`).

@@ -379,6 +379,33 @@ pub(super) fn field_count(message: &str) -> Option<String> {
     ))
 }
 
+/// A CSV reader's complaint about bytes that are not UTF-8, said as `line
+/// 3, field 3 is not valid UTF-8` (among the first rows, where the `csv`
+/// crate counts lines and fields from 0) or `row 12000, field 3 ...` (after
+/// them, where arrow-csv counts records and fields from 1); `None` for
+/// other messages.
+pub(super) fn invalid_utf8(message: &str) -> Option<String> {
+    let number = |text: &str| text.trim().parse::<u64>().ok();
+    const HINT: &str = "is not valid UTF-8 (if the file is in another encoding, save it as UTF-8)";
+    if let Some(rest) = message.strip_prefix("Encountered UTF-8 error while reading CSV file: ") {
+        let (_, rest) = rest.split_once(" in field ")?;
+        let (field, rest) = rest.split_once(' ')?;
+        let (_, line) = rest.rsplit_once(" at line ")?;
+        return Some(format!(
+            "line {}, field {} {HINT}",
+            number(line)?,
+            number(field)? + 1
+        ));
+    }
+    let rest = message.strip_prefix("Encountered invalid UTF-8 data for line ")?;
+    let (record, field) = rest.split_once(" and field ")?;
+    Some(format!(
+        "row {}, field {} {HINT}",
+        number(record)?.checked_sub(2)?,
+        number(field)?
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +490,28 @@ mod tests {
             Some("row 5 has more than 3 fields where the header has 3")
         );
         assert_eq!(field_count("Error reading CSV file"), None);
+    }
+
+    #[test]
+    fn invalid_utf8_is_said_plainly() {
+        assert_eq!(
+            invalid_utf8(
+                "Encountered UTF-8 error while reading CSV file: invalid utf-8: invalid UTF-8 \
+                 in field 2 near byte index 3 at line 3"
+            )
+            .as_deref(),
+            Some(
+                "line 3, field 3 is not valid UTF-8 (if the file is in another encoding, save \
+                 it as UTF-8)"
+            )
+        );
+        assert_eq!(
+            invalid_utf8("Encountered invalid UTF-8 data for line 12002 and field 3").as_deref(),
+            Some(
+                "row 12000, field 3 is not valid UTF-8 (if the file is in another encoding, \
+                 save it as UTF-8)"
+            )
+        );
+        assert_eq!(invalid_utf8("Error reading CSV file"), None);
     }
 }

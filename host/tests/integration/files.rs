@@ -416,6 +416,25 @@ fn malformed_input_names_the_file_and_where_in_it() {
         );
     }
 
+    // Bytes that are not UTF-8 (a Latin-1 "é"), among the first rows and
+    // after them.
+    for (rows_before, place) in [(1, "line 3, field 3"), (12_000, "row 12000, field 3")] {
+        let mut bytes = b"amount,hour,merchant_category\n".to_vec();
+        for row in 0..rows_before {
+            bytes.extend_from_slice(format!("{row}.5,3,travel\n").as_bytes());
+        }
+        bytes.extend_from_slice(b"2.5,4,caf\xe9\n");
+        fs::write(&csv, bytes).unwrap();
+        assert_eq!(
+            backfill_error(&transform, &csv, &output, &[]),
+            format!(
+                "cannot read `{}`: {place} is not valid UTF-8 (if the file is in another \
+                 encoding, save it as UTF-8)",
+                csv.display()
+            )
+        );
+    }
+
     // An empty file has no header to find columns in.
     fs::write(&csv, "").unwrap();
     assert_eq!(
