@@ -134,7 +134,7 @@ impl Reader {
             .map_err(|e| Error::io("cannot read", path, e))?
             .len();
         let bytes_read = Arc::new(AtomicU64::new(0));
-        let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, readable(e));
+        let cannot_read = |e: &dyn std::fmt::Display| unreadable(path, e);
         let batch_size = batch_size.max(1);
         let (batches, schema, total_rows): (Box<dyn Iterator<Item = _> + Send>, SchemaRef, _) =
             match format {
@@ -328,7 +328,7 @@ impl Iterator for Reader {
     fn next(&mut self) -> Option<Self::Item> {
         self.batches
             .next()
-            .map(|batch| batch.map_err(|e| Error::data("cannot read", &self.path, readable(&e))))
+            .map(|batch| batch.map_err(|e| unreadable(&self.path, &e)))
     }
 }
 
@@ -347,6 +347,11 @@ const LIBRARY_PREFIXES: [&str; 12] = [
     "Arrow: ",
     "EOF: ",
 ];
+
+/// "cannot read `FILE`: " and a reader's error, as [`readable`] puts it.
+fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Error {
+    Error::data("cannot read", path, readable(error))
+}
 
 /// A reader's error as a user should read it after "cannot read `FILE`: ":
 /// without the libraries' prefixes, and CSV field-count and UTF-8 errors

@@ -38,7 +38,7 @@ use arrow::datatypes::{
 };
 use arrow::error::ArrowError;
 
-use super::{ColumnRequest, CountingReader, INFER_RECORDS, declared_type, readable, select};
+use super::{ColumnRequest, CountingReader, INFER_RECORDS, declared_type, select, unreadable};
 use crate::error::{Error, Result};
 use crate::spec::DataType;
 
@@ -54,7 +54,7 @@ pub(super) fn open(
     impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     SchemaRef,
 )> {
-    let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, readable(e));
+    let cannot_read = |e: &dyn std::fmt::Display| unreadable(path, e);
     let mut file = BufReader::new(file);
     let (guessed, _) = arrow::csv::reader::Format::default()
         .with_header(true)
@@ -136,7 +136,10 @@ pub(super) fn open(
         .build(BufReader::new(counted))
         .map_err(|e| cannot_read(&e))?;
     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
-    Ok((parse_declared(reader, projected.clone(), parsed), projected))
+    Ok((
+        parse_text_columns(reader, projected.clone(), parsed),
+        projected,
+    ))
 }
 
 /// Of the `integers` columns (guessed as int64), those where a value of the
@@ -159,10 +162,10 @@ fn written_as_text(
         .with_batch_size(INFER_RECORDS)
         .with_projection(integers.to_vec())
         .build(BufReader::new(&mut *file))
-        .map_err(|e| Error::data("cannot read", path, readable(&e)))?
+        .map_err(|e| unreadable(path, &e))?
         .next()
         .transpose()
-        .map_err(|e| Error::data("cannot read", path, readable(&e)))?;
+        .map_err(|e| unreadable(path, &e))?;
     let Some(sample) = sample else {
         return Ok(Vec::new());
     };
@@ -189,7 +192,7 @@ struct Parsed {
 
 /// `batches` with their `parsed` columns, read as text, parsed into the
 /// types `schema` gives them.
-fn parse_declared(
+fn parse_text_columns(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     schema: SchemaRef,
     parsed: Vec<Parsed>,
