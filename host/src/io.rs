@@ -377,6 +377,25 @@ fn select(path: &Path, schema: &Schema, columns: Option<&[ColumnRequest]>) -> Re
     };
     let mut indices = Vec::with_capacity(columns.len());
     for column in columns {
+        let mut positions = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| field.name() == &column.name)
+            .map(|(index, _)| index + 1);
+        if let (Some(first), Some(second)) = (positions.next(), positions.next()) {
+            return Err(Error::data(
+                "cannot read",
+                path,
+                format!(
+                    "it has more than one column named `{}` (the {} and the {}), so which \
+                     one to use is ambiguous; rename or drop the others",
+                    column.name,
+                    ordinal(first),
+                    ordinal(second)
+                ),
+            ));
+        }
         match schema.index_of(&column.name) {
             Ok(index) => {
                 if !indices.contains(&index) {
@@ -405,6 +424,18 @@ fn select(path: &Path, schema: &Schema, columns: Option<&[ColumnRequest]>) -> Re
     }
     indices.sort_unstable();
     Ok(indices)
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, ... `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// `inferred` with the requested types put in place of the guesses.
@@ -915,7 +946,6 @@ pub struct FileSummary {
 /// Reads `path`'s schema, row count and provenance without reading its data.
 pub fn summarize(path: &Path) -> Result<FileSummary> {
     let format = Format::from_path(path)?;
-    let cannot_read = |e: &dyn std::fmt::Display| Error::data("cannot read", path, e);
     let damaged = |e: String| {
         Error::data(
             "cannot read",
@@ -927,7 +957,7 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
         Format::Parquet => {
             let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
             let builder =
-                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| cannot_read(&e))?;
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, &e))?;
             let metadata = builder.metadata().file_metadata();
             let kv = metadata.key_value_metadata();
             let provenance = Provenance::from_metadata(|key| {
@@ -981,4 +1011,24 @@ pub fn head(path: &Path, limit: usize) -> Result<Vec<RecordBatch>> {
         }
     }
     Ok(batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordinal;
+
+    #[test]
+    fn ordinals() {
+        let said: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd",
+                "111th"
+            ]
+        );
+    }
 }

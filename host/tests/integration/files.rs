@@ -236,6 +236,18 @@ fn parquet_outputs_record_the_transform_that_made_them() {
         .unwrap();
     let provenance: Option<Provenance> = skewless::io::summarize(&ipc_path).unwrap().provenance;
     assert_eq!(provenance.unwrap().sha256, transform.sha256());
+
+    // A damaged file is named, and said without the reader's prefix.
+    let bytes = fs::read(&output_path).unwrap();
+    fs::write(&output_path, &bytes[..bytes.len() - 20]).unwrap();
+    let error = skewless::io::summarize(&output_path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot read `{}`: ", output_path.display())),
+        "{error}"
+    );
+    assert_no_library_prefix(&error);
 }
 
 #[test]
@@ -444,6 +456,31 @@ fn malformed_input_names_the_file_and_where_in_it() {
             csv.display()
         )
     );
+
+    // Two columns with the name the transform reads: which one it would
+    // get is not something to guess. A duplicated column nobody reads is
+    // fine.
+    fs::write(
+        &csv,
+        "amount,hour,merchant_category,amount\n1.0,3,travel,2.0\n",
+    )
+    .unwrap();
+    assert_eq!(
+        backfill_error(&transform, &csv, &output, &[]),
+        format!(
+            "cannot read `{}`: it has more than one column named `amount` (the 1st and the \
+             4th), so which one to use is ambiguous; rename or drop the others",
+            csv.display()
+        )
+    );
+    fs::write(
+        &csv,
+        "note,amount,hour,merchant_category,note\nx,1.0,3,travel,y\n",
+    )
+    .unwrap();
+    Backfill::new(&transform, &csv, dir.path().join("ok.parquet"))
+        .run()
+        .unwrap();
 
     // A line that is not a JSON object is named by its row (blank lines
     // are not rows), whether arrow meets it while guessing types or later.
