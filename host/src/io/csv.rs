@@ -22,7 +22,7 @@
 //! way, saying the type was guessed.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -128,7 +128,7 @@ pub(super) fn open(
     );
     file.seek(SeekFrom::Start(0))
         .map_err(|e| Error::io("cannot read", path, e))?;
-    let counted = CountingReader::new(file, bytes_read);
+    let counted = QuotesClosed::new(CountingReader::new(file, bytes_read));
     let reader = arrow::csv::ReaderBuilder::new(Arc::new(as_text))
         .with_header(true)
         .with_batch_size(batch_size)
@@ -140,6 +140,126 @@ pub(super) fn open(
         parse_text_columns(reader, projected.clone(), parsed),
         projected,
     ))
+}
+
+/// Passes a CSV file's bytes through, following its quoting as the CSV
+/// reader does, and fails at the end of the file if a quoted field was
+/// never closed. The CSV reader takes an unclosed quote to run to the end
+/// of the file: one field would swallow every line after it, and the rows
+/// there would be lost without a word.
+///
+/// As in the reader (csv-core), a `"` opens a quoted field only at the
+/// start of a field; inside one, `""` is a quote and a lone `"` closes it.
+/// Quote-free stretches are skipped with `memchr`.
+struct QuotesClosed<R> {
+    inner: R,
+    state: Quoting,
+    /// The last byte of what was read before (a newline at the start).
+    previous: u8,
+    /// Newlines read before the current buffer.
+    lines: u64,
+    /// The line the open quoted field started on, counting from 1.
+    opened_on: u64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Quoting {
+    Outside,
+    Inside,
+    /// Inside, just after a `"`: closed, unless a second `"` follows.
+    AfterQuote,
+}
+
+impl<R> QuotesClosed<R> {
+    fn new(inner: R) -> Self {
+        QuotesClosed {
+            inner,
+            state: Quoting::Outside,
+            previous: b'\n',
+            lines: 0,
+            opened_on: 0,
+        }
+    }
+
+    /// Follows the quoting through `bytes`, the next bytes of the file.
+    fn follow(&mut self, bytes: &[u8]) {
+        let mut opened_at = None;
+        let mut at = 0;
+        while at < bytes.len() {
+            match self.state {
+                Quoting::Outside => {
+                    // Most quotes open right where the scan is (after `,`
+                    // or at a line's start): no search for those.
+                    let quote = if bytes[at] == b'"' {
+                        Some(at)
+                    } else {
+                        memchr::memchr(b'"', &bytes[at..]).map(|offset| at + offset)
+                    };
+                    let Some(quote) = quote else {
+                        at = bytes.len();
+                        continue;
+                    };
+                    let before = if quote == 0 {
+                        self.previous
+                    } else {
+                        bytes[quote - 1]
+                    };
+                    if matches!(before, b',' | b'\n' | b'\r') {
+                        opened_at = Some(quote);
+                        self.state = Quoting::Inside;
+                    }
+                    at = quote + 1;
+                }
+                Quoting::Inside => match memchr::memchr(b'"', &bytes[at..]) {
+                    None => at = bytes.len(),
+                    Some(offset) => {
+                        self.state = Quoting::AfterQuote;
+                        at += offset + 1;
+                    }
+                },
+                Quoting::AfterQuote => {
+                    self.state = if bytes[at] == b'"' {
+                        Quoting::Inside
+                    } else {
+                        Quoting::Outside
+                    };
+                    // A closed field is mostly followed by `,` or a line
+                    // end: step over it too, so the next quote is at hand.
+                    if matches!(bytes[at], b'"' | b',' | b'\n' | b'\r') {
+                        at += 1;
+                    }
+                }
+            }
+        }
+        // Lines are counted once per read: the line a quote opened on only
+        // matters for one still open at the end of what was read.
+        let newlines = |bytes: &[u8]| memchr::memchr_iter(b'\n', bytes).count() as u64;
+        if let Some(quote) = opened_at.filter(|_| self.state != Quoting::Outside) {
+            self.opened_on = self.lines + newlines(&bytes[..quote]) + 1;
+        }
+        self.lines += newlines(bytes);
+        if let Some(&last) = bytes.last() {
+            self.previous = last;
+        }
+    }
+}
+
+impl<R: Read> Read for QuotesClosed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.state == Quoting::Inside {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {}: a field opens a quote (`\"`) that is never closed, so every line \
+                     after it would be read into that one field",
+                    self.opened_on
+                ),
+            ));
+        }
+        self.follow(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Of the `integers` columns (guessed as int64), those where a value of the
@@ -412,6 +532,67 @@ pub(super) fn invalid_utf8(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that hands out at most `chunk` bytes per read.
+    struct Chunked<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// A file that ends inside a quoted field is refused with the line the
+    /// field opened on, however the reads cut the bytes; quotes the CSV
+    /// reader takes as plain characters (not at a field's start) are
+    /// plain characters here too.
+    #[test]
+    fn an_unclosed_quote_is_found_wherever_reads_cut_the_file() {
+        let cases: [(&str, Option<u64>); 14] = [
+            ("a,b\n1,\"x\"\n", None),
+            ("a,b\n1,\"x\"\"y\"\n", None),
+            ("a,b\n1,\"x\ny\"\n2,z\n", None),
+            ("a,b\n1,12\" pizza\n2,\"z\"\n", None),
+            ("a,b\n1,\"x\"y\"\n2,z\n", None),
+            ("a,b\n1,\"\"\n", None),
+            ("a,b\n1,\"x\"", None),
+            ("\"a\",b\r\n1,\"x\"\r\n", None),
+            ("a,b\n1,\"x\n2,y\n", Some(2)),
+            ("a,b\n1,\"x\"\"\n", Some(2)),
+            ("a,b\n1,\"\"\"\n", Some(2)),
+            ("\"a,b\n1,2\n", Some(1)),
+            ("a,b\r\n1,2\r\n3,\"x\r\n", Some(3)),
+            ("a,b\n1,\"x\ny\"\n2,\"z\n", Some(4)),
+        ];
+        for (text, unclosed_on) in cases {
+            for chunk in [1, 2, 3, 5, 8192] {
+                let mut reader = QuotesClosed::new(Chunked {
+                    bytes: text.as_bytes(),
+                    chunk,
+                });
+                let mut read = Vec::new();
+                let result = reader.read_to_end(&mut read).map(|_| read);
+                let said = format!("{text:?} read {chunk} bytes at a time");
+                match unclosed_on {
+                    None => assert_eq!(result.unwrap(), text.as_bytes(), "{said}"),
+                    Some(line) => assert_eq!(
+                        result.unwrap_err().to_string(),
+                        format!(
+                            "line {line}: a field opens a quote (`\"`) that is never closed, \
+                             so every line after it would be read into that one field"
+                        ),
+                        "{said}"
+                    ),
+                }
+            }
+        }
+    }
 
     /// The same text read by arrow-csv with the types, and read as text
     /// and parsed here, gives the same arrays.

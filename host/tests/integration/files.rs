@@ -482,6 +482,22 @@ fn malformed_input_names_the_file_and_where_in_it() {
         .run()
         .unwrap();
 
+    // A quote that is never closed would swallow every line after it into
+    // one field, and those rows would be lost without a word.
+    fs::write(
+        &csv,
+        "amount,hour,merchant_category\n1.0,3,\"travel\"\n2.0,4,\"grocery\n3.0,5,travel\n",
+    )
+    .unwrap();
+    assert_eq!(
+        backfill_error(&transform, &csv, &output, &[]),
+        format!(
+            "cannot read `{}`: line 3: a field opens a quote (`\"`) that is never closed, so \
+             every line after it would be read into that one field",
+            csv.display()
+        )
+    );
+
     // A line that is not a JSON object is named by its row (blank lines
     // are not rows), whether arrow meets it while guessing types or later.
     let jsonl = dir.path().join("bad.jsonl");
