@@ -164,6 +164,16 @@ pub enum Error {
     #[error("{0}")]
     BadRequest(String),
 
+    /// A row (a JSON object in a request) is not acceptable as a whole:
+    /// not an object, or a field given twice.
+    #[error("row {row}: {message}")]
+    BadRow {
+        /// The row, counted from 0.
+        row: u64,
+        /// What is wrong with it.
+        message: String,
+    },
+
     /// Reading or writing a file failed.
     // The I/O error is part of the message rather than a `source`, so that a
     // printed error chain does not say it twice.
@@ -271,7 +281,8 @@ impl Error {
             Error::InvalidValue { row, .. }
             | Error::UnexpectedNull { row, .. }
             | Error::MissingField { row, .. }
-            | Error::WrongValue { row, .. } => Some(*row),
+            | Error::WrongValue { row, .. }
+            | Error::BadRow { row, .. } => Some(*row),
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
             | Error::LimitExceeded { row, .. } => *row,
@@ -286,7 +297,8 @@ impl Error {
             Error::InvalidValue { row, .. }
             | Error::UnexpectedNull { row, .. }
             | Error::MissingField { row, .. }
-            | Error::WrongValue { row, .. } => *row += offset,
+            | Error::WrongValue { row, .. }
+            | Error::BadRow { row, .. } => *row += offset,
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
             | Error::LimitExceeded { row, .. } => {
@@ -324,6 +336,7 @@ impl Error {
                 | Error::MissingField { .. }
                 | Error::WrongValue { .. }
                 | Error::BadRequest(_)
+                | Error::BadRow { .. }
         )
     }
 
@@ -348,6 +361,7 @@ impl Error {
             },
             Error::InvalidOutput { .. } => "invalid_output",
             Error::BadRequest(_) => "bad_request",
+            Error::BadRow { .. } => "bad_row",
             Error::Io { .. } => "io",
             Error::Data { .. } => "data",
             Error::Runtime(_) => "runtime",

@@ -49,12 +49,22 @@ pub fn decode_rows(transform: &str, fields: &[Field], rows: &[&RawValue]) -> Res
         .iter()
         .enumerate()
         .map(|(row, raw)| {
-            serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(raw.get()).map_err(|_| {
-                Error::BadRequest(format!(
-                    "row {row}: expected a JSON object of fields, found {}",
+            let bad_row = |message| Error::BadRow {
+                row: row as u64,
+                message,
+            };
+            let object = serde_json::from_str::<Row<'_>>(raw.get()).map_err(|_| {
+                bad_row(format!(
+                    "expected a JSON object of fields, found {}",
                     describe(raw.get())
                 ))
-            })
+            })?;
+            match object.repeated {
+                Some(name) => Err(bad_row(format!(
+                    "field `{name}` is given more than once; which value to use is ambiguous"
+                ))),
+                None => Ok(object.fields),
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     let columns = fields
@@ -75,6 +85,65 @@ pub fn decode_rows(transform: &str, fields: &[Field], rows: &[&RawValue]) -> Res
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
     RecordBatch::try_new_with_options(schema, columns, &options)
         .map_err(|e| Error::Runtime(format!("cannot assemble the decoded batch: {e}")))
+}
+
+/// One JSON row: its fields by name, borrowed from the request where no
+/// escape needs decoding. A field given twice is noted rather than
+/// silently overwritten (a map would keep the last one).
+struct Row<'a> {
+    fields: HashMap<Cow<'a, str>, &'a RawValue>,
+    repeated: Option<Cow<'a, str>>,
+}
+
+impl<'de> serde::Deserialize<'de> for Row<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Row<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Row<'de>, A::Error> {
+                let mut row = Row {
+                    fields: HashMap::with_capacity(map.size_hint().unwrap_or(8)),
+                    repeated: None,
+                };
+                while let Some(Name(name)) = map.next_key()? {
+                    let value = map.next_value()?;
+                    if row.fields.insert(name.clone(), value).is_some() {
+                        row.repeated.get_or_insert(name);
+                    }
+                }
+                Ok(row)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// A field name, borrowed unless it has escapes.
+struct Name<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+            fn visit_str<E>(self, name: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
 }
 
 fn missing(field: &Field, row: usize) -> Error {
@@ -475,6 +544,44 @@ mod tests {
         let raw = raw(rows);
         let refs: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
         decode_rows("t", fields, &refs)
+    }
+
+    /// A field is found by its name whether or not the name has escapes;
+    /// a field given twice in a row is refused, naming the row, where a
+    /// map would have kept the last value without a word.
+    #[test]
+    fn rows_are_objects_with_each_field_once() {
+        let fields = [field("amount", DataType::Int64, false)];
+        let batch = decode(
+            &fields,
+            &[r#"{"amount": 1}"#, r#"{"am\u006funt": 2, "x": 0}"#],
+        )
+        .unwrap();
+        assert_eq!(
+            batch.column(0).as_primitive::<Int64Type>().values(),
+            &[1, 2]
+        );
+        let refused = |rows: &[&str]| {
+            let error = decode(&fields, rows).unwrap_err();
+            (error.kind(), error.row(), error.to_string())
+        };
+        assert_eq!(
+            refused(&[r#"{"amount": 1}"#, r#"{"amount": 1, "amount": 2}"#]),
+            (
+                "bad_row",
+                Some(1),
+                "row 1: field `amount` is given more than once; which value to use is ambiguous"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            refused(&["[1, 2]"]),
+            (
+                "bad_row",
+                Some(0),
+                "row 0: expected a JSON object of fields, found an array".to_string()
+            )
+        );
     }
 
     #[test]

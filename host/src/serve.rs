@@ -53,6 +53,11 @@ pub struct ServeConfig {
     pub max_rows: usize,
     /// Guest calls running at once; further requests wait their turn.
     pub max_concurrency: usize,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+    /// After the shutdown signal, how long requests in flight may take to
+    /// finish before [`serve`] returns without them.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -61,6 +66,8 @@ impl Default for ServeConfig {
             max_body_bytes: 4 << 20,
             max_rows: 10_000,
             max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            body_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -81,6 +88,18 @@ impl ServeConfig {
     /// Sets [`ServeConfig::max_concurrency`].
     pub fn max_concurrency(mut self, calls: usize) -> Self {
         self.max_concurrency = calls;
+        self
+    }
+
+    /// Sets [`ServeConfig::body_timeout`].
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ServeConfig::drain_timeout`].
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 }
@@ -160,6 +179,11 @@ impl Server {
         self.transforms.keys().map(String::as_str).collect()
     }
 
+    /// The configuration it was made with.
+    pub fn config(&self) -> &ServeConfig {
+        &self.config
+    }
+
     /// The loaded transforms, by name.
     pub fn transforms(&self) -> &BTreeMap<String, Transform> {
         &self.transforms
@@ -178,16 +202,42 @@ impl Server {
     }
 }
 
-/// Serves `server` on `listener` until `shutdown` resolves; requests in
-/// flight then finish before this returns.
+/// How [`serve`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request in flight finished.
+    Drained,
+    /// Some connections were still open after
+    /// [`ServeConfig::drain_timeout`], and were dropped.
+    TimedOut,
+}
+
+/// Serves `server` on `listener` until `shutdown` resolves. Requests in
+/// flight then have [`ServeConfig::drain_timeout`] to finish; a client
+/// that is still sending (or not reading) by then is dropped, so one
+/// stalled connection cannot keep the server from stopping.
 pub async fn serve(
     listener: TcpListener,
     server: Arc<Server>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, server.router())
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> std::io::Result<Stopped> {
+    let drain_timeout = server.config.drain_timeout;
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let graceful = axum::serve(listener, server.router()).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    let drained = async move {
+        match stopped.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            // The server ended on its own (an error): nothing to drain.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = graceful.into_future() => result.map(|()| Stopped::Drained),
+        () = drained => Ok(Stopped::TimedOut),
+    }
 }
 
 /// Starts listening for SIGINT (Ctrl-C) and SIGTERM, and returns a future
@@ -220,13 +270,82 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
     }
 }
 
-/// The body of a transform request.
+/// The body of a transform request. An unknown key is refused, so a
+/// misspelt `expect_sha256` cannot silently turn the pin off.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TransformRequest<'a> {
     #[serde(borrow)]
     rows: Vec<&'a RawValue>,
     #[serde(default)]
     expect_sha256: Option<String>,
+}
+
+/// The request body, refused as too large before it is read when its
+/// `Content-Length` says so, and refused when the client takes longer than
+/// [`ServeConfig::body_timeout`] to send it.
+async fn read_body(
+    config: &ServeConfig,
+    headers: &header::HeaderMap,
+    body: Body,
+) -> std::result::Result<bytes::Bytes, Failure> {
+    let too_large = || {
+        Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the request body is larger than {}; send fewer rows per request \
+                 (or raise --max-body-bytes)",
+                limit_text(config.max_body_bytes as u64)
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > config.max_body_bytes as u64) {
+        return Err(too_large());
+    }
+    let read = axum::body::to_bytes(body, config.max_body_bytes);
+    match tokio::time::timeout(config.body_timeout, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large()),
+        Ok(Err(error)) => Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            format!("the request body could not be read: {error}"),
+        )),
+        Err(_) => Err(Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                config.body_timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// `4 MiB` for a limit given in whole units, `2000 bytes` otherwise.
+fn limit_text(bytes: u64) -> String {
+    if bytes.is_multiple_of(1024) {
+        crate::error::human_bytes(bytes)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Whether reading a body failed because it passed the size limit (and not
+/// because the client went away).
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// An error answer: status, kind, message, and where.
@@ -323,6 +442,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 async fn transform(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
+    headers: header::HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
@@ -338,7 +458,10 @@ async fn transform(
                 ),
             )),
         ),
-        Some(transform) => (transform.name(), answer(&server, transform, body).await),
+        Some(transform) => (
+            transform.name(),
+            answer(&server, transform, &headers, body).await,
+        ),
     };
     let (response, status, kind, rows) = match result {
         Ok((body, rows)) => (
@@ -362,27 +485,23 @@ async fn transform(
 async fn answer(
     server: &Server,
     transform: &Transform,
+    headers: &header::HeaderMap,
     body: Body,
 ) -> std::result::Result<(String, u64), Failure> {
-    let bytes = axum::body::to_bytes(body, server.config.max_body_bytes)
-        .await
-        .map_err(|_| {
-            Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "the request body is larger than {} bytes; send fewer rows per request \
-                     (or raise --max-body-bytes)",
-                    server.config.max_body_bytes
-                ),
-            )
-        })?;
+    let bytes = read_body(&server.config, headers, body).await?;
     let request: TransformRequest<'_> = serde_json::from_slice(&bytes).map_err(|e| {
-        Failure::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not a JSON object like {{\"rows\": [{{...}}]}}: {e}"),
-        )
+        let text = String::from_utf8_lossy(&bytes);
+        let message = if e.is_syntax() || e.is_eof() {
+            format!("the body is not valid JSON: {e}")
+        } else if !text.trim_start().starts_with('{') {
+            format!(
+                "the body must be a JSON object like {{\"rows\": [{{...}}]}}, not {}",
+                json::describe(&text)
+            )
+        } else {
+            format!("the body is not a JSON object like {{\"rows\": [{{...}}]}}: {e}")
+        };
+        Failure::new(StatusCode::BAD_REQUEST, "malformed_json", message)
     })?;
     if let Some(expected) = &request.expect_sha256
         && !expected.trim().eq_ignore_ascii_case(transform.sha256())

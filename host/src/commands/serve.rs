@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use skewless::serve::{ServeConfig, Server, serve, shutdown_signal};
+use skewless::serve::{ServeConfig, Server, Stopped, serve, shutdown_signal};
 
 use super::{RuntimeArgs, load, parse_size, positive};
 
@@ -122,9 +122,22 @@ impl ServeCommand {
                 );
             }
             eprintln!("listening on http://{addr}");
-            let stop = shutdown_signal().context("cannot watch for Ctrl-C and SIGTERM")?;
-            serve(listener, server, stop).await?;
-            eprintln!("stopped");
+            let signal = shutdown_signal().context("cannot watch for Ctrl-C and SIGTERM")?;
+            let drain_timeout = server.config().drain_timeout;
+            let stop = async move {
+                signal.await;
+                eprintln!(
+                    "stopping: requests in flight have {} s to finish",
+                    drain_timeout.as_secs_f64()
+                );
+            };
+            match serve(listener, server, stop).await? {
+                Stopped::Drained => eprintln!("stopped"),
+                Stopped::TimedOut => eprintln!(
+                    "stopped; connections still open after {} s were closed",
+                    drain_timeout.as_secs_f64()
+                ),
+            }
             anyhow::Ok(())
         })?;
         Ok(ExitCode::SUCCESS)

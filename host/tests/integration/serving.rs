@@ -14,7 +14,7 @@ use skewless::serve::ServeConfig;
 use skewless::{Config, Runtime, json as codec};
 use skewless_test_artifacts as artifacts;
 
-use crate::support::{TestServer, http, load};
+use crate::support::{TestServer, http, http_raw, load};
 use crate::types::assert_batches_same_bits;
 
 fn server(paths: &[&str]) -> TestServer {
@@ -275,7 +275,15 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     );
     assert_eq!(
         error_of(&server, "fraud-features", r#"{"rows": [17]}"#),
-        (400, "bad_request".into(), Value::Null, Value::Null)
+        (400, "bad_row".into(), json!(0), Value::Null)
+    );
+    assert_eq!(
+        error_of(
+            &server,
+            "fraud-features",
+            r#"{"rows": [{"amount": 1.0, "hour": 3, "hour": 4, "merchant_category": "x"}]}"#
+        ),
+        (400, "bad_row".into(), json!(0), Value::Null)
     );
     let huge = format!(r#"{{"rows": [{}]}}"#, vec![good; 100].join(","));
     assert_eq!(
@@ -290,6 +298,38 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     assert_eq!(
         answer["error"]["message"],
         "row 0, field `amount`: expected a number, or \"NaN\", \"Infinity\" or \"-Infinity\", found a string \"twelve\""
+    );
+    // A misspelt key would otherwise turn a pin off without a word.
+    let (status, answer) = server.post(
+        "fraud-features",
+        &format!(r#"{{"rows": [{good}], "expect_sha": "00"}}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `expect_sha`, expected `rows` or `expect_sha256`"),
+        "{answer}"
+    );
+    for (body, message) in [
+        (
+            "[]",
+            "the body must be a JSON object like {\"rows\": [{...}]}, not an array",
+        ),
+        (
+            "not json",
+            "the body is not valid JSON: expected ident at line 1 column 2",
+        ),
+    ] {
+        let (_, answer) = server.post("fraud-features", body);
+        assert_eq!(answer["error"]["message"], message);
+    }
+    let (_, answer) = server.post("fraud-features", &huge);
+    assert_eq!(
+        answer["error"]["message"],
+        "the request body is larger than 2000 bytes; send fewer rows per request (or raise \
+         --max-body-bytes)"
     );
     let (_, answer) = server.post("fraud-feature", "{}");
     assert_eq!(
@@ -621,4 +661,55 @@ fn sigterm_lets_requests_in_flight_finish() {
     assert!(exit.success(), "{exit:?}");
     // And nothing listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// A client that claims a huge body, or sends its body too slowly, is
+/// answered without waiting for it; and one still sending cannot keep the
+/// server from stopping.
+#[test]
+fn slow_and_oversized_bodies_cannot_hold_the_server() {
+    let request = |length: u64, body: &str| {
+        format!(
+            "POST /v1/transforms/fraud-features HTTP/1.1\r\nHost: x\r\n\
+             Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+        )
+    };
+    let server = TestServer::start(
+        vec![load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default().body_timeout(Duration::from_millis(300)),
+    );
+    // Refused on its Content-Length, before any of it is sent.
+    let (status, body) = http_raw(server.addr, request(1 << 40, "").as_bytes());
+    assert_eq!(status, 413, "{body}");
+    // Ten bytes of a promised hundred, then nothing.
+    let (status, body) = http_raw(server.addr, request(100, "{\"rows\": [").as_bytes());
+    assert_eq!(status, 408, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["error"]["kind"], "body_timeout");
+    assert_eq!(
+        answer["error"]["message"],
+        "the request body did not arrive within 0.3 s"
+    );
+
+    // Shutting down while a client is still sending: the server waits
+    // `drain_timeout` for it, then stops anyway.
+    let server = TestServer::start(
+        vec![load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default()
+            .body_timeout(Duration::from_secs(3600))
+            .drain_timeout(Duration::from_millis(300)),
+    );
+    let mut stalled = std::net::TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut stalled, request(100, "{\"rows\": [").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (stopped, stop) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(server);
+        stopped.send(()).unwrap();
+    });
+    assert!(
+        stop.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "the server did not stop while a client was still sending"
+    );
+    drop(stalled);
 }
