@@ -63,12 +63,34 @@ impl VerifyCommand {
             self.input.display()
         );
         let report = verify.run().with_context(|| {
+            // Verifying on a feature file instead of the data it was made
+            // from is an easy slip: say so.
+            let written_by = skewless::io::summarize(&self.input)
+                .ok()
+                .and_then(|summary| summary.provenance)
+                .map(|made| {
+                    format!(
+                        " (`{}` holds features written by {} {}; verify takes the data a \
+                         transform reads, such as the file that was backfilled)",
+                        self.input.display(),
+                        made.name,
+                        made.version
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "cannot compute the backfill reference of `{}` with `{}`",
+                "cannot compute the backfill reference of `{}` with `{}`{written_by}",
                 self.input.display(),
                 transform.name()
             )
         })?;
+        if report.rows == 0 {
+            println!(
+                "NOTHING VERIFIED: `{}` has no rows, so no output was compared",
+                self.input.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         println!(
             "  {:<52} {} rows x {} columns",
             "backfill (the reference)", report.rows, report.columns

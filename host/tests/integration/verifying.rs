@@ -152,3 +152,52 @@ fn the_command_exits_zero_only_when_every_bit_matches() {
         "{stdout}"
     );
 }
+
+/// Verifying nothing is not a pass, and verifying a feature file (instead
+/// of the data it was made from) says what the file is.
+#[test]
+fn the_command_fails_on_no_rows_and_explains_a_feature_file() {
+    let dir = TempDir::new().unwrap();
+    let verify = |input: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+            .args(["verify", artifacts::FRAUD_FEATURES, "--no-cache", "--input"])
+            .arg(input)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let header_only = dir.path().join("empty.csv");
+    std::fs::write(&header_only, "amount,hour,merchant_category\n").unwrap();
+    let (code, stdout, _) = verify(&header_only);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!(
+            "NOTHING VERIFIED: `{}` has no rows, so no output was compared\n",
+            header_only.display()
+        )),
+        "{stdout}"
+    );
+
+    let features = dir.path().join("features.parquet");
+    skewless::backfill::Backfill::new(
+        &load(artifacts::FRAUD_FEATURES),
+        sample("fraud-features/data/transactions.csv"),
+        &features,
+    )
+    .run()
+    .unwrap();
+    let (code, _, stderr) = verify(&features);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "(`{}` holds features written by fraud-features 1.0.0; verify takes the data a \
+             transform reads, such as the file that was backfilled): cannot read",
+            features.display()
+        )),
+        "{stderr}"
+    );
+}
