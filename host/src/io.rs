@@ -127,8 +127,7 @@ impl Reader {
         columns: Option<&[ColumnRequest]>,
         batch_size: usize,
     ) -> Result<Reader> {
-        let format = Format::from_path(path)?;
-        let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let (file, format) = open_input(path)?;
         let total_bytes = file
             .metadata()
             .map_err(|e| Error::io("cannot read", path, e))?
@@ -333,7 +332,7 @@ impl Iterator for Reader {
 }
 
 /// What arrow, parquet and csv put in front of their messages.
-const LIBRARY_PREFIXES: [&str; 12] = [
+const LIBRARY_PREFIXES: [&str; 13] = [
     "External error: ",
     "Parser error: ",
     "Csv error: ",
@@ -342,6 +341,7 @@ const LIBRARY_PREFIXES: [&str; 12] = [
     "Ipc error: ",
     "Schema error: ",
     "Invalid argument error: ",
+    "Parquet argument error: ",
     "Parquet error: ",
     "External: ",
     "Arrow: ",
@@ -351,6 +351,60 @@ const LIBRARY_PREFIXES: [&str; 12] = [
 /// "cannot read `FILE`: " and a reader's error, as [`readable`] puts it.
 fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Error {
     Error::data("cannot read", path, readable(error))
+}
+
+/// Opens an input file and tells its format from its extension, refusing
+/// what would otherwise fail with a misleading message: a missing file
+/// (before its extension is looked at), a directory, and a Parquet or
+/// Arrow file under a text format's extension (or the other way round).
+fn open_input(path: &Path) -> Result<(File, Format)> {
+    let mut file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    if metadata.is_dir() {
+        return Err(Error::data(
+            "cannot read",
+            path,
+            "it is a directory, not a data file",
+        ));
+    }
+    let format = Format::from_path(path)?;
+    let mut start = [0_u8; 6];
+    let mut filled = 0;
+    while filled < start.len() {
+        match file.read(&mut start[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        }
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io("cannot read", path, e))?;
+    let contents = match &start[..filled] {
+        [b'P', b'A', b'R', b'1', ..] => Some(Format::Parquet),
+        b"ARROW1" => Some(Format::ArrowIpc),
+        _ => None,
+    };
+    match contents {
+        Some(actual) if actual != format => Err(Error::data(
+            "cannot read",
+            path,
+            format!(
+                "it is a{} {} file, not {}; give it the {} extension",
+                if actual == Format::ArrowIpc { "n" } else { "" },
+                actual.name(),
+                format.name(),
+                if actual == Format::Parquet {
+                    ".parquet"
+                } else {
+                    ".arrow"
+                }
+            ),
+        )),
+        _ => Ok((file, format)),
+    }
 }
 
 /// A reader's error as a user should read it after "cannot read `FILE`: ":
@@ -945,7 +999,7 @@ pub struct FileSummary {
 
 /// Reads `path`'s schema, row count and provenance without reading its data.
 pub fn summarize(path: &Path) -> Result<FileSummary> {
-    let format = Format::from_path(path)?;
+    let (file, format) = open_input(path)?;
     let damaged = |e: String| {
         Error::data(
             "cannot read",
@@ -955,7 +1009,6 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
     };
     match format {
         Format::Parquet => {
-            let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
             let builder =
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, &e))?;
             let metadata = builder.metadata().file_metadata();

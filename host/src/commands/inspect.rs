@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 use skewless::io::{FileSummary, head, summarize};
@@ -59,8 +59,7 @@ impl InspectCommand {
                 write_transform(&mut out, &transform)?;
             }
         } else {
-            let summary = summarize(&self.file)
-                .with_context(|| format!("cannot inspect `{}`", self.file.display()))?;
+            let summary = summarize(&self.file)?;
             let preview = match self.rows {
                 Some(rows) => Some(head(&self.file, rows)?),
                 None => None,

@@ -1011,3 +1011,73 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
         assert!(!output.exists());
     }
 }
+
+/// A file that is not what its name says, a directory, or a missing file
+/// without an extension: each gets the message that fits, from the
+/// readers behind `skewless run`, `verify` and `inspect` alike.
+#[test]
+fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, "amount,hour,merchant_category\n1.0,3,travel\n").unwrap();
+    let parquet = dir.path().join("features.parquet");
+    let arrow = dir.path().join("features.arrow");
+    for output in [&parquet, &arrow] {
+        Backfill::new(&transform, &csv, output).run().unwrap();
+    }
+    let said = |path: &Path| {
+        let read = Reader::open(path, None, 1024).unwrap_err().to_string();
+        let summarized = skewless::io::summarize(path).unwrap_err().to_string();
+        assert_eq!(read, summarized);
+        read
+    };
+    for (from, name, what) in [
+        (
+            &parquet,
+            "a.csv",
+            "a Parquet file, not CSV; give it the .parquet",
+        ),
+        (
+            &parquet,
+            "a.jsonl",
+            "a Parquet file, not JSON Lines; give it the .parquet",
+        ),
+        (
+            &parquet,
+            "a.arrow",
+            "a Parquet file, not Arrow IPC; give it the .parquet",
+        ),
+        (
+            &arrow,
+            "a.parquet",
+            "an Arrow IPC file, not Parquet; give it the .arrow",
+        ),
+    ] {
+        let renamed = dir.path().join(name);
+        fs::copy(from, &renamed).unwrap();
+        assert_eq!(
+            said(&renamed),
+            format!(
+                "cannot read `{}`: it is {what} extension",
+                renamed.display()
+            )
+        );
+    }
+    let directory = dir.path().join("d.parquet");
+    fs::create_dir(&directory).unwrap();
+    assert_eq!(
+        said(&directory),
+        format!(
+            "cannot read `{}`: it is a directory, not a data file",
+            directory.display()
+        )
+    );
+    // Missing is said before the extension is looked at.
+    let missing = dir.path().join("nope");
+    assert!(
+        said(&missing).starts_with(&format!("cannot open `{}`: ", missing.display())),
+        "{}",
+        said(&missing)
+    );
+}
