@@ -52,6 +52,21 @@ impl DataType {
         }
     }
 
+    /// The type whose columns have the Arrow type `arrow`, if any.
+    pub fn from_arrow(arrow: &ArrowType) -> Option<DataType> {
+        [
+            DataType::Boolean,
+            DataType::Int32,
+            DataType::Int64,
+            DataType::Float32,
+            DataType::Float64,
+            DataType::Utf8,
+            DataType::TimestampMicros,
+        ]
+        .into_iter()
+        .find(|data_type| &data_type.arrow() == arrow)
+    }
+
     /// The name used in the contract and in messages, e.g. `float64`.
     pub fn name(self) -> &'static str {
         match self {

@@ -48,6 +48,13 @@ impl InspectCommand {
             .is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
         let mut out = std::io::stdout().lock();
         if is_component {
+            if self.rows.is_some() {
+                anyhow::bail!(
+                    "--rows shows the first rows of a data file; `{}` is a component, \
+                     which has no rows",
+                    self.file.display()
+                );
+            }
             let transform = self.runtime.load(&self.file, None)?;
             if self.json {
                 writeln!(
@@ -137,7 +144,7 @@ fn file_json(path: &Path, summary: &FileSummary) -> serde_json::Value {
         "rows": summary.rows,
         "columns": summary.schema.fields().iter().map(|f| json!({
             "name": f.name(),
-            "type": f.data_type().to_string(),
+            "type": type_name(f.data_type()),
             "nullable": f.is_nullable(),
         })).collect::<Vec<_>>(),
         "transform": summary.provenance.as_ref().map(|p| json!({
@@ -182,9 +189,23 @@ fn write_file(out: &mut impl Write, path: &Path, summary: &FileSummary) -> std::
         .max()
         .unwrap_or(0);
     for field in summary.schema.fields() {
-        writeln!(out, "  {:width$}  {}", field.name(), field.data_type())?;
+        writeln!(
+            out,
+            "  {:width$}  {}",
+            field.name(),
+            type_name(field.data_type())
+        )?;
     }
     Ok(())
+}
+
+/// A column type as transforms declare it (`float64`, `timestamp-micros`),
+/// or as Arrow names it when no transform type matches (a `--keep` column).
+fn type_name(arrow: &arrow::datatypes::DataType) -> String {
+    match skewless::DataType::from_arrow(arrow) {
+        Some(data_type) => data_type.to_string(),
+        None => arrow.to_string(),
+    }
 }
 
 fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<serde_json::Value> {

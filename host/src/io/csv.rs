@@ -463,6 +463,15 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 /// A CSV reader's complaint about a record's number of fields, said as
+/// `1 field`, `2 fields`.
+fn fields(count: u64) -> String {
+    if count == 1 {
+        "1 field".to_string()
+    } else {
+        format!("{count} fields")
+    }
+}
+
 /// `line 3 has 2 fields where the header has 3` (among the first rows, read
 /// by the `csv` crate to guess types, which counts lines) or `row 11500 has
 /// ...` (after them, from arrow-csv's decoder, which counts records);
@@ -483,7 +492,8 @@ pub(super) fn field_count(message: &str) -> Option<String> {
             None => "a line".to_string(),
         };
         return Some(format!(
-            "{place} has {found} fields where the header has {expected}"
+            "{place} has {} where the header has {expected}",
+            fields(found)
         ));
     }
     // arrow-csv's decoder counts records (the header is 1), not lines: a
@@ -492,11 +502,11 @@ pub(super) fn field_count(message: &str) -> Option<String> {
     let (record, rest) = rest.split_once(", expected ")?;
     let (expected, found) = rest.split_once(" got ")?;
     let found = match found.strip_prefix("more than ") {
-        Some(found) => format!("more than {}", number(found)?),
-        None => number(found)?.to_string(),
+        Some(found) => format!("more than {} fields", number(found)?),
+        None => fields(number(found)?),
     };
     Some(format!(
-        "row {} has {found} fields where the header has {}",
+        "row {} has {found} where the header has {}",
         number(record)?.checked_sub(2)?,
         number(expected)?
     ))
@@ -672,6 +682,10 @@ mod tests {
             field_count("incorrect number of fields for line 7, expected 3 got more than 3")
                 .as_deref(),
             Some("row 5 has more than 3 fields where the header has 3")
+        );
+        assert_eq!(
+            field_count("incorrect number of fields for line 4, expected 3 got 1").as_deref(),
+            Some("row 2 has 1 field where the header has 3")
         );
         assert_eq!(field_count("Error reading CSV file"), None);
     }

@@ -147,6 +147,26 @@ fn run_writes_features_and_says_what_it_did() {
         ]
     );
     assert_eq!(json["rows_preview"][0]["transaction_id"], "tx_000001");
+    // Types as transforms declare them; a kept column's guess as Arrow
+    // names it when no transform type matches.
+    let types: Vec<&str> = json["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["utf8", "int64", "float64", "int64", "int64", "float64"]
+    );
+
+    let rows_of_a_component = skewless(&["inspect", artifacts::FRAUD_FEATURES, "--rows", "2"]);
+    assert!(!rows_of_a_component.status.success());
+    assert!(
+        stderr(&rows_of_a_component).contains("is a component, which has no rows"),
+        "{}",
+        stderr(&rows_of_a_component)
+    );
 }
 
 #[test]
