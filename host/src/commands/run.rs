@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, Progress};
+use skewless::io::Format;
 
 use super::{RuntimeArgs, positive};
 
@@ -80,13 +81,25 @@ impl RunCommand {
             backfill = backfill.on_progress(move |progress| show_progress(&bar, progress));
         }
         remove_output_on_signal(bar.clone());
-        let summary = backfill.run().with_context(|| {
-            format!(
-                "backfill of `{}` with `{}` failed (no output was written)",
-                self.input.display(),
-                transform.name()
-            )
-        })?;
+        let summary = backfill
+            .run()
+            .map_err(|error| {
+                // A null nobody typed: in CSV, an empty field is one.
+                let csv = Format::from_path(&self.input).is_ok_and(|f| f == Format::Csv);
+                match error {
+                    skewless::Error::UnexpectedNull { .. } if csv => {
+                        anyhow::anyhow!("{error}; in a CSV file, an empty field is null")
+                    }
+                    error => error.into(),
+                }
+            })
+            .with_context(|| {
+                format!(
+                    "backfill of `{}` with `{}` failed (no output was written)",
+                    self.input.display(),
+                    transform.name()
+                )
+            })?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }

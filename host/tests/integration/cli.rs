@@ -193,6 +193,27 @@ fn a_failing_row_is_reported_with_the_file_and_row() {
         )
     );
     assert!(!output_path.exists());
+
+    // An empty CSV field is a null, which a plain `f64` argument refuses;
+    // the message says where the null came from.
+    std::fs::write(&input, "amount,other\n1,x\n,y\n").unwrap();
+    let output = skewless(&[
+        "run",
+        artifacts::FAILS_ROW,
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output_path.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&output).trim_end().ends_with(
+            "column `amount` is null in row 1, but transform `fails-row` declares it \
+             non-nullable (its argument is not an `Option`); in a CSV file, an empty field \
+             is null"
+        ),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
