@@ -370,19 +370,13 @@ fn open_input(path: &Path) -> Result<(File, Format)> {
         ));
     }
     let format = Format::from_path(path)?;
-    let mut start = [0_u8; 6];
-    let mut filled = 0;
-    while filled < start.len() {
-        match file.read(&mut start[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("cannot read", path, e)),
-        }
-    }
-    file.seek(SeekFrom::Start(0))
+    let mut start = Vec::with_capacity(6);
+    (&mut file)
+        .take(6)
+        .read_to_end(&mut start)
+        .and_then(|_| file.seek(SeekFrom::Start(0)))
         .map_err(|e| Error::io("cannot read", path, e))?;
-    let contents = match &start[..filled] {
+    let contents = match start.as_slice() {
         [b'P', b'A', b'R', b'1', ..] => Some(Format::Parquet),
         b"ARROW1" => Some(Format::ArrowIpc),
         _ => None,

@@ -95,9 +95,15 @@ impl ServeCommand {
             .iter()
             .map(|component| load(&runtime, component))
             .collect::<Result<Vec<_>>>()?;
-        let config = ServeConfig::default()
+        let defaults = ServeConfig::default();
+        // A request within its deadline can always finish on shutdown.
+        let drain_timeout = defaults
+            .drain_timeout
+            .max(Duration::from_millis(self.deadline_ms) + Duration::from_secs(1));
+        let config = defaults
             .max_body_bytes(self.max_body_bytes)
-            .max_rows(self.max_rows);
+            .max_rows(self.max_rows)
+            .drain_timeout(drain_timeout);
         let server = Server::new(transforms, config)?;
         for (name, sha256) in &self.expect {
             server.expect(name, sha256).context("refusing to serve")?;

@@ -175,14 +175,17 @@ fn a_failing_row_is_reported_with_the_file_and_row() {
     let input = dir.path().join("amounts.csv");
     std::fs::write(&input, "amount\n1\n4\n-9\n16\n").unwrap();
     let output_path = dir.path().join("roots.parquet");
-    let output = skewless(&[
-        "run",
-        artifacts::FAILS_ROW,
-        "-i",
-        input.to_str().unwrap(),
-        "-o",
-        output_path.to_str().unwrap(),
-    ]);
+    let run = || {
+        skewless(&[
+            "run",
+            artifacts::FAILS_ROW,
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            output_path.to_str().unwrap(),
+        ])
+    };
+    let output = run();
     assert!(!output.status.success());
     assert_eq!(
         stderr(&output).trim_end(),
@@ -197,14 +200,7 @@ fn a_failing_row_is_reported_with_the_file_and_row() {
     // An empty CSV field is a null, which a plain `f64` argument refuses;
     // the message says where the null came from.
     std::fs::write(&input, "amount,other\n1,x\n,y\n").unwrap();
-    let output = skewless(&[
-        "run",
-        artifacts::FAILS_ROW,
-        "-i",
-        input.to_str().unwrap(),
-        "-o",
-        output_path.to_str().unwrap(),
-    ]);
+    let output = run();
     assert!(
         stderr(&output).trim_end().ends_with(
             "column `amount` is null in row 1, but transform `fails-row` declares it \
