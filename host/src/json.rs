@@ -14,11 +14,11 @@
 //! | any, when null     | `null` (a nullable field must still be present)               |
 //!
 //! NaN: `"NaN"` is the canonical quiet NaN (the only NaN arithmetic in a
-//! transform produces); any other NaN (sign or payload) is written with its
-//! bits, `"NaN:0xfff80000deadbeef"` (`"NaN:0x7fc00001"` for float32), so
-//! that a NaN crosses JSON bit for bit too. Numbers are parsed from their
-//! text with correct rounding for their column's own width, so a float32
-//! is never rounded twice.
+//! transform produces), `"-NaN"` the same with its sign bit set; any other
+//! NaN is written with its bits, `"NaN:0xfff80000deadbeef"`
+//! (`"NaN:0x7fc00001"` for float32), so that a NaN crosses JSON bit for bit
+//! too. Numbers are parsed from their text with correct rounding for their
+//! column's own width, so a float32 is never rounded twice.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

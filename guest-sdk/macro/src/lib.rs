@@ -40,7 +40,72 @@ pub fn derive_features(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as DeriveInput);
     match expand_features(&input) {
         Ok(tokens) => tokens.into(),
-        Err(error) => error.to_compile_error().into(),
+        Err(error) => {
+            // The struct is still declared a Features type, so a transform
+            // returning it does not add "add the derive" errors to the
+            // real one.
+            let error = error.to_compile_error();
+            let stand_in = features_stand_in(&input);
+            quote!(#error #stand_in).into()
+        }
+    }
+}
+
+/// An implementation of `Features` that only satisfies the compiler, for a
+/// struct whose derive failed (and was reported); none when it is generic.
+fn features_stand_in(input: &DeriveInput) -> TokenStream2 {
+    if !input.generics.params.is_empty() {
+        return TokenStream2::new();
+    }
+    let ident = &input.ident;
+    let vis = &input.vis;
+    let columns = format_ident!("__SkewlessColumnsOf{}", ident);
+    quote! {
+        const _: () = {
+            #[doc(hidden)]
+            #[allow(missing_debug_implementations, non_camel_case_types)]
+            #vis struct #columns;
+
+            impl ::skewless_guest::Features for #ident {
+                const FIELDS: &'static [::skewless_guest::Field] = &[];
+                type Columns = #columns;
+            }
+
+            impl ::skewless_guest::__private::FeatureColumns<#ident> for #columns {
+                fn with_capacity(_: usize) -> Self {
+                    #columns
+                }
+                unsafe fn push(&mut self, _: #ident) {}
+                fn finish(self, _: usize) -> ::skewless_guest::__private::Batch {
+                    ::core::unreachable!("the derive of Features failed")
+                }
+            }
+        };
+    }
+}
+
+/// Collects errors so that one compile reports every bad argument or
+/// field, not the first of them.
+#[derive(Default)]
+struct Errors(Option<Error>);
+
+impl Errors {
+    /// The value of `result`, or `None` after noting its error.
+    fn take<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                match &mut self.0 {
+                    Some(errors) => errors.combine(error),
+                    None => self.0 = Some(error),
+                }
+                None
+            }
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
     }
 }
 
@@ -427,30 +492,34 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
     }
 
     let mut columns = Vec::new();
+    let mut errors = Errors::default();
     for input in &signature.inputs {
         let typed = match input {
             FnArg::Receiver(receiver) => {
-                return Err(Error::new(
+                errors.take::<()>(Err(Error::new(
                     receiver.span(),
                     "a transform is a free function: remove `self`",
-                ));
+                )));
+                continue;
             }
             FnArg::Typed(typed) => typed,
         };
-        let ident = match &*typed.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => &pat.ident,
-            other => {
-                return Err(Error::new(
-                    other.span(),
-                    "name each argument after its input column, e.g. `amount: f64` \
-                     (patterns are not supported)",
-                ));
-            }
-        };
-        let ty = column_type(&typed.ty, Position::Argument)?;
-        columns.push((column_name(ident), ty));
+        let ident = errors.take(match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Ok(&pat.ident),
+            other => Err(Error::new(
+                other.span(),
+                "name each argument after its input column, e.g. `amount: f64` \
+                 (patterns are not supported)",
+            )),
+        });
+        let ty = errors.take(column_type(&typed.ty, Position::Argument));
+        if let (Some(ident), Some(ty)) = (ident, ty) {
+            columns.push((column_name(ident), ty));
+        }
     }
-    let shape = return_shape(signature)?;
+    let shape = errors.take(return_shape(signature));
+    errors.finish()?;
+    let shape = shape.expect("no error");
     let features = shape.features;
     let function_name = &signature.ident;
     let input_count = columns.len();
@@ -638,13 +707,16 @@ fn expand_features(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut names = Vec::new();
     let mut idents = Vec::new();
     let mut types = Vec::new();
+    let mut errors = Errors::default();
     for field in fields {
         let field_ident = field.ident.as_ref().expect("named fields");
-        let ty = column_type(&field.ty, Position::Field)?;
-        names.push(column_name(field_ident));
-        idents.push(field_ident);
-        types.push(ty.tokens());
+        if let Some(ty) = errors.take(column_type(&field.ty, Position::Field)) {
+            names.push(column_name(field_ident));
+            idents.push(field_ident);
+            types.push(ty.tokens());
+        }
     }
+    errors.finish()?;
     let columns = format_ident!("__SkewlessColumnsOf{}", ident);
 
     Ok(quote! {
