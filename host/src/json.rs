@@ -152,7 +152,7 @@ fn missing(field: &Field, row: usize) -> Error {
         row: row as u64,
         expected: field.data_type.to_string(),
         hint: if field.nullable {
-            "; send `null` for a missing value".into()
+            "; give `null` for a missing value".into()
         } else {
             String::new()
         },
@@ -727,7 +727,7 @@ mod tests {
         let error = decode(&fields, &[r#"{"amount": 1}"#]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "row 0: missing field `note` (utf8); send `null` for a missing value"
+            "row 0: missing field `note` (utf8); give `null` for a missing value"
         );
         let error = decode(&fields, &[r#"{"amount": "12.5", "note": null}"#]).unwrap_err();
         assert_eq!(

@@ -574,8 +574,20 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
         };
     };
 
+    // A crate is one component with one transform. A second `#[transform]`
+    // in the same module redefines this name, an error that says why on
+    // every target (the component's exports only clash when building for
+    // wasm, with a message about `cabi_post_describe`).
+    let one_per_crate = quote_spanned! {Span::call_site()=>
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, dead_code)]
+        const __SKEWLESS_ONE_TRANSFORM_PER_CRATE: () = ();
+    };
+
     Ok(quote! {
         #function
+
+        #one_per_crate
 
         #assert_features
 

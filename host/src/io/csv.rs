@@ -375,7 +375,13 @@ fn parse_column(
     let invalid = |row: usize, value: &str, what: &str| Error::InvalidValue {
         column: column.to_string(),
         row: first + row as u64,
-        reason: format!("{value:?} is not {what}"),
+        reason: if ["null", "none", "na", "n/a"]
+            .contains(&value.trim().to_ascii_lowercase().as_str())
+        {
+            format!("{value:?} is not {what}; in CSV, a null is an empty field")
+        } else {
+            format!("{value:?} is not {what}")
+        },
     };
     Ok(match data_type {
         ArrowType::Boolean => {
@@ -661,6 +667,14 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "column `flag`, row 0: \"yes\" is not a boolean (true or false)"
+        );
+        // A null written out as a word: say how CSV writes one.
+        let text = StringArray::from(vec!["2.5", "NULL"]);
+        let error = parse_column(&text, &ArrowType::Float64, "amount", 0).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "column `amount`, row 1: \"NULL\" is not a float64 (a number such as 12.5); in \
+             CSV, a null is an empty field"
         );
     }
 
