@@ -229,9 +229,12 @@ buffer per call instead of a list per column), a contract change not made.
 
 **HTTP p99 (1 ms at the highest throughput).** Met in some runs of this
 report and missed in others, by a few hundred microseconds: the plateau
-(about 17k to 19k requests/s) is reached at 4 to 16 connections, and the
+(15k to 21k requests/s) is reached at 4 to 16 connections, and the
 load generator is closed-loop and shares the two cores with the server, so
-past the plateau each added connection only adds queueing. Guest calls run
+past the plateau each added connection only adds queueing. The same build
+lands on a low (15k to 16k) or a high (20k to 21k) plateau from one run
+to the next on this shared machine: seen on 2026-11-27 alternating two
+builds, four runs each, both builds showing both. Guest calls run
 on tokio's blocking pool; running them in place (`block_in_place`) was
 measured slower (14.3k requests/s at best, p99 1.66 ms, against 16.8k and
 0.50 ms in the same comparison).
