@@ -97,7 +97,13 @@ impl Example {
                 data_type: Some(f.data_type),
             })
             .collect();
-        let reader = Reader::open(&self.sample_path(), Some(&requests), 1 << 20).expect("sample");
+        let reader = Reader::open(
+            &self.sample_path(),
+            Some(&requests),
+            1 << 20,
+            Default::default(),
+        )
+        .expect("sample");
         let schema = reader.schema().clone();
         let batches: Vec<RecordBatch> = reader.map(|b| b.expect("sample batch")).collect();
         arrow::compute::concat_batches(&schema, &batches).expect("concat")

@@ -174,7 +174,8 @@ impl Backfill {
                 });
             }
         }
-        let reader = Reader::open(&self.input, Some(&requests), self.batch_size)?;
+        let naive = self.transform.runtime().config().naive_timestamps;
+        let reader = Reader::open(&self.input, Some(&requests), self.batch_size, naive)?;
         let input_schema = reader.schema().clone();
         let kept_indices: Vec<usize> = self
             .keep

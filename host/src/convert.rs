@@ -4,10 +4,12 @@
 //! functions and nothing else to talk to a guest:
 //!
 //! - [`prepare_input`] picks the declared input columns out of a
-//!   `RecordBatch` by name, widens types only where that is exact (an
-//!   `int32` column for an `int64` argument, `Utf8View` for `utf8`, whole
+//!   `RecordBatch` by name, converts types only where that is exact (an
+//!   `int32` column for an `int64` argument, `int64` values that fit an
+//!   `int32` argument, `Utf8View` or a dictionary for `utf8`, whole
 //!   nanosecond timestamps for `timestamp-micros`) and refuses everything
-//!   else with an error naming the column, the expected and the found type.
+//!   else with an error naming the column, the expected and the found type
+//!   (or the row of a value that does not fit).
 //! - [`WitInput`] lends those Arrow buffers to the guest call: numbers,
 //!   timestamps and string bytes are passed by reference, so the only copy
 //!   is the one into guest memory.
@@ -19,24 +21,28 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, TimestampMicrosecondArray,
+    PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{
     DataType as ArrowType, Float32Type, Float64Type, Int32Type, Int64Type, SchemaRef, TimeUnit,
-    TimestampMicrosecondType, TimestampNanosecondType,
+    TimestampMicrosecondType, UInt64Type,
 };
 
 use crate::bindings::skewless::transform::types::{
     BatchParam, BatchResult, ColumnParam, ColumnResult, Utf8ArrayParam, ValuesParam, ValuesResult,
 };
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Field, TransformInfo, UTC};
+use crate::spec::{DataType, Field, NaiveTimestamps, TransformInfo, UTC};
 
 /// Selects, converts and checks the declared input columns of `batch`, in
-/// declared order.
-pub(crate) fn prepare_input(info: &TransformInfo, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+/// declared order; `naive` says what timestamps without a zone mean.
+pub(crate) fn prepare_input(
+    info: &TransformInfo,
+    batch: &RecordBatch,
+    naive: NaiveTimestamps,
+) -> Result<Vec<ArrayRef>> {
     let schema = batch.schema();
     info.inputs
         .iter()
@@ -49,7 +55,7 @@ pub(crate) fn prepare_input(info: &TransformInfo, batch: &RecordBatch) -> Result
                     available: column_list(schema.fields().iter().map(|f| f.name().as_str())),
                 });
             };
-            let array = coerce(info, field, batch.column(index))?;
+            let array = coerce(info, field, batch.column(index), naive)?;
             if !field.nullable && array.null_count() > 0 {
                 let row = (0..array.len())
                     .find(|&row| array.is_null(row))
@@ -75,8 +81,19 @@ pub(crate) fn column_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// Converts `array` to the declared type when that loses nothing.
-fn coerce(info: &TransformInfo, field: &Field, array: &ArrayRef) -> Result<ArrayRef> {
+/// Converts `array` to the declared type when that loses nothing: widening
+/// (`int32` for `int64`, `float32` or `float16` for `float64`), narrowing
+/// when every value fits (`int64` for `int32`: the JSON codec and the CSV
+/// reader check each value the same way), any string layout, dictionaries
+/// of convertible values, a column of the null type for a nullable input,
+/// and timestamps of any unit (exact) and zone (the values are UTC
+/// instants whatever the label; none is `naive`'s to decide).
+fn coerce(
+    info: &TransformInfo,
+    field: &Field,
+    array: &ArrayRef,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef> {
     use ArrowType as A;
     let found = array.data_type();
     let exact_cast = |array: &ArrayRef| {
@@ -101,41 +118,58 @@ fn coerce(info: &TransformInfo, field: &Field, array: &ArrayRef) -> Result<Array
         | (DataType::Float32, A::Float32)
         | (DataType::Float64, A::Float64)
         | (DataType::Utf8, A::Utf8) => Ok(array.clone()),
+        (_, A::Dictionary(_, values)) if !matches!(**values, A::Dictionary(..)) => {
+            // The values, row by row, then the values' own rule.
+            let unpacked =
+                arrow::compute::cast(array, values).map_err(|e| Error::InvalidValue {
+                    column: field.name.clone(),
+                    row: 0,
+                    reason: format!("cannot read the dictionary of {found}: {e}"),
+                })?;
+            coerce(info, field, &unpacked, naive)
+        }
+        (_, A::Null) => Ok(arrow::array::new_null_array(
+            &field.data_type.arrow(),
+            array.len(),
+        )),
         (DataType::Int32, _) if small_int => exact_cast(array),
-        (DataType::Int64, _) if int32_like => exact_cast(array),
-        (DataType::Float64, _) if int32_like || matches!(found, A::Float32) => exact_cast(array),
-        (DataType::Utf8, A::LargeUtf8 | A::Utf8View) => exact_cast(array),
-        (DataType::Utf8, A::Dictionary(_, value))
-            if matches!(**value, A::Utf8 | A::LargeUtf8 | A::Utf8View) =>
-        {
-            exact_cast(array)
-        }
-        (DataType::TimestampMicros, A::Timestamp(TimeUnit::Microsecond, _)) => {
-            // The values are UTC microseconds whatever zone the column is
-            // labelled with; only the label changes.
-            let values = array.as_primitive::<TimestampMicrosecondType>();
-            Ok(Arc::new(values.clone().with_timezone(UTC)))
-        }
-        (DataType::TimestampMicros, A::Timestamp(TimeUnit::Second | TimeUnit::Millisecond, _)) => {
-            exact_cast(array)
-        }
-        (DataType::TimestampMicros, A::Timestamp(TimeUnit::Nanosecond, _)) => {
-            let nanos = array.as_primitive::<TimestampNanosecondType>();
-            if let Some(row) =
-                (0..nanos.len()).find(|&i| nanos.is_valid(i) && nanos.value(i) % 1000 != 0)
-            {
+        (DataType::Int32, A::Int64 | A::UInt32 | A::UInt64) | (DataType::Int64, A::UInt64) => {
+            let (range, name, hint) = if field.data_type == DataType::Int32 {
+                (
+                    i128::from(i32::MIN)..=i128::from(i32::MAX),
+                    "int32",
+                    "; take the argument as `i64`",
+                )
+            } else {
+                (i128::from(i64::MIN)..=i128::from(i64::MAX), "int64", "")
+            };
+            if let Some((row, value)) = first_outside(array, &range) {
                 return Err(Error::InvalidValue {
                     column: field.name.clone(),
                     row: row as u64,
+                    reason: format!("{value} is out of range for {name}{hint}"),
+                });
+            }
+            exact_cast(array)
+        }
+        (DataType::Int64, _) if int32_like => exact_cast(array),
+        (DataType::Float32, A::Float16) => exact_cast(array),
+        (DataType::Float64, _) if int32_like || matches!(found, A::Float32 | A::Float16) => {
+            exact_cast(array)
+        }
+        (DataType::Utf8, A::LargeUtf8 | A::Utf8View) => exact_cast(array),
+        (DataType::TimestampMicros, A::Timestamp(unit, zone)) => {
+            if zone.is_none() && naive == NaiveTimestamps::Refuse {
+                return Err(Error::NaiveTimestamp {
+                    column: field.name.clone(),
+                    row: None,
                     reason: format!(
-                        "timestamp {}ns has a fraction of a microsecond, and skewless timestamps \
-                         are whole microseconds; truncate the column to microseconds where it is produced",
-                        nanos.value(row)
+                        "has type {found}, which has no time zone; {}",
+                        crate::text::NAIVE_FIX
                     ),
                 });
             }
-            let micros: TimestampMicrosecondArray = nanos.unary(|v| v / 1000);
-            Ok(Arc::new(micros.with_timezone(UTC)))
+            to_utc_micros(field, array, *unit)
         }
         _ => Err(Error::WrongType {
             transform: info.name.clone(),
@@ -147,6 +181,98 @@ fn coerce(info: &TransformInfo, field: &Field, array: &ArrayRef) -> Result<Array
     }
 }
 
+/// The first row of an integer column whose value is outside `range`.
+fn first_outside(
+    array: &ArrayRef,
+    range: &std::ops::RangeInclusive<i128>,
+) -> Option<(usize, i128)> {
+    let value: Box<dyn Fn(usize) -> i128> = match array.data_type() {
+        ArrowType::Int64 => {
+            let values = array.as_primitive::<Int64Type>();
+            Box::new(move |i| i128::from(values.value(i)))
+        }
+        ArrowType::UInt32 => {
+            let values = array.as_primitive::<arrow::datatypes::UInt32Type>();
+            Box::new(move |i| i128::from(values.value(i)))
+        }
+        ArrowType::UInt64 => {
+            let values = array.as_primitive::<UInt64Type>();
+            Box::new(move |i| i128::from(values.value(i)))
+        }
+        _ => return None,
+    };
+    (0..array.len())
+        .filter(|&i| array.is_valid(i))
+        .map(|i| (i, value(i)))
+        .find(|(_, v)| !range.contains(v))
+}
+
+/// Timestamps in `unit` as UTC microseconds: exact, or refused at the first
+/// value that is not (a fraction of a microsecond, or beyond the range).
+fn to_utc_micros(field: &Field, array: &ArrayRef, unit: TimeUnit) -> Result<ArrayRef> {
+    use arrow::datatypes::{
+        TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    };
+    let values: PrimitiveArray<Int64Type> = match unit {
+        TimeUnit::Second => array
+            .as_primitive::<TimestampSecondType>()
+            .reinterpret_cast(),
+        TimeUnit::Millisecond => array
+            .as_primitive::<TimestampMillisecondType>()
+            .reinterpret_cast(),
+        TimeUnit::Microsecond => array
+            .as_primitive::<TimestampMicrosecondType>()
+            .reinterpret_cast(),
+        TimeUnit::Nanosecond => array
+            .as_primitive::<TimestampNanosecondType>()
+            .reinterpret_cast(),
+    };
+    let invalid = |row: usize, reason: String| Error::InvalidValue {
+        column: field.name.clone(),
+        row: row as u64,
+        reason,
+    };
+    let micros: TimestampMicrosecondArray = match unit {
+        TimeUnit::Microsecond => values.reinterpret_cast(),
+        TimeUnit::Nanosecond => {
+            if let Some(row) =
+                (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) % 1000 != 0)
+            {
+                return Err(invalid(
+                    row,
+                    format!(
+                        "timestamp {}ns has a fraction of a microsecond, and skewless timestamps \
+                         are whole microseconds; truncate the column to microseconds where it \
+                         is produced",
+                        values.value(row)
+                    ),
+                ));
+            }
+            values.unary(|v| v / 1000)
+        }
+        TimeUnit::Second | TimeUnit::Millisecond => {
+            let (scale, suffix) = if unit == TimeUnit::Second {
+                (1_000_000, "s")
+            } else {
+                (1_000, "ms")
+            };
+            if let Some(row) = (0..values.len())
+                .find(|&i| values.is_valid(i) && values.value(i).checked_mul(scale).is_none())
+            {
+                return Err(invalid(
+                    row,
+                    format!(
+                        "timestamp {}{suffix} is outside the range of microsecond timestamps",
+                        values.value(row)
+                    ),
+                ));
+            }
+            values.unary(|v| v * scale)
+        }
+    };
+    Ok(Arc::new(micros.with_timezone(UTC)))
+}
+
 fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
     use ArrowType as A;
     match (expected, found) {
@@ -155,8 +281,16 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
              implicitly: cast the column where the data is produced, or take it as `i64`"
                 .into()
         }
-        (DataType::Int32, A::Int64) => {
-            "; int64 does not fit int32: take the argument as `i64`".into()
+        (DataType::Float64 | DataType::Float32, A::Decimal128(..) | A::Decimal256(..)) => {
+            "; decimals do not convert to floats exactly, so skewless will not do it \
+             implicitly: cast the column to a float where the data is produced (DuckDB: \
+             `CAST(x AS DOUBLE)`; Spark: `.cast(\"double\")`)"
+                .into()
+        }
+        (DataType::Float32, A::Float64) => {
+            "; float64 does not convert to float32 without rounding: take the argument as \
+             `f64`, or cast the column where the data is produced"
+                .into()
         }
         (_, A::Utf8 | A::LargeUtf8 | A::Utf8View) => {
             "; the column holds text: parse it where the data is produced, or take it as `&str`"
@@ -165,7 +299,14 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
         (DataType::Int32 | DataType::Int64, A::Float16 | A::Float32 | A::Float64) => {
             "; floats do not convert to integers without rounding, so skewless will not do \
              it implicitly: round or cast the column where the data is produced, or take the \
-             argument as `f64`"
+             argument as `f64`. If it holds whole numbers with missing values, it was likely \
+             written by pandas, which stores such a column as float64: give it the nullable \
+             integer dtype first, `df[column].astype(\"Int64\")`"
+                .into()
+        }
+        (DataType::TimestampMicros, A::Date32 | A::Date64) => {
+            "; a date is a day, not an instant: convert it to a timestamp with a time zone \
+             where the data is produced"
                 .into()
         }
         (expected, _) => format!(
@@ -502,7 +643,12 @@ mod tests {
             Some("r"),
         ]);
         let sliced: ArrayRef = Arc::new(strings.slice(2, 7));
-        let arrays = prepare_input(&info(DataType::Utf8, true), &batch(sliced)).unwrap();
+        let arrays = prepare_input(
+            &info(DataType::Utf8, true),
+            &batch(sliced),
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap();
         let input = WitInput::new(&arrays, 7);
         let columns = input.columns();
         let ValuesParam::Utf8(utf8) = &columns[0].values else {
@@ -517,11 +663,21 @@ mod tests {
     #[test]
     fn exact_widening_is_allowed_and_lossy_narrowing_is_not() {
         let ints: ArrayRef = Arc::new(Int32Array::from(vec![1, -2]));
-        let arrays = prepare_input(&info(DataType::Int64, false), &batch(ints)).unwrap();
+        let arrays = prepare_input(
+            &info(DataType::Int64, false),
+            &batch(ints),
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap();
         assert_eq!(arrays[0].data_type(), &ArrowType::Int64);
 
         let big: ArrayRef = Arc::new(Int64Array::from(vec![1]));
-        let error = prepare_input(&info(DataType::Float64, false), &batch(big)).unwrap_err();
+        let error = prepare_input(
+            &info(DataType::Float64, false),
+            &batch(big),
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert!(matches!(error, Error::WrongType { .. }), "{error}");
         assert!(
             error
@@ -532,13 +688,23 @@ mod tests {
 
         // Every refusal says what to do.
         let floats: ArrayRef = Arc::new(Float64Array::from(vec![3.9]));
-        let error = prepare_input(&info(DataType::Int64, false), &batch(floats)).unwrap_err();
+        let error = prepare_input(
+            &info(DataType::Int64, false),
+            &batch(floats),
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert!(
             error.to_string().contains("round or cast the column"),
             "{error}"
         );
         let flags: ArrayRef = Arc::new(BooleanArray::from(vec![true]));
-        let error = prepare_input(&info(DataType::Utf8, false), &batch(flags)).unwrap_err();
+        let error = prepare_input(
+            &info(DataType::Utf8, false),
+            &batch(flags),
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert!(
             error
                 .to_string()
@@ -552,7 +718,12 @@ mod tests {
         let whole: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![
             5_000, -7_000,
         ]));
-        let arrays = prepare_input(&info(DataType::TimestampMicros, false), &batch(whole)).unwrap();
+        let arrays = prepare_input(
+            &info(DataType::TimestampMicros, false),
+            &batch(whole),
+            NaiveTimestamps::Utc,
+        )
+        .unwrap();
         assert_eq!(
             arrays[0]
                 .as_primitive::<TimestampMicrosecondType>()
@@ -563,8 +734,12 @@ mod tests {
         let fractional: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![
             5_000, 7_001,
         ]));
-        let error =
-            prepare_input(&info(DataType::TimestampMicros, false), &batch(fractional)).unwrap_err();
+        let error = prepare_input(
+            &info(DataType::TimestampMicros, false),
+            &batch(fractional),
+            NaiveTimestamps::Utc,
+        )
+        .unwrap_err();
         assert_eq!(error.row(), Some(1));
     }
 

@@ -69,6 +69,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A timestamp without a time zone, which is refused unless
+    /// [`crate::NaiveTimestamps::Utc`] says what it means: a whole column
+    /// of a typed file, or one value of a text file or a request.
+    #[error("column `{column}`{}", naive_at(*row, reason))]
+    NaiveTimestamp {
+        /// The input column.
+        column: String,
+        /// The row of the value, for text; `None` for a typed column.
+        row: Option<u64>,
+        /// What was found, and what to do.
+        reason: String,
+    },
+
     /// A row (a JSON object) lacks a field the transform needs.
     #[error("row {row}: missing field `{column}` ({expected}){hint}")]
     MissingField {
@@ -238,6 +251,13 @@ fn at_row(row: Option<u64>) -> String {
     }
 }
 
+fn naive_at(row: Option<u64>, reason: &str) -> String {
+    match row {
+        Some(row) => format!(", row {row}: {reason}"),
+        None => format!(" {reason}"),
+    }
+}
+
 fn guest_output(output: &str) -> String {
     let output = one_line(output);
     if output.is_empty() {
@@ -285,7 +305,8 @@ impl Error {
             | Error::BadRow { row, .. } => Some(*row),
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
-            | Error::LimitExceeded { row, .. } => *row,
+            | Error::LimitExceeded { row, .. }
+            | Error::NaiveTimestamp { row, .. } => *row,
             _ => None,
         }
     }
@@ -301,7 +322,8 @@ impl Error {
             | Error::BadRow { row, .. } => *row += offset,
             Error::RowFailed { row, .. }
             | Error::Trap { row, .. }
-            | Error::LimitExceeded { row, .. } => {
+            | Error::LimitExceeded { row, .. }
+            | Error::NaiveTimestamp { row, .. } => {
                 if let Some(row) = row {
                     *row += offset;
                 }
@@ -319,7 +341,8 @@ impl Error {
             | Error::InvalidValue { column, .. }
             | Error::UnexpectedNull { column, .. }
             | Error::MissingField { column, .. }
-            | Error::WrongValue { column, .. } => Some(column),
+            | Error::WrongValue { column, .. }
+            | Error::NaiveTimestamp { column, .. } => Some(column),
             _ => None,
         }
     }
@@ -335,6 +358,7 @@ impl Error {
                 | Error::UnexpectedNull { .. }
                 | Error::MissingField { .. }
                 | Error::WrongValue { .. }
+                | Error::NaiveTimestamp { .. }
                 | Error::BadRequest(_)
                 | Error::BadRow { .. }
         )
@@ -350,6 +374,7 @@ impl Error {
             Error::MissingField { .. } => "missing_field",
             Error::InvalidValue { .. } => "invalid_value",
             Error::UnexpectedNull { .. } => "unexpected_null",
+            Error::NaiveTimestamp { .. } => "naive_timestamp",
             Error::RowFailed { .. } => "row_failed",
             Error::Trap { .. } => "trap",
             Error::LimitExceeded { limit, .. } => match limit {

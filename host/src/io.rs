@@ -32,7 +32,7 @@ mod jsonl;
 
 use crate::convert::column_list;
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Provenance};
+use crate::spec::{DataType, NaiveTimestamps, Provenance};
 
 /// A data file format, chosen by file extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,7 +118,10 @@ impl std::fmt::Debug for Reader {
 
 impl Reader {
     /// Opens `path` to read the `columns` asked for, in that order (all
-    /// columns when `None`), `batch_size` rows at a time.
+    /// columns when `None`), `batch_size` rows at a time. `naive` says what
+    /// a timestamp written without a zone means in a text format's typed
+    /// columns (typed formats keep the column's own type, and
+    /// [`crate::Transform::call`] applies the same rule to it).
     ///
     /// A column that is asked for but missing is an error listing the
     /// columns the file has.
@@ -126,6 +129,7 @@ impl Reader {
         path: &Path,
         columns: Option<&[ColumnRequest]>,
         batch_size: usize,
+        naive: NaiveTimestamps,
     ) -> Result<Reader> {
         let (file, format) = open_input(path)?;
         let total_bytes = file
@@ -142,6 +146,12 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let indices = select(path, builder.schema(), columns)?;
                     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
+                    let metadata_kv = builder
+                        .metadata()
+                        .file_metadata()
+                        .key_value_metadata()
+                        .cloned()
+                        .unwrap_or_default();
                     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.clone());
                     let reader = builder
                         .with_projection(mask)
@@ -150,11 +160,13 @@ impl Reader {
                         .map_err(|e| cannot_read(&e))?;
                     let schema = arrow::array::RecordBatchReader::schema(&reader);
                     let reorder = order_of(&schema, columns);
-                    (
-                        reorder_batches(reader, reorder),
-                        schema_in_order(&schema, columns),
-                        Some(total_rows),
-                    )
+                    let batches = reorder_batches(reader, reorder);
+                    let schema = schema_in_order(&schema, columns);
+                    let (batches, schema) = match written_zones(&metadata_kv, &schema) {
+                        Some(relabel) => relabel.apply(batches),
+                        None => (batches, schema),
+                    };
+                    (batches, schema, Some(total_rows))
                 }
                 Format::ArrowIpc => {
                     let mut file = file;
@@ -202,7 +214,7 @@ impl Reader {
                 }
                 Format::Csv => {
                     let (reader, projected) =
-                        csv::open(file, path, columns, batch_size, bytes_read.clone())?;
+                        csv::open(file, path, columns, batch_size, bytes_read.clone(), naive)?;
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),
@@ -279,6 +291,7 @@ impl Reader {
                         projected.clone(),
                         exact,
                         batch_size,
+                        naive,
                     )
                     .map_err(|e| cannot_read(&e))?;
                     let reorder = order_of(&projected, columns);
@@ -328,6 +341,95 @@ impl Iterator for Reader {
         self.batches
             .next()
             .map(|batch| batch.map_err(|e| unreadable(&self.path, &e)))
+    }
+}
+
+/// Time zones of timestamp columns as the Parquet file's writer gave them,
+/// where the parquet crate reads another label.
+///
+/// pyarrow and pandas record the Arrow schema in the file (`ARROW:schema`);
+/// the parquet crate takes a timestamp's zone from it only when the units
+/// match, and Parquet has no seconds, so `timestamp[s, tz=America/New_York]`
+/// comes back as `timestamp[ms, tz=UTC]`. The values are the same instants
+/// either way; this restores the label, so a kept column keeps its zone.
+fn written_zones(metadata: &[KeyValue], schema: &SchemaRef) -> Option<Relabel> {
+    use base64::Engine as _;
+    let encoded = metadata
+        .iter()
+        .find(|kv| kv.key == "ARROW:schema")?
+        .value
+        .as_deref()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    // An IPC message, after a continuation marker and length when present.
+    let message = match bytes.get(..4) {
+        Some([0xff, 0xff, 0xff, 0xff]) => bytes.get(8..)?,
+        _ => &bytes[..],
+    };
+    let written = arrow::ipc::root_as_message(message)
+        .ok()?
+        .header_as_schema()
+        .and_then(|schema| arrow::ipc::convert::try_fb_to_schema(schema).ok())?;
+    let mut changed = false;
+    let fields: Vec<ArrowField> =
+        schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let hinted = written.field_with_name(field.name()).ok();
+                match (field.data_type(), hinted.map(|h| h.data_type())) {
+                    (
+                        arrow::datatypes::DataType::Timestamp(unit, Some(read)),
+                        Some(arrow::datatypes::DataType::Timestamp(_, Some(zone))),
+                    ) if read != zone => {
+                        changed = true;
+                        field.as_ref().clone().with_data_type(
+                            arrow::datatypes::DataType::Timestamp(*unit, Some(zone.clone())),
+                        )
+                    }
+                    _ => field.as_ref().clone(),
+                }
+            })
+            .collect();
+    changed.then(|| Relabel {
+        schema: Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+    })
+}
+
+/// Batches given other labels for the same data (`written_zones`).
+struct Relabel {
+    schema: SchemaRef,
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
+
+impl Relabel {
+    fn apply(self, batches: Batches) -> (Batches, SchemaRef) {
+        let schema = self.schema;
+        let relabelled = schema.clone();
+        let batches = batches.map(move |batch| {
+            let batch = batch?;
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(relabelled.fields())
+                .map(|(column, field)| {
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        let data = column
+                            .to_data()
+                            .into_builder()
+                            .data_type(field.data_type().clone())
+                            .build()?;
+                        Ok(arrow::array::make_array(data))
+                    }
+                })
+                .collect::<Result<Vec<_>, ArrowError>>()?;
+            RecordBatch::try_new(relabelled.clone(), columns)
+        });
+        (Box::new(batches), schema)
     }
 }
 
@@ -622,8 +724,19 @@ pub struct Writer {
 
 enum FormatWriter {
     Parquet(parquet::file::writer::SerializedFileWriter<File>),
-    Csv(arrow::csv::Writer<BufWriter<File>>),
-    ArrowIpc(arrow::ipc::writer::FileWriter<BufWriter<File>>),
+    /// CSV with every value in its one text form ([`crate::text`]).
+    Csv {
+        out: BufWriter<File>,
+        rules: Vec<crate::text::ColumnText>,
+    },
+    /// An Arrow IPC file. It holds one dictionary per column for the whole
+    /// file, and the batches of a Parquet file (or a stream) each bring
+    /// their own, so dictionary-encoded columns are written as their values
+    /// (the same values; the writer would otherwise fail mid-file).
+    ArrowIpc {
+        writer: Box<arrow::ipc::writer::FileWriter<BufWriter<File>>>,
+        schema: SchemaRef,
+    },
     /// JSON Lines in the serving codec's exact form (`crate::json`): arrow's
     /// JSON writer turns NaN and infinities into `null`.
     Jsonl(BufWriter<File>),
@@ -726,6 +839,22 @@ impl Writer {
                     }
                 }
                 let properties = properties.build();
+                for field in schema.fields() {
+                    // The writer's own refusal names no column.
+                    parquet::arrow::ArrowSchemaConverter::new()
+                        .convert(&Schema::new(vec![field.clone()]))
+                        .map_err(|e| {
+                            Error::BadRequest(format!(
+                                "cannot write `{}`: column `{}` has type {}, which Parquet \
+                                 cannot hold ({}); write .arrow instead, or leave the column \
+                                 out of `--keep`",
+                                path.display(),
+                                field.name(),
+                                field.data_type(),
+                                readable(&e)
+                            ))
+                        })?;
+                }
                 let (writer, factory) =
                     ArrowWriter::try_new(file, schema.clone(), Some(properties))
                         .and_then(ArrowWriter::into_serialized_writer)
@@ -733,16 +862,29 @@ impl Writer {
                 parquet_factory = Some(Arc::new(factory));
                 FormatWriter::Parquet(writer)
             }
-            Format::Csv => FormatWriter::Csv(
-                arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(BufWriter::new(file)),
-            ),
-            Format::ArrowIpc => FormatWriter::ArrowIpc(
-                arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
-                    .map_err(|e| cannot_write(&e))?,
-            ),
-            Format::Jsonl => FormatWriter::Jsonl(BufWriter::new(file)),
+            Format::Csv => {
+                let mut out = BufWriter::new(file);
+                csv::write_header(&mut out, &schema)
+                    .map_err(|e| Error::io("cannot write", path, e))?;
+                FormatWriter::Csv {
+                    out,
+                    rules: text_rules(path, format, &schema)?,
+                }
+            }
+            Format::ArrowIpc => {
+                let schema = without_dictionaries(&schema);
+                FormatWriter::ArrowIpc {
+                    writer: Box::new(
+                        arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
+                            .map_err(|e| cannot_write(&e))?,
+                    ),
+                    schema,
+                }
+            }
+            Format::Jsonl => {
+                text_rules(path, format, &schema)?;
+                FormatWriter::Jsonl(BufWriter::new(file))
+            }
         };
         Ok(Writer {
             inner: Some(inner),
@@ -794,8 +936,11 @@ impl Writer {
             (writer, Payload::Batches(batches)) => {
                 for batch in &batches {
                     let result = match writer {
-                        FormatWriter::Csv(w) => w.write(batch),
-                        FormatWriter::ArrowIpc(w) => w.write(batch),
+                        FormatWriter::Csv { out, rules } => csv::write_records(out, batch, rules)
+                            .map_err(|e| ArrowError::IoError(e.to_string(), e)),
+                        FormatWriter::ArrowIpc { writer, schema } => {
+                            unpack_dictionaries(batch, schema).and_then(|b| writer.write(&b))
+                        }
                         FormatWriter::Jsonl(w) => {
                             use std::io::Write;
                             crate::json::encode_rows(batch)
@@ -832,13 +977,11 @@ impl Writer {
             FormatWriter::Parquet(w) => {
                 w.close().map_err(|e| cannot_write(e.to_string()))?;
             }
-            FormatWriter::Csv(w) => {
+            FormatWriter::Csv { mut out, .. } => {
                 use std::io::Write;
-                w.into_inner()
-                    .flush()
-                    .map_err(|e| cannot_write(e.to_string()))?;
+                out.flush().map_err(|e| cannot_write(e.to_string()))?;
             }
-            FormatWriter::ArrowIpc(mut w) => {
+            FormatWriter::ArrowIpc { writer: mut w, .. } => {
                 use std::io::Write;
                 w.finish().map_err(|e| cannot_write(e.to_string()))?;
                 w.into_inner()
@@ -859,6 +1002,63 @@ impl Writer {
             .map_err(|e| Error::io("cannot move the finished file to", &path, e.error))?;
         Ok(())
     }
+}
+
+/// The text rule of each column of a text output, refusing (before any row
+/// is written) a column whose type has none.
+fn text_rules(
+    path: &Path,
+    format: Format,
+    schema: &Schema,
+) -> Result<Vec<crate::text::ColumnText>> {
+    schema
+        .fields()
+        .iter()
+        .map(|field| {
+            crate::text::ColumnText::new(field.data_type()).map_err(|why| {
+                Error::BadRequest(format!(
+                    "cannot write `{}`: column `{}` has type {why}, which has no exact text \
+                     form, so a {} file cannot hold it; write .parquet or .arrow instead, or \
+                     leave the column out of `--keep`",
+                    path.display(),
+                    field.name(),
+                    format.name()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `schema` with each dictionary-encoded column as its value type.
+fn without_dictionaries(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<ArrowField> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            arrow::datatypes::DataType::Dictionary(_, values) => field
+                .as_ref()
+                .clone()
+                .with_data_type(values.as_ref().clone()),
+            _ => field.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// `batch` with its dictionary-encoded columns unpacked, as `schema` says.
+fn unpack_dictionaries(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| match column.data_type() {
+            arrow::datatypes::DataType::Dictionary(..) => {
+                arrow::compute::cast(column, field.data_type())
+            }
+            _ => Ok(column.clone()),
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
 /// Temporary files of the outputs being written in this process.
@@ -1020,7 +1220,7 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
             })
         }
         Format::ArrowIpc => {
-            let reader = Reader::open(path, None, 1)?;
+            let reader = Reader::open(path, None, 1, NaiveTimestamps::Refuse)?;
             let schema = reader.schema().clone();
             let provenance =
                 Provenance::from_metadata(|key| schema.metadata().get(key).map(String::as_str))
@@ -1033,7 +1233,7 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
             })
         }
         Format::Csv | Format::Jsonl => {
-            let reader = Reader::open(path, None, 1)?;
+            let reader = Reader::open(path, None, 1, NaiveTimestamps::Refuse)?;
             Ok(FileSummary {
                 format,
                 schema: reader.schema().clone(),
@@ -1048,7 +1248,7 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
 pub fn head(path: &Path, limit: usize) -> Result<Vec<RecordBatch>> {
     let mut batches = Vec::new();
     let mut rows = 0;
-    for batch in Reader::open(path, None, limit.clamp(1, 8192))? {
+    for batch in Reader::open(path, None, limit.clamp(1, 8192), NaiveTimestamps::Refuse)? {
         let batch = batch?;
         let take = (limit - rows).min(batch.num_rows());
         rows += take;

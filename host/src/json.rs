@@ -10,7 +10,7 @@
 //! | `int32`, `int64`   | an integer number, exact (`9007199254740993` stays itself); a string of digits is accepted too |
 //! | `float32`, `float64` | a number, printed in the shortest form that parses back to the same bits; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
 //! | `utf8`             | a string                                                      |
-//! | `timestamp-micros` | an RFC 3339 string, printed as `2026-03-02T00:10:43.000000Z`; an integer (microseconds since the epoch) is accepted too |
+//! | `timestamp-micros` | an RFC 3339 string with a zone, printed as `2026-03-02T00:10:43.000000Z`; a number is refused (seconds? milliseconds?), and so is a string without a zone unless [`NaiveTimestamps::Utc`] says it is UTC |
 //! | any, when null     | `null` (a nullable field must still be present)               |
 //!
 //! NaN: `"NaN"` is the canonical quiet NaN (the only NaN arithmetic in a
@@ -19,32 +19,37 @@
 //! (`"NaN:0x7fc00001"` for float32), so that a NaN crosses JSON bit for bit
 //! too. Numbers are parsed from their text with correct rounding for their
 //! column's own width, so a float32 is never rounded twice.
+//!
+//! Output rows can hold any column a backfill keeps from its input; each is
+//! written by the one text rule of its type in [`crate::text`], as a JSON
+//! number (integers, finite floats), `true`/`false`, or a string.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder,
-    Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
+    RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{
-    Float32Type, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType,
-};
+use arrow::datatypes::Schema;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Field, UTC};
-
-/// The canonical quiet NaN of float64, written `"NaN"`.
-const CANONICAL_NAN_64: u64 = 0x7ff8_0000_0000_0000;
-/// The canonical quiet NaN of float32, written `"NaN"`.
-const CANONICAL_NAN_32: u32 = 0x7fc0_0000;
+use crate::spec::{DataType, Field, NaiveTimestamps, UTC};
+use crate::text::{CellSink, ColumnText};
 
 /// Decodes JSON objects (one per row) into a batch with `fields` as its
 /// schema. Fields not in `fields` are ignored; every field in `fields` must
-/// be present (as `null` if it is nullable). Errors name the row and field.
-pub fn decode_rows(transform: &str, fields: &[Field], rows: &[&RawValue]) -> Result<RecordBatch> {
+/// be present (as `null` if it is nullable), and a missing one is named
+/// with the row's fields that look like it. `naive` says what a timestamp
+/// without a zone means. Errors name the row and field.
+pub fn decode_rows(
+    transform: &str,
+    fields: &[Field],
+    rows: &[&RawValue],
+    naive: NaiveTimestamps,
+) -> Result<RecordBatch> {
     let objects = rows
         .iter()
         .enumerate()
@@ -74,9 +79,9 @@ pub fn decode_rows(transform: &str, fields: &[Field], rows: &[&RawValue]) -> Res
                 object
                     .get(field.name.as_str())
                     .map(|raw| raw.get())
-                    .ok_or_else(|| missing(field, row))
+                    .ok_or_else(|| missing(transform, fields, field, row, object))
             });
-            decode_column(transform, field, cells)
+            decode_column(transform, field, cells, naive)
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     let schema = Arc::new(Schema::new(
@@ -146,16 +151,75 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
     }
 }
 
-fn missing(field: &Field, row: usize) -> Error {
+/// A field missing from a row, with what the row has instead: a key that
+/// looks like it ("did you mean"), or the keys the transform does not take.
+fn missing(
+    transform: &str,
+    fields: &[Field],
+    field: &Field,
+    row: usize,
+    object: &HashMap<Cow<'_, str>, &RawValue>,
+) -> Error {
+    let mut unknown: Vec<&str> = object
+        .keys()
+        .map(|key| key.as_ref())
+        .filter(|key| !fields.iter().any(|f| f.name == *key))
+        .collect();
+    unknown.sort_unstable();
+    let similar = unknown
+        .iter()
+        .map(|key| (strsim::damerau_levenshtein(key, &field.name), *key))
+        .filter(|&(distance, key)| {
+            distance <= 2.max(field.name.len() / 4) || key.eq_ignore_ascii_case(&field.name)
+        })
+        .min();
+    let null_hint = if field.nullable {
+        "; give `null` for a missing value"
+    } else {
+        ""
+    };
+    let hint = match (similar, unknown.as_slice()) {
+        (Some((_, key)), _) => {
+            format!(
+                "; unknown field `{key}` given: did you mean `{}`?",
+                field.name
+            )
+        }
+        (None, []) => null_hint.to_string(),
+        (None, keys) => {
+            let shown = keys.len().min(8);
+            format!(
+                "{null_hint}; the row has {}{}, which transform `{transform}` does not take",
+                crate::convert::column_list(keys[..shown].iter().copied()),
+                if keys.len() > shown { ", ..." } else { "" }
+            )
+        }
+    };
     Error::MissingField {
         column: field.name.clone(),
         row: row as u64,
         expected: field.data_type.to_string(),
-        hint: if field.nullable {
-            "; give `null` for a missing value".into()
-        } else {
-            String::new()
-        },
+        hint,
+    }
+}
+
+/// After "not valid JSON": where a bare `NaN` or `Infinity` (which Python's
+/// `json` module and DuckDB write, and JSON does not have) is the cause.
+pub(crate) fn bare_word_hint(text: &[u8], error: &serde_json::Error) -> &'static str {
+    let line = text
+        .split(|&b| b == b'\n')
+        .nth(error.line().saturating_sub(1));
+    let at = line.and_then(|line| line.get(error.column().saturating_sub(1)..));
+    match at {
+        Some(rest)
+            if [&b"NaN"[..], b"Infinity", b"-Infinity"]
+                .iter()
+                .any(|word| rest.starts_with(word)) =>
+        {
+            "; JSON has no NaN or Infinity (Python's json module writes them anyway): send \
+             them as the strings \"NaN\", \"Infinity\" and \"-Infinity\""
+        }
+        _ => "",
     }
 }
 
@@ -183,6 +247,7 @@ fn decode_column<'a>(
     transform: &str,
     field: &Field,
     cells: impl Iterator<Item = Result<&'a str>>,
+    naive: NaiveTimestamps,
 ) -> Result<ArrayRef> {
     macro_rules! build {
         ($builder:expr, $parse:expr) => {{
@@ -218,7 +283,7 @@ fn decode_column<'a>(
         DataType::Utf8 => build!(StringBuilder::new(), parse_string),
         DataType::TimestampMicros => build!(
             TimestampMicrosecondBuilder::new().with_timezone(UTC),
-            parse_timestamp
+            |text| parse_timestamp(text, naive)
         ),
     })
 }
@@ -229,6 +294,8 @@ enum Reason {
     Expected(&'static str),
     /// The value is of the right kind but not acceptable.
     Invalid(String),
+    /// A timestamp that is not acceptable.
+    Timestamp(crate::text::Refused),
 }
 
 impl Reason {
@@ -245,6 +312,7 @@ impl Reason {
                 row: row as u64,
                 reason,
             },
+            Reason::Timestamp(refused) => refused.into_error(&field.name, row as u64),
         }
     }
 }
@@ -275,7 +343,8 @@ fn parse_int(text: &str) -> Result<i64, Reason> {
     if digits.contains(['.', 'e', 'E']) {
         return Err(Reason::Invalid(format!(
             "{text} is not an integer (an integer column takes whole numbers written without a \
-             fraction or exponent)"
+             fraction or exponent){}",
+            integral_float_hint(&digits)
         )));
     }
     digits
@@ -283,53 +352,19 @@ fn parse_int(text: &str) -> Result<i64, Reason> {
         .map_err(|_| Reason::Invalid(format!("{text} is not an integer within int64")))
 }
 
-/// The float a string stands for: `"NaN"`, `"-NaN"`, `"NaN:0x..."`,
-/// `"Infinity"`, `"-Infinity"`; as bits, `None` when it is none of them.
+/// The float a string stands for (`"NaN"`, `"Infinity"`, ... as in
+/// [`crate::text`]), as bits; `None` when it is none of them.
 fn special_float(text: &str, hex_digits: usize) -> Result<Option<u64>, Reason> {
     let Ok(word) = serde_json::from_str::<Cow<'_, str>>(text) else {
         return Ok(None);
     };
-    let expected = "a number, or \"NaN\", \"Infinity\" or \"-Infinity\"";
-    let bits = match &*word {
-        "NaN" => Some(if hex_digits == 16 {
-            CANONICAL_NAN_64
-        } else {
-            u64::from(CANONICAL_NAN_32)
-        }),
-        "-NaN" => Some(if hex_digits == 16 {
-            CANONICAL_NAN_64 | (1 << 63)
-        } else {
-            u64::from(CANONICAL_NAN_32 | (1 << 31))
-        }),
-        "Infinity" => Some(if hex_digits == 16 {
-            f64::INFINITY.to_bits()
-        } else {
-            u64::from(f32::INFINITY.to_bits())
-        }),
-        "-Infinity" => Some(if hex_digits == 16 {
-            f64::NEG_INFINITY.to_bits()
-        } else {
-            u64::from(f32::NEG_INFINITY.to_bits())
-        }),
-        other => match other.strip_prefix("NaN:0x") {
-            Some(hex) if hex.len() == hex_digits => {
-                let bits = u64::from_str_radix(hex, 16).map_err(|_| Reason::Expected(expected))?;
-                let is_nan = if hex_digits == 16 {
-                    f64::from_bits(bits).is_nan()
-                } else {
-                    f32::from_bits(bits as u32).is_nan()
-                };
-                if !is_nan {
-                    return Err(Reason::Invalid(format!(
-                        "{other} are not the bits of a NaN"
-                    )));
-                }
-                Some(bits)
-            }
-            _ => return Err(Reason::Expected(expected)),
-        },
-    };
-    Ok(bits)
+    match crate::text::special_float_bits(&word, hex_digits) {
+        Some(Ok(bits)) => Ok(Some(bits)),
+        Some(Err(reason)) => Err(Reason::Invalid(reason)),
+        None => Err(Reason::Expected(
+            "a number, or \"NaN\", \"Infinity\" or \"-Infinity\"",
+        )),
+    }
 }
 
 fn parse_f64(text: &str) -> Result<f64, Reason> {
@@ -368,37 +403,43 @@ fn parse_string(text: &str) -> Result<String, Reason> {
         .map_err(|e| Reason::Invalid(format!("invalid string: {e}")))
 }
 
-fn parse_timestamp(text: &str) -> Result<i64, Reason> {
-    const EXPECTED: &str = "a timestamp (an RFC 3339 string such as \"2026-03-02T00:10:43Z\", or microseconds since the epoch)";
-    if is_json_number(text) {
-        return parse_int(text).map_err(|_| Reason::Expected(EXPECTED));
-    }
-    let Ok(string) = serde_json::from_str::<Cow<'_, str>>(text) else {
-        return Err(Reason::Expected(EXPECTED));
+fn parse_timestamp(text: &str, naive: NaiveTimestamps) -> Result<i64, Reason> {
+    let string = if is_json_number(text) {
+        // A number is refused with the reason; say it as it was sent.
+        text.to_string()
+    } else {
+        match serde_json::from_str::<Cow<'_, str>>(text) {
+            Ok(string) => string.into_owned(),
+            Err(_) => {
+                return Err(Reason::Expected(
+                    "a timestamp (an RFC 3339 string with a time zone, such as \
+                     \"2026-03-02T00:10:43Z\")",
+                ));
+            }
+        }
     };
-    parse_rfc3339_micros(&string).map_err(Reason::Invalid)
+    crate::text::parse_timestamp(&string, naive).map_err(Reason::Timestamp)
 }
 
-/// Microseconds since the epoch of an RFC 3339 timestamp that is a whole
-/// number of microseconds: the one text form of a timestamp that serving
-/// accepts, used for text files too (a CSV reader's own, laxer parsing
-/// would let a backfill take values that serving refuses).
-pub(crate) fn parse_rfc3339_micros(string: &str) -> std::result::Result<i64, String> {
-    let parsed = chrono::DateTime::parse_from_rfc3339(string).map_err(|e| {
-        format!(
-            "{string:?} is not an RFC 3339 timestamp with a time zone, such as \
-                 \"2026-03-02T00:10:43Z\" ({e})"
-        )
-    })?;
-    if parsed.timestamp_subsec_nanos() % 1_000 != 0 {
-        return Err(format!(
-            "{string:?} has a fraction of a microsecond; timestamps are whole microseconds"
-        ));
+/// After "is not an integer": where whole numbers written as floats come
+/// from, and what to do about it.
+pub(crate) fn integral_float_hint(text: &str) -> &'static str {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.fract() == 0.0 => {
+            "; pandas writes an integer column that has missing values as floats (1.0, NaN): \
+             give the column the nullable integer dtype, `df[column].astype(\"Int64\")`, \
+             before writing it"
+        }
+        _ => "",
     }
-    Ok(parsed.timestamp_micros())
 }
 
 /// Encodes each row of `batch` as a JSON object (fields in column order).
+///
+/// # Panics
+///
+/// When a column has a type with no text form ([`ColumnText::new`]);
+/// writers check their schema with [`check_encodable`] before any row.
 pub fn encode_rows(batch: &RecordBatch) -> Vec<String> {
     let schema = batch.schema();
     let names: Vec<String> = schema
@@ -406,22 +447,37 @@ pub fn encode_rows(batch: &RecordBatch) -> Vec<String> {
         .iter()
         .map(|f| serde_json::to_string(f.name()).expect("strings serialize"))
         .collect();
+    let rules: Vec<ColumnText> = schema
+        .fields()
+        .iter()
+        .map(|f| ColumnText::new(f.data_type()).expect("checked by the writer"))
+        .collect();
+    let columns: Vec<ArrayRef> = batch.columns().iter().map(ColumnText::unpack).collect();
     (0..batch.num_rows())
         .map(|row| {
-            let mut out = String::with_capacity(64);
-            out.push('{');
-            for (i, column) in batch.columns().iter().enumerate() {
+            let mut out = JsonCell(String::with_capacity(64));
+            out.0.push('{');
+            for (i, column) in columns.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.0.push(',');
                 }
-                out.push_str(&names[i]);
-                out.push(':');
-                encode_cell(column, row, &mut out);
+                out.0.push_str(&names[i]);
+                out.0.push(':');
+                rules[i].write(column.as_ref(), row, &mut out);
             }
-            out.push('}');
-            out
+            out.0.push('}');
+            out.0
         })
         .collect()
+}
+
+/// Checks that every column of `schema` can be written as JSON (or CSV)
+/// text; the error names the first that cannot.
+pub fn check_encodable(schema: &Schema) -> std::result::Result<(), (String, String)> {
+    for field in schema.fields() {
+        ColumnText::new(field.data_type()).map_err(|why| (field.name().clone(), why))?;
+    }
+    Ok(())
 }
 
 /// `[row, row, ...]` for `batch`.
@@ -440,90 +496,27 @@ pub fn encode_array(batch: &RecordBatch) -> String {
     out
 }
 
-fn encode_cell(column: &ArrayRef, row: usize, out: &mut String) {
-    if column.is_null(row) {
-        out.push_str("null");
-        return;
+/// JSON text of cells: text as an escaped string, numbers bare.
+struct JsonCell(String);
+
+impl CellSink for JsonCell {
+    fn null(&mut self) {
+        self.0.push_str("null");
     }
-    use arrow::datatypes::DataType as A;
-    match column.data_type() {
-        A::Boolean => out.push_str(if column.as_boolean().value(row) {
-            "true"
-        } else {
-            "false"
-        }),
-        A::Int32 => out.push_str(&column.as_primitive::<Int32Type>().value(row).to_string()),
-        A::Int64 => out.push_str(&column.as_primitive::<Int64Type>().value(row).to_string()),
-        A::Float64 => {
-            let value = column.as_primitive::<Float64Type>().value(row);
-            if value.is_finite() {
-                out.push_str(ryu::Buffer::new().format_finite(value));
-            } else if value.is_nan() {
-                match value.to_bits() {
-                    CANONICAL_NAN_64 => out.push_str("\"NaN\""),
-                    bits if bits == CANONICAL_NAN_64 | (1 << 63) => out.push_str("\"-NaN\""),
-                    bits => out.push_str(&format!("\"NaN:0x{bits:016x}\"")),
-                }
-            } else if value > 0.0 {
-                out.push_str("\"Infinity\"");
-            } else {
-                out.push_str("\"-Infinity\"");
-            }
-        }
-        A::Float32 => {
-            let value = column.as_primitive::<Float32Type>().value(row);
-            if value.is_finite() {
-                out.push_str(ryu::Buffer::new().format_finite(value));
-            } else if value.is_nan() {
-                match value.to_bits() {
-                    CANONICAL_NAN_32 => out.push_str("\"NaN\""),
-                    bits if bits == CANONICAL_NAN_32 | (1 << 31) => out.push_str("\"-NaN\""),
-                    bits => out.push_str(&format!("\"NaN:0x{bits:08x}\"")),
-                }
-            } else if value > 0.0 {
-                out.push_str("\"Infinity\"");
-            } else {
-                out.push_str("\"-Infinity\"");
-            }
-        }
-        A::Utf8 => {
-            let value = column.as_string::<i32>().value(row);
-            out.push_str(&serde_json::to_string(value).expect("strings serialize"));
-        }
-        A::Timestamp(arrow::datatypes::TimeUnit::Microsecond, _) => {
-            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            // RFC 3339 has four-digit years; outside them, the integer form.
-            match chrono::DateTime::from_timestamp_micros(micros)
-                .filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)))
-            {
-                Some(time) => {
-                    out.push('"');
-                    out.push_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-                    out.push('"');
-                }
-                None => out.push_str(&micros.to_string()),
-            }
-        }
-        // Columns kept from a backfill's input can have any type.
-        A::Int8 | A::Int16 | A::UInt8 | A::UInt16 | A::UInt32 | A::UInt64 => {
-            out.push_str(
-                &arrow::util::display::array_value_to_string(column, row).unwrap_or_default(),
-            );
-        }
-        A::LargeUtf8 | A::Utf8View => {
-            let text = arrow::util::display::array_value_to_string(column, row).unwrap_or_default();
-            out.push_str(&serde_json::to_string(&text).expect("strings serialize"));
-        }
-        _ => {
-            // Anything else (dates, decimals, lists...) as its display text.
-            let text = arrow::util::display::array_value_to_string(column, row).unwrap_or_default();
-            out.push_str(&serde_json::to_string(&text).expect("strings serialize"));
-        }
+    fn bare(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+    fn text(&mut self, text: &str) {
+        let escaped = serde_json::to_string(text).expect("strings serialize");
+        self.0.push_str(&escaped);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float32Type, Float64Type, Int64Type};
+
     use super::*;
 
     fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
@@ -543,7 +536,7 @@ mod tests {
     fn decode(fields: &[Field], rows: &[&str]) -> Result<RecordBatch> {
         let raw = raw(rows);
         let refs: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
-        decode_rows("t", fields, &refs)
+        decode_rows("t", fields, &refs, NaiveTimestamps::Refuse)
     }
 
     /// A field is found by its name whether or not the name has escapes;
@@ -745,14 +738,16 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_as_rfc3339_or_micros() {
+    fn timestamps_as_rfc3339_with_a_zone() {
+        use arrow::array::Array;
+        use arrow::datatypes::TimestampMicrosecondType;
         let fields = [field("t", DataType::TimestampMicros, false)];
         let batch = decode(
             &fields,
             &[
                 r#"{"t": "2026-03-02T00:10:43Z"}"#,
                 r#"{"t": "2026-03-02T01:10:43.000001+01:00"}"#,
-                r#"{"t": -1}"#,
+                r#"{"t": "1969-12-31T23:59:59.999999Z"}"#,
             ],
         )
         .unwrap();
@@ -765,6 +760,7 @@ mod tests {
         let rows = encode_rows(&batch);
         assert_eq!(rows[0], r#"{"t":"2026-03-02T00:10:43.000000Z"}"#);
         assert_eq!(rows[2], r#"{"t":"1969-12-31T23:59:59.999999Z"}"#);
+        // Every 64-bit timestamp has a text form that reads back.
         let far = RecordBatch::try_from_iter([(
             "t",
             Arc::new(
@@ -777,8 +773,8 @@ mod tests {
         assert_eq!(
             rows,
             [
-                r#"{"t":-9223372036854775808}"#,
-                r#"{"t":9223372036854775807}"#
+                r#"{"t":"-290308-12-21T19:59:05.224192Z"}"#,
+                r#"{"t":"+294247-01-10T04:00:54.775807Z"}"#
             ]
         );
         let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
@@ -789,10 +785,91 @@ mod tests {
                 .values(),
             &[i64::MIN, i64::MAX]
         );
-        let error = decode(&fields, &[r#"{"t": "2026-03-02T00:10:43.0000001Z"}"#])
+        assert!(back.column(0).null_count() == 0);
+    }
+
+    /// Epoch seconds sent for a timestamp would otherwise be features
+    /// from 1970; a time without a zone would be a guess.
+    #[test]
+    fn timestamps_that_would_be_guesses_are_refused() {
+        let fields = [field("t", DataType::TimestampMicros, false)];
+        let refused = |row: &str| decode(&fields, &[row]).unwrap_err().to_string();
+        assert_eq!(
+            refused(r#"{"t": 1764633600}"#),
+            "column `t`, row 0: \"1764633600\" is a number, but a timestamp is an RFC 3339 \
+             timestamp with a time zone, such as \"2026-03-02T00:10:43Z\": a number could count \
+             seconds, milliseconds or microseconds since the epoch, so skewless does not guess"
+        );
+        assert_eq!(
+            refused(r#"{"t": "2026-03-02T00:10:43"}"#),
+            format!(
+                "column `t`, row 0: \"2026-03-02T00:10:43\" has no time zone; {}",
+                crate::text::NAIVE_FIX
+            )
+        );
+        let raw = raw(&[r#"{"t": "2026-03-02 00:10:43"}"#]);
+        let refs: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
+        let utc = decode_rows("t", &fields, &refs, NaiveTimestamps::Utc).unwrap();
+        assert_eq!(
+            encode_rows(&utc)[0],
+            r#"{"t":"2026-03-02T00:10:43.000000Z"}"#
+        );
+        let error = refused(r#"{"t": "2026-03-02T00:10:43.0000001Z"}"#);
+        assert!(error.contains("fraction of a microsecond"), "{error}");
+        assert_eq!(
+            refused(r#"{"t": true}"#),
+            "row 0, field `t`: expected a timestamp (an RFC 3339 string with a time zone, such \
+             as \"2026-03-02T00:10:43Z\"), found a boolean true"
+        );
+    }
+
+    /// A misspelt key is named where the field it was meant for is missing.
+    #[test]
+    fn a_missing_field_names_what_the_row_has_instead() {
+        let fields = [
+            field("pickup_zone", DataType::Utf8, false),
+            field("fare", DataType::Float64, true),
+        ];
+        let refused = |row: &str| decode(&fields, &[row]).unwrap_err().to_string();
+        assert_eq!(
+            refused(r#"{"pickup_zones": "JFK", "fare": 1}"#),
+            "row 0: missing field `pickup_zone` (utf8); unknown field `pickup_zones` given: did \
+             you mean `pickup_zone`?"
+        );
+        assert_eq!(
+            refused(r#"{"Pickup_Zone": "JFK", "fare": 1}"#),
+            "row 0: missing field `pickup_zone` (utf8); unknown field `Pickup_Zone` given: did \
+             you mean `pickup_zone`?"
+        );
+        assert_eq!(
+            refused(r#"{"pickup_zone": "JFK", "tip": 1, "driver": "x"}"#),
+            "row 0: missing field `fare` (float64); give `null` for a missing value; the row has \
+             `driver`, `tip`, which transform `t` does not take"
+        );
+        assert_eq!(
+            refused(r#"{"fare": 1}"#),
+            "row 0: missing field `pickup_zone` (utf8)"
+        );
+    }
+
+    /// A whole number written as a float says where those come from.
+    #[test]
+    fn integral_floats_for_integers_point_at_pandas() {
+        let fields = [field("hour", DataType::Int64, true)];
+        let error = decode(&fields, &[r#"{"hour": 3.0}"#])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("fraction of a microsecond"), "{error}");
+        assert_eq!(
+            error,
+            "column `hour`, row 0: 3.0 is not an integer (an integer column takes whole numbers \
+             written without a fraction or exponent); pandas writes an integer column that has \
+             missing values as floats (1.0, NaN): give the column the nullable integer dtype, \
+             `df[column].astype(\"Int64\")`, before writing it"
+        );
+        let error = decode(&fields, &[r#"{"hour": 3.5}"#])
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with("fraction or exponent)"), "{error}");
     }
 
     #[test]

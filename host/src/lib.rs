@@ -38,6 +38,7 @@ mod runtime;
 mod sandbox;
 pub mod serve;
 pub mod spec;
+pub mod text;
 mod transform;
 pub mod verify;
 
@@ -45,5 +46,5 @@ pub use error::{Error, Limit, Result};
 pub use runtime::{
     Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Runtime,
 };
-pub use spec::{DataType, Field, Provenance, TransformInfo};
+pub use spec::{DataType, Field, NaiveTimestamps, Provenance, TransformInfo};
 pub use transform::Transform;

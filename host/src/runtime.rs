@@ -17,6 +17,7 @@ use wasmtime::{Engine, OptLevel};
 
 use crate::error::{Error, Result};
 use crate::sandbox::{self, GuestState};
+use crate::spec::NaiveTimestamps;
 use crate::transform::Transform;
 
 /// Limits and settings of a [`Runtime`]. `Config::default()` is what the
@@ -41,6 +42,9 @@ pub struct Config {
     /// Directory of precompiled components, keyed by component sha256, engine
     /// version and configuration. `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// What a timestamp without a time zone means, in every path: refused
+    /// (the default), or UTC.
+    pub naive_timestamps: NaiveTimestamps,
 }
 
 /// Default [`Config::fuel_per_row`]: 100 million instructions, roughly a
@@ -62,6 +66,7 @@ impl Default for Config {
             output_capture_bytes: 16 << 10,
             max_idle_instances: 16,
             cache_dir: None,
+            naive_timestamps: NaiveTimestamps::Refuse,
         }
     }
 }
@@ -94,6 +99,15 @@ impl Config {
     /// Sets [`Config::cache_dir`].
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Sets [`Config::naive_timestamps`]: what a timestamp without a time
+    /// zone means in files, rows and batches. Default
+    /// [`NaiveTimestamps::Refuse`]: such a timestamp is refused, naming its
+    /// column (and row, for text), since taking it as UTC would be a guess.
+    pub fn naive_timestamps(mut self, rule: NaiveTimestamps) -> Self {
+        self.naive_timestamps = rule;
         self
     }
 

@@ -101,6 +101,39 @@ impl From<wit::DataType> for DataType {
     }
 }
 
+/// What a timestamp without a time zone means (a `timestamp[ns]` column
+/// from pandas, or `"2026-03-02 00:10:43"` in a CSV file or a request).
+///
+/// One rule for every format and path: without a zone, a timestamp is a
+/// wall-clock reading in some zone nobody wrote down, and taking it as UTC
+/// is a guess that shifts every feature computed from it by the zone's
+/// offset. So it is refused unless the caller says what it means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NaiveTimestamps {
+    /// Refused, with the column, the row (for text) and how to give a zone.
+    /// The default.
+    #[default]
+    Refuse,
+    /// Taken as UTC.
+    Utc,
+}
+
+impl std::str::FromStr for NaiveTimestamps {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "refuse" => Ok(NaiveTimestamps::Refuse),
+            "utc" => Ok(NaiveTimestamps::Utc),
+            _ => Err(format!(
+                "`{text}` is not a rule for timestamps without a time zone: use `utc` (they are \
+                 UTC) or `refuse` (the default)"
+            )),
+        }
+    }
+}
+
 /// One column of a transform's inputs or outputs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Field {

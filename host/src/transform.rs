@@ -237,8 +237,36 @@ impl Transform {
     /// must have the declared types, up to exact widening. Rows in errors
     /// count from 0 within `batch`.
     pub fn call(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let arrays = convert::prepare_input(&self.inner.info, batch)?;
+        let arrays = self.prepare(batch)?;
         self.inner.call_prepared(&arrays, batch.num_rows())
+    }
+
+    /// `batch`'s input columns as the transform receives them: the
+    /// declared types, in declared order (what [`Transform::call`] does
+    /// first; `verify` uses it to send exactly those values online).
+    pub fn prepare_input(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let arrays = self.prepare(batch)?;
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        RecordBatch::try_new_with_options(self.inner.input_schema.clone(), arrays, &options)
+            .map_err(|e| Error::Runtime(format!("cannot assemble the input batch: {e}")))
+    }
+
+    fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let naive = self.inner.runtime.config().naive_timestamps;
+        convert::prepare_input(&self.inner.info, batch, naive)
+    }
+
+    /// Decodes JSON rows (objects) into an input batch with the serving
+    /// codec ([`crate::json`]): the online path's way in, for `serve`,
+    /// `verify` and [`Transform::call_json`].
+    pub fn decode_json_rows(&self, rows: &[&serde_json::value::RawValue]) -> Result<RecordBatch> {
+        crate::json::decode_rows(
+            self.name(),
+            &self.info().inputs,
+            rows,
+            self.inner.runtime.config().naive_timestamps,
+        )
     }
 
     /// One row in, one row out, as JSON objects, through the same codec as
@@ -265,7 +293,7 @@ impl Transform {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
         let raw: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-        let batch = crate::json::decode_rows(self.name(), &self.info().inputs, &raw)?;
+        let batch = self.decode_json_rows(&raw)?;
         let output = self.call(&batch)?;
         Ok(crate::json::encode_rows(&output)
             .iter()

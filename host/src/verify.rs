@@ -73,6 +73,36 @@ pub struct Mismatch {
     pub actual: String,
 }
 
+/// Why a path stopped before its outputs could be compared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathError {
+    /// skewless itself could not carry the rows through the path's
+    /// transport (the JSON codec, both ways). The transform is not at
+    /// fault: it never saw the rows, or its answer could not be read back.
+    Transport(String),
+    /// The transform failed on this path where the backfill did not: its
+    /// result depends on how rows are batched or transported.
+    Transform(String),
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathError::Transport(error) => write!(
+                f,
+                "skewless could not carry the rows through this path (a defect in skewless, \
+                 not in the transform): {error}"
+            ),
+            PathError::Transform(error) => {
+                write!(
+                    f,
+                    "the transform failed here but not in the backfill: {error}"
+                )
+            }
+        }
+    }
+}
+
 /// How one path compared with the reference.
 #[derive(Clone, Debug)]
 pub struct PathReport {
@@ -84,7 +114,7 @@ pub struct PathReport {
     pub first_mismatch: Option<Mismatch>,
     /// The error that stopped the path, when it failed where the reference
     /// did not.
-    pub error: Option<String>,
+    pub error: Option<PathError>,
 }
 
 impl PathReport {
@@ -198,7 +228,7 @@ impl Verify {
             let call = |offset: usize, len: usize| {
                 self.transform
                     .call(&input.slice(offset, len))
-                    .map_err(|e| e.offset_rows(offset as u64))
+                    .map_err(|e| PathError::Transform(e.offset_rows(offset as u64).to_string()))
             };
             paths.push(self.compare_path(name, &reference, call, rows));
         }
@@ -221,11 +251,12 @@ impl Verify {
         let output = dir.path().join("reference.arrow");
         Backfill::new(&self.transform, &self.input, &output).run()?;
         let batches: Vec<RecordBatch> =
-            Reader::open(&output, None, usize::MAX)?.collect::<Result<_>>()?;
+            Reader::open(&output, None, usize::MAX, Default::default())?.collect::<Result<_>>()?;
         concat(self.transform.output_schema(), &batches)
     }
 
-    /// The input columns, with the declared types, all in memory.
+    /// The input columns, all in memory, as the transform receives them
+    /// (declared types and order), so that every path sends the same values.
     fn read_input(&self) -> Result<RecordBatch> {
         let requests: Vec<ColumnRequest> = self
             .transform
@@ -237,29 +268,45 @@ impl Verify {
                 data_type: Some(field.data_type),
             })
             .collect();
-        let reader = Reader::open(&self.input, Some(&requests), 64 * 1024)?;
-        let schema = reader.schema().clone();
-        let batches: Vec<RecordBatch> = reader.collect::<Result<_>>()?;
-        concat(&schema, &batches)
+        let naive = self.transform.runtime().config().naive_timestamps;
+        let reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
+        let batches: Vec<RecordBatch> = reader
+            .map(|batch| self.transform.prepare_input(&batch?))
+            .collect::<Result<_>>()?;
+        concat(self.transform.input_schema(), &batches)
     }
 
-    /// Rows `offset..offset + len`, each alone through JSON both ways.
-    fn json_rows(&self, input: &RecordBatch, offset: usize, len: usize) -> Result<RecordBatch> {
+    /// Rows `offset..offset + len`, each alone through JSON both ways: the
+    /// request as a client would send it, decoded as `serve` decodes it,
+    /// and the response read back.
+    fn json_rows(
+        &self,
+        input: &RecordBatch,
+        offset: usize,
+        len: usize,
+    ) -> std::result::Result<RecordBatch, PathError> {
         let info = self.transform.info();
         let mut outputs = Vec::with_capacity(len);
         for row in offset..offset + len {
-            let request = json::encode_rows(&input.slice(row, 1));
-            let raw = RawValue::from_string(request.into_iter().next().expect("one row"))
-                .map_err(|e| Error::Runtime(format!("the JSON codec wrote invalid JSON: {e}")))?;
-            let at_row = |e: Error| e.offset_rows(row as u64);
-            let batch = json::decode_rows(&info.name, &info.inputs, &[&raw]).map_err(at_row)?;
-            let output = self.transform.call(&batch).map_err(at_row)?;
-            let response = json::encode_rows(&output);
-            let raw = RawValue::from_string(response.into_iter().next().expect("one row"))
-                .map_err(|e| Error::Runtime(format!("the JSON codec wrote invalid JSON: {e}")))?;
-            outputs.push(json::decode_rows(&info.name, &info.outputs, &[&raw]).map_err(at_row)?);
+            let at_row = |e: Error| e.offset_rows(row as u64).to_string();
+            let transport = |e: Error| PathError::Transport(at_row(e));
+            let request = one_json_row(&input.slice(row, 1)).map_err(transport)?;
+            let batch = self
+                .transform
+                .decode_json_rows(&[&request])
+                .map_err(transport)?;
+            let output = self
+                .transform
+                .call(&batch)
+                .map_err(|e| PathError::Transform(at_row(e)))?;
+            let response = one_json_row(&output).map_err(transport)?;
+            let decoded =
+                json::decode_rows(&info.name, &info.outputs, &[&response], Default::default())
+                    .map_err(transport)?;
+            outputs.push(decoded);
         }
         concat(self.transform.output_schema(), &outputs)
+            .map_err(|e| PathError::Transport(e.to_string()))
     }
 
     /// Runs `path` over the input in chunks of `chunk` rows and compares
@@ -269,7 +316,7 @@ impl Verify {
         &self,
         name: String,
         reference: &RecordBatch,
-        path: impl Fn(usize, usize) -> Result<RecordBatch>,
+        path: impl Fn(usize, usize) -> std::result::Result<RecordBatch, PathError>,
         chunk: usize,
     ) -> PathReport {
         let mut report = PathReport {
@@ -290,7 +337,7 @@ impl Verify {
                     &mut report,
                 ),
                 Err(error) => {
-                    report.error = Some(error.to_string());
+                    report.error = Some(error);
                     return report;
                 }
             }
@@ -302,6 +349,16 @@ impl Verify {
     }
 }
 
+/// The one row of `batch` as a JSON object, as the codec writes it.
+fn one_json_row(batch: &RecordBatch) -> Result<Box<RawValue>> {
+    let text = json::encode_rows(batch)
+        .into_iter()
+        .next()
+        .expect("one row");
+    RawValue::from_string(text)
+        .map_err(|e| Error::Runtime(format!("the JSON codec wrote invalid JSON: {e}")))
+}
+
 fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     arrow::compute::concat_batches(schema, batches)
         .map_err(|e| Error::Runtime(format!("cannot assemble batches: {e}")))
@@ -311,13 +368,13 @@ fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
 /// file) value by value and bit by bit.
 fn compare(expected: &RecordBatch, actual: &RecordBatch, first_row: u64, report: &mut PathReport) {
     if expected.num_rows() != actual.num_rows() || expected.num_columns() != actual.num_columns() {
-        report.error = Some(format!(
+        report.error = Some(PathError::Transform(format!(
             "{} rows x {} columns, the reference has {} x {}",
             actual.num_rows(),
             actual.num_columns(),
             expected.num_rows(),
             expected.num_columns()
-        ));
+        )));
         return;
     }
     let schema = expected.schema();

@@ -55,7 +55,9 @@ impl InspectCommand {
                     self.file.display()
                 );
             }
-            let transform = self.runtime.load(&self.file, None)?;
+            let transform = self
+                .runtime
+                .load(&self.file, None, &super::ValueArgs::default())?;
             if self.json {
                 writeln!(
                     out,
@@ -80,11 +82,15 @@ impl InspectCommand {
             } else {
                 write_file(&mut out, &self.file, &summary)?;
                 if let Some(batches) = preview {
+                    // Each value as CSV and JSON write it: exact, and the
+                    // same whatever the column's zone or layout.
+                    let shown: Vec<_> = batches.iter().map(skewless::text::text_batch).collect();
+                    let options = arrow::util::display::FormatOptions::default().with_null("null");
                     writeln!(out)?;
                     writeln!(
                         out,
                         "{}",
-                        arrow::util::pretty::pretty_format_batches(&batches)?
+                        arrow::util::pretty::pretty_format_batches_with_options(&shown, &options)?
                     )?;
                 }
             }
@@ -208,17 +214,19 @@ fn type_name(arrow: &arrow::datatypes::DataType) -> String {
     }
 }
 
+/// The rows as the serving codec writes them (NaN stays `"NaN"`, not
+/// `null`); columns without a text form as their display text.
 fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<serde_json::Value> {
-    let mut buffer = Vec::new();
-    {
-        let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
-        for batch in batches {
-            writer.write(batch)?;
+    let mut rows = Vec::new();
+    for batch in batches {
+        let batch = if skewless::json::check_encodable(&batch.schema()).is_ok() {
+            batch.clone()
+        } else {
+            skewless::text::text_batch(batch)
+        };
+        for row in skewless::json::encode_rows(&batch) {
+            rows.push(serde_json::from_str::<serde_json::Value>(&row)?);
         }
-        writer.finish()?;
     }
-    if buffer.is_empty() {
-        return Ok(json!([]));
-    }
-    Ok(serde_json::from_slice(&buffer)?)
+    Ok(json!(rows))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use skewless::{Config, Runtime, Transform};
+use skewless::{Config, NaiveTimestamps, Runtime, Transform};
 
 pub mod inspect;
 pub mod run;
@@ -39,6 +39,28 @@ pub struct RuntimeArgs {
     pub no_cache: bool,
 }
 
+/// How values in the data are read: shared by the commands that read data.
+#[derive(Args, Debug, Clone)]
+pub struct ValueArgs {
+    /// What a timestamp without a time zone means: `refuse` it (it names the
+    /// column and row) or take it as `utc`. The same rule for every file
+    /// format and for requests.
+    #[arg(long, value_name = "RULE", default_value = "refuse", value_parser = parse_naive, help_heading = "Values")]
+    pub naive_timestamps: NaiveTimestamps,
+}
+
+impl Default for ValueArgs {
+    fn default() -> Self {
+        ValueArgs {
+            naive_timestamps: NaiveTimestamps::Refuse,
+        }
+    }
+}
+
+fn parse_naive(text: &str) -> Result<NaiveTimestamps> {
+    text.parse().map_err(anyhow::Error::msg)
+}
+
 impl RuntimeArgs {
     /// The library configuration these flags describe.
     pub fn config(&self, deadline: Option<Duration>) -> Config {
@@ -55,9 +77,12 @@ impl RuntimeArgs {
             .cache_dir(cache_dir)
     }
 
-    /// A runtime with these limits.
-    pub fn runtime(&self, deadline: Option<Duration>) -> Result<Runtime> {
-        Ok(Runtime::new(self.config(deadline))?)
+    /// A runtime with these limits, reading values by `values`' rules.
+    pub fn runtime(&self, deadline: Option<Duration>, values: &ValueArgs) -> Result<Runtime> {
+        let config = self
+            .config(deadline)
+            .naive_timestamps(values.naive_timestamps);
+        Ok(Runtime::new(config)?)
     }
 
     /// A runtime with these limits, and `component` loaded into it.
@@ -65,8 +90,9 @@ impl RuntimeArgs {
         &self,
         component: &std::path::Path,
         deadline: Option<Duration>,
+        values: &ValueArgs,
     ) -> Result<Transform> {
-        load(&self.runtime(deadline)?, component)
+        load(&self.runtime(deadline, values)?, component)
     }
 }
 

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, Progress};
 use skewless::io::Format;
 
-use super::{RuntimeArgs, positive};
+use super::{RuntimeArgs, ValueArgs, positive};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -62,13 +62,16 @@ pub struct RunCommand {
     quiet: bool,
 
     #[command(flatten)]
+    values: ValueArgs,
+
+    #[command(flatten)]
     runtime: RuntimeArgs,
 }
 
 impl RunCommand {
     /// Runs the backfill.
     pub fn execute(self) -> Result<ExitCode> {
-        let transform = self.runtime.load(&self.component, None)?;
+        let transform = self.runtime.load(&self.component, None, &self.values)?;
         let mut backfill = Backfill::new(&transform, &self.input, &self.output)
             .batch_size(self.batch_size)
             .keep(self.keep.iter().map(|column| column.trim()));

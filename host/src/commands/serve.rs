@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use skewless::serve::{ServeConfig, Server, Stopped, serve, shutdown_signal};
+use skewless::serve::{ErrorLog, ServeConfig, Server, Stopped, serve, shutdown_signal};
 
-use super::{RuntimeArgs, load, parse_size, positive};
+use super::{RuntimeArgs, ValueArgs, load, parse_size, positive};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -69,8 +69,22 @@ pub struct ServeCommand {
     )]
     max_rows: usize,
 
+    /// What stderr gets about each failed request (one JSON line, at most
+    /// 20 a second): `summary` (status, error kind, transform, row, field;
+    /// no request values), `full` (also the message, which can quote
+    /// request values) or `off`.
+    #[arg(long, value_name = "LEVEL", default_value = "summary", value_parser = parse_error_log)]
+    error_log: ErrorLog,
+
+    #[command(flatten)]
+    values: ValueArgs,
+
     #[command(flatten)]
     runtime: RuntimeArgs,
+}
+
+fn parse_error_log(text: &str) -> Result<ErrorLog> {
+    text.parse().map_err(anyhow::Error::msg)
 }
 
 fn parse_pin(text: &str) -> Result<(String, String)> {
@@ -89,7 +103,7 @@ impl ServeCommand {
     pub fn execute(self) -> Result<ExitCode> {
         let runtime = self
             .runtime
-            .runtime(Some(Duration::from_millis(self.deadline_ms)))?;
+            .runtime(Some(Duration::from_millis(self.deadline_ms)), &self.values)?;
         let transforms = self
             .components
             .iter()
@@ -103,7 +117,8 @@ impl ServeCommand {
         let config = defaults
             .max_body_bytes(self.max_body_bytes)
             .max_rows(self.max_rows)
-            .drain_timeout(drain_timeout);
+            .drain_timeout(drain_timeout)
+            .error_log(self.error_log);
         let server = Server::new(transforms, config)?;
         for (name, sha256) in &self.expect {
             server.expect(name, sha256).context("refusing to serve")?;

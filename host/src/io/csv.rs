@@ -9,17 +9,21 @@
 //! names its column, its row (counted from 0 at the first data row, as
 //! every row in skewless's messages) and the value, where arrow-csv names
 //! the column by position, counts CSV records as lines, and prints the
-//! whole row. Timestamps are parsed as serving parses them (RFC 3339 with a
-//! time zone, whole microseconds; or an integer of microseconds): arrow-csv
-//! would also take a date alone, a time without a zone, or cut a nanosecond
-//! fraction.
+//! whole row. Timestamps are parsed as serving parses them
+//! ([`crate::text::parse_timestamp`]: RFC 3339 with a time zone, whole
+//! microseconds): arrow-csv would also take a date alone, a time without a
+//! zone, or cut a nanosecond fraction. Floats also take the text forms
+//! skewless writes for NaNs and infinities (`NaN:0x...`, `Infinity`), so a
+//! CSV file skewless wrote reads back bit for bit.
 //!
 //! Other columns (`--keep` ones) get the type arrow-csv guesses from the
-//! first rows, with two differences: a column of integers where one is
-//! written with a leading zero or a sign (`0123`, `+5`, `-0`) stays text, so an
-//! id is copied as written; and a later value that does not fit the guess
-//! (or that an integer would not write back the same) is refused the same
-//! way, saying the type was guessed.
+//! first rows, with three differences: a column of integers where one is
+//! written with a leading zero or a sign (`0123`, `+5`, `-0`) stays text, so
+//! an id is copied as written; a column arrow-csv would take as dates or
+//! timestamps stays text too (it would drop the zone a value was written
+//! with); and a later value that does not fit the guess (or that an integer
+//! would not write back the same) is refused the same way, saying the type
+//! was guessed.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -40,7 +44,7 @@ use arrow::error::ArrowError;
 
 use super::{ColumnRequest, CountingReader, INFER_RECORDS, declared_type, select, unreadable};
 use crate::error::{Error, Result};
-use crate::spec::DataType;
+use crate::spec::{DataType, NaiveTimestamps};
 
 /// Batches of a CSV file's requested columns (all when `columns` is
 /// `None`), in file order, and their schema.
@@ -50,6 +54,7 @@ pub(super) fn open(
     columns: Option<&[ColumnRequest]>,
     batch_size: usize,
     bytes_read: Arc<AtomicU64>,
+    naive: NaiveTimestamps,
 ) -> Result<(
     impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     SchemaRef,
@@ -76,7 +81,16 @@ pub(super) fn open(
                 declared.arrow()
             }
             None => {
-                let guess = field.data_type().clone();
+                let guess = match field.data_type() {
+                    // Copied as written: a date or time parsed by arrow-csv
+                    // would lose the zone (or offset) it was written with.
+                    ArrowType::Date32
+                    | ArrowType::Date64
+                    | ArrowType::Time32(_)
+                    | ArrowType::Time64(_)
+                    | ArrowType::Timestamp(..) => ArrowType::Utf8,
+                    guess => guess.clone(),
+                };
                 if matches!(
                     guess,
                     ArrowType::Boolean | ArrowType::Int64 | ArrowType::Float64
@@ -137,7 +151,7 @@ pub(super) fn open(
         .map_err(|e| cannot_read(&e))?;
     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
     Ok((
-        parse_text_columns(reader, projected.clone(), parsed),
+        parse_text_columns(reader, projected.clone(), parsed, naive),
         projected,
     ))
 }
@@ -316,6 +330,7 @@ fn parse_text_columns(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     schema: SchemaRef,
     parsed: Vec<Parsed>,
+    naive: NaiveTimestamps,
 ) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static {
     let mut rows_before = 0_u64;
     batches.map(move |batch| {
@@ -346,7 +361,7 @@ fn parse_text_columns(
                             "{value:?} would lose its leading zero or sign as an int64"
                         ),
                     }),
-                    None => parse_column(text, field.data_type(), field.name(), first),
+                    None => parse_column(text, field.data_type(), field.name(), first, naive),
                 }
                 .map_err(|mut error| {
                     if let (Error::InvalidValue { reason, .. }, true) = (&mut error, how.guessed) {
@@ -365,12 +380,14 @@ fn parse_text_columns(
     })
 }
 
-/// `text` parsed as `data_type`; `first` is the file row of its first value.
+/// `text` parsed as `data_type`; `first` is the file row of its first
+/// value; `naive` says what a timestamp without a zone means.
 fn parse_column(
     text: &StringArray,
     data_type: &ArrowType,
     column: &str,
     first: u64,
+    naive: NaiveTimestamps,
 ) -> Result<ArrayRef, Error> {
     let invalid = |row: usize, value: &str, what: &str| Error::InvalidValue {
         column: column.to_string(),
@@ -379,6 +396,11 @@ fn parse_column(
             .contains(&value.trim().to_ascii_lowercase().as_str())
         {
             format!("{value:?} is not {what}; in CSV, a null is an empty field")
+        } else if what.starts_with("an int") {
+            format!(
+                "{value:?} is not {what}{}",
+                crate::json::integral_float_hint(value)
+            )
         } else {
             format!("{value:?} is not {what}")
         },
@@ -403,11 +425,21 @@ fn parse_column(
         ArrowType::Int64 => primitive::<Int64Type>(text, |row, value| {
             invalid(row, value, "an int64 (a whole number such as 42)")
         })?,
-        ArrowType::Float32 => primitive::<Float32Type>(text, |row, value| {
-            invalid(row, value, "a float32 (a number such as 12.5)")
+        ArrowType::Float32 => float::<Float32Type>(text, 8, |row, value, why| match why {
+            Some(why) => Error::InvalidValue {
+                column: column.to_string(),
+                row: first + row as u64,
+                reason: why,
+            },
+            None => invalid(row, value, "a float32 (a number such as 12.5)"),
         })?,
-        ArrowType::Float64 => primitive::<Float64Type>(text, |row, value| {
-            invalid(row, value, "a float64 (a number such as 12.5)")
+        ArrowType::Float64 => float::<Float64Type>(text, 16, |row, value, why| match why {
+            Some(why) => Error::InvalidValue {
+                column: column.to_string(),
+                row: first + row as u64,
+                reason: why,
+            },
+            None => invalid(row, value, "a float64 (a number such as 12.5)"),
         })?,
         ArrowType::Timestamp(_, zone) => {
             let mut micros = TimestampMicrosecondBuilder::with_capacity(text.len())
@@ -417,20 +449,9 @@ fn parse_column(
                     micros.append_null();
                     continue;
                 };
-                let value = value.trim();
-                let parsed = match value.parse::<i64>() {
-                    Ok(integer) => Ok(integer),
-                    Err(_) => crate::json::parse_rfc3339_micros(value),
-                };
-                match parsed {
+                match crate::text::parse_timestamp(value, naive) {
                     Ok(value) => micros.append_value(value),
-                    Err(reason) => {
-                        return Err(Error::InvalidValue {
-                            column: column.to_string(),
-                            row: first + row as u64,
-                            reason,
-                        });
-                    }
+                    Err(refused) => return Err(refused.into_error(column, first + row as u64)),
                 }
             }
             Arc::new(micros.finish())
@@ -457,6 +478,56 @@ fn primitive<T: ArrowPrimitiveType + Parser>(
     Ok(Arc::new(values.finish()))
 }
 
+/// `text` parsed by arrow's parser for `T`, as arrow-csv parses it, and
+/// skewless's own text forms of NaNs and infinities (`hex_digits` of their
+/// bits: 16 for float64, 8 for float32).
+fn float<T: ArrowPrimitiveType + Parser>(
+    text: &StringArray,
+    hex_digits: usize,
+    invalid: impl Fn(usize, &str, Option<String>) -> Error,
+) -> Result<ArrayRef, Error>
+where
+    T::Native: FromBits,
+{
+    let mut values = PrimitiveBuilder::<T>::with_capacity(text.len());
+    for (row, value) in text.iter().enumerate() {
+        match value {
+            None => values.append_null(),
+            Some(value) => match T::parse(value) {
+                // arrow's parser takes `NaN` with any payload as the
+                // canonical one: the exact forms come first.
+                Some(parsed) if !value.contains("NaN") => values.append_value(parsed),
+                _ => match crate::text::special_float_bits(value.trim(), hex_digits) {
+                    Some(Ok(bits)) => values.append_value(T::Native::from_bits(bits)),
+                    Some(Err(why)) => return Err(invalid(row, value, Some(why))),
+                    None => match T::parse(value) {
+                        Some(parsed) => values.append_value(parsed),
+                        None => return Err(invalid(row, value, None)),
+                    },
+                },
+            },
+        }
+    }
+    Ok(Arc::new(values.finish()))
+}
+
+/// A float from the bits [`crate::text::special_float_bits`] gives.
+trait FromBits {
+    fn from_bits(bits: u64) -> Self;
+}
+
+impl FromBits for f32 {
+    fn from_bits(bits: u64) -> Self {
+        f32::from_bits(bits as u32)
+    }
+}
+
+impl FromBits for f64 {
+    fn from_bits(bits: u64) -> Self {
+        f64::from_bits(bits)
+    }
+}
+
 /// arrow-csv's boolean rule: `true` or `false`, in any case.
 fn parse_bool(value: &str) -> Option<bool> {
     if value.eq_ignore_ascii_case("true") {
@@ -465,6 +536,80 @@ fn parse_bool(value: &str) -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+/// Writes `batch` as CSV records, each value in its one text form
+/// ([`crate::text`]). A null is an empty field; an empty string is `""`
+/// (which readers that tell the two apart, polars and pyarrow with
+/// `quoted_strings_can_be_null=False`, read back as an empty string).
+/// `rules` has one entry per column of `batch` (its schema was checked).
+pub(super) fn write_records(
+    out: &mut impl std::io::Write,
+    batch: &RecordBatch,
+    rules: &[crate::text::ColumnText],
+) -> std::io::Result<()> {
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(crate::text::ColumnText::unpack)
+        .collect();
+    let mut line = CsvCells(String::with_capacity(256));
+    for row in 0..batch.num_rows() {
+        line.0.clear();
+        for (index, (column, rule)) in columns.iter().zip(rules).enumerate() {
+            if index > 0 {
+                line.0.push(',');
+            }
+            rule.write(column.as_ref(), row, &mut line);
+        }
+        line.0.push('\n');
+        out.write_all(line.0.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The header record of `schema`.
+pub(super) fn write_header(out: &mut impl std::io::Write, schema: &Schema) -> std::io::Result<()> {
+    let mut line = CsvCells(String::new());
+    for (index, field) in schema.fields().iter().enumerate() {
+        if index > 0 {
+            line.0.push(',');
+        }
+        crate::text::CellSink::text(&mut line, field.name());
+    }
+    line.0.push('\n');
+    out.write_all(line.0.as_bytes())
+}
+
+/// CSV fields: quoted (with `""` for a quote) when empty or when they hold
+/// a separator, a quote, a line break, or space at either end.
+struct CsvCells(String);
+
+impl crate::text::CellSink for CsvCells {
+    fn null(&mut self) {}
+
+    fn bare(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+
+    fn text(&mut self, text: &str) {
+        let quote = text.is_empty()
+            || text.contains([',', '"', '\n', '\r'])
+            || text.starts_with([' ', '\t'])
+            || text.ends_with([' ', '\t']);
+        if quote {
+            self.0.push('"');
+            for c in text.chars() {
+                if c == '"' {
+                    self.0.push('"');
+                }
+                self.0.push(c);
+            }
+            self.0.push('"');
+        } else {
+            self.0.push_str(text);
+        }
     }
 }
 
@@ -648,8 +793,14 @@ mod tests {
         let typed = read(schema(&types));
         let as_text = read(schema(&[const { ArrowType::Utf8 }; 5]));
         for (i, data_type) in types.iter().enumerate() {
-            let parsed =
-                parse_column(as_text.column(i).as_string::<i32>(), data_type, "c", 0).unwrap();
+            let parsed = parse_column(
+                as_text.column(i).as_string::<i32>(),
+                data_type,
+                "c",
+                0,
+                NaiveTimestamps::Refuse,
+            )
+            .unwrap();
             assert_eq!(parsed.to_data(), typed.column(i).to_data(), "{data_type}");
         }
     }
@@ -657,20 +808,41 @@ mod tests {
     #[test]
     fn a_value_that_does_not_parse_names_its_column_and_file_row() {
         let text = StringArray::from(vec![Some("1"), None, Some("1.5")]);
-        let error = parse_column(&text, &ArrowType::Int64, "hour", 10).unwrap_err();
+        let error = parse_column(
+            &text,
+            &ArrowType::Int64,
+            "hour",
+            10,
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "column `hour`, row 12: \"1.5\" is not an int64 (a whole number such as 42)"
         );
         let text = StringArray::from(vec!["yes"]);
-        let error = parse_column(&text, &ArrowType::Boolean, "flag", 0).unwrap_err();
+        let error = parse_column(
+            &text,
+            &ArrowType::Boolean,
+            "flag",
+            0,
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "column `flag`, row 0: \"yes\" is not a boolean (true or false)"
         );
         // A null written out as a word: say how CSV writes one.
         let text = StringArray::from(vec!["2.5", "NULL"]);
-        let error = parse_column(&text, &ArrowType::Float64, "amount", 0).unwrap_err();
+        let error = parse_column(
+            &text,
+            &ArrowType::Float64,
+            "amount",
+            0,
+            NaiveTimestamps::Refuse,
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "column `amount`, row 1: \"NULL\" is not a float64 (a number such as 12.5); in \

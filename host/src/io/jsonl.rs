@@ -18,7 +18,7 @@ use arrow::error::ArrowError;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::spec::Field;
+use crate::spec::{Field, NaiveTimestamps};
 
 /// Batches of `batch_size` rows (one per non-blank line) with `schema`.
 pub(super) struct JsonlBatches<R> {
@@ -30,6 +30,8 @@ pub(super) struct JsonlBatches<R> {
     /// The other columns, and arrow's decoder for them.
     others: Option<(SchemaRef, arrow::json::reader::Decoder)>,
     batch_size: usize,
+    /// What a timestamp without a zone means.
+    naive: NaiveTimestamps,
     /// Rows yielded so far: errors count rows from the file's first.
     rows_read: u64,
     done: bool,
@@ -43,6 +45,7 @@ impl<R: BufRead> JsonlBatches<R> {
         schema: SchemaRef,
         exact: Vec<Field>,
         batch_size: usize,
+        naive: NaiveTimestamps,
     ) -> Result<Self, ArrowError> {
         let other_fields: Vec<_> = schema
             .fields()
@@ -65,6 +68,7 @@ impl<R: BufRead> JsonlBatches<R> {
             exact,
             others,
             batch_size,
+            naive,
             rows_read: 0,
             done: false,
         })
@@ -106,7 +110,7 @@ impl<R: BufRead> JsonlBatches<R> {
         for (index, range) in ranges.iter().enumerate() {
             let row = first + index as u64;
             let raw: &RawValue = serde_json::from_str(&text[range.clone()])
-                .map_err(|e| Error::BadRequest(invalid_json(row, &e)))?;
+                .map_err(|e| Error::BadRequest(invalid_json(row, &text[range.clone()], &e)))?;
             if !raw.get().starts_with('{') {
                 return Err(Error::BadRequest(format!(
                     "row {row}: expected a JSON object of fields, found {}",
@@ -115,7 +119,7 @@ impl<R: BufRead> JsonlBatches<R> {
             }
             rows.push(raw);
         }
-        let exact = crate::json::decode_rows("", &self.exact, &rows)
+        let exact = crate::json::decode_rows("", &self.exact, &rows, self.naive)
             .map_err(|error| error.offset_rows(first))?;
         let others = match &mut self.others {
             None => None,
@@ -157,13 +161,14 @@ impl<R: BufRead> JsonlBatches<R> {
 
 /// `row {row}: not valid JSON: {why} at column {column}`: serde's message
 /// says "line 1", as it sees one line at a time.
-fn invalid_json(row: u64, error: &serde_json::Error) -> String {
+fn invalid_json(row: u64, line: &str, error: &serde_json::Error) -> String {
     let message = error.to_string();
     let suffix = format!(" at line {} column {}", error.line(), error.column());
     let why = message.strip_suffix(&suffix).unwrap_or(&message);
     format!(
-        "row {row}: not valid JSON: {why} at column {}",
-        error.column()
+        "row {row}: not valid JSON: {why} at column {}{}",
+        error.column(),
+        crate::json::bare_word_hint(line.as_bytes(), error)
     )
 }
 
@@ -183,7 +188,7 @@ pub(super) fn first_bad_row(lines: impl BufRead, limit: usize) -> Option<String>
             continue;
         }
         match serde_json::from_str::<&RawValue>(line) {
-            Err(error) => return Some(invalid_json(row, &error)),
+            Err(error) => return Some(invalid_json(row, line, &error)),
             Ok(raw) if !raw.get().starts_with('{') => {
                 return Some(format!(
                     "row {row}: expected a JSON object of fields, found {}",

@@ -28,10 +28,11 @@ fn read(path: &Path, transform: &skewless::Transform) -> RecordBatch {
             data_type: Some(f.data_type),
         })
         .collect();
-    let batches: Vec<RecordBatch> = Reader::open(path, Some(&requests), 1 << 20)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let batches: Vec<RecordBatch> =
+        Reader::open(path, Some(&requests), 1 << 20, Default::default())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
     arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
 }
 

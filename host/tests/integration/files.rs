@@ -120,7 +120,7 @@ fn read_columns(
     columns: Option<&[skewless::io::ColumnRequest]>,
     batch_size: usize,
 ) -> RecordBatch {
-    let batches: Vec<RecordBatch> = Reader::open(path, columns, batch_size)
+    let batches: Vec<RecordBatch> = Reader::open(path, columns, batch_size, Default::default())
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -588,6 +588,83 @@ fn assert_no_library_prefix(error: &str) {
     }
 }
 
+/// A kept column whose type an output format cannot hold is refused before
+/// any row is written, naming the column and what to write instead, where
+/// a writer would otherwise fail mid-file or write its display text.
+#[test]
+fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
+    let dir = TempDir::new().unwrap();
+    let mut batch = transactions(20);
+    let durations = arrow::array::DurationSecondArray::from(vec![60; 20]);
+    let lists = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
+        (0..20).map(|i| Some(vec![Some(i)])),
+    );
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(durations));
+    columns.push(Arc::new(lists));
+    let mut fields = batch.schema().fields().to_vec();
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        "waited",
+        arrow::datatypes::DataType::Duration(arrow::datatypes::TimeUnit::Second),
+        false,
+    )));
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        "tags",
+        lists_type(),
+        true,
+    )));
+    batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let input = dir.path().join("in.arrow");
+    write_input(&input, &batch);
+    let transform = load(artifacts::FRAUD_FEATURES);
+    for (output, keep, message) in [
+        (
+            "out.csv",
+            "waited",
+            "column `waited` has type Duration(s), which has no exact text form, so a CSV file \
+             cannot hold it; write .parquet or .arrow instead, or leave the column out of \
+             `--keep`",
+        ),
+        (
+            "out.jsonl",
+            "tags",
+            "column `tags` has type List(Int32), which has no exact text form, so a JSON Lines \
+             file cannot hold it; write .parquet or .arrow instead, or leave the column out of \
+             `--keep`",
+        ),
+    ] {
+        let output = dir.path().join(output);
+        let error = backfill_error(&transform, &input, &output, &[keep]);
+        assert_eq!(
+            error,
+            format!("cannot write `{}`: {message}", output.display())
+        );
+        assert!(
+            leftovers(dir.path()).is_empty(),
+            "{:?}",
+            leftovers(dir.path())
+        );
+    }
+    // Parquet and Arrow hold both, exactly.
+    for output in ["out.parquet", "out.arrow"] {
+        let output = dir.path().join(output);
+        Backfill::new(&transform, &input, &output)
+            .keep(["waited", "tags"])
+            .run()
+            .unwrap();
+        let back = read_all(&output);
+        assert_eq!(back.column(0).to_data(), batch.column(4).to_data());
+        assert_eq!(back.column(1).to_data(), batch.column(5).to_data());
+    }
+}
+
+fn lists_type() -> arrow::datatypes::DataType {
+    arrow::datatypes::DataType::List(Arc::new(arrow::datatypes::Field::new_list_field(
+        arrow::datatypes::DataType::Int32,
+        true,
+    )))
+}
+
 #[test]
 fn kept_csv_columns_are_copied_as_written() {
     let dir = TempDir::new().unwrap();
@@ -814,7 +891,7 @@ fn the_reader_reads_only_requested_columns_in_requested_order() {
                 data_type: Some(skewless::DataType::Float64),
             },
         ];
-        let reader = Reader::open(&path, Some(&requests), 2).unwrap();
+        let reader = Reader::open(&path, Some(&requests), 2, Default::default()).unwrap();
         let names: Vec<String> = reader
             .schema()
             .fields()
@@ -842,7 +919,7 @@ fn decode_lines(fields: &[skewless::Field], lines: &[&str]) -> RecordBatch {
         .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
         .collect();
     let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-    skewless::json::decode_rows("test", fields, &refs).unwrap()
+    skewless::json::decode_rows("test", fields, &refs, Default::default()).unwrap()
 }
 
 #[test]
@@ -880,6 +957,7 @@ fn json_lines_output_keeps_nan_infinities_and_negative_zero() {
             },
         ]),
         10,
+        Default::default(),
     )
     .unwrap()
     .map(Result::unwrap)
@@ -965,7 +1043,7 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
     let good = dir.path().join("good.csv");
     fs::write(
         &good,
-        "read_at,n\n2026-03-02T00:10:43Z,0\n2026-03-02T01:10:43.000001+01:00,1\n,2\n1772410243000000,3\n",
+        "read_at,n\n2026-03-02T00:10:43Z,0\n2026-03-02T01:10:43.000001+01:00,1\n,2\n2026-03-02 00:10:43+0000,3\n",
     )
     .unwrap();
     let read = read_columns(&good, Some(&request), 2);
@@ -987,7 +1065,14 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
     let transform = load(artifacts::GLUCOSE_ALERTS);
     let header = "patient_id,read_at,glucose_mg_dl,previous_mg_dl,minutes_since_previous";
     for (value, reason) in [
-        ("2026-03-02 02:00:00", "is not an RFC 3339 timestamp"),
+        (
+            "2026-03-02 02:00:00",
+            "has no time zone; skewless does not guess which zone a timestamp without one is in",
+        ),
+        (
+            "1772420400000000",
+            "is a number, but a timestamp is an RFC 3339 timestamp",
+        ),
         ("2026-03-02", "is not an RFC 3339 timestamp"),
         (
             "2026-03-02T03:00:00.1234567Z",
@@ -1027,7 +1112,9 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
         Backfill::new(&transform, &csv, output).run().unwrap();
     }
     let said = |path: &Path| {
-        let read = Reader::open(path, None, 1024).unwrap_err().to_string();
+        let read = Reader::open(path, None, 1024, Default::default())
+            .unwrap_err()
+            .to_string();
         let summarized = skewless::io::summarize(path).unwrap_err().to_string();
         assert_eq!(read, summarized);
         read

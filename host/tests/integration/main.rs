@@ -2,6 +2,7 @@
 //! from `skewless_test_artifacts`, built by its `build.rs`.
 
 mod cli;
+mod conformance;
 mod examples;
 mod files;
 mod loading;

@@ -38,10 +38,11 @@ fn sample_request(transform: &skewless::Transform, relative: &str) -> (String, R
             data_type: Some(f.data_type),
         })
         .collect();
-    let batches: Vec<RecordBatch> = Reader::open(&path, Some(&requests), 1 << 20)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let batches: Vec<RecordBatch> =
+        Reader::open(&path, Some(&requests), 1 << 20, Default::default())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     (
         format!("{{\"rows\": {}}}", codec::encode_array(&batch)),
@@ -58,7 +59,13 @@ fn answer_rows(transform: &skewless::Transform, answer: &Value) -> RecordBatch {
         .map(|row| serde_json::value::to_raw_value(row).unwrap())
         .collect();
     let refs: Vec<&serde_json::value::RawValue> = rows.iter().map(|r| &**r).collect();
-    codec::decode_rows(transform.name(), &transform.info().outputs, &refs).unwrap()
+    codec::decode_rows(
+        transform.name(),
+        &transform.info().outputs,
+        &refs,
+        Default::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -99,7 +106,7 @@ fn nulls_pass_through_as_null() {
         "glucose-alerts",
         r#"{"rows": [
             {"read_at": "2026-03-02T03:00:00Z", "glucose_mg_dl": 62.0, "previous_mg_dl": null, "minutes_since_previous": null},
-            {"read_at": 1772420400000000, "glucose_mg_dl": 200.5, "previous_mg_dl": 190.5, "minutes_since_previous": 5}
+            {"read_at": "2026-03-02T03:00:00.000000+00:00", "glucose_mg_dl": 200.5, "previous_mg_dl": 190.5, "minutes_since_previous": 5}
         ]}"#,
     );
     assert_eq!(status, 200, "{answer}");
@@ -342,6 +349,161 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
             .post("fraud-features", &format!(r#"{{"rows": [{good}]}}"#))
             .0,
         200
+    );
+}
+
+/// What a client sends by mistake from Python or JavaScript gets a 400
+/// that says what to send instead, never features computed from a guess.
+#[test]
+fn values_that_would_be_guesses_are_refused_with_what_to_send() {
+    let server = server(&[artifacts::GLUCOSE_ALERTS]);
+    let row = |read_at: &str, extra: &str| {
+        format!(
+            r#"{{"rows": [{{"read_at": {read_at}, "glucose_mg_dl": 62.0, "previous_mg_dl": null{extra}}}]}}"#
+        )
+    };
+    let refused = |body: String| {
+        let (status, answer) = server.post("glucose-alerts", &body);
+        let error = &answer["error"];
+        (
+            status,
+            error["kind"].as_str().unwrap().to_string(),
+            error["message"].as_str().unwrap().to_string(),
+        )
+    };
+    // `time.time()` in Python, `Date.now()` in JavaScript.
+    assert_eq!(
+        refused(row("1772420400", r#", "minutes_since_previous": null"#)),
+        (
+            400,
+            "invalid_value".into(),
+            "column `read_at`, row 0: \"1772420400\" is a number, but a timestamp is an RFC \
+             3339 timestamp with a time zone, such as \"2026-03-02T00:10:43Z\": a number could \
+             count seconds, milliseconds or microseconds since the epoch, so skewless does not \
+             guess"
+                .into()
+        )
+    );
+    // `datetime.isoformat()` of a datetime without a zone.
+    assert_eq!(
+        refused(row(
+            r#""2026-03-02T03:00:00.250000""#,
+            r#", "minutes_since_previous": null"#
+        )),
+        (
+            400,
+            "naive_timestamp".into(),
+            "column `read_at`, row 0: \"2026-03-02T03:00:00.250000\" has no time zone; \
+             skewless does not guess which zone a timestamp without one is in; give it a zone \
+             where the data is written, or, if such timestamps are UTC, say so with \
+             `--naive-timestamps utc` (library: `Config::naive_timestamps`)"
+                .into()
+        )
+    );
+    // A misspelt field.
+    assert_eq!(
+        refused(row(
+            r#""2026-03-02T03:00:00Z""#,
+            r#", "minutes_since_prev": null"#
+        )),
+        (
+            400,
+            "missing_field".into(),
+            "row 0: missing field `minutes_since_previous` (float64); unknown field \
+             `minutes_since_prev` given: did you mean `minutes_since_previous`?"
+                .into()
+        )
+    );
+    // Python's json writes NaN as a bare word, which JSON does not have.
+    let (status, answer) = server.post(
+        "glucose-alerts",
+        r#"{"rows": [{"read_at": "2026-03-02T03:00:00Z", "glucose_mg_dl": NaN, "previous_mg_dl": null, "minutes_since_previous": null}]}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"]["message"],
+        "the body is not valid JSON: expected value at line 1 column 64; JSON has no NaN or \
+         Infinity (Python's json module writes them anyway): send them as the strings \"NaN\", \
+         \"Infinity\" and \"-Infinity\""
+    );
+}
+
+/// An operator sees every failed request in the log, without its values.
+#[test]
+fn each_failed_request_is_one_log_line_without_request_values() {
+    let server = server(&[artifacts::GLUCOSE_ALERTS, artifacts::FAILS_ROW]);
+    let (status, _) = server.post(
+        "glucose-alerts",
+        r#"{"rows": [{"read_at": "2026-03-02T03:00:00Z", "glucose_mg_dl": "sixty", "previous_mg_dl": null, "minutes_since_previous": null}]}"#,
+    );
+    assert_eq!(status, 400);
+    let (status, _) = server.post("nope", r#"{"rows": []}"#);
+    assert_eq!(status, 404);
+    let logged = server.logged.lock().unwrap().clone();
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    let line: Value = serde_json::from_str(&logged[0]).unwrap();
+    assert_eq!(
+        (
+            &line["event"],
+            &line["status"],
+            &line["kind"],
+            &line["transform"],
+            &line["row"],
+            &line["field"]
+        ),
+        (
+            &json!("request_failed"),
+            &json!(400),
+            &json!("wrong_type"),
+            &json!("glucose-alerts"),
+            &json!(0),
+            &json!("glucose_mg_dl")
+        )
+    );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
+    assert!(line["ms"].as_f64().is_some(), "{line}");
+    assert!(!logged[0].contains("sixty"), "no request values: {line}");
+    assert!(line.get("message").is_none(), "{line}");
+    let line: Value = serde_json::from_str(&logged[1]).unwrap();
+    assert_eq!(
+        (&line["status"], &line["kind"], &line["transform"]),
+        (&json!(404), &json!("unknown_transform"), &json!("nope"))
+    );
+}
+
+/// `full` adds the message; a burst beyond the rate is counted, not lost
+/// without a word.
+#[test]
+fn the_failure_log_can_carry_messages_and_is_rate_limited() {
+    let server = TestServer::start(
+        vec![load(artifacts::FAILS_ROW)],
+        ServeConfig::default().error_log(skewless::serve::ErrorLog::Full),
+    );
+    let name = load(artifacts::FAILS_ROW).name().to_string();
+    let burst = skewless::serve::LINES_PER_SECOND as usize * 3;
+    for _ in 0..burst {
+        server.post(&name, r#"{"rows": [17]}"#);
+    }
+    let logged = server.logged.lock().unwrap().clone();
+    assert!(
+        logged.len() < burst,
+        "{} lines for {burst} failures",
+        logged.len()
+    );
+    let first: Value = serde_json::from_str(&logged[0]).unwrap();
+    assert_eq!(
+        first["message"],
+        "row 0: expected a JSON object of fields, found a number 17"
+    );
+    // The next line after the rate recovers says how many were dropped.
+    std::thread::sleep(Duration::from_millis(200));
+    server.post(&name, r#"{"rows": [17]}"#);
+    let logged = server.logged.lock().unwrap().clone();
+    let last: Value = serde_json::from_str(logged.last().unwrap()).unwrap();
+    assert_eq!(
+        last["dropped_before"].as_u64().unwrap() as usize,
+        burst - (logged.len() - 1),
+        "{logged:?}"
     );
 }
 

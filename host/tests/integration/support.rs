@@ -43,6 +43,8 @@ pub fn array(array: impl arrow::array::Array + 'static) -> ArrayRef {
 /// A server on a loopback port, in this process, stopped on drop.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    /// What the server logged about failed requests, line by line.
+    pub logged: Arc<Mutex<Vec<String>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -63,7 +65,13 @@ impl TestServer {
         config: skewless::serve::ServeConfig,
         build: impl FnOnce() -> std::io::Result<tokio::runtime::Runtime> + Send + 'static,
     ) -> TestServer {
-        let server = Arc::new(skewless::serve::Server::new(transforms, config).unwrap());
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let sink = logged.clone();
+        let server = Arc::new(
+            skewless::serve::Server::new(transforms, config)
+                .unwrap()
+                .log_to(move |line| sink.lock().unwrap().push(line.to_string())),
+        );
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -80,6 +88,7 @@ impl TestServer {
         });
         TestServer {
             addr: addr_rx.recv().unwrap(),
+            logged,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }

@@ -417,8 +417,9 @@ fn a_null_in_a_non_nullable_column_names_the_row() {
 
 #[test]
 fn exact_widenings_are_accepted() {
-    // int32 hours, float32 amounts, a dictionary-encoded category, and
-    // timestamps without a zone label all mean the same values.
+    // int32 hours, float32 amounts and a dictionary-encoded category mean
+    // the same values; so do timestamps without a zone, when the runtime is
+    // told they are UTC (and they are refused when it is not).
     let transform = load(artifacts::FRAUD_FEATURES);
     let category: arrow::array::DictionaryArray<arrow::datatypes::Int8Type> =
         vec!["travel", "grocery", "travel"].into_iter().collect();
@@ -466,7 +467,26 @@ fn exact_widenings_are_accepted() {
             (field.name().as_str(), column)
         })
         .collect();
-    assert_batches_same_bits(&input, &all_types.call(&batch(unlabelled)).unwrap());
+    let unlabelled = batch(unlabelled);
+    let error = all_types.call(&unlabelled).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "column `t` has type Timestamp(µs), which has no time zone; skewless does not guess \
+         which zone a timestamp without one is in; give it a zone where the data is written, \
+         or, if such timestamps are UTC, say so with `--naive-timestamps utc` (library: \
+         `Config::naive_timestamps`)"
+    );
+    assert_eq!(
+        (error.kind(), error.column()),
+        ("naive_timestamp", Some("t"))
+    );
+    let utc = skewless::Runtime::new(
+        skewless::Config::default().naive_timestamps(skewless::NaiveTimestamps::Utc),
+    )
+    .unwrap()
+    .load(artifacts::ALL_TYPES)
+    .unwrap();
+    assert_batches_same_bits(&input, &utc.call(&unlabelled).unwrap());
 }
 
 #[test]

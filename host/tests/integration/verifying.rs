@@ -3,6 +3,9 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+
+use arrow::array::AsArray;
 
 use skewless::verify::{BatchSize, Verify};
 use skewless_test_artifacts as artifacts;
@@ -71,6 +74,73 @@ fn all_types_with_extreme_values_verify_through_every_path() {
         .unwrap();
     assert!(report.passed(), "{report:#?}");
     assert_eq!(report.columns, 14);
+}
+
+/// Timestamps as pandas and pyarrow write them (nanoseconds, a named
+/// zone; milliseconds, another zone) go through the online path too: the
+/// JSON path sends the values the transform receives, not the file's
+/// representation of them.
+#[test]
+fn timestamps_of_any_unit_and_zone_verify_through_the_json_path() {
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    let dir = TempDir::new().unwrap();
+    let input = crate::types::all_types_input(50, true);
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in input.schema().fields().iter().zip(input.columns()) {
+        let retyped = match field.name().as_str() {
+            "t" => DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            "nt" => DataType::Timestamp(TimeUnit::Millisecond, Some("America/New_York".into())),
+            _ => field.data_type().clone(),
+        };
+        // Whole milliseconds, and values nanoseconds can hold.
+        let whole = |v: i64| (v / 1_000_000_000) * 1000;
+        let column: arrow::array::ArrayRef = match field.name().as_str() {
+            "t" => Arc::new(
+                column
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .unary::<_, arrow::datatypes::TimestampNanosecondType>(|v| whole(v) * 1000)
+                    .with_timezone("UTC"),
+            ),
+            "nt" => Arc::new(
+                column
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .unary::<_, arrow::datatypes::TimestampMillisecondType>(|v| whole(v) / 1000)
+                    .with_timezone("America/New_York"),
+            ),
+            _ => column.clone(),
+        };
+        fields.push(field.as_ref().clone().with_data_type(retyped));
+        columns.push(column);
+    }
+    let batch = arrow::array::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let path = dir.path().join("zoned.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let report = Verify::new(&load(artifacts::ALL_TYPES), &path)
+        .run()
+        .unwrap();
+    assert!(report.passed(), "{report:#?}");
+}
+
+#[test]
+fn a_path_that_fails_says_whose_fault_it_is() {
+    use skewless::verify::PathError;
+    assert_eq!(
+        PathError::Transport("row 3: x".into()).to_string(),
+        "skewless could not carry the rows through this path (a defect in skewless, not in the \
+         transform): row 3: x"
+    );
+    assert_eq!(
+        PathError::Transform("row 3: y".into()).to_string(),
+        "the transform failed here but not in the backfill: row 3: y"
+    );
 }
 
 fn batch_dependent_input(dir: &TempDir) -> std::path::PathBuf {

@@ -22,8 +22,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
@@ -43,6 +42,12 @@ use crate::error::{Error, Limit, Result};
 use crate::json;
 use crate::transform::Transform;
 
+mod log;
+mod metrics;
+
+pub use log::{ErrorLog, LINES_PER_SECOND};
+use metrics::Metrics;
+
 /// Limits of the HTTP front end (the sandbox limits are the runtime's).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -58,6 +63,9 @@ pub struct ServeConfig {
     /// After the shutdown signal, how long requests in flight may take to
     /// finish before [`serve`] returns without them.
     pub drain_timeout: Duration,
+    /// What is logged about failed requests (one JSON line each, on stderr
+    /// unless [`Server::log_to`] says otherwise).
+    pub error_log: ErrorLog,
 }
 
 impl Default for ServeConfig {
@@ -68,6 +76,7 @@ impl Default for ServeConfig {
             max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             body_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            error_log: ErrorLog::Summary,
         }
     }
 }
@@ -102,6 +111,13 @@ impl ServeConfig {
         self.drain_timeout = timeout;
         self
     }
+
+    /// Sets [`ServeConfig::error_log`]. Default [`ErrorLog::Summary`]: a
+    /// line per failed request (rate-limited) without any value from it.
+    pub fn error_log(mut self, log: ErrorLog) -> Self {
+        self.error_log = log;
+        self
+    }
 }
 
 /// The loaded transforms and everything requests share.
@@ -110,6 +126,7 @@ pub struct Server {
     config: ServeConfig,
     calls: Semaphore,
     metrics: Metrics,
+    failures: log::FailureLog,
 }
 
 impl std::fmt::Debug for Server {
@@ -148,9 +165,17 @@ impl Server {
         Ok(Server {
             calls: Semaphore::new(config.max_concurrency.max(1)),
             transforms: by_name,
+            failures: log::FailureLog::new(config.error_log),
             config,
             metrics,
         })
+    }
+
+    /// Sends the failed-request log lines (see [`ErrorLog`]) to `sink`
+    /// instead of stderr, e.g. into the embedder's own logging.
+    pub fn log_to(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.failures.set_sink(Box::new(sink));
+        self
     }
 
     /// Refuses unless transform `name` is loaded and its sha256 is `sha256`:
@@ -471,6 +496,15 @@ async fn transform(
             rows,
         ),
         Err(failure) => {
+            server.failures.failed(&log::Failed {
+                status: failure.status.as_u16(),
+                kind: failure.kind,
+                transform: if label == UNKNOWN { &name } else { label },
+                row: failure.row,
+                field: failure.field.as_deref(),
+                message: &failure.message,
+                elapsed: started.elapsed(),
+            });
             let (status, kind) = (failure.status, failure.kind);
             (failure.into_response(), status, Some(kind), 0)
         }
@@ -492,7 +526,10 @@ async fn answer(
     let request: TransformRequest<'_> = serde_json::from_slice(&bytes).map_err(|e| {
         let text = String::from_utf8_lossy(&bytes);
         let message = if e.is_syntax() || e.is_eof() {
-            format!("the body is not valid JSON: {e}")
+            format!(
+                "the body is not valid JSON: {e}{}",
+                json::bare_word_hint(&bytes, &e)
+            )
         } else if !text.trim_start().starts_with('{') {
             format!(
                 "the body must be a JSON object like {{\"rows\": [{{...}}]}}, not {}",
@@ -528,7 +565,8 @@ async fn answer(
             ),
         ));
     }
-    let batch = json::decode_rows(transform.name(), &transform.info().inputs, &request.rows)
+    let batch = transform
+        .decode_json_rows(&request.rows)
         .map_err(|e| Failure::from_error(&e))?;
     let rows = batch.num_rows() as u64;
     let _permit = server.calls.acquire().await.map_err(|_| {
@@ -600,150 +638,4 @@ async fn metrics(State(server): State<Arc<Server>>) -> Response {
         server.metrics.render(&server.transforms),
     )
         .into_response()
-}
-
-/// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 16] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0,
-];
-
-/// Counters per transform, fixed at startup.
-struct Metrics {
-    per_transform: BTreeMap<String, TransformMetrics>,
-}
-
-#[derive(Default)]
-struct TransformMetrics {
-    statuses: Mutex<BTreeMap<u16, u64>>,
-    errors: Mutex<BTreeMap<&'static str, u64>>,
-    rows: AtomicU64,
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
-}
-
-impl Metrics {
-    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
-        Metrics {
-            per_transform: names
-                .map(|n| (n.to_string(), TransformMetrics::default()))
-                .collect(),
-        }
-    }
-
-    fn record(
-        &self,
-        name: &str,
-        status: StatusCode,
-        kind: Option<&'static str>,
-        rows: u64,
-        elapsed: Duration,
-    ) {
-        let Some(m) = self.per_transform.get(name) else {
-            return;
-        };
-        *m.statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(status.as_u16())
-            .or_default() += 1;
-        if let Some(kind) = kind {
-            *m.errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(kind)
-                .or_default() += 1;
-        }
-        m.rows.fetch_add(rows, Ordering::Relaxed);
-        let seconds = elapsed.as_secs_f64();
-        for (bucket, bound) in m.buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        m.count.fetch_add(1, Ordering::Relaxed);
-        m.sum_nanos
-            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, transforms: &BTreeMap<String, Transform>) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let label = |name: &str| name.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str("# HELP skewless_transform_info The loaded transforms and their identity.\n");
-        out.push_str("# TYPE skewless_transform_info gauge\n");
-        for t in transforms.values() {
-            let _ = writeln!(
-                out,
-                "skewless_transform_info{{transform=\"{}\",version=\"{}\",sha256=\"{}\"}} 1",
-                label(t.name()),
-                label(t.version()),
-                t.sha256()
-            );
-        }
-        out.push_str(
-            "# HELP skewless_requests_total Transform requests answered, by HTTP status.\n",
-        );
-        out.push_str("# TYPE skewless_requests_total counter\n");
-        for (name, m) in &self.per_transform {
-            for (status, count) in m.statuses.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                let _ = writeln!(
-                    out,
-                    "skewless_requests_total{{transform=\"{}\",status=\"{status}\"}} {count}",
-                    label(name)
-                );
-            }
-        }
-        out.push_str("# HELP skewless_errors_total Failed transform requests, by error kind.\n");
-        out.push_str("# TYPE skewless_errors_total counter\n");
-        for (name, m) in &self.per_transform {
-            for (kind, count) in m.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                let _ = writeln!(
-                    out,
-                    "skewless_errors_total{{transform=\"{}\",kind=\"{kind}\"}} {count}",
-                    label(name)
-                );
-            }
-        }
-        out.push_str("# HELP skewless_rows_total Rows transformed.\n");
-        out.push_str("# TYPE skewless_rows_total counter\n");
-        for (name, m) in &self.per_transform {
-            let _ = writeln!(
-                out,
-                "skewless_rows_total{{transform=\"{}\"}} {}",
-                label(name),
-                m.rows.load(Ordering::Relaxed)
-            );
-        }
-        out.push_str(
-            "# HELP skewless_request_duration_seconds Time to answer a transform request.\n",
-        );
-        out.push_str("# TYPE skewless_request_duration_seconds histogram\n");
-        for (name, m) in &self.per_transform {
-            let name = label(name);
-            for (bucket, bound) in m.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "skewless_request_duration_seconds_bucket{{transform=\"{name}\",le=\"{bound}\"}} {}",
-                    bucket.load(Ordering::Relaxed)
-                );
-            }
-            let count = m.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "skewless_request_duration_seconds_bucket{{transform=\"{name}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "skewless_request_duration_seconds_sum{{transform=\"{name}\"}} {}",
-                m.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
-            );
-            let _ = writeln!(
-                out,
-                "skewless_request_duration_seconds_count{{transform=\"{name}\"}} {count}"
-            );
-        }
-        out
-    }
 }
