@@ -9,6 +9,10 @@ mod commands;
 
 const EXAMPLES: &str = "\
 Examples:
+  # Start a transform, and build it into a component with a reproducible sha256
+  skewless new fares
+  skewless build fares
+
   # What a transform declares, and its identity
   skewless inspect fraud_features.wasm
 
@@ -29,6 +33,8 @@ Examples:
 #[derive(Parser)]
 #[command(name = "skewless", version, after_help = EXAMPLES)]
 enum Cli {
+    New(commands::new::NewCommand),
+    Build(commands::build::BuildCommand),
     Run(commands::run::RunCommand),
     Inspect(commands::inspect::InspectCommand),
     Serve(commands::serve::ServeCommand),
@@ -36,7 +42,13 @@ enum Cli {
 }
 
 fn main() -> ExitCode {
+    // `skewless build` runs cargo with this binary as its rustc wrapper.
+    if let Some(code) = commands::build::run_as_rustc_wrapper() {
+        return code;
+    }
     let result = match Cli::parse() {
+        Cli::New(command) => command.execute(),
+        Cli::Build(command) => command.execute(),
         Cli::Run(command) => command.execute(),
         Cli::Inspect(command) => command.execute(),
         Cli::Serve(command) => command.execute(),

@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use skewless::{Config, NaiveTimestamps, Runtime, Transform};
 
+pub mod build;
 pub mod inspect;
+pub mod new;
 pub mod run;
 pub mod serve;
 pub mod verify;
