@@ -62,6 +62,9 @@ pub struct BuildCommand {
     /// Do not verify the component on the project's sample data.
     #[arg(long)]
     no_verify: bool,
+
+    #[command(flatten)]
+    runtime: super::RuntimeArgs,
 }
 
 /// The environment variable that turns `skewless` into a rustc wrapper: it
@@ -103,17 +106,20 @@ pub fn run_as_rustc_wrapper() -> Option<ExitCode> {
 }
 
 /// What was built.
-struct Built {
-    component: PathBuf,
-    transform: skewless::Transform,
-    size: u64,
+pub(super) struct Built {
+    pub(super) component: PathBuf,
+    pub(super) transform: skewless::Transform,
+    pub(super) size: u64,
+    /// Why the bytes are not reproducible, when they are not.
+    pub(super) not_reproducible: Option<&'static str>,
 }
 
 impl BuildCommand {
     /// Builds, describes and (with sample data) verifies the component.
     pub fn execute(self) -> Result<ExitCode> {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-        let built = build(&dir)?;
+        let runtime = self.runtime.runtime(None, &super::ValueArgs::default())?;
+        let built = build(&dir, &runtime)?;
         let verified = if self.no_verify {
             None
         } else {
@@ -129,6 +135,7 @@ impl BuildCommand {
                 "version": transform.version(),
                 "size": built.size,
                 "sha256": transform.sha256(),
+                "reproducible": built.not_reproducible.is_none(),
                 "verified_on": verified.as_ref().map(|(sample, passed)| json!({
                     "file": sample.display().to_string(),
                     "passed": passed,
@@ -140,6 +147,9 @@ impl BuildCommand {
             println!("  component  {}", built.component.display());
             println!("  size       {}", thousands(built.size));
             println!("  sha256     {}", transform.sha256());
+            if let Some(why) = built.not_reproducible {
+                println!("  note       not reproducible: {why}");
+            }
             if let Some((sample, passed)) = &verified {
                 let said = if *passed {
                     "every output bit identical on every path"
@@ -195,8 +205,9 @@ fn verify(built: &Built, sample: &Path) -> Result<bool> {
     Ok(report.passed() && report.rows > 0)
 }
 
-/// Builds the Rust transform project in `dir`.
-fn build(dir: &Path) -> Result<Built> {
+/// Builds the transform project in `dir`: Rust when it has a Cargo.toml,
+/// Python when one of its modules imports `skewless_guest`.
+fn build(dir: &Path, runtime: &skewless::Runtime) -> Result<Built> {
     if !dir.is_dir() {
         bail!(
             "`{}` is not a directory with a transform project",
@@ -206,20 +217,57 @@ fn build(dir: &Path) -> Result<Built> {
     let shown_dir = dir;
     let dir = &dir.canonicalize()?;
     let manifest = dir.join("Cargo.toml");
-    if !manifest.is_file() {
-        bail!(
-            "`{}` has no transform: no Cargo.toml; start one with `skewless new NAME`",
-            shown_dir.display()
-        );
+    if manifest.is_file() {
+        return build_rust(dir, &manifest, runtime);
     }
-    let uses_link = std::fs::read_to_string(&manifest)
+    match super::python::transform_module(dir)? {
+        Some(module) => super::python::build(dir, shown_dir, &module, runtime),
+        None => bail!(
+            "`{}` has no transform: no Cargo.toml (Rust) and no Python module that imports \
+             skewless_guest; start one with `skewless new NAME` (or `--python`)",
+            shown_dir.display()
+        ),
+    }
+}
+
+/// The loaded component at `component`, as built: its size and declaration.
+pub(super) fn built(
+    component: PathBuf,
+    what: &str,
+    source: &Path,
+    runtime: &skewless::Runtime,
+) -> Result<Built> {
+    let size = std::fs::metadata(&component)
+        .with_context(|| format!("the build made no `{}`", component.display()))?
+        .len();
+    let transform = runtime.load(&component).with_context(|| {
+        format!(
+            "`{what}` built, but is not a transform: does `{}` declare one?",
+            source.display()
+        )
+    })?;
+    let shown = component
+        .strip_prefix(std::env::current_dir().unwrap_or_default())
+        .map(Path::to_path_buf)
+        .unwrap_or(component);
+    Ok(Built {
+        component: shown,
+        transform,
+        size,
+        not_reproducible: None,
+    })
+}
+
+/// Builds the Rust transform crate of `manifest`.
+fn build_rust(dir: &Path, manifest: &Path, runtime: &skewless::Runtime) -> Result<Built> {
+    let uses_link = std::fs::read_to_string(manifest)
         .with_context(|| format!("cannot read `{}`", manifest.display()))?
         .contains(SDK_LINK);
     if uses_link {
         link_sdk(dir, &skewless_sources(None)?)?;
     }
-    let metadata = cargo_metadata(&manifest)?;
-    let package = transform_package(&metadata, &manifest)?;
+    let metadata = cargo_metadata(manifest)?;
+    let package = transform_package(&metadata, manifest)?;
     ensure_target(dir)?;
     let target_dir = PathBuf::from(
         metadata["target_directory"]
@@ -236,7 +284,7 @@ fn build(dir: &Path) -> Result<Built> {
         .args(["build", "--release", "--lib", "--target", TARGET, "-p"])
         .arg(&package.name)
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(manifest)
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("RUSTC_WRAPPER", std::env::current_exe()?)
@@ -258,26 +306,7 @@ fn build(dir: &Path) -> Result<Built> {
         .join(TARGET)
         .join("release")
         .join(format!("{}.wasm", package.lib_name));
-    let size = std::fs::metadata(&component)
-        .with_context(|| format!("cargo built no `{}`", component.display()))?
-        .len();
-    let runtime = skewless::Runtime::new(skewless::Config::default())?;
-    let transform = runtime.load(&component).with_context(|| {
-        format!(
-            "`{}` built, but is not a transform: does `{}` have a `#[transform]` function?",
-            package.name,
-            package.source.display()
-        )
-    })?;
-    let shown = component
-        .strip_prefix(std::env::current_dir().unwrap_or_default())
-        .map(Path::to_path_buf)
-        .unwrap_or(component);
-    Ok(Built {
-        component: shown,
-        transform,
-        size,
-    })
+    built(component, &package.name, &package.source, runtime)
 }
 
 /// `cargo`, as cargo itself names it to the processes it runs.

@@ -10,6 +10,7 @@ use skewless::{Config, NaiveTimestamps, Runtime, Transform};
 pub mod build;
 pub mod inspect;
 pub mod new;
+mod python;
 pub mod run;
 pub mod serve;
 pub mod verify;

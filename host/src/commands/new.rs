@@ -13,8 +13,9 @@ Examples:
   skewless new features/fares        # in ./features/fares
   skewless build fares               # then: the component, its sha256, verified on its sample";
 
-/// Start a transform project: a crate with a transform (a row function with
-/// a doc comment), sample data, and a native test of the function.
+/// Start a transform project: a transform (a row function with a doc
+/// comment), sample data, and a native test of the function; a Rust crate,
+/// or a Python module with `--python`.
 ///
 /// The project depends on the skewless-guest SDK of this skewless, through
 /// `.skewless/skewless` (a link to these sources, which `skewless build`
@@ -109,14 +110,13 @@ impl NewCommand {
                 self.path.display()
             );
         }
-        if self.python {
-            bail!(
-                "`skewless new --python` needs the Python SDK, which this skewless does not have \
-                 yet; start a Rust transform without --python"
-            );
-        }
         let sources = skewless_sources(self.sdk.as_deref())?;
-        let files = rust_project(&name);
+        let module = name.replace('-', "_");
+        let files = if self.python {
+            python_project(&name, &module)
+        } else {
+            rust_project(&name)
+        };
         for (relative, contents) in &files {
             let path = self.path.join(relative);
             std::fs::create_dir_all(path.parent().expect("files are in the project"))
@@ -126,23 +126,44 @@ impl NewCommand {
         }
         link_sdk(&self.path, &sources)?;
         let dir = self.path.display();
-        println!("created `{dir}`: a Rust transform `{name}`");
-        println!("  {dir}/src/lib.rs         the transform, and a test of it");
-        println!("  {dir}/data/sample.csv    sample data, verified on every build");
+        let (language, lines, component, test) = if self.python {
+            (
+                "Python",
+                vec![
+                    (format!("{module}.py"), "the transform"),
+                    (format!("test_{module}.py"), "a test of it (pytest)"),
+                ],
+                format!("target/{module}.wasm"),
+                "python -m pytest",
+            )
+        } else {
+            (
+                "Rust",
+                vec![("src/lib.rs".to_string(), "the transform, and a test of it")],
+                format!("target/wasm32-wasip2/release/{module}.wasm"),
+                "cargo test",
+            )
+        };
+        println!("created `{dir}`: a {language} transform `{name}`");
+        for (file, what) in lines {
+            println!("  {:<30} {what}", format!("{dir}/{file}"));
+        }
         println!(
-            "  {dir}/Cargo.toml         the crate; the SDK is {SDK_LINK} -> {}",
+            "  {:<30} sample data, verified on every build",
+            format!("{dir}/data/sample.csv")
+        );
+        println!(
+            "  {:<30} the SDK: {}",
+            format!("{dir}/{SDK_LINK}"),
             sources.display()
         );
         println!();
         println!("next:");
         println!(
-            "  skewless build {dir}       # the component and its sha256, verified on the sample"
+            "  skewless build {dir}    # the component and its sha256, verified on the sample"
         );
-        println!(
-            "  skewless serve {dir}/target/wasm32-wasip2/release/{}.wasm",
-            name.replace('-', "_")
-        );
-        println!("  (cd {dir} && cargo test)   # the transform's test, natively");
+        println!("  skewless serve {dir}/{component}");
+        println!("  (cd {dir} && {test})    # the transform's test, natively");
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -179,7 +200,7 @@ fn camel(name: &str) -> String {
 }
 
 /// The files of a Rust project named `name`, by path.
-fn rust_project(name: &str) -> Vec<(&'static str, String)> {
+fn rust_project(name: &str) -> Vec<(String, String)> {
     let features = format!("{}Features", camel(name));
     let manifest = format!(
         r#"[package]
@@ -256,7 +277,23 @@ mod tests {{
 "#,
         file = name.replace('-', "_")
     );
-    let sample = "\
+    vec![
+        ("Cargo.toml".to_string(), manifest),
+        (
+            "Cargo.lock".to_string(),
+            include_str!("../../../Cargo.lock").to_string(),
+        ),
+        ("src/lib.rs".to_string(), lib),
+        ("data/sample.csv".to_string(), SAMPLE.to_string()),
+        (
+            ".gitignore".to_string(),
+            "/target\n/.skewless\n".to_string(),
+        ),
+    ]
+}
+
+/// The sample payments of a new project.
+const SAMPLE: &str = "\
 payment_id,amount,paid_at
 p-0001,12.50,2026-03-02T00:10:43Z
 p-0002,230.00,2026-03-02T08:45:00Z
@@ -271,16 +308,83 @@ p-0010,7.80,2026-03-08T21:40:00+01:00
 p-0011,315.00,2026-03-09T09:15:00-05:00
 p-0012,56.40,2026-03-10T03:33:33Z
 ";
-    let gitignore = "/target\n/.skewless\n";
+
+/// The files of a Python project named `name` (module `module`), by path.
+fn python_project(name: &str, module: &str) -> Vec<(String, String)> {
+    let features = format!("{}Features", camel(name));
+    let transform = format!(
+        r#""""`{name}`: a skewless feature transform.
+
+`skewless build` makes the component (verifying it on data/sample.csv) and
+prints its sha256; `skewless run target/{module}.wasm --input
+data/sample.csv --output features.parquet` backfills; `skewless serve
+target/{module}.wasm` serves it.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from skewless_guest import transform
+
+
+@dataclass
+class {features}:
+    """The features of one payment: the output columns."""
+
+    log_amount: float
+    hour: int
+    is_weekend: bool
+
+
+@transform(name="{name}", version="0.1.0")
+def features(amount: float, paid_at: datetime) -> {features}:
+    """Features of a payment: the log of its amount, the hour of the day it
+    was made (UTC) and whether that day was a Saturday or Sunday."""
+    return {features}(
+        log_amount=math.log(1.0 + amount),
+        hour=paid_at.hour,
+        is_weekend=paid_at.weekday() >= 5,
+    )
+"#
+    );
+    let test = format!(
+        r#""""The transform's own test, natively: `python -m pytest`."""
+
+import math
+from datetime import datetime, timezone
+
+from {module} import features
+
+
+def test_a_saturday_night_payment():
+    got = features(12.5, datetime(2026, 3, 7, 23, 30, tzinfo=timezone.utc))
+    assert got.hour == 23
+    assert got.is_weekend
+    assert got.log_amount == math.log(13.5)
+"#
+    );
+    let conftest = r#""""Makes the SDK of the skewless that made this project importable in
+tests (through .skewless/skewless, which `skewless build` restores), unless
+skewless-guest is installed."""
+
+import pathlib
+import sys
+
+try:
+    import skewless_guest  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(pathlib.Path(__file__).parent / ".skewless/skewless/guest-sdk-python"))
+"#;
     vec![
-        ("Cargo.toml", manifest),
+        (format!("{module}.py"), transform),
+        (format!("test_{module}.py"), test),
+        ("conftest.py".to_string(), conftest.to_string()),
+        ("data/sample.csv".to_string(), SAMPLE.to_string()),
         (
-            "Cargo.lock",
-            include_str!("../../../Cargo.lock").to_string(),
+            ".gitignore".to_string(),
+            "/target\n/.skewless\n__pycache__/\n".to_string(),
         ),
-        ("src/lib.rs", lib),
-        ("data/sample.csv", sample.to_string()),
-        (".gitignore", gitignore.to_string()),
     ]
 }
 

@@ -202,7 +202,8 @@ fn build_refuses_what_is_not_a_transform_in_one_line() {
     std::fs::create_dir(&empty).unwrap();
     assert_eq!(
         build_refusal(&empty),
-        "error: `.` has no transform: no Cargo.toml; start one with `skewless new NAME`"
+        "error: `.` has no transform: no Cargo.toml (Rust) and no Python module that imports \
+         skewless_guest; start one with `skewless new NAME` (or `--python`)"
     );
 
     // A crate that forgot `cdylib`.

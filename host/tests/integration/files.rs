@@ -110,7 +110,7 @@ fn write_input(path: &Path, batch: &RecordBatch) {
     }
 }
 
-fn read_all(path: &Path) -> RecordBatch {
+pub fn read_all(path: &Path) -> RecordBatch {
     read_columns(path, None, 1 << 20)
 }
 

@@ -7,6 +7,7 @@ mod conformance;
 mod examples;
 mod files;
 mod loading;
+mod python;
 mod sandbox;
 mod serving;
 mod support;

@@ -1,0 +1,86 @@
+"""The SDK's checks of a transform's signature, natively: what is accepted
+becomes the declared columns, and what is not says which parameter or field
+and what to write instead."""
+
+import datetime
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+
+import skewless_guest
+from skewless_guest import Float32, Int32, SpecError
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry():
+    skewless_guest._REGISTERED.clear()
+    yield
+    skewless_guest._REGISTERED.clear()
+
+
+@dataclass
+class Out:
+    y: float
+    n: Optional[int]
+    when: "datetime.datetime | None"
+
+
+def test_annotations_become_columns_and_the_function_stays_callable():
+    @skewless_guest.transform(name="t", version="1")
+    def f(a: float, b: int, c: Int32, d: Float32, e: str, f: bool,
+          g: datetime.datetime, h: Optional[str], i: "int | None") -> Out:
+        """Doc of t.
+
+        Second paragraph."""
+        return Out(a, None, None)
+
+    spec = skewless_guest.spec()
+    assert [(c.name, c.data_type, c.nullable) for c in spec.inputs] == [
+        ("a", "float64", False), ("b", "int64", False), ("c", "int32", False),
+        ("d", "float32", False), ("e", "utf8", False), ("f", "boolean", False),
+        ("g", "timestamp-micros", False), ("h", "utf8", True), ("i", "int64", True),
+    ]
+    assert [(c.name, c.data_type, c.nullable) for c in spec.outputs] == [
+        ("y", "float64", False), ("n", "int64", True), ("when", "timestamp-micros", True),
+    ]
+    assert spec.description == "Doc of t.\n\nSecond paragraph."
+    assert f(1.5, 1, 1, 1.0, "", True, None, None, None) == Out(1.5, None, None)
+
+
+def test_varargs_are_not_columns():
+    def spread(*x: float) -> Out: ...
+
+    with pytest.raises(SpecError) as raised:
+        skewless_guest.transform(name="t", version="1")(spread)
+    assert str(raised.value) == (
+        "parameter `x` of `test_spec.test_varargs_are_not_columns.<locals>.spread` is not a "
+        "plain parameter (*args, **kwargs and keyword-only parameters are not columns); write "
+        "one parameter per input column"
+    )
+
+
+def test_what_is_not_a_column_says_what_to_write():
+    declare = skewless_guest.transform(name="t", version="1")
+
+    def union(x: "int | str") -> Out: ...
+    def nothing() -> Out: ...
+    def no_return(x: float): ...
+
+    with pytest.raises(SpecError, match=r"parameter `x` of `.*union` has type int \| str, a union"):
+        declare(union)
+    with pytest.raises(SpecError, match=r"takes no parameters; each parameter is an input column"):
+        declare(nothing)
+    with pytest.raises(SpecError, match=r"has no return annotation; return a dataclass"):
+        declare(no_return)
+
+    @dataclass
+    class Bad:
+        items: list
+
+    def bad_field(x: float) -> Bad: ...
+
+    with pytest.raises(SpecError) as raised:
+        declare(bad_field)
+    assert str(raised.value).startswith("field `items` of `")
+    assert "has type list, which is not a column type" in str(raised.value)
