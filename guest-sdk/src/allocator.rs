@@ -9,9 +9,18 @@
 //!
 //! [`SizeClasses`] keeps one free list per power-of-two size from 16 bytes
 //! to 64 KiB, so a small allocation or free is a pointer swap. Blocks are
-//! carved from 64 KiB chunks taken from the system allocator and never
-//! returned to it (a wasm memory cannot shrink anyway); larger blocks, and
-//! blocks aligned to more than 16 bytes, go to the system allocator.
+//! carved from 64 KiB chunks and never returned (a wasm memory cannot
+//! shrink anyway); larger blocks, and blocks aligned to more than 16 bytes,
+//! go to the system allocator.
+//!
+//! The first chunks come from [`FIRST_CHUNKS`], a zeroed static that is part
+//! of the component's initial memory, and only later ones from the system
+//! allocator, which grows memory. The host runs every call on a new
+//! instance made from the component's initial state; a call that grew its
+//! memory costs that instance two changes of page protection (to grow, and
+//! to shrink its slot back when it ends), each a system call that flushes
+//! the TLBs of every CPU the process runs on. A single-row call fits in the
+//! first chunks, so it grows nothing.
 //!
 //! It is installed as the global allocator of wasm components built with
 //! the SDK's default `allocator` feature. A crate that brings its own
@@ -29,8 +38,22 @@ const MAX_SHIFT: u32 = 16;
 const CLASSES: usize = (MAX_SHIFT - MIN_SHIFT + 1) as usize;
 /// Alignment of every block (blocks are multiples of 16 bytes from 16-aligned chunks).
 const ALIGN: usize = 1 << MIN_SHIFT;
-/// Size of a chunk taken from the system allocator: one largest block.
+/// Size of a chunk: one largest block.
 const CHUNK: usize = 1 << MAX_SHIFT;
+/// Chunks in [`FIRST_CHUNKS`].
+const FIRST_CHUNK_COUNT: usize = 8;
+
+/// The first chunks: zeroed memory inside the component's initial memory
+/// (`.bss`, so no bytes in the file), handed out before any chunk from the
+/// system allocator. See the module docs for why.
+#[repr(C, align(16))]
+struct FirstChunks(UnsafeCell<[u8; FIRST_CHUNK_COUNT * CHUNK]>);
+
+// SAFETY: only reached through `SizeClasses`, whose calls are never
+// concurrent (see its `Sync` impl).
+unsafe impl Sync for FirstChunks {}
+
+static FIRST_CHUNKS: FirstChunks = FirstChunks(UnsafeCell::new([0; FIRST_CHUNK_COUNT * CHUNK]));
 
 /// Power-of-two free lists over the system allocator. Not thread-safe: it
 /// is only installed in wasm components, which run on one thread.
@@ -45,6 +68,8 @@ struct State {
     /// Unused part of the current chunk: `next..end`.
     next: *mut u8,
     end: *mut u8,
+    /// Chunks of [`FIRST_CHUNKS`] handed out so far.
+    first_chunks_used: usize,
 }
 
 /// The size class of `layout`, or `None` when the system allocator serves it.
@@ -70,6 +95,7 @@ impl SizeClasses {
                 free: [ptr::null_mut(); CLASSES],
                 next: ptr::null_mut(),
                 end: ptr::null_mut(),
+                first_chunks_used: 0,
             }),
         }
     }
@@ -94,8 +120,16 @@ impl SizeClasses {
         }
         let size = block_size(class);
         if (state.end as usize) - (state.next as usize) < size {
-            // SAFETY: CHUNK is nonzero and a power of two multiple of ALIGN.
-            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN)) };
+            let chunk = if state.first_chunks_used < FIRST_CHUNK_COUNT {
+                let offset = state.first_chunks_used * CHUNK;
+                state.first_chunks_used += 1;
+                // SAFETY: the offset is within the static; each of its
+                // chunks is handed out once.
+                unsafe { FIRST_CHUNKS.0.get().cast::<u8>().add(offset) }
+            } else {
+                // SAFETY: CHUNK is nonzero and a power of two multiple of ALIGN.
+                unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN)) }
+            };
             if chunk.is_null() {
                 return chunk;
             }

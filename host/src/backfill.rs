@@ -51,7 +51,68 @@ pub struct Backfill {
     batch_size: usize,
     threads: usize,
     keep: Vec<String>,
+    on_error: OnError,
+    rejects: Option<PathBuf>,
+    max_rejects: Option<MaxRejects>,
     progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+/// What a backfill does with a row the transform rejects (its code returns
+/// an error, panics, or exceeds its CPU or memory budget at that row) or a
+/// value the reader cannot take as its column's type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnError {
+    /// The backfill fails, with no output (the default).
+    #[default]
+    Fail,
+    /// The row is left out of the output.
+    Skip,
+    /// The row's features are null (every output column must be nullable).
+    Null,
+}
+
+impl std::str::FromStr for OnError {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.trim() {
+            "fail" => Ok(OnError::Fail),
+            "skip" => Ok(OnError::Skip),
+            "null" => Ok(OnError::Null),
+            other => Err(format!(
+                "`{other}` is not what to do with a bad row: use `fail` (the default), `skip` \
+                 or `null`"
+            )),
+        }
+    }
+}
+
+/// How many rejected rows a backfill tolerates before it fails.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MaxRejects {
+    /// At most this many rows.
+    Rows(u64),
+    /// At most this fraction of the input's rows (checked at the end).
+    Fraction(f64),
+}
+
+impl std::str::FromStr for MaxRejects {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let text = text.trim();
+        let refused = || {
+            format!("`{text}` is not a number of rows (`1000`) or a percentage of them (`0.5%`)")
+        };
+        match text.strip_suffix('%') {
+            Some(percent) => match percent.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(MaxRejects::Fraction(p / 100.0)),
+                _ => Err(refused()),
+            },
+            None => text.parse().map(MaxRejects::Rows).map_err(|_| refused()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Backfill {
@@ -91,7 +152,13 @@ pub struct BackfillSummary {
     pub elapsed: Duration,
     /// The output file.
     pub output: PathBuf,
+    /// Rows set aside ([`Backfill::on_error`]), each a line of the rejects file.
+    pub rejected: u64,
 }
+
+/// The metadata key of a Parquet or Arrow output that counts the rows a
+/// backfill set aside.
+pub const REJECTED_ROWS_KEY: &str = "skewless.backfill.rejected_rows";
 
 impl Backfill {
     /// A backfill of `input` into `output` (formats by extension).
@@ -103,8 +170,37 @@ impl Backfill {
             batch_size: DEFAULT_BATCH_SIZE,
             threads: thread::available_parallelism().map_or(1, |n| n.get()),
             keep: Vec::new(),
+            on_error: OnError::Fail,
+            rejects: None,
+            max_rejects: None,
             progress: None,
         }
+    }
+
+    /// What to do with a row the transform rejects, or a value the reader
+    /// cannot take (default [`OnError::Fail`]). With `Skip` or `Null`, the
+    /// other rows are written, and every rejected row goes to the
+    /// [`Backfill::rejects`] file (required), with its row in the input,
+    /// its input values and its error. Results do not depend on the batch
+    /// size or the threads.
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    /// The JSON Lines file the rejected rows are written to, one object a
+    /// row: `{"row", "kind", "column", "message", "input"}`. Written
+    /// atomically, with the output.
+    pub fn rejects(mut self, path: impl AsRef<Path>) -> Self {
+        self.rejects = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Fails the backfill (with no output) when more rows than this are
+    /// rejected; default no limit.
+    pub fn max_rejects(mut self, limit: MaxRejects) -> Self {
+        self.max_rejects = Some(limit);
+        self
     }
 
     /// Rows per batch (default [`DEFAULT_BATCH_SIZE`]). Results do not
@@ -174,8 +270,13 @@ impl Backfill {
                 });
             }
         }
+        let rejects = self.check_rejecting()?;
         let naive = self.transform.runtime().config().naive_timestamps;
         let reader = Reader::open(&self.input, Some(&requests), self.batch_size, naive)?;
+        if self.on_error != OnError::Fail {
+            reader.set_aside_bad_values();
+        }
+        let total_rows = reader.total_rows();
         let input_schema = reader.schema().clone();
         let kept_indices: Vec<usize> = self
             .keep
@@ -193,25 +294,97 @@ impl Backfill {
             &output_schema,
             Some(&self.transform.provenance()),
         )?;
-        let batches = self.pipeline(reader, &kept_indices, &output_schema, &mut writer)?;
+        let mut rejects = rejects.map(|path| Rejects::create(&path)).transpose()?;
+        let (batches, rows_read) = self.pipeline(
+            reader,
+            &kept_indices,
+            &output_schema,
+            &mut writer,
+            rejects.as_mut(),
+        )?;
+        let rejected = rejects.as_ref().map_or(0, |r| r.count);
+        if let (Some(MaxRejects::Fraction(fraction)), true) = (self.max_rejects, rejected > 0) {
+            let read = total_rows.unwrap_or(rows_read).max(1);
+            if rejected as f64 > fraction * read as f64 {
+                let percent = fraction * 100.0;
+                return Err(Error::BadRequest(format!(
+                    "{rejected} of {read} rows were rejected, more than the {percent}% allowed \
+                     (--max-rejects {percent}%); no output was written; look at the first with \
+                     --on-error fail, which stops there"
+                )));
+            }
+        }
         let rows = writer.rows();
-        writer.finish()?;
+        let metadata = if self.on_error == OnError::Fail {
+            Vec::new()
+        } else {
+            vec![(REJECTED_ROWS_KEY.to_string(), rejected.to_string())]
+        };
+        writer.finish_with(&metadata)?;
+        if let Some(rejects) = rejects {
+            rejects.finish()?;
+        }
         Ok(BackfillSummary {
             rows,
             batches,
             elapsed: started.elapsed(),
             output: self.output.clone(),
+            rejected,
         })
     }
 
-    /// Reads, transforms and writes every batch; returns the batch count.
+    /// Checks the rejecting options before anything is read; returns the
+    /// rejects file to write, if any.
+    fn check_rejecting(&self) -> Result<Option<PathBuf>> {
+        if self.on_error == OnError::Fail {
+            return Ok(None);
+        }
+        let Some(rejects) = &self.rejects else {
+            return Err(Error::BadRequest(format!(
+                "--on-error {} needs --rejects FILE.jsonl, where every rejected row is written \
+                 (nothing is left out without a record)",
+                if self.on_error == OnError::Skip {
+                    "skip"
+                } else {
+                    "null"
+                }
+            )));
+        };
+        if crate::io::Format::from_path(rejects).ok() != Some(crate::io::Format::Jsonl) {
+            return Err(Error::BadRequest(format!(
+                "the rejects file `{}` must be JSON Lines: name it `.jsonl`",
+                rejects.display()
+            )));
+        }
+        if same_file(rejects, &self.input) || rejects == &self.output {
+            return Err(Error::BadRequest(format!(
+                "the rejects file `{}` is the input or the output; name another file",
+                rejects.display()
+            )));
+        }
+        if self.on_error == OnError::Null
+            && let Some(field) = self.transform.info().outputs.iter().find(|f| !f.nullable)
+        {
+            return Err(Error::BadRequest(format!(
+                "--on-error null writes nulls for a rejected row's features, but output `{}` of \
+                 `{}` is not nullable; use --on-error skip",
+                field.name,
+                self.transform.name()
+            )));
+        }
+        Ok(Some(rejects.clone()))
+    }
+
+    /// Reads, transforms and writes every batch (and the rejected rows);
+    /// returns the batch count and the rows read.
     fn pipeline(
         &self,
         reader: Reader,
         kept: &[usize],
         output_schema: &SchemaRef,
         writer: &mut Writer,
-    ) -> Result<u64> {
+        rejects: Option<&mut Rejects>,
+    ) -> Result<(u64, u64)> {
         let total_rows = reader.total_rows();
         let total_bytes = reader.total_bytes();
         let bytes_read = reader.bytes_read();
@@ -238,6 +411,7 @@ impl Backfill {
                             kept,
                             output_schema,
                             encoder,
+                            on_error: self.on_error,
                         };
                         worker.run(source, &done_tx)
                     })
@@ -255,7 +429,11 @@ impl Backfill {
                 }
             };
             report(0);
-            write_in_order(done_rx, writer, report)
+            let max_rows = match self.max_rejects {
+                Some(MaxRejects::Rows(rows)) => Some(rows),
+                _ => None,
+            };
+            write_in_order(done_rx, writer, rejects, max_rows, report)
         })
     }
 }
@@ -265,10 +443,12 @@ impl Backfill {
 const UNIT_ROWS: usize = 128 * 1024;
 
 /// A unit of input: its sequence number, the file row it starts at, and
-/// its batches (or the error reading them).
-type Work = (u64, u64, Result<Vec<RecordBatch>>);
-/// A worker's encoded output, by sequence number, with its batch count.
-type Done = (u64, u64, Result<Encoded>);
+/// its batches and the values the reader set aside in them (or the error
+/// reading them).
+type Work = (u64, u64, Result<(Vec<RecordBatch>, Vec<Error>)>);
+/// A worker's output for a unit, by sequence number, with its batch count:
+/// the encoded rows, the rows read, and the lines of its rejected rows.
+type Done = (u64, u64, Result<(Encoded, u64, Vec<String>)>);
 
 /// The input, cut into units of about `unit_rows` rows, handed out in order.
 struct Units {
@@ -310,7 +490,8 @@ impl Units {
         }
         self.seq += 1;
         self.first_row += unit_len as u64;
-        Some((seq, first_row, Ok(unit)))
+        let aside = self.reader.take_set_aside();
+        Some((seq, first_row, Ok((unit, aside))))
     }
 }
 
@@ -320,6 +501,7 @@ struct Worker<'a> {
     kept: &'a [usize],
     output_schema: &'a SchemaRef,
     encoder: Encoder,
+    on_error: OnError,
 }
 
 impl Worker<'_> {
@@ -329,54 +511,265 @@ impl Worker<'_> {
             let Some((seq, first_row, unit)) = next else {
                 return;
             };
-            let batches = unit.as_ref().map_or(0, |batches| batches.len() as u64);
-            let result = unit.and_then(|batches| self.unit(seq, first_row, batches));
+            let batches = unit.as_ref().map_or(0, |(batches, _)| batches.len() as u64);
+            let result =
+                unit.and_then(|(batches, aside)| self.unit(seq, first_row, batches, aside));
             if done.send((seq, batches, result)).is_err() {
                 return;
             }
         }
     }
 
-    fn unit(&self, seq: u64, first_row: u64, batches: Vec<RecordBatch>) -> Result<Encoded> {
+    fn unit(
+        &self,
+        seq: u64,
+        first_row: u64,
+        batches: Vec<RecordBatch>,
+        aside: Vec<Error>,
+    ) -> Result<(Encoded, u64, Vec<String>)> {
         let mut row = first_row;
         let mut outputs = Vec::with_capacity(batches.len());
+        let mut rejected = Vec::new();
+        let mut aside = aside.into_iter().peekable();
         for input in batches {
-            let features = self
-                .transform
-                .call(&input)
-                .map_err(|error| error.offset_rows(row))?;
-            row += input.num_rows() as u64;
-            let columns = self
-                .kept
-                .iter()
-                .map(|&i| input.column(i).clone())
-                .chain(features.columns().iter().cloned())
-                .collect();
-            outputs.push(
-                RecordBatch::try_new(self.output_schema.clone(), columns).map_err(|e| {
-                    Error::Runtime(format!("cannot assemble the output batch: {e}"))
-                })?,
-            );
+            let rows = input.num_rows() as u64;
+            let mut set_aside = Vec::new();
+            while let Some(error) = aside.next_if(|e| e.row().is_some_and(|r| r < row + rows)) {
+                set_aside.push(error);
+            }
+            let output = if self.on_error == OnError::Fail {
+                let features = self
+                    .transform
+                    .call(&input)
+                    .map_err(|error| error.offset_rows(row))?;
+                self.assemble(&input, None, features)?
+            } else {
+                let (output, errors) = self.rejecting(&input, row, set_aside)?;
+                for (local, error) in errors {
+                    rejected.push(reject_line(&input, local, &error));
+                }
+                output
+            };
+            row += rows;
+            outputs.push(output);
         }
-        self.encoder.encode(seq as usize, outputs)
+        let encoded = self.encoder.encode(seq as usize, outputs)?;
+        Ok((encoded, row - first_row, rejected))
+    }
+
+    /// The output of `input` (file rows from `first`) with its rejected
+    /// rows left out or null, and those rows' errors by row in `input`.
+    /// `aside` holds the reader's refusals in these rows.
+    fn rejecting(
+        &self,
+        input: &RecordBatch,
+        first: u64,
+        aside: Vec<Error>,
+    ) -> Result<(RecordBatch, Vec<(usize, Error)>)> {
+        let rows = input.num_rows();
+        let mut errors: Vec<(usize, Error)> = Vec::new();
+        for error in aside {
+            let local = (error.row().expect("set aside by row") - first) as usize;
+            // One record a row, for its first refused value.
+            if !errors.iter().any(|(r, _)| *r == local) {
+                errors.push((local, error));
+            }
+        }
+        // What the transform gets: the rows the reader did not refuse.
+        let read: Vec<u32> = (0..rows as u32)
+            .filter(|r| !errors.iter().any(|(e, _)| *e == *r as usize))
+            .collect();
+        let computed = if read.len() == rows {
+            input.clone()
+        } else {
+            take_rows(input, &read)?
+        };
+        let outcome = self.transform.call_rejecting(&computed)?;
+        for error in outcome.rejected {
+            let at = error.row().expect("a rejection has its row") as usize;
+            let local = read[at] as usize;
+            errors.push((local, error.offset_rows(first + local as u64 - at as u64)));
+        }
+        errors.sort_by_key(|(local, _)| *local);
+        let kept_rows: Vec<u32> = (0..rows as u32)
+            .filter(|r| !errors.iter().any(|(e, _)| *e == *r as usize))
+            .collect();
+        let output = match self.on_error {
+            OnError::Skip => {
+                let kept_input = if kept_rows.len() == rows {
+                    input.clone()
+                } else {
+                    take_rows(input, &kept_rows)?
+                };
+                self.assemble(&kept_input, None, outcome.output)?
+            }
+            _ => {
+                // Rejected rows in place, as nulls.
+                let mut next = 0_u32;
+                let indices: arrow::array::UInt32Array = (0..rows)
+                    .map(|r| {
+                        if errors.iter().any(|(e, _)| *e == r) {
+                            None
+                        } else {
+                            next += 1;
+                            Some(next - 1)
+                        }
+                    })
+                    .collect();
+                self.assemble(input, Some(&indices), outcome.output)?
+            }
+        };
+        Ok((output, errors))
+    }
+
+    /// Kept columns of `input`, then `features` (placed by `indices`, nulls
+    /// where they are null).
+    fn assemble(
+        &self,
+        input: &RecordBatch,
+        indices: Option<&arrow::array::UInt32Array>,
+        features: RecordBatch,
+    ) -> Result<RecordBatch> {
+        let features: Vec<arrow::array::ArrayRef> = match indices {
+            None => features.columns().to_vec(),
+            Some(indices) => features
+                .columns()
+                .iter()
+                .map(|column| arrow::compute::take(column, indices, None))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| Error::Runtime(format!("cannot place the rejected rows: {e}")))?,
+        };
+        let columns = self
+            .kept
+            .iter()
+            .map(|&i| input.column(i).clone())
+            .chain(features)
+            .collect();
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(input.num_rows()));
+        RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)
+            .map_err(|e| Error::Runtime(format!("cannot assemble the output batch: {e}")))
     }
 }
 
-/// Appends encoded units in sequence order; the first error (in input
-/// order) stops the backfill. Returns the number of batches transformed.
-fn write_in_order(done: Receiver<Done>, writer: &mut Writer, report: impl Fn(u64)) -> Result<u64> {
+/// The rows `indices` of `batch`.
+fn take_rows(batch: &RecordBatch, indices: &[u32]) -> Result<RecordBatch> {
+    let indices = arrow::array::UInt32Array::from(indices.to_vec());
+    arrow::compute::take_record_batch(batch, &indices)
+        .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))
+}
+
+/// A rejected row as a line of the rejects file: its row in the input, its
+/// error, and its input values (each in its text form, as JSON Lines are
+/// written).
+fn reject_line(input: &RecordBatch, local: usize, error: &Error) -> String {
+    let row = input.slice(local, 1);
+    let values = if crate::json::check_encodable(&row.schema()).is_ok() {
+        crate::json::encode_rows(&row).remove(0)
+    } else {
+        crate::json::encode_rows(&crate::text::text_batch(&row)).remove(0)
+    };
+    let head = serde_json::json!({
+        "row": error.row(),
+        "kind": error.kind(),
+        "column": error.column(),
+        "message": error.to_string(),
+    })
+    .to_string();
+    format!("{},\"input\":{values}}}", &head[..head.len() - 1])
+}
+
+/// The rejects file, written atomically like the output.
+struct Rejects {
+    file: std::io::BufWriter<std::fs::File>,
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+    count: u64,
+}
+
+impl Rejects {
+    fn create(path: &Path) -> Result<Rejects> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".rejects.")
+            .suffix(".skewless-tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("cannot create a file next to", path, e))?;
+        let file = temp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        Ok(Rejects {
+            file: std::io::BufWriter::new(file),
+            temp,
+            path: path.to_path_buf(),
+            count: 0,
+        })
+    }
+
+    fn append(&mut self, lines: &[String]) -> Result<()> {
+        use std::io::Write;
+        for line in lines {
+            self.file
+                .write_all(line.as_bytes())
+                .and_then(|()| self.file.write_all(b"\n"))
+                .map_err(|e| Error::io("cannot write", &self.path, e))?;
+        }
+        self.count += lines.len() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        use std::io::Write;
+        self.file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_all())
+            .map_err(|e| Error::io("cannot write", &self.path, e))?;
+        self.temp
+            .persist(&self.path)
+            .map_err(|e| Error::io("cannot move the finished file to", &self.path, e.error))?;
+        Ok(())
+    }
+}
+
+/// Appends encoded units in sequence order (and their rejected rows); the
+/// first error (in input order) stops the backfill, and so does a rejected
+/// row beyond `max_rejects`. Returns the batches transformed and the rows
+/// read.
+fn write_in_order(
+    done: Receiver<Done>,
+    writer: &mut Writer,
+    mut rejects: Option<&mut Rejects>,
+    max_rejects: Option<u64>,
+    report: impl Fn(u64),
+) -> Result<(u64, u64)> {
     let mut pending = BTreeMap::new();
-    let (mut next, mut batches) = (0, 0);
+    let (mut next, mut batches, mut rows_read) = (0, 0, 0);
     for (seq, count, result) in done {
         pending.insert(seq, (count, result));
         while let Some((count, result)) = pending.remove(&next) {
-            writer.append(result?)?;
+            let (encoded, read, rejected) = result?;
+            if let Some(rejects) = rejects.as_deref_mut() {
+                rejects.append(&rejected)?;
+                if let Some(limit) = max_rejects.filter(|&limit| rejects.count > limit) {
+                    return Err(Error::BadRequest(format!(
+                        "more than {limit} rows were rejected (--max-rejects {limit}); no \
+                         output was written; look at the first with --on-error fail, which \
+                         stops there"
+                    )));
+                }
+            }
+            writer.append(encoded)?;
             batches += count;
+            rows_read += read;
             report(writer.rows());
             next += 1;
         }
     }
-    Ok(batches)
+    Ok((batches, rows_read))
 }
 
 fn output_schema(input: &Schema, kept: &[usize], features: &SchemaRef) -> SchemaRef {

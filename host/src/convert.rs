@@ -559,8 +559,14 @@ fn output_array(field: &Field, rows: usize, column: ColumnResult) -> Result<Arra
     Ok(array)
 }
 
-/// Checks that `offsets` describe valid UTF-8 strings in `data`.
+/// Checks that `offsets` describe valid UTF-8 strings in `data`, starting
+/// at 0 as the contract's `utf8-array` says.
 fn check_utf8_layout(offsets: &[u32], data: &[u8]) -> Result<(), String> {
+    if let Some(&start) = offsets.first().filter(|&&start| start != 0) {
+        return Err(format!(
+            "its string offsets start at {start}, not 0 (the contract's utf8-array starts at 0)"
+        ));
+    }
     let text = std::str::from_utf8(data).map_err(|e| {
         let row = offsets
             .partition_point(|&o| (o as usize) <= e.valid_up_to())
@@ -775,6 +781,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.ends_with("row 1 is not valid UTF-8"), "{error}");
+        let error = check(column(vec![1, 1, 2], b"ab", None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(
+                "column `y`: its string offsets start at 1, not 0 (the contract's utf8-array \
+                 starts at 0)"
+            ),
+            "{error}"
+        );
         let error = check(column(vec![0, 1, 2], b"ab", Some(vec![0b01])))
             .unwrap_err()
             .to_string();

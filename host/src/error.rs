@@ -347,6 +347,28 @@ impl Error {
         }
     }
 
+    /// Whether this is about one row alone, so that the row can be set aside
+    /// and the others computed: the transform rejected it (an error, a
+    /// panic, its CPU or memory budget at that row) or its input value
+    /// cannot be taken. Errors about a whole column, the output, the
+    /// deadline (wall-clock time, which depends on the machine) or a file
+    /// are not.
+    pub fn is_row_rejection(&self) -> bool {
+        match self {
+            Error::RowFailed { row, .. } | Error::Trap { row, .. } => row.is_some(),
+            Error::LimitExceeded { limit, row, .. } => {
+                row.is_some() && matches!(limit, Limit::Fuel | Limit::Memory)
+            }
+            Error::InvalidValue { .. }
+            | Error::UnexpectedNull { .. }
+            | Error::MissingField { .. }
+            | Error::WrongValue { .. }
+            | Error::BadRow { .. } => true,
+            Error::NaiveTimestamp { row, .. } => row.is_some(),
+            _ => false,
+        }
+    }
+
     /// Whether the caller's input is at fault (as opposed to the transform or
     /// the machine): a serving front end answers these with a 4xx.
     pub fn is_input_error(&self) -> bool {

@@ -105,6 +105,29 @@ pub struct Reader {
     total_rows: Option<u64>,
     total_bytes: u64,
     bytes_read: Arc<AtomicU64>,
+    aside: SetAside,
+}
+
+/// Values a text reader refused, by file row, once a backfill asks for
+/// them to be set aside rather than fail the file
+/// ([`Reader::set_aside_bad_values`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SetAside(Arc<std::sync::Mutex<Option<Vec<Error>>>>);
+
+impl SetAside {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<Error>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_on(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    fn push(&self, error: Error) {
+        if let Some(errors) = self.lock().as_mut() {
+            errors.push(error);
+        }
+    }
 }
 
 impl std::fmt::Debug for Reader {
@@ -137,6 +160,7 @@ impl Reader {
             .map_err(|e| Error::io("cannot read", path, e))?
             .len();
         let bytes_read = Arc::new(AtomicU64::new(0));
+        let aside = SetAside::default();
         let cannot_read = |e: &dyn std::fmt::Display| unreadable(path, e);
         let batch_size = batch_size.max(1);
         let (batches, schema, total_rows): (Box<dyn Iterator<Item = _> + Send>, SchemaRef, _) =
@@ -213,8 +237,15 @@ impl Reader {
                     }
                 }
                 Format::Csv => {
-                    let (reader, projected) =
-                        csv::open(file, path, columns, batch_size, bytes_read.clone(), naive)?;
+                    let (reader, projected) = csv::open(
+                        file,
+                        path,
+                        columns,
+                        batch_size,
+                        bytes_read.clone(),
+                        naive,
+                        aside.clone(),
+                    )?;
                     let reorder = order_of(&projected, columns);
                     (
                         reorder_batches(reader, reorder),
@@ -292,6 +323,7 @@ impl Reader {
                         exact,
                         batch_size,
                         naive,
+                        aside.clone(),
                     )
                     .map_err(|e| cannot_read(&e))?;
                     let reorder = order_of(&projected, columns);
@@ -309,7 +341,30 @@ impl Reader {
             total_rows,
             total_bytes,
             bytes_read,
+            aside,
         })
+    }
+
+    /// From now on, a value of a CSV or JSON Lines file that does not read
+    /// as its column's type (or a JSON Lines row that is not an object)
+    /// does not fail the file: it reads as null, and its error is kept for
+    /// [`Reader::take_set_aside`], with its row in the file. (Typed formats
+    /// have no such values; a backfill sets aside what the transform
+    /// refuses of them.)
+    pub fn set_aside_bad_values(&self) {
+        let mut aside = self.aside.lock();
+        if aside.is_none() {
+            *aside = Some(Vec::new());
+        }
+    }
+
+    /// The errors of the values set aside since the last call, in file order.
+    pub fn take_set_aside(&self) -> Vec<Error> {
+        self.aside
+            .lock()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The schema of the batches this reader yields.
@@ -970,11 +1025,20 @@ impl Writer {
     }
 
     /// Completes the file, flushes it to disk and moves it into place.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
+        self.finish_with(&[])
+    }
+
+    /// Completes the file with `metadata` entries learnt while writing it
+    /// (Parquet and Arrow IPC; other formats have no metadata).
+    pub fn finish_with(mut self, metadata: &[(String, String)]) -> Result<()> {
         let path = self.path.clone();
         let cannot_write = |e: String| Error::data("cannot write", &path, e);
         match self.inner.take().expect("not finished") {
-            FormatWriter::Parquet(w) => {
+            FormatWriter::Parquet(mut w) => {
+                for (key, value) in metadata {
+                    w.append_key_value_metadata(KeyValue::new(key.clone(), value.clone()));
+                }
                 w.close().map_err(|e| cannot_write(e.to_string()))?;
             }
             FormatWriter::Csv { mut out, .. } => {
@@ -983,6 +1047,9 @@ impl Writer {
             }
             FormatWriter::ArrowIpc { writer: mut w, .. } => {
                 use std::io::Write;
+                for (key, value) in metadata {
+                    w.write_metadata(key.clone(), value.clone());
+                }
                 w.finish().map_err(|e| cannot_write(e.to_string()))?;
                 w.into_inner()
                     .map_err(|e| cannot_write(e.to_string()))?

@@ -45,6 +45,7 @@ pub mod verify;
 pub use error::{Error, Limit, Result};
 pub use runtime::{
     Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Runtime,
+    default_max_instances,
 };
 pub use spec::{DataType, Field, NaiveTimestamps, Provenance, TransformInfo};
-pub use transform::Transform;
+pub use transform::{Rejecting, Transform};

@@ -7,8 +7,8 @@
 //! skew it prevents.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -37,14 +37,29 @@ pub struct Config {
     pub deadline: Option<Duration>,
     /// Bytes of a guest's stdout and stderr kept per call for error messages.
     pub output_capture_bytes: usize,
-    /// Warm instances kept per transform for reuse.
-    pub max_idle_instances: usize,
+    /// Calls that may run at once on the runtime's transforms, each on an
+    /// instance of its own: the number of instances that can exist, so
+    /// that memory is bounded by `max_instances x memory_limit`. A call
+    /// beyond it waits for one to finish.
+    pub max_instances: usize,
+    /// Whether calls reuse warm instances instead of each starting from
+    /// the component's initial state (see [`Config::reuse_instances`]).
+    pub reuse_instances: bool,
     /// Directory of precompiled components, keyed by component sha256, engine
     /// version and configuration. `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
     /// What a timestamp without a time zone means, in every path: refused
     /// (the default), or UTC.
     pub naive_timestamps: NaiveTimestamps,
+}
+
+/// Default [`Config::max_instances`]: twice the CPUs available to the
+/// process, and at least 4.
+pub fn default_max_instances() -> usize {
+    thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
+        * 2
 }
 
 /// Default [`Config::fuel_per_row`]: 100 million instructions, roughly a
@@ -64,7 +79,8 @@ impl Default for Config {
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             deadline: None,
             output_capture_bytes: 16 << 10,
-            max_idle_instances: 16,
+            max_instances: default_max_instances(),
+            reuse_instances: false,
             cache_dir: None,
             naive_timestamps: NaiveTimestamps::Refuse,
         }
@@ -102,6 +118,33 @@ impl Config {
         self
     }
 
+    /// Sets [`Config::max_instances`]: how many calls run at once (each on an
+    /// instance of its own) across the runtime's transforms; a call beyond
+    /// them waits. Default [`default_max_instances`]. Memory is bounded by
+    /// this times [`Config::memory_limit`].
+    pub fn max_instances(mut self, instances: usize) -> Self {
+        self.max_instances = instances.max(1);
+        self
+    }
+
+    /// Sets [`Config::reuse_instances`]. Default `false`: every call (a
+    /// backfill batch, a request, an embedded call) runs on a new instance
+    /// made from the component's initial state (cheap: copy-on-write memory
+    /// from wasmtime's pooling allocator), so its answer cannot depend on
+    /// what ran before, no call can read what an earlier one left in
+    /// memory, and memory a call grew is given back when it ends.
+    ///
+    /// `true` keeps instances warm between calls, which saves the reset (a
+    /// few microseconds per call) at a cost: a transform that keeps state
+    /// (a counter in a `static`, a cache that changes its answers) answers
+    /// the same input differently depending on the calls before it, one
+    /// call's data stays in memory during the next, and memory a call grew
+    /// stays held. Only for transforms known to keep no state.
+    pub fn reuse_instances(mut self, reuse: bool) -> Self {
+        self.reuse_instances = reuse;
+        self
+    }
+
     /// Sets [`Config::naive_timestamps`]: what a timestamp without a time
     /// zone means in files, rows and batches. Default
     /// [`NaiveTimestamps::Refuse`]: such a timestamp is refused, naming its
@@ -123,6 +166,11 @@ impl Config {
         if self.deadline == Some(Duration::ZERO) {
             return Err(Error::Runtime("the deadline must be positive".into()));
         }
+        if self.memory_limit > (4 << 30) {
+            return Err(Error::Runtime(
+                "the memory limit must be at most 4 GiB (a 32-bit WebAssembly memory)".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -131,8 +179,8 @@ impl Config {
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The engine configuration: the one place where execution semantics are
-/// decided, for every path.
-pub(crate) fn engine_config() -> wasmtime::Config {
+/// decided, for every path, and where instances are allocated.
+pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     // Float arithmetic that produces a NaN may produce different NaN bit
     // patterns (sign, payload) on different CPUs and even in different
@@ -157,12 +205,68 @@ pub(crate) fn engine_config() -> wasmtime::Config {
     // depth in a backfill and in serving.
     config.max_wasm_stack(1 << 20);
     config.cranelift_opt_level(OptLevel::Speed);
+    // Every call starts from the component's initial state on a new
+    // instance. The pooling allocator makes that cheap: slots of memory
+    // are reserved once, a new instance maps the component's memory image
+    // copy-on-write instead of copying it, and a finished instance's pages
+    // are given back to the system (none kept resident), so memory a call
+    // grew does not stay held.
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
+        limits,
+    )));
+    config.memory_init_cow(true);
+
     // For profiling guests with `perf`: a perf map names JIT-compiled guest
     // functions. It changes nothing about how they run.
     if std::env::var_os("SKEWLESS_PERF_MAP").is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     config
+}
+
+/// Bytes of each instance slot's memory reset in place and kept resident
+/// between calls (when the kernel can scan for written pages).
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// Bytes of each table reset in place between calls.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// The instance pool: room for `max_instances` instances of any of the
+/// runtime's components (four times that when instances are reused, as
+/// idle ones keep their slots), each with the sandbox's caps.
+fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
+    let instances = limits.max_instances.max(1) * if limits.reuse_instances { 4 } else { 1 };
+    // Loading a component (its `describe`) takes an instance too.
+    let instances = u32::try_from(instances + 1).unwrap_or(u32::MAX);
+    // Resetting an instance's memory: where the kernel can say which pages
+    // a call wrote (Linux 6.7's PAGEMAP_SCAN), the first MiB is reset in
+    // place, page by written page, and stays resident (no page faults for
+    // the next call, and no `madvise`, whose TLB flush reaches every CPU);
+    // the rest, and everything without that scan, goes back to the system.
+    let keep_resident = if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+        MEMORY_KEEP_RESIDENT
+    } else {
+        0
+    };
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(sandbox::MAX_INSTANCES as u32))
+        .total_memories(instances.saturating_mul(4))
+        .total_tables(instances.saturating_mul(sandbox::MAX_TABLES as u32))
+        .max_core_instances_per_component(sandbox::MAX_INSTANCES as u32)
+        .max_memories_per_component(sandbox::MAX_MEMORIES as u32)
+        .max_tables_per_component(sandbox::MAX_TABLES as u32)
+        .max_memories_per_module(sandbox::MAX_MEMORIES as u32)
+        .max_tables_per_module(sandbox::MAX_TABLES as u32)
+        .table_elements(sandbox::MAX_TABLE_ELEMENTS)
+        // Any 32-bit memory fits a slot; the sandbox's own limit
+        // (`memory_limit`) is what refuses growth, with its message.
+        .max_memory_size(4 << 30)
+        .max_component_instance_size(16 << 20)
+        .max_core_instance_size(4 << 20)
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    pool
 }
 
 /// Loads and runs transforms on one engine.
@@ -186,7 +290,45 @@ pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<GuestState>,
     pub(crate) config: Config,
+    /// One permit per call that may run at once ([`Config::max_instances`]).
+    pub(crate) slots: Slots,
     ticker_stop: Arc<AtomicBool>,
+}
+
+/// A counting semaphore of instance slots: a call holds a [`Slot`] while
+/// its instance exists, and waits for one when all are taken.
+pub(crate) struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A taken slot, given back when dropped.
+pub(crate) struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Slots {
+            free: Mutex::new(count.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Takes a slot, waiting until one is free.
+    pub(crate) fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl Drop for RuntimeInner {
@@ -207,7 +349,7 @@ impl Runtime {
     /// A runtime with the given limits.
     pub fn new(config: Config) -> Result<Self> {
         config.validate()?;
-        let engine = Engine::new(&engine_config())
+        let engine = Engine::new(&engine_config(&config))
             .map_err(|e| Error::Runtime(format!("cannot create the WebAssembly engine: {e}")))?;
         let mut linker = Linker::new(&engine);
         sandbox::add_to_linker(&mut linker)
@@ -220,6 +362,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
+                slots: Slots::new(config.max_instances),
                 config,
                 ticker_stop,
             }),

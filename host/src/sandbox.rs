@@ -320,12 +320,14 @@ pub(crate) struct GuestLimits {
 }
 
 /// Instances a component may create (a Rust guest uses a handful of core
-/// instances for itself and its WASI adapters).
-const MAX_INSTANCES: usize = 64;
+/// instances for itself and its WASI adapters; a Python one a few dozen).
+pub(crate) const MAX_INSTANCES: usize = 64;
 /// Tables per store.
-const MAX_TABLES: usize = 64;
+pub(crate) const MAX_TABLES: usize = 64;
 /// Linear memories per store.
-const MAX_MEMORIES: usize = 16;
+pub(crate) const MAX_MEMORIES: usize = 16;
+/// Entries a table may grow to.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// A guest tried to grow past a cap.
 #[derive(Debug)]

@@ -1,10 +1,13 @@
 //! A loaded transform: its identity, its declaration, and warm instances.
 //!
 //! [`Transform`] is the handle every path calls. It is `Send + Sync` and
-//! cheap to clone; concurrent callers each take a warm instance from a pool
-//! (or instantiate a new one from the pre-resolved `InstancePre`), run their
-//! batch, and give it back. An instance that trapped is dropped, never
-//! reused: its memory may be in any state.
+//! cheap to clone. Every call runs on a new instance made from the
+//! pre-resolved `InstancePre` (the component's initial state, mapped
+//! copy-on-write by the pooling allocator), so no call can see what an
+//! earlier one did; at most `Config::max_instances` calls run at once.
+//! With `Config::reuse_instances`, calls take a warm instance from a pool
+//! and give it back instead; an instance that trapped is dropped even then,
+//! never reused: its memory may be in any state.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -157,6 +160,7 @@ impl Transform {
             fuel_per_row_seen: AtomicU64::new(0),
             idle: Mutex::new(Vec::new()),
         };
+        let slot = runtime.inner().slots.take();
         let mut instance = transform
             .instantiate()
             .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
@@ -175,6 +179,7 @@ impl Transform {
         transform.output_schema = info.output_schema();
         transform.info = info;
         transform.checkin(instance);
+        drop(slot);
         Ok(Transform {
             inner: Arc::new(transform),
         })
@@ -241,6 +246,49 @@ impl Transform {
         self.inner.call_prepared(&arrays, batch.num_rows())
     }
 
+    /// Like [`Transform::call`], but a row the transform rejects (its code
+    /// returns an error, panics or exceeds its CPU budget at that row, or
+    /// its input value cannot be taken) is set aside instead of failing the
+    /// call: the other rows are computed, and the rejected ones come back
+    /// with their errors. An error that is not about one row (a column of
+    /// the wrong type, an invalid output) still fails the call.
+    ///
+    /// A rejection costs a second call for the rows before it (a
+    /// transform's call stops at its first failing row), so this is for
+    /// the occasional bad row, not for a file of them.
+    pub fn call_rejecting(&self, batch: &RecordBatch) -> Result<Rejecting> {
+        let rows = batch.num_rows();
+        let mut outputs = Vec::new();
+        let mut rejected = Vec::new();
+        let mut start = 0;
+        while start < rows {
+            let rest = batch.slice(start, rows - start);
+            match self.call(&rest) {
+                Ok(output) => {
+                    outputs.push(output);
+                    break;
+                }
+                Err(error) => {
+                    let Some(row) = error.row().filter(|_| error.is_row_rejection()) else {
+                        return Err(error.offset_rows(start as u64));
+                    };
+                    let row = row as usize;
+                    if row > 0 {
+                        let before = self
+                            .call(&batch.slice(start, row))
+                            .map_err(|e| e.offset_rows(start as u64))?;
+                        outputs.push(before);
+                    }
+                    rejected.push(error.offset_rows(start as u64));
+                    start += row + 1;
+                }
+            }
+        }
+        let output = arrow::compute::concat_batches(self.output_schema(), &outputs)
+            .map_err(|e| Error::Runtime(format!("cannot assemble the output rows: {e}")))?;
+        Ok(Rejecting { output, rejected })
+    }
+
     /// `batch`'s input columns as the transform receives them: the
     /// declared types, in declared order (what [`Transform::call`] does
     /// first; `verify` uses it to send exactly those values online).
@@ -302,13 +350,51 @@ impl Transform {
     }
 }
 
+/// The outcome of [`Transform::call_rejecting`].
+#[derive(Debug)]
+pub struct Rejecting {
+    /// The output rows of the rows that were not rejected, in input order.
+    pub output: RecordBatch,
+    /// The rejected rows' errors, in row order; [`Error::row`] is the row.
+    pub rejected: Vec<Error>,
+}
+
+impl Rejecting {
+    /// The output for every input row, rejected rows null (`rows` input
+    /// rows); `None` when an output column is not nullable.
+    pub fn with_nulls(&self, schema: &SchemaRef, rows: usize) -> Result<RecordBatch> {
+        let mut next = 0_u32;
+        let mut rejected = self.rejected.iter().filter_map(Error::row).peekable();
+        let indices: arrow::array::UInt32Array = (0..rows as u64)
+            .map(|row| {
+                if rejected.peek() == Some(&row) {
+                    rejected.next();
+                    None
+                } else {
+                    next += 1;
+                    Some(next - 1)
+                }
+            })
+            .collect();
+        let columns = self
+            .output
+            .columns()
+            .iter()
+            .map(|column| arrow::compute::take(column, &indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Runtime(format!("cannot place the rejected rows: {e}")))?;
+        RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| Error::Runtime(format!("cannot place the rejected rows: {e}")))
+    }
+}
+
 impl TransformInner {
     fn instantiate(&self) -> Result<Instance> {
         let inner = self.runtime.inner();
         let config = &inner.config;
         let limits = GuestLimits {
             memory_bytes: config.memory_limit,
-            table_elements: 1 << 20,
+            table_elements: crate::sandbox::MAX_TABLE_ELEMENTS,
         };
         let state = GuestState::new(limits, config.fuel_per_row, config.output_capture_bytes);
         let mut store = Store::new(&inner.engine, state);
@@ -355,18 +441,29 @@ impl TransformInner {
         store.set_hostcall_fuel(self.runtime.inner().config.max_output_bytes);
     }
 
+    /// An instance for a call: a new one, from the component's initial
+    /// state (or, with `Config::reuse_instances`, a warm one if any).
     fn checkout(&self) -> Result<Instance> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(instance) => Ok(instance),
-            None => self.instantiate(),
+        let config = &self.runtime.inner().config;
+        if config.reuse_instances {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            if let Some(instance) = idle {
+                return Ok(instance);
+            }
         }
+        self.instantiate()
     }
 
+    /// The end of a call that did not trap: the instance is dropped (its
+    /// slot and memory go back to the pool), or kept warm with
+    /// `Config::reuse_instances`.
     fn checkin(&self, instance: Instance) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.runtime.inner().config.max_idle_instances {
-            idle.push(instance);
+        let config = &self.runtime.inner().config;
+        if config.reuse_instances {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < config.max_instances {
+                idle.push(instance);
+            }
         }
     }
 
@@ -380,6 +477,8 @@ impl TransformInner {
         let input = WitInput::new(arrays, rows);
         let columns = input.columns();
         let batch = input.batch(&columns);
+        // Held while this call's instance exists: at most `max_instances`.
+        let _slot = self.runtime.inner().slots.take();
         let mut instance = self.checkout()?;
         self.prepare_call(&mut instance, rows as u64, Mode::Fast);
         let mut result = instance

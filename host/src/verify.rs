@@ -11,8 +11,11 @@
 //!    (by default 1, 7, 1024 and all rows at once).
 //!
 //! Every output value of every path is compared with the reference by its
-//! bits (floats included: NaN payloads, signed zeros), nulls included. The
-//! input is held in memory for the batch paths.
+//! bits (floats included: NaN payloads, signed zeros), nulls included. A row
+//! the transform rejects (or a value the reader refuses) is no failure of
+//! the proof when every path rejects it with the same message; a path that
+//! rejects other rows, or with another message, differs. The input is held
+//! in memory for the batch paths.
 
 use std::path::{Path, PathBuf};
 
@@ -131,6 +134,9 @@ pub struct VerifyReport {
     pub rows: u64,
     /// Output columns compared.
     pub columns: usize,
+    /// Rows the backfill rejected (a path passes only when it rejects the
+    /// same rows with the same messages).
+    pub rejected: u64,
     /// Each path compared with the reference.
     pub paths: Vec<PathReport>,
 }
@@ -188,8 +194,9 @@ impl Verify {
     }
 
     /// Runs every path. `Err` when the reference itself cannot be computed
-    /// (a bad file, a row the transform rejects): there is nothing to
-    /// compare with then.
+    /// (a file that cannot be read): there is nothing to compare with then.
+    /// A row the transform rejects is not an error: every path must reject
+    /// it too, with the same message.
     pub fn run(&self) -> Result<VerifyReport> {
         let started = |name: &str| {
             if let Some(progress) = &self.progress {
@@ -199,48 +206,36 @@ impl Verify {
         started("backfill (the reference)");
         let reference = self.backfill_reference()?;
         let input = self.read_input()?;
-        if input.num_rows() != reference.num_rows() {
-            return Err(Error::Runtime(format!(
-                "the backfill wrote {} rows for {} input rows",
-                reference.num_rows(),
-                input.num_rows()
-            )));
-        }
+        let rows = input.file_rows.len() as u64 + input.set_aside.len() as u64;
         let mut paths = Vec::new();
         let name = "online: each row alone through the JSON codec".to_string();
         started(&name);
-        paths.push(self.compare_path(
-            name,
-            &reference,
-            |offset, len| self.json_rows(&input, offset, len),
-            1024,
-        ));
+        let outcome = self.json_rows(&input);
+        paths.push(compare(name, &reference, outcome, &input));
         for &size in &self.batch_sizes {
-            let (name, rows) = match size {
+            let (name, chunk) = match size {
                 BatchSize::Rows(1) => ("batches of 1 row".to_string(), 1),
                 BatchSize::Rows(rows) => (format!("batches of {rows} rows"), rows),
                 BatchSize::All => (
-                    format!("one batch of all {} rows", input.num_rows()),
-                    input.num_rows().max(1),
+                    format!("one batch of all {} rows", input.batch.num_rows()),
+                    input.batch.num_rows().max(1),
                 ),
             };
             started(&name);
-            let call = |offset: usize, len: usize| {
-                self.transform
-                    .call(&input.slice(offset, len))
-                    .map_err(|e| PathError::Transform(e.offset_rows(offset as u64).to_string()))
-            };
-            paths.push(self.compare_path(name, &reference, call, rows));
+            let outcome = self.batches(&input, chunk);
+            paths.push(compare(name, &reference, outcome, &input));
         }
         Ok(VerifyReport {
-            rows: input.num_rows() as u64,
-            columns: reference.num_columns(),
+            rows,
+            columns: self.transform.info().outputs.len(),
+            rejected: reference.rejected.len() as u64,
             paths,
         })
     }
 
-    /// The features as `skewless run` writes them, read back.
-    fn backfill_reference(&self) -> Result<RecordBatch> {
+    /// The features as `skewless run` writes them, read back, and the rows
+    /// it rejected (`--on-error skip`).
+    fn backfill_reference(&self) -> Result<Outcome> {
         let dir = tempfile::tempdir().map_err(|e| {
             Error::io(
                 "cannot create a temporary directory in",
@@ -249,15 +244,37 @@ impl Verify {
             )
         })?;
         let output = dir.path().join("reference.arrow");
-        Backfill::new(&self.transform, &self.input, &output).run()?;
+        let rejects = dir.path().join("rejects.jsonl");
+        Backfill::new(&self.transform, &self.input, &output)
+            .on_error(crate::backfill::OnError::Skip)
+            .rejects(&rejects)
+            .run()?;
         let batches: Vec<RecordBatch> =
             Reader::open(&output, None, usize::MAX, Default::default())?.collect::<Result<_>>()?;
-        concat(self.transform.output_schema(), &batches)
+        let text =
+            std::fs::read_to_string(&rejects).map_err(|e| Error::io("cannot read", &rejects, e))?;
+        let rejected = text
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line)
+                    .map_err(|e| Error::Runtime(format!("the rejects file is damaged: {e}")))?;
+                Ok((
+                    value["row"].as_u64().unwrap_or_default(),
+                    value["message"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Outcome {
+            output: Ok(concat(self.transform.output_schema(), &batches)?),
+            rejected,
+        })
     }
 
     /// The input columns, all in memory, as the transform receives them
-    /// (declared types and order), so that every path sends the same values.
-    fn read_input(&self) -> Result<RecordBatch> {
+    /// (declared types and order), so that every path sends the same
+    /// values; values the reader refuses are set aside, as the backfill
+    /// sets them aside.
+    fn read_input(&self) -> Result<Input> {
         let requests: Vec<ColumnRequest> = self
             .transform
             .info()
@@ -269,84 +286,209 @@ impl Verify {
             })
             .collect();
         let naive = self.transform.runtime().config().naive_timestamps;
-        let reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
-        let batches: Vec<RecordBatch> = reader
-            .map(|batch| self.transform.prepare_input(&batch?))
-            .collect::<Result<_>>()?;
-        concat(self.transform.input_schema(), &batches)
-    }
-
-    /// Rows `offset..offset + len`, each alone through JSON both ways: the
-    /// request as a client would send it, decoded as `serve` decodes it,
-    /// and the response read back.
-    fn json_rows(
-        &self,
-        input: &RecordBatch,
-        offset: usize,
-        len: usize,
-    ) -> std::result::Result<RecordBatch, PathError> {
-        let info = self.transform.info();
-        let mut outputs = Vec::with_capacity(len);
-        for row in offset..offset + len {
-            let at_row = |e: Error| e.offset_rows(row as u64).to_string();
-            let transport = |e: Error| PathError::Transport(at_row(e));
-            let request = one_json_row(&input.slice(row, 1)).map_err(transport)?;
-            let batch = self
-                .transform
-                .decode_json_rows(&[&request])
-                .map_err(transport)?;
-            let output = self
-                .transform
-                .call(&batch)
-                .map_err(|e| PathError::Transform(at_row(e)))?;
-            let response = one_json_row(&output).map_err(transport)?;
-            let decoded =
-                json::decode_rows(&info.name, &info.outputs, &[&response], Default::default())
-                    .map_err(transport)?;
-            outputs.push(decoded);
+        let mut reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
+        reader.set_aside_bad_values();
+        let mut batches = Vec::new();
+        let mut file_rows = Vec::new();
+        let mut set_aside: Vec<(u64, String)> = Vec::new();
+        let mut row = 0_u64;
+        while let Some(batch) = reader.next() {
+            let batch = batch?;
+            let rows = batch.num_rows() as u64;
+            let aside = reader.take_set_aside();
+            let refused: Vec<u64> = aside.iter().filter_map(Error::row).collect();
+            for error in aside {
+                let at = error.row().unwrap_or_default();
+                if !set_aside.iter().any(|(r, _)| *r == at) {
+                    set_aside.push((at, error.to_string()));
+                }
+            }
+            let kept: Vec<u32> = (0..rows as u32)
+                .filter(|r| !refused.contains(&(row + u64::from(*r))))
+                .collect();
+            file_rows.extend(kept.iter().map(|&r| row + u64::from(r)));
+            let batch = if kept.len() as u64 == rows {
+                batch
+            } else {
+                arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(kept))
+                    .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))?
+            };
+            batches.push(self.transform.prepare_input(&batch)?);
+            row += rows;
         }
-        concat(self.transform.output_schema(), &outputs)
-            .map_err(|e| PathError::Transport(e.to_string()))
+        Ok(Input {
+            batch: concat(self.transform.input_schema(), &batches)?,
+            file_rows,
+            set_aside,
+        })
     }
 
-    /// Runs `path` over the input in chunks of `chunk` rows and compares
-    /// each chunk's output with the reference. `path` reports errors with
-    /// rows counted from the start of the file.
-    fn compare_path(
-        &self,
-        name: String,
-        reference: &RecordBatch,
-        path: impl Fn(usize, usize) -> std::result::Result<RecordBatch, PathError>,
-        chunk: usize,
-    ) -> PathReport {
-        let mut report = PathReport {
-            name,
-            rows_differing: 0,
-            first_mismatch: None,
-            error: None,
-        };
-        let rows = reference.num_rows();
-        let mut offset = 0;
-        loop {
-            let len = chunk.min(rows - offset);
-            match path(offset, len) {
-                Ok(output) => compare(
-                    &reference.slice(offset, len),
-                    &output,
-                    offset as u64,
-                    &mut report,
-                ),
+    /// Every row alone through JSON both ways: the request as a client
+    /// would send it, decoded as `serve` decodes it, and the response read
+    /// back.
+    fn json_rows(&self, input: &Input) -> Outcome {
+        let info = self.transform.info();
+        let mut outputs = Vec::with_capacity(input.batch.num_rows());
+        let mut rejected = input.set_aside.clone();
+        for (index, &file_row) in input.file_rows.iter().enumerate() {
+            let at_row = |e: Error| e.offset_rows(file_row);
+            let transport = |e: Error| PathError::Transport(at_row(e).to_string());
+            let one = (|| {
+                let request = one_json_row(&input.batch.slice(index, 1)).map_err(transport)?;
+                let batch = self
+                    .transform
+                    .decode_json_rows(&[&request])
+                    .map_err(transport)?;
+                let output = match self.transform.call(&batch) {
+                    Ok(output) => output,
+                    Err(error) if error.is_row_rejection() => return Ok(Err(at_row(error))),
+                    Err(error) => return Err(PathError::Transform(at_row(error).to_string())),
+                };
+                let response = one_json_row(&output).map_err(transport)?;
+                json::decode_rows(&info.name, &info.outputs, &[&response], Default::default())
+                    .map(Ok)
+                    .map_err(transport)
+            })();
+            match one {
+                Ok(Ok(output)) => outputs.push(output),
+                Ok(Err(error)) => rejected.push((file_row, error.to_string())),
                 Err(error) => {
-                    report.error = Some(error);
-                    return report;
+                    return Outcome {
+                        output: Err(error),
+                        rejected,
+                    };
+                }
+            }
+        }
+        rejected.sort();
+        Outcome {
+            output: concat(self.transform.output_schema(), &outputs)
+                .map_err(|e| PathError::Transport(e.to_string())),
+            rejected,
+        }
+    }
+
+    /// The input in batches of `chunk` rows, rows the transform rejects set
+    /// aside.
+    fn batches(&self, input: &Input, chunk: usize) -> Outcome {
+        let rows = input.batch.num_rows();
+        let mut outputs = Vec::new();
+        let mut rejected = input.set_aside.clone();
+        let mut offset = 0;
+        while offset < rows {
+            let len = chunk.min(rows - offset);
+            match self
+                .transform
+                .call_rejecting(&input.batch.slice(offset, len))
+            {
+                Ok(outcome) => {
+                    outputs.push(outcome.output);
+                    for error in outcome.rejected {
+                        let local = error.row().unwrap_or_default() as usize;
+                        let file_row = input.file_rows[offset + local];
+                        rejected.push((
+                            file_row,
+                            error.offset_rows(file_row - local as u64).to_string(),
+                        ));
+                    }
+                }
+                Err(error) => {
+                    let file_row = input.file_rows[offset];
+                    return Outcome {
+                        output: Err(PathError::Transform(
+                            error.offset_rows(file_row).to_string(),
+                        )),
+                        rejected,
+                    };
                 }
             }
             offset += len;
-            if offset >= rows {
-                return report;
-            }
+        }
+        rejected.sort();
+        Outcome {
+            output: concat(self.transform.output_schema(), &outputs)
+                .map_err(|e| PathError::Transport(e.to_string())),
+            rejected,
         }
     }
+}
+
+/// The verification's input: the rows the reader took, as the transform
+/// receives them, the row of the file each one is, and the values the
+/// reader refused, with their rows and messages.
+struct Input {
+    batch: RecordBatch,
+    file_rows: Vec<u64>,
+    set_aside: Vec<(u64, String)>,
+}
+
+/// What a path computed: the output rows of the rows it did not reject (in
+/// order), and the rejected rows' `(row in the file, message)`.
+struct Outcome {
+    output: std::result::Result<RecordBatch, PathError>,
+    rejected: Vec<(u64, String)>,
+}
+
+/// A path's outcome against the reference's: the same rows rejected with
+/// the same messages, then every value of the other rows by its bits.
+fn compare(name: String, reference: &Outcome, path: Outcome, input: &Input) -> PathReport {
+    let mut report = PathReport {
+        name,
+        rows_differing: 0,
+        first_mismatch: None,
+        error: None,
+    };
+    let output = match path.output {
+        Ok(output) => output,
+        Err(error) => {
+            report.error = Some(error);
+            return report;
+        }
+    };
+    if path.rejected != reference.rejected {
+        let described = |rejected: &[(u64, String)], row: u64| {
+            rejected
+                .iter()
+                .find(|(r, _)| *r == row)
+                .map_or("not rejected".to_string(), |(_, m)| {
+                    format!("rejected: {m}")
+                })
+        };
+        let mut rows: Vec<u64> = path
+            .rejected
+            .iter()
+            .chain(&reference.rejected)
+            .map(|(row, _)| *row)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        for row in rows {
+            let expected = described(&reference.rejected, row);
+            let actual = described(&path.rejected, row);
+            if expected != actual {
+                report.rows_differing += 1;
+                if report.first_mismatch.is_none() {
+                    report.first_mismatch = Some(Mismatch {
+                        row,
+                        column: "(the row)".into(),
+                        expected,
+                        actual,
+                    });
+                }
+            }
+        }
+        return report;
+    }
+    // The same rows were rejected: the others line up, in file order.
+    let reference_output = reference.output.as_ref().expect("the reference has rows");
+    let kept: Vec<u64> = input
+        .file_rows
+        .iter()
+        .copied()
+        .filter(|row| !reference.rejected.iter().any(|(r, _)| r == row))
+        .collect();
+    compare_rows(reference_output, &output, &kept, &mut report);
+    report
 }
 
 /// The one row of `batch` as a JSON object, as the codec writes it.
@@ -364,9 +506,14 @@ fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
         .map_err(|e| Error::Runtime(format!("cannot assemble batches: {e}")))
 }
 
-/// Compares `actual` with `expected` (rows starting at `first_row` of the
-/// file) value by value and bit by bit.
-fn compare(expected: &RecordBatch, actual: &RecordBatch, first_row: u64, report: &mut PathReport) {
+/// Compares `actual` with `expected` value by value and bit by bit; row
+/// `i` of both is row `rows[i]` of the file.
+fn compare_rows(
+    expected: &RecordBatch,
+    actual: &RecordBatch,
+    rows: &[u64],
+    report: &mut PathReport,
+) {
     if expected.num_rows() != actual.num_rows() || expected.num_columns() != actual.num_columns() {
         report.error = Some(PathError::Transform(format!(
             "{} rows x {} columns, the reference has {} x {}",
@@ -386,7 +533,7 @@ fn compare(expected: &RecordBatch, actual: &RecordBatch, first_row: u64, report:
                 differs = true;
                 if report.first_mismatch.is_none() {
                     report.first_mismatch = Some(Mismatch {
-                        row: first_row + row as u64,
+                        row: rows.get(row).copied().unwrap_or(row as u64),
                         column: field.name().clone(),
                         expected: show(e, row),
                         actual: show(a, row),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, Progress};
+use skewless::backfill::{Backfill, DEFAULT_BATCH_SIZE, MaxRejects, OnError, Progress};
 use skewless::io::Format;
 
 use super::{RuntimeArgs, ValueArgs, positive};
@@ -18,7 +18,10 @@ Examples:
   skewless run fraud_features.wasm --input transactions.parquet --output features.parquet
   skewless run fraud_features.wasm --input transactions.csv --output features.parquet \\
       --keep transaction_id,is_fraud
-  skewless run email_subject.wasm --input subjects.jsonl --output features.csv --threads 1";
+  skewless run email_subject.wasm --input subjects.jsonl --output features.csv --threads 1
+  # Keep going past bad rows, with a record of each (and stop if over 1%):
+  skewless run fraud_features.wasm --input transactions.parquet --output features.parquet \\
+      --on-error skip --rejects rejected.jsonl --max-rejects 1%";
 
 /// Backfill: run every row of a data file through a transform and write the
 /// features to another file.
@@ -57,6 +60,23 @@ pub struct RunCommand {
     #[arg(long, value_name = "N", value_parser = positive::<usize>)]
     threads: Option<usize>,
 
+    /// What to do with a row the transform rejects (an error, a panic, its
+    /// CPU or memory budget) or a value the reader cannot take: `fail` the
+    /// backfill, `skip` the row, or write `null` features for it. With
+    /// skip or null, every rejected row is written to --rejects.
+    #[arg(long, value_name = "WHAT", default_value = "fail", value_parser = parse_on_error, help_heading = "Bad rows")]
+    on_error: OnError,
+
+    /// The JSON Lines file the rejected rows go to: each with its row in the
+    /// input, its input values and its error.
+    #[arg(long, value_name = "FILE", help_heading = "Bad rows")]
+    rejects: Option<PathBuf>,
+
+    /// Fail the backfill (no output) when more rows than this are rejected:
+    /// a number (`1000`) or a percentage of the input (`0.5%`).
+    #[arg(long, value_name = "N", value_parser = parse_max_rejects, help_heading = "Bad rows")]
+    max_rejects: Option<MaxRejects>,
+
     /// No progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
@@ -68,15 +88,33 @@ pub struct RunCommand {
     runtime: RuntimeArgs,
 }
 
+fn parse_on_error(text: &str) -> Result<OnError> {
+    text.parse().map_err(anyhow::Error::msg)
+}
+
+fn parse_max_rejects(text: &str) -> Result<MaxRejects> {
+    text.parse().map_err(anyhow::Error::msg)
+}
+
 impl RunCommand {
     /// Runs the backfill.
     pub fn execute(self) -> Result<ExitCode> {
-        let transform = self.runtime.load(&self.component, None, &self.values)?;
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        // One instance a thread (and one for a precise re-run).
+        let runtime = self.runtime.runtime_with(None, &self.values, threads + 1)?;
+        let transform = super::load(&runtime, &self.component)?;
         let mut backfill = Backfill::new(&transform, &self.input, &self.output)
             .batch_size(self.batch_size)
-            .keep(self.keep.iter().map(|column| column.trim()));
-        if let Some(threads) = self.threads {
-            backfill = backfill.threads(threads);
+            .keep(self.keep.iter().map(|column| column.trim()))
+            .threads(threads)
+            .on_error(self.on_error);
+        if let Some(rejects) = &self.rejects {
+            backfill = backfill.rejects(rejects);
+        }
+        if let Some(limit) = self.max_rejects {
+            backfill = backfill.max_rejects(limit);
         }
         let bar = (!self.quiet && std::io::stderr().is_terminal()).then(progress_bar);
         if let Some(bar) = &bar {
@@ -108,8 +146,22 @@ impl RunCommand {
         }
         if !self.quiet {
             let seconds = summary.elapsed.as_secs_f64();
+            let rejected = match (&self.rejects, self.on_error) {
+                (Some(rejects), OnError::Skip | OnError::Null) => format!(
+                    "; {} {} rejected ({}), listed in `{}`",
+                    summary.rejected,
+                    if summary.rejected == 1 { "row" } else { "rows" },
+                    if self.on_error == OnError::Skip {
+                        "left out"
+                    } else {
+                        "written with null features"
+                    },
+                    rejects.display()
+                ),
+                _ => String::new(),
+            };
             eprintln!(
-                "wrote {} {} to `{}` with {} {} (sha256 {}) in {:.2} s ({:.0} rows/s)",
+                "wrote {} {} to `{}` with {} {} (sha256 {}) in {:.2} s ({:.0} rows/s){rejected}",
                 summary.rows,
                 if summary.rows == 1 { "row" } else { "rows" },
                 summary.output.display(),

@@ -69,6 +69,23 @@ pub struct ServeCommand {
     )]
     max_rows: usize,
 
+    /// Transform calls that run at once, each on an instance of its own
+    /// [default: twice the CPUs]. Memory is bounded by this times
+    /// --memory-limit.
+    #[arg(long, value_name = "N", value_parser = positive::<usize>, help_heading = "Limits")]
+    concurrency: Option<usize>,
+
+    /// Requests that may wait for a call to finish; one more gets 503 with
+    /// Retry-After at once, and so does one that waits longer than
+    /// --queue-timeout-ms [default: four times the concurrency].
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    queue: Option<usize>,
+
+    /// How long a request may wait in the queue before it gets 503, in
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1_000, value_parser = positive::<u64>, help_heading = "Limits")]
+    queue_timeout_ms: u64,
+
     /// What stderr gets about each failed request (one JSON line, at most
     /// 20 a second): `summary` (status, error kind, transform, row, field;
     /// no request values), `full` (also the message, which can quote
@@ -101,9 +118,14 @@ fn parse_pin(text: &str) -> Result<(String, String)> {
 impl ServeCommand {
     /// Loads, checks pins, and serves until a signal.
     pub fn execute(self) -> Result<ExitCode> {
-        let runtime = self
-            .runtime
-            .runtime(Some(Duration::from_millis(self.deadline_ms)), &self.values)?;
+        let concurrency = self
+            .concurrency
+            .unwrap_or_else(skewless::default_max_instances);
+        let runtime = self.runtime.runtime_with(
+            Some(Duration::from_millis(self.deadline_ms)),
+            &self.values,
+            concurrency,
+        )?;
         let transforms = self
             .components
             .iter()
@@ -118,7 +140,10 @@ impl ServeCommand {
             .max_body_bytes(self.max_body_bytes)
             .max_rows(self.max_rows)
             .drain_timeout(drain_timeout)
-            .error_log(self.error_log);
+            .error_log(self.error_log)
+            .max_concurrency(concurrency)
+            .max_queue(self.queue.unwrap_or(4 * concurrency))
+            .queue_timeout(Duration::from_millis(self.queue_timeout_ms));
         let server = Server::new(transforms, config)?;
         for (name, sha256) in &self.expect {
             server.expect(name, sha256).context("refusing to serve")?;

@@ -98,6 +98,12 @@ impl VerifyCommand {
             "  {:<52} {} rows x {} columns",
             "backfill (the reference)", report.rows, report.columns
         );
+        if report.rejected > 0 {
+            println!(
+                "  {:<52} {} (every path must reject them too, with the same message)",
+                "rows the transform rejected or could not read", report.rejected
+            );
+        }
         let mut mismatches = 0;
         for path in &report.paths {
             if path.passed() {
@@ -123,8 +129,16 @@ impl VerifyCommand {
         }
         let compared = report.paths.len();
         if report.passed() {
+            let rejected = if report.rejected > 0 {
+                format!(
+                    "; the same {} rows rejected with the same messages",
+                    report.rejected
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "OK: {compared} paths x {} rows x {} columns, every output bit identical to the backfill",
+                "OK: {compared} paths x {} rows x {} columns, every output bit identical to the backfill{rejected}",
                 report.rows, report.columns
             );
             return Ok(ExitCode::SUCCESS);

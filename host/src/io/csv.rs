@@ -42,7 +42,9 @@ use arrow::datatypes::{
 };
 use arrow::error::ArrowError;
 
-use super::{ColumnRequest, CountingReader, INFER_RECORDS, declared_type, select, unreadable};
+use super::{
+    ColumnRequest, CountingReader, INFER_RECORDS, SetAside, declared_type, select, unreadable,
+};
 use crate::error::{Error, Result};
 use crate::spec::{DataType, NaiveTimestamps};
 
@@ -55,6 +57,7 @@ pub(super) fn open(
     batch_size: usize,
     bytes_read: Arc<AtomicU64>,
     naive: NaiveTimestamps,
+    aside: SetAside,
 ) -> Result<(
     impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     SchemaRef,
@@ -151,7 +154,7 @@ pub(super) fn open(
         .map_err(|e| cannot_read(&e))?;
     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
     Ok((
-        parse_text_columns(reader, projected.clone(), parsed, naive),
+        parse_text_columns(reader, projected.clone(), parsed, naive, aside),
         projected,
     ))
 }
@@ -325,12 +328,14 @@ struct Parsed {
 }
 
 /// `batches` with their `parsed` columns, read as text, parsed into the
-/// types `schema` gives them.
+/// types `schema` gives them. A value that does not parse fails the batch,
+/// or, when `aside` is on, is set aside there and read as null.
 fn parse_text_columns(
     batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
     schema: SchemaRef,
     parsed: Vec<Parsed>,
     naive: NaiveTimestamps,
+    aside: SetAside,
 ) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static {
     let mut rows_before = 0_u64;
     batches.map(move |batch| {
@@ -346,37 +351,69 @@ fn parse_text_columns(
                     return Ok(column.clone());
                 };
                 let text = column.as_string::<i32>();
-                let lossy = match (how.guessed, field.data_type()) {
-                    (true, ArrowType::Int64) => text
-                        .iter()
-                        .enumerate()
-                        .find_map(|(row, value)| Some((row, value.filter(|v| loses_text(v))?))),
-                    _ => None,
+                let parse = |text: &StringArray, first: u64| {
+                    parse_as(text, field, how.guessed, first, naive)
                 };
-                match lossy {
-                    Some((row, value)) => Err(Error::InvalidValue {
-                        column: field.name().clone(),
-                        row: first + row as u64,
-                        reason: format!(
-                            "{value:?} would lose its leading zero or sign as an int64"
-                        ),
-                    }),
-                    None => parse_column(text, field.data_type(), field.name(), first, naive),
-                }
-                .map_err(|mut error| {
-                    if let (Error::InvalidValue { reason, .. }, true) = (&mut error, how.guessed) {
-                        reason.push_str(&format!(
-                            "; the type of `{}` was guessed from the file's first \
-                                 {INFER_RECORDS} rows (only the transform's inputs have \
-                                 declared types)",
-                            field.name()
-                        ));
+                match parse(text, first) {
+                    Ok(array) => Ok(array),
+                    Err(error) if !aside.is_on() => Err(ArrowError::ExternalError(Box::new(error))),
+                    Err(_) => {
+                        // Value by value: the ones that parse, and nulls
+                        // for the ones set aside.
+                        let cells = (0..text.len())
+                            .map(|row| {
+                                parse(&text.slice(row, 1), first + row as u64).unwrap_or_else(
+                                    |error| {
+                                        aside.push(error);
+                                        arrow::array::new_null_array(field.data_type(), 1)
+                                    },
+                                )
+                            })
+                            .collect::<Vec<_>>();
+                        let cells: Vec<&dyn Array> = cells.iter().map(|a| a.as_ref()).collect();
+                        arrow::compute::concat(&cells)
                     }
-                    ArrowError::ExternalError(Box::new(error))
-                })
+                }
             })
             .collect::<Result<Vec<_>, ArrowError>>()?;
         RecordBatch::try_new(schema.clone(), columns)
+    })
+}
+
+/// One text column parsed into `field`'s type (`first` is the file row of
+/// its first value); a column whose type was `guessed` also refuses
+/// integers that would lose their text, and says the type was a guess.
+fn parse_as(
+    text: &StringArray,
+    field: &ArrowField,
+    guessed: bool,
+    first: u64,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef, Error> {
+    let lossy = match (guessed, field.data_type()) {
+        (true, ArrowType::Int64) => text
+            .iter()
+            .enumerate()
+            .find_map(|(row, value)| Some((row, value.filter(|v| loses_text(v))?))),
+        _ => None,
+    };
+    match lossy {
+        Some((row, value)) => Err(Error::InvalidValue {
+            column: field.name().clone(),
+            row: first + row as u64,
+            reason: format!("{value:?} would lose its leading zero or sign as an int64"),
+        }),
+        None => parse_column(text, field.data_type(), field.name(), first, naive),
+    }
+    .map_err(|mut error| {
+        if let (Error::InvalidValue { reason, .. }, true) = (&mut error, guessed) {
+            reason.push_str(&format!(
+                "; the type of `{}` was guessed from the file's first {INFER_RECORDS} rows \
+                 (only the transform's inputs have declared types)",
+                field.name()
+            ));
+        }
+        error
     })
 }
 

@@ -17,6 +17,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use serde_json::value::RawValue;
 
+use super::SetAside;
 use crate::error::Error;
 use crate::spec::{Field, NaiveTimestamps};
 
@@ -32,6 +33,8 @@ pub(super) struct JsonlBatches<R> {
     batch_size: usize,
     /// What a timestamp without a zone means.
     naive: NaiveTimestamps,
+    /// Where bad rows go instead of failing the file, when it is on.
+    aside: SetAside,
     /// Rows yielded so far: errors count rows from the file's first.
     rows_read: u64,
     done: bool,
@@ -46,6 +49,7 @@ impl<R: BufRead> JsonlBatches<R> {
         exact: Vec<Field>,
         batch_size: usize,
         naive: NaiveTimestamps,
+        aside: SetAside,
     ) -> Result<Self, ArrowError> {
         let other_fields: Vec<_> = schema
             .fields()
@@ -69,6 +73,7 @@ impl<R: BufRead> JsonlBatches<R> {
             others,
             batch_size,
             naive,
+            aside,
             rows_read: 0,
             done: false,
         })
@@ -106,21 +111,95 @@ impl<R: BufRead> JsonlBatches<R> {
 
     fn decode(&mut self, text: &str, ranges: &[Range<usize>]) -> Result<RecordBatch, Error> {
         let first = self.rows_read;
-        let mut rows = Vec::with_capacity(ranges.len());
+        let lenient = self.aside.is_on();
+        // Rows that are not JSON objects: each fails the file, or, set
+        // aside, reads as `{}` (all nulls).
+        let mut bad_lines = Vec::new();
         for (index, range) in ranges.iter().enumerate() {
             let row = first + index as u64;
-            let raw: &RawValue = serde_json::from_str(&text[range.clone()])
-                .map_err(|e| Error::BadRequest(invalid_json(row, &text[range.clone()], &e)))?;
-            if !raw.get().starts_with('{') {
-                return Err(Error::BadRequest(format!(
+            let line = &text[range.clone()];
+            let refusal = match serde_json::from_str::<&RawValue>(line) {
+                Err(e) => Some(invalid_json(row, line, &e)),
+                Ok(raw) if !raw.get().starts_with('{') => Some(format!(
                     "row {row}: expected a JSON object of fields, found {}",
                     crate::json::describe(raw.get())
-                )));
+                )),
+                Ok(_) => None,
+            };
+            if let Some(message) = refusal {
+                if !lenient {
+                    return Err(Error::BadRequest(message));
+                }
+                let message = message
+                    .split_once(": ")
+                    .map_or(message.clone(), |(_, why)| why.to_string());
+                self.aside.push(Error::BadRow { row, message });
+                bad_lines.push(index);
             }
-            rows.push(raw);
         }
-        let exact = crate::json::decode_rows("", &self.exact, &rows, self.naive)
-            .map_err(|error| error.offset_rows(first))?;
+        let substituted;
+        let (text, ranges) = if bad_lines.is_empty() {
+            (text, ranges)
+        } else {
+            let mut fixed = String::with_capacity(text.len());
+            let mut fixed_ranges = Vec::with_capacity(ranges.len());
+            for (index, range) in ranges.iter().enumerate() {
+                let start = fixed.len();
+                fixed.push_str(if bad_lines.contains(&index) {
+                    "{}"
+                } else {
+                    &text[range.clone()]
+                });
+                fixed_ranges.push(start..fixed.len());
+                fixed.push('\n');
+            }
+            substituted = (fixed, fixed_ranges);
+            (substituted.0.as_str(), substituted.1.as_slice())
+        };
+        let rows: Vec<&RawValue> = ranges
+            .iter()
+            .map(|range| serde_json::from_str(&text[range.clone()]).expect("checked above"))
+            .collect();
+        let exact = match crate::json::decode_rows("", &self.exact, &rows, self.naive) {
+            Ok(exact) if bad_lines.is_empty() => exact,
+            Err(error) if !lenient => return Err(error.offset_rows(first)),
+            _ => {
+                // Row by row: the rows that decode, and nulls for the others.
+                let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(
+                    self.exact.iter().map(Field::arrow).collect::<Vec<_>>(),
+                ));
+                let mut decoded = Vec::with_capacity(rows.len());
+                for (index, raw) in rows.iter().enumerate() {
+                    let one = if bad_lines.contains(&index) {
+                        None
+                    } else {
+                        match crate::json::decode_rows("", &self.exact, &[raw], self.naive) {
+                            Ok(batch) => Some(batch),
+                            Err(error) => {
+                                self.aside.push(error.offset_rows(first + index as u64));
+                                None
+                            }
+                        }
+                    };
+                    decoded.push(one.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())));
+                    if decoded.last().is_some_and(|b| b.num_rows() == 0) {
+                        let nulls = schema
+                            .fields()
+                            .iter()
+                            .map(|f| arrow::array::new_null_array(f.data_type(), 1))
+                            .collect();
+                        *decoded.last_mut().expect("pushed") = RecordBatch::try_new_with_options(
+                            schema.clone(),
+                            nulls,
+                            &RecordBatchOptions::new().with_row_count(Some(1)),
+                        )
+                        .map_err(|e| Error::Runtime(e.to_string()))?;
+                    }
+                }
+                arrow::compute::concat_batches(&schema, &decoded)
+                    .map_err(|e| Error::Runtime(format!("cannot assemble rows: {e}")))?
+            }
+        };
         let others = match &mut self.others {
             None => None,
             Some((schema, decoder)) => {

@@ -56,8 +56,15 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Most rows in one request.
     pub max_rows: usize,
-    /// Guest calls running at once; further requests wait their turn.
+    /// Guest calls running at once (give the runtime as many instances,
+    /// `Config::max_instances`, so that each has one); further requests
+    /// wait their turn in the queue.
     pub max_concurrency: usize,
+    /// Requests that may wait for a call to finish; one more gets 503 with
+    /// `Retry-After` at once.
+    pub max_queue: usize,
+    /// How long a request may wait in the queue before it gets 503.
+    pub queue_timeout: Duration,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
     /// After the shutdown signal, how long requests in flight may take to
@@ -73,7 +80,9 @@ impl Default for ServeConfig {
         ServeConfig {
             max_body_bytes: 4 << 20,
             max_rows: 10_000,
-            max_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            max_concurrency: crate::default_max_instances(),
+            max_queue: 4 * crate::default_max_instances(),
+            queue_timeout: Duration::from_secs(1),
             body_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             error_log: ErrorLog::Summary,
@@ -94,9 +103,23 @@ impl ServeConfig {
         self
     }
 
-    /// Sets [`ServeConfig::max_concurrency`].
+    /// Sets [`ServeConfig::max_concurrency`]. Default
+    /// [`crate::default_max_instances`] (twice the CPUs).
     pub fn max_concurrency(mut self, calls: usize) -> Self {
-        self.max_concurrency = calls;
+        self.max_concurrency = calls.max(1);
+        self
+    }
+
+    /// Sets [`ServeConfig::max_queue`]. Default four times the default
+    /// concurrency.
+    pub fn max_queue(mut self, requests: usize) -> Self {
+        self.max_queue = requests;
+        self
+    }
+
+    /// Sets [`ServeConfig::queue_timeout`]. Default 1 s.
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = timeout;
         self
     }
 
@@ -125,6 +148,8 @@ pub struct Server {
     transforms: BTreeMap<String, Transform>,
     config: ServeConfig,
     calls: Semaphore,
+    /// Requests waiting for a call slot.
+    waiting: std::sync::atomic::AtomicUsize,
     metrics: Metrics,
     failures: log::FailureLog,
 }
@@ -164,6 +189,7 @@ impl Server {
         let metrics = Metrics::new(by_name.keys().map(String::as_str).chain([UNKNOWN]));
         Ok(Server {
             calls: Semaphore::new(config.max_concurrency.max(1)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             transforms: by_name,
             failures: log::FailureLog::new(config.error_log),
             config,
@@ -304,6 +330,10 @@ struct TransformRequest<'a> {
     rows: Vec<&'a RawValue>,
     #[serde(default)]
     expect_sha256: Option<String>,
+    /// A row that fails gets its own error in the answer's rows, instead of
+    /// failing the request.
+    #[serde(default)]
+    per_row_errors: bool,
 }
 
 /// The request body, refused as too large before it is read when its
@@ -380,6 +410,8 @@ struct Failure {
     message: String,
     row: Option<u64>,
     field: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -390,6 +422,7 @@ impl Failure {
             message: message.into(),
             row: None,
             field: None,
+            retry_after: None,
         }
     }
 
@@ -410,24 +443,35 @@ impl Failure {
             message: error.to_string(),
             row: error.row(),
             field: error.column().map(str::to_string),
+            retry_after: None,
         }
     }
 
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "kind": self.kind,
-                "message": self.message,
-                "row": self.row,
-                "field": self.field,
-            }
-        });
-        (
+        let body = json!({ "error": self.body() });
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
+    }
+
+    /// `{"kind", "message", "row", "field"}`: a failed request's error, and
+    /// a failed row's with per-row errors.
+    fn body(&self) -> serde_json::Value {
+        json!({
+            "kind": self.kind,
+            "message": self.message,
+            "row": self.row,
+            "field": self.field,
+        })
     }
 }
 
@@ -565,24 +609,138 @@ async fn answer(
             ),
         ));
     }
+    let identity = json!({
+        "name": transform.name(),
+        "version": transform.version(),
+        "sha256": transform.sha256(),
+    });
+    if request.per_row_errors {
+        let rows = request.rows.len() as u64;
+        let answers = per_row_answers(server, transform, &request.rows).await?;
+        return Ok((
+            format!(
+                "{{\"transform\":{identity},\"rows\":[{}]}}",
+                answers.join(",")
+            ),
+            rows,
+        ));
+    }
     let batch = transform
         .decode_json_rows(&request.rows)
         .map_err(|e| Failure::from_error(&e))?;
     let rows = batch.num_rows() as u64;
-    let _permit = server.calls.acquire().await.map_err(|_| {
+    let _permit = call_slot(server).await?;
+    let output = call_blocking(transform, batch).await?;
+    let body = format!(
+        "{{\"transform\":{identity},\"rows\":{}}}",
+        json::encode_array(&output)
+    );
+    Ok((body, rows))
+}
+
+/// The answer of each row alone: its features, or `{"error": {...}}` with
+/// the shape of a failed request's error (its `row` the row in the
+/// request). Rows that decode are computed together; a row the transform
+/// rejects does not fail the others.
+async fn per_row_answers(
+    server: &Server,
+    transform: &Transform,
+    rows: &[&RawValue],
+) -> std::result::Result<Vec<String>, Failure> {
+    let mut answers: Vec<Option<String>> = vec![None; rows.len()];
+    let mut decoded = Vec::new();
+    let mut positions = Vec::new();
+    for (position, row) in rows.iter().enumerate() {
+        match transform.decode_json_rows(std::slice::from_ref(row)) {
+            Ok(batch) => {
+                decoded.push(batch);
+                positions.push(position);
+            }
+            Err(error) => {
+                answers[position] = Some(row_error(&error.offset_rows(position as u64)));
+            }
+        }
+    }
+    if !decoded.is_empty() {
+        let batch = arrow::compute::concat_batches(transform.input_schema(), &decoded)
+            .map_err(|e| Failure::from_error(&Error::Runtime(e.to_string())))?;
+        let _permit = call_slot(server).await?;
+        let worker = transform.clone();
+        let outcome = tokio::task::spawn_blocking(move || worker.call_rejecting(&batch))
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("the call failed: {e}"),
+                )
+            })?
+            .map_err(|e| Failure::from_error(&e))?;
+        let mut computed = json::encode_rows(&outcome.output).into_iter();
+        let mut rejected = outcome.rejected.into_iter().peekable();
+        for (index, position) in positions.into_iter().enumerate() {
+            let answer = match rejected.next_if(|e| e.row() == Some(index as u64)) {
+                Some(error) => row_error(&error.offset_rows(position as u64 - index as u64)),
+                None => computed.next().expect("one output row a computed row"),
+            };
+            answers[position] = Some(answer);
+        }
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.expect("every row answered"))
+        .collect())
+}
+
+/// `{"error": {...}}` for one row of a request with per-row errors.
+fn row_error(error: &Error) -> String {
+    json!({ "error": Failure::from_error(error).body() }).to_string()
+}
+
+/// A slot to run a call in: at once if one is free, else after waiting in
+/// the queue; 503 with `Retry-After` when the queue is full or the wait
+/// takes longer than [`ServeConfig::queue_timeout`].
+async fn call_slot(
+    server: &Server,
+) -> std::result::Result<tokio::sync::SemaphorePermit<'_>, Failure> {
+    use std::sync::atomic::Ordering;
+    let closed = |_| {
         Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is shutting down",
         )
-    })?;
-    let output = call_blocking(transform, batch).await?;
-    let body = format!(
-        "{{\"transform\":{},\"rows\":{}}}",
-        json!({"name": transform.name(), "version": transform.version(), "sha256": transform.sha256()}),
-        json::encode_array(&output)
-    );
-    Ok((body, rows))
+    };
+    match server.calls.try_acquire() {
+        Ok(permit) => return Ok(permit),
+        Err(tokio::sync::TryAcquireError::Closed) => {
+            return Err(closed(()));
+        }
+        Err(tokio::sync::TryAcquireError::NoPermits) => {}
+    }
+    let busy = |why: String| {
+        let mut failure = Failure::new(StatusCode::SERVICE_UNAVAILABLE, "busy", why);
+        failure.retry_after = Some(1);
+        failure
+    };
+    let config = &server.config;
+    if server.waiting.fetch_add(1, Ordering::AcqRel) >= config.max_queue {
+        server.waiting.fetch_sub(1, Ordering::AcqRel);
+        return Err(busy(format!(
+            "all {} calls are running and {} requests are waiting; retry shortly (or raise \
+             --concurrency or --queue)",
+            config.max_concurrency, config.max_queue
+        )));
+    }
+    let waited = tokio::time::timeout(config.queue_timeout, server.calls.acquire()).await;
+    server.waiting.fetch_sub(1, Ordering::AcqRel);
+    match waited {
+        Ok(permit) => permit.map_err(|_| closed(())),
+        Err(_) => Err(busy(format!(
+            "no call slot came free within {} ms; retry shortly (or raise --concurrency)",
+            config.queue_timeout.as_millis()
+        ))),
+    }
 }
 
 /// Runs a guest call, which blocks, on tokio's blocking pool, so the async

@@ -313,10 +313,9 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     );
     assert_eq!(status, 400);
     assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `expect_sha`, expected `rows` or `expect_sha256`"),
+        answer["error"]["message"].as_str().unwrap().contains(
+            "unknown field `expect_sha`, expected one of `rows`, `expect_sha256`, `per_row_errors`"
+        ),
         "{answer}"
     );
     for (body, message) in [
