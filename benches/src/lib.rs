@@ -300,6 +300,85 @@ impl LoadRun {
     }
 }
 
+/// A keep-alive HTTP/1.1 client connection that sends one request at a time.
+#[derive(Debug)]
+pub struct Connection {
+    addr: SocketAddr,
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    body: Vec<u8>,
+}
+
+impl Connection {
+    /// Connects to `addr`.
+    pub fn open(addr: SocketAddr) -> std::io::Result<Connection> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            addr,
+            writer: stream.try_clone()?,
+            reader: BufReader::new(stream),
+            body: Vec::new(),
+        })
+    }
+
+    /// The bytes of a `POST` of the JSON `body` to `path`.
+    pub fn post_request(&self, path: &str, body: &str) -> Vec<u8> {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// Sends `request` (from [`Connection::post_request`]) and reads the
+    /// answer: its status, with its body in [`Connection::body`].
+    pub fn send(&mut self, request: &[u8]) -> std::io::Result<u16> {
+        self.writer.write_all(request)?;
+        self.read_response()
+    }
+
+    /// The body of the last answer.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Reads one HTTP/1.1 response with a Content-Length; returns its status.
+    fn read_response(&mut self) -> std::io::Result<u16> {
+        let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid("no status"))?;
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("bad content length"))?;
+            }
+        }
+        self.body.resize(length, 0);
+        self.reader.read_exact(&mut self.body)?;
+        Ok(status)
+    }
+}
+
 /// A closed-loop HTTP/1.1 load generator: `connections` keep-alive
 /// connections, each sending `body` to `path` and waiting for the answer
 /// before the next request, for `duration`.
@@ -310,26 +389,18 @@ pub fn http_load(
     connections: usize,
     duration: Duration,
 ) -> LoadRun {
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
     let started = Instant::now();
     let deadline = started + duration;
     let results: Vec<(u64, u64, Vec<Duration>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..connections)
             .map(|_| {
-                let request = request.as_bytes();
                 scope.spawn(move || {
-                    let stream = TcpStream::connect(addr).expect("connect");
-                    stream.set_nodelay(true).expect("nodelay");
-                    let mut writer = stream.try_clone().expect("clone");
-                    let mut reader = BufReader::new(stream);
+                    let mut connection = Connection::open(addr).expect("connect");
+                    let request = connection.post_request(path, body);
                     let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
                     while Instant::now() < deadline {
                         let start = Instant::now();
-                        writer.write_all(request).expect("send");
-                        let status = read_response(&mut reader);
+                        let status = connection.send(&request).expect("request");
                         latencies.push(start.elapsed());
                         if status == 200 {
                             ok += 1;
@@ -359,34 +430,6 @@ pub fn http_load(
         run.latencies.extend(latencies);
     }
     run
-}
-
-/// Reads one HTTP/1.1 response with a Content-Length; returns its status.
-fn read_response(reader: &mut BufReader<TcpStream>) -> u16 {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).expect("header");
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().expect("content length");
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).expect("body");
-    status
 }
 
 /// A server for `transforms` on a loopback port, on its own tokio runtime
