@@ -270,6 +270,20 @@ static ALLOCATOR: SizeClasses = SizeClasses::new();
 mod tests {
     use super::*;
 
+    /// A fresh allocator, as a component's first call sees it. Every
+    /// `SizeClasses` hands out the one [`FIRST_CHUNKS`] static, so natively
+    /// (where tests run on several threads) one test at a time may hold an
+    /// allocator, and the static is zeroed again for each, as a new
+    /// instance's memory is.
+    fn heap() -> (std::sync::MutexGuard<'static, ()>, SizeClasses) {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: no allocator over the static is alive (the lock), so
+        // nothing else reads or writes it.
+        unsafe { FIRST_CHUNKS.0.get().write_bytes(0, 1) };
+        (guard, SizeClasses::new())
+    }
+
     #[test]
     fn classes_are_the_next_power_of_two_from_16_bytes() {
         let class_of = |size, align| class(Layout::from_size_align(size, align).unwrap());
@@ -289,7 +303,7 @@ mod tests {
     /// and reallocates some, and checks no block ever overlaps another.
     #[test]
     fn blocks_never_overlap_and_keep_their_contents() {
-        let heap = SizeClasses::new();
+        let (_one_at_a_time, heap) = heap();
         let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         let mut random = move |below: usize| {
@@ -359,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_freed_block_is_reused_and_zeroed_on_request() {
-        let heap = SizeClasses::new();
+        let (_one_at_a_time, heap) = heap();
         let layout = Layout::from_size_align(24, 8).unwrap();
         // SAFETY: one thread; blocks are used within their layouts and freed once.
         unsafe {
@@ -375,7 +389,7 @@ mod tests {
 
     #[test]
     fn the_rest_of_a_chunk_goes_to_the_free_lists() {
-        let heap = SizeClasses::new();
+        let (_one_at_a_time, heap) = heap();
         let half = Layout::from_size_align(CHUNK / 2, 8).unwrap();
         let quarter = Layout::from_size_align(CHUNK / 4, 8).unwrap();
         // SAFETY: one thread; blocks are used within their layouts and freed once.
