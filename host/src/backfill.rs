@@ -240,20 +240,8 @@ impl Backfill {
                 self.output.display()
             )));
         }
+        check_keep(&self.transform, &self.keep)?;
         let info = self.transform.info();
-        for (index, kept) in self.keep.iter().enumerate() {
-            if self.keep[..index].contains(kept) {
-                return Err(Error::BadRequest(format!(
-                    "column `{kept}` is kept twice; name each kept column once"
-                )));
-            }
-            if info.outputs.iter().any(|field| &field.name == kept) {
-                return Err(Error::BadRequest(format!(
-                    "cannot keep input column `{kept}`: transform `{}` has an output column of that name",
-                    info.name
-                )));
-            }
-        }
         let mut requests: Vec<ColumnRequest> = info
             .inputs
             .iter()
@@ -770,6 +758,29 @@ fn write_in_order(
         }
     }
     Ok((batches, rows_read))
+}
+
+/// Checks the columns to keep beside a transform's outputs: each named
+/// once, and none named like an output column (the output would hold two
+/// columns of one name). The backfill's rule, for embedders that keep
+/// columns themselves.
+pub fn check_keep(transform: &Transform, keep: &[impl AsRef<str>]) -> Result<()> {
+    let info = transform.info();
+    for (index, kept) in keep.iter().enumerate() {
+        let kept = kept.as_ref();
+        if keep[..index].iter().any(|k| k.as_ref() == kept) {
+            return Err(Error::BadRequest(format!(
+                "column `{kept}` is kept twice; name each kept column once"
+            )));
+        }
+        if info.outputs.iter().any(|field| field.name == kept) {
+            return Err(Error::BadRequest(format!(
+                "cannot keep input column `{kept}`: transform `{}` has an output column of that name",
+                info.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn output_schema(input: &Schema, kept: &[usize], features: &SchemaRef) -> SchemaRef {

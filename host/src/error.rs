@@ -173,6 +173,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// The component is not the one it is pinned to: its sha256 differs.
+    #[error(
+        "transform `{transform}` from `{source_name}` has sha256 {actual}, but it is pinned to \
+         {expected}; use the component the model was trained with"
+    )]
+    PinMismatch {
+        /// The transform's name.
+        transform: String,
+        /// The component's file path (or the name given to its bytes).
+        source_name: String,
+        /// The sha256 of the component that was loaded.
+        actual: String,
+        /// The sha256 it is pinned to.
+        expected: String,
+    },
+
     /// A request or a row the caller built is not acceptable.
     #[error("{0}")]
     BadRequest(String),
@@ -407,6 +423,7 @@ impl Error {
                 Limit::Resources => "resource_limit",
             },
             Error::InvalidOutput { .. } => "invalid_output",
+            Error::PinMismatch { .. } => "pin_mismatch",
             Error::BadRequest(_) => "bad_request",
             Error::BadRow { .. } => "bad_row",
             Error::Io { .. } => "io",

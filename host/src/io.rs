@@ -1258,6 +1258,28 @@ pub struct FileSummary {
     pub provenance: Option<Provenance>,
 }
 
+/// The Parquet metadata key under which Spark keeps its schema (as JSON,
+/// with each field's metadata).
+const SPARK_ROW_METADATA: &str = "org.apache.spark.sql.parquet.row.metadata";
+
+/// The provenance of a file Spark wrote with `skewless.spark`: the
+/// transform's entries are on its output fields' metadata.
+fn spark_provenance(schema: &str) -> std::result::Result<Option<Provenance>, String> {
+    let schema: serde_json::Value =
+        serde_json::from_str(schema).map_err(|e| format!("Spark's schema is not JSON: {e}"))?;
+    let fields = schema["fields"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for field in fields {
+        let metadata = &field["metadata"];
+        if metadata.get(Provenance::SHA256_KEY).is_some() {
+            return Provenance::from_metadata(|key| metadata.get(key).and_then(|v| v.as_str()));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads `path`'s schema, row count and provenance without reading its data.
 pub fn summarize(path: &Path) -> Result<FileSummary> {
     let (file, format) = open_input(path)?;
@@ -1274,11 +1296,18 @@ pub fn summarize(path: &Path) -> Result<FileSummary> {
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, &e))?;
             let metadata = builder.metadata().file_metadata();
             let kv = metadata.key_value_metadata();
-            let provenance = Provenance::from_metadata(|key| {
+            let get = |key: &str| {
                 kv.and_then(|kv| kv.iter().find(|e| e.key == key))
                     .and_then(|e| e.value.as_deref())
-            })
-            .map_err(damaged)?;
+            };
+            let provenance = match Provenance::from_metadata(get).map_err(damaged)? {
+                Some(provenance) => Some(provenance),
+                None => get(SPARK_ROW_METADATA)
+                    .map(spark_provenance)
+                    .transpose()
+                    .map_err(damaged)?
+                    .flatten(),
+            };
             Ok(FileSummary {
                 format,
                 schema: builder.schema().clone(),

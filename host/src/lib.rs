@@ -36,6 +36,7 @@ pub mod io;
 pub mod json;
 mod runtime;
 mod sandbox;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod spec;
 pub mod text;
@@ -45,7 +46,7 @@ pub mod verify;
 pub use error::{Error, Limit, Result};
 pub use runtime::{
     Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Runtime,
-    default_max_instances,
+    default_cache_dir, default_max_instances,
 };
 pub use spec::{DataType, Field, NaiveTimestamps, Provenance, TransformInfo};
 pub use transform::{Rejecting, Transform};

@@ -62,6 +62,17 @@ pub fn default_max_instances() -> usize {
         * 2
 }
 
+/// Where the CLI and the Python package keep precompiled components unless
+/// told otherwise: `$XDG_CACHE_HOME/skewless`, else `~/.cache/skewless`;
+/// `None` when neither variable is set.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("skewless"))
+}
+
 /// Default [`Config::fuel_per_row`]: 100 million instructions, roughly a
 /// tenth of a second of computation, thousands of times what a typical
 /// feature row needs.

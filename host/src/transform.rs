@@ -235,6 +235,21 @@ impl Transform {
         &self.inner.runtime
     }
 
+    /// Checks that the component is the one pinned by `sha256` (hex, any
+    /// case): [`Error::PinMismatch`] otherwise.
+    pub fn expect_sha256(&self, sha256: &str) -> Result<()> {
+        let expected = sha256.trim();
+        if self.sha256().eq_ignore_ascii_case(expected) {
+            return Ok(());
+        }
+        Err(Error::PinMismatch {
+            transform: self.name().to_string(),
+            source_name: self.source_name().to_string(),
+            actual: self.sha256().to_string(),
+            expected: expected.to_ascii_lowercase(),
+        })
+    }
+
     /// Computes the output rows of `batch`: one output row per input row, in
     /// order, with the declared output schema.
     ///

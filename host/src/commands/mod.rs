@@ -78,7 +78,7 @@ impl RuntimeArgs {
         let cache_dir = if self.no_cache {
             None
         } else {
-            self.cache_dir.clone().or_else(default_cache_dir)
+            self.cache_dir.clone().or_else(skewless::default_cache_dir)
         };
         Config::default()
             .fuel_per_row(self.fuel_per_row)
@@ -122,14 +122,6 @@ impl RuntimeArgs {
 /// Loads `component` (the library's errors name the file).
 pub fn load(runtime: &Runtime, component: &std::path::Path) -> Result<Transform> {
     Ok(runtime.load(component)?)
-}
-
-fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("skewless"))
 }
 
 /// Parses a count that must be at least 1 (`--threads 0` is a mistake, not

@@ -213,15 +213,7 @@ impl Server {
                 self.names().join(", ")
             )));
         };
-        if !transform.sha256().eq_ignore_ascii_case(sha256.trim()) {
-            return Err(Error::BadRequest(format!(
-                "transform `{name}` from `{}` has sha256 {}, but it is pinned to {}; \
-                 serve the component the model was trained with",
-                transform.source_name(),
-                transform.sha256(),
-                sha256.trim()
-            )));
-        }
+        transform.expect_sha256(sha256)?;
         Ok(())
     }
 

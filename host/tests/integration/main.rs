@@ -9,6 +9,7 @@ mod files;
 mod isolation;
 mod loading;
 mod python;
+mod python_package;
 mod rejecting;
 mod sandbox;
 mod serving;

@@ -24,7 +24,7 @@ use tempfile::TempDir;
 use crate::support::{TestServer, array, batch};
 use crate::types::assert_batches_same_bits;
 
-fn workspace() -> PathBuf {
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()

@@ -756,7 +756,7 @@ fn serve_refuses_to_start_when_a_pin_does_not_match() {
         stderr.trim_end(),
         format!(
             "error: refusing to serve: transform `fraud-features` from `{}` has sha256 {}, but it is \
-             pinned to {}; serve the component the model was trained with",
+             pinned to {}; use the component the model was trained with",
             artifacts::FRAUD_FEATURES,
             transform.sha256(),
             "ab".repeat(32)

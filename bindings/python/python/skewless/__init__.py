@@ -1,0 +1,416 @@
+"""skewless: one WebAssembly feature transform, bit-identical offline and online.
+
+A transform is one component file (built from Rust or Python with
+``skewless build``); its identity is the sha256 of its bytes. This package
+runs it with the same Rust runtime as the ``skewless`` CLI and
+``skewless serve``, so features computed in a notebook, a pipeline or on
+Spark are bit for bit what the server answers::
+
+    import skewless
+    t = skewless.load("fraud_features.wasm", expect_sha256="ed5809ca...")
+    features = t.transform(table)              # pyarrow / polars in, pyarrow out
+    df_features = t.transform_pandas(df)       # pandas in and out
+    rows = t.transform_rows([{"amount": 12.5, "hour": 3, "merchant_category": "travel"}])
+    skewless.run(t, "in.parquet", "out.parquet", keep=["transaction_id"])
+    report = skewless.verify(t, "in.parquet")  # the parity proof
+
+Calls release the GIL: threads sharing one ``Transform`` run in parallel,
+each call on a clean instance of its own. A ``Transform`` pickles as its
+component bytes and settings, so it travels to Spark executors, Ray
+workers and multiprocessing pools (see :mod:`skewless.spark`).
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import json as _json
+import os as _os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from .errors import (
+    BadInput,
+    DataError,
+    InvalidComponent,
+    InvalidOutput,
+    LimitExceeded,
+    PinMismatch,
+    RowRejected,
+    SkewlessError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    import pyarrow
+
+__version__: str = _native.__version__
+
+_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input or output column of a transform."""
+
+    name: str
+    #: ``"float64"``, ``"float32"``, ``"int64"``, ``"int32"``, ``"boolean"``,
+    #: ``"utf8"`` or ``"timestamp-micros"`` (UTC).
+    type: str
+    nullable: bool
+
+
+class Transform:
+    """A loaded transform. Make one with :func:`load`.
+
+    Attributes:
+        name, version, description: what the transform declares.
+        sha256: the sha256 of the component file, its identity.
+        inputs, outputs: the declared columns, as :class:`Field`.
+    """
+
+    __slots__ = ("_native", "_settings", "name", "version", "sha256", "description",
+                 "inputs", "outputs")
+
+    def __init__(self, native: "_native.Transform", settings: Mapping[str, Any]) -> None:
+        self._native = native
+        self._settings = dict(settings)
+        self.name: str = native.name
+        self.version: str = native.version
+        self.sha256: str = native.sha256
+        self.description: str = native.description
+        spec = _json.loads(native.spec_json())
+        self.inputs: List[Field] = [_field(f) for f in spec["inputs"]]
+        self.outputs: List[Field] = [_field(f) for f in spec["outputs"]]
+
+    @property
+    def input_schema(self) -> "pyarrow.Schema":
+        """The declared input columns as a pyarrow schema."""
+        return self._native.input_schema()
+
+    @property
+    def output_schema(self) -> "pyarrow.Schema":
+        """The declared output columns as a pyarrow schema."""
+        return self._native.output_schema()
+
+    @property
+    def provenance(self) -> dict:
+        """The metadata every output carries: the transform's name, version,
+        sha256 and declaration (``skewless.transform.*`` keys)."""
+        return dict(self._native.provenance())
+
+    def transform(self, data: Any, *, keep: Sequence[str] = ()) -> "pyarrow.Table":
+        """The features of ``data``: one output row per input row, in order.
+
+        ``data`` is Arrow data: a pyarrow ``Table``, ``RecordBatch`` or
+        ``RecordBatchReader``, a polars ``DataFrame``, or anything exposing
+        ``__arrow_c_stream__`` / ``__arrow_c_array__``. Its buffers are read
+        in place (no copy). Input columns are matched by name (others are
+        ignored) under the same rules as ``skewless run`` on a file; columns
+        named in ``keep`` are copied in front of the features. The result's
+        schema carries :attr:`provenance`, so ``pyarrow.parquet.write_table``
+        records which transform made it (``skewless inspect`` shows it).
+
+        Raises :class:`BadInput` for data the transform does not take,
+        :class:`RowRejected` for a row its code rejects (``e.row`` counts
+        from 0 over the whole table), :class:`LimitExceeded` for a sandbox
+        limit.
+        """
+        return self._native.transform(data, keep=list(keep))
+
+    def transform_pandas(self, df: "pandas.DataFrame", *, keep: Sequence[str] = ()) -> "pandas.DataFrame":
+        """Like :meth:`transform`, for a pandas DataFrame in and out.
+
+        The DataFrame goes to Arrow as ``pyarrow.Table.from_pandas`` (and
+        ``DataFrame.to_parquet``) writes it, so a column means the same here
+        as in a Parquet file written by pandas. Outputs come back as numpy
+        columns, except nullable integer and boolean outputs, which use
+        pandas' nullable dtypes (``Int64``, ``boolean``) so that no value is
+        turned into a float; timestamps are ``datetime64[us, UTC]``.
+        """
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return _to_pandas(self.transform(table, keep=keep), self.outputs)
+
+    def transform_rows(self, rows: Iterable[Mapping[str, Any]]) -> List[dict]:
+        """Rows as dicts in, feature rows as dicts out, through the serving
+        codec: exactly what ``skewless serve`` answers for the same rows.
+
+        Values are JSON values as a request carries them; a ``datetime`` is
+        sent as its ISO 8601 text (a naive one falls under the
+        ``naive_timestamps`` rule). Timestamps come back as RFC 3339 text,
+        as in a response.
+        """
+        text = _json.dumps(list(rows), default=_json_default, allow_nan=True)
+        return _json.loads(self._native.transform_json(text))
+
+    def transform_row(self, row: Mapping[str, Any]) -> dict:
+        """One row: :meth:`transform_rows` of ``[row]``."""
+        return self.transform_rows([row])[0]
+
+    def expect_sha256(self, sha256: str) -> None:
+        """Raises :class:`PinMismatch` unless the component has this sha256."""
+        self._native.expect_sha256(sha256)
+
+    def component_bytes(self) -> bytes:
+        """The component file's bytes."""
+        return self._native.component_bytes()
+
+    def __reduce__(self):
+        # Travels as its bytes, its sha256 (checked on arrival) and its
+        # settings; loads through the precompiled cache where it lands.
+        return (_unpickle, (self.component_bytes(), self.sha256, self._settings))
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+def _field(spec: Mapping[str, Any]) -> Field:
+    return Field(name=spec["name"], type=spec["data_type"], nullable=bool(spec["nullable"]))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_datetime.datetime, _datetime.date)):
+        return value.isoformat()
+    raise TypeError(f"a {type(value).__name__} is not a JSON value a row can carry: {value!r}")
+
+
+def _to_pandas(table: "pyarrow.Table", outputs: Sequence[Field]) -> "pandas.DataFrame":
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {f.name for f in outputs if f.nullable}
+    dtypes = {
+        pa.int64(): pd.Int64Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+    }
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if name in nullable and column.type in dtypes:
+            columns[name] = column.to_pandas(types_mapper=dtypes.get)
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns)
+
+
+def _unpickle(component: bytes, sha256: str, settings: Mapping[str, Any]) -> Transform:
+    return load(component, expect_sha256=sha256, **settings)
+
+
+def load(
+    component: Union[str, "_os.PathLike[str]", bytes],
+    *,
+    expect_sha256: Optional[str] = None,
+    fuel_per_row: Optional[int] = None,
+    memory_limit: Optional[int] = None,
+    max_output_bytes: Optional[int] = None,
+    deadline: Optional[float] = None,
+    max_instances: Optional[int] = None,
+    reuse_instances: bool = False,
+    naive_timestamps: str = "refuse",
+    cache_dir: Any = _DEFAULT,
+) -> Transform:
+    """Loads a transform component: a path to a ``.wasm`` file, or its bytes.
+
+    The keyword arguments are the CLI's limits and settings, with the
+    CLI's defaults:
+
+    - ``expect_sha256``: refuse (:class:`PinMismatch`) any component but
+      this one, before anything runs.
+    - ``fuel_per_row``: CPU budget per row (default 100,000,000).
+    - ``memory_limit``, ``max_output_bytes``: bytes (default 256 MiB each).
+    - ``deadline``: seconds a call may take (default none).
+    - ``max_instances``: calls that may run at once, each on an instance of
+      its own (default twice the CPUs); memory is at most this times
+      ``memory_limit``.
+    - ``reuse_instances``: keep instances warm between calls instead of a
+      clean instance per call (faster; only for transforms known to keep no
+      state; see the README).
+    - ``naive_timestamps``: ``"refuse"`` (default) or ``"utc"``.
+    - ``cache_dir``: where compiled components are kept (default the CLI's,
+      ``~/.cache/skewless``); ``None`` compiles on every load.
+
+    Raises :class:`InvalidComponent` for a file that is not a usable
+    transform, :class:`DataError` for one that cannot be read.
+    """
+    if isinstance(component, (bytes, bytearray, memoryview)):
+        data, name = bytes(component), "<component bytes>"
+    else:
+        name = _os.fspath(component)
+        try:
+            with open(name, "rb") as file:
+                data = file.read()
+        except OSError as e:
+            raise DataError(f"cannot read `{name}`: {e.strerror or e}", kind="io") from None
+    if cache_dir is _DEFAULT:
+        cache_dir = _native.default_cache_dir()
+    settings = dict(
+        fuel_per_row=fuel_per_row,
+        memory_limit=memory_limit,
+        max_output_bytes=max_output_bytes,
+        deadline=deadline,
+        max_instances=max_instances,
+        reuse_instances=reuse_instances,
+        naive_timestamps=naive_timestamps,
+        cache_dir=None if cache_dir is None else _os.fspath(cache_dir),
+    )
+    transform = Transform(_native.load(data, name, **settings), settings)
+    if expect_sha256 is not None:
+        transform.expect_sha256(expect_sha256)
+    return transform
+
+
+def _loaded(transform: Union[Transform, str, "_os.PathLike[str]", bytes]) -> Transform:
+    return transform if isinstance(transform, Transform) else load(transform)
+
+
+@dataclass(frozen=True)
+class BackfillSummary:
+    """What :func:`run` did."""
+
+    rows: int
+    batches: int
+    seconds: float
+    rejected: int
+    output: str
+
+
+def run(
+    transform: Union[Transform, str, "_os.PathLike[str]", bytes],
+    input: Union[str, "_os.PathLike[str]"],
+    output: Union[str, "_os.PathLike[str]"],
+    *,
+    keep: Sequence[str] = (),
+    on_error: str = "fail",
+    rejects: Optional[Union[str, "_os.PathLike[str]"]] = None,
+    max_rejects: Optional[Union[int, str]] = None,
+    batch_size: Optional[int] = None,
+    threads: Optional[int] = None,
+) -> BackfillSummary:
+    """``skewless run``: the features of the file ``input`` into ``output``
+    (formats by extension: ``.parquet``, ``.arrow``, ``.csv``, ``.jsonl``),
+    with the transform's provenance in its metadata.
+
+    ``transform`` is a :class:`Transform` or a component path. ``keep``,
+    ``on_error`` (``"fail"``, ``"skip"``, ``"null"``), ``rejects``,
+    ``max_rejects`` (a count, or a percentage such as ``"1%"``),
+    ``batch_size`` and ``threads`` are the CLI's options. On error no
+    output is left behind.
+    """
+    t = _loaded(transform)
+    rows, batches, seconds, rejected = _native.run(
+        t._native,
+        _os.fspath(input),
+        _os.fspath(output),
+        keep=list(keep),
+        on_error=on_error,
+        rejects=None if rejects is None else _os.fspath(rejects),
+        max_rejects=None if max_rejects is None else str(max_rejects),
+        batch_size=batch_size,
+        threads=threads,
+    )
+    return BackfillSummary(rows, batches, seconds, rejected, _os.fspath(output))
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first value of a path that differs from the backfill."""
+
+    row: int
+    column: str
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class PathReport:
+    """How one path compared with the backfill (the reference)."""
+
+    name: str
+    rows_differing: int
+    first_mismatch: Optional[Mismatch]
+    error: Optional[str]
+
+    @property
+    def passed(self) -> bool:
+        return self.rows_differing == 0 and self.error is None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The parity proof of :func:`verify`: every path, compared bit for bit
+    with the backfill. ``bool(report)`` is ``report.passed``."""
+
+    rows: int
+    columns: int
+    rejected: int
+    paths: List[PathReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(p.passed for p in self.paths)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        lines = [f"{self.rows} rows, {self.columns} output columns, {self.rejected} rejected"]
+        for p in self.paths:
+            status = "ok" if p.passed else "FAILED"
+            lines.append(f"  {p.name:<48} {status}")
+            if p.error:
+                lines.append(f"    {p.error}")
+            elif p.first_mismatch:
+                m = p.first_mismatch
+                lines.append(
+                    f"    {p.rows_differing} rows differ; first: row {m.row}, column "
+                    f"`{m.column}`: expected {m.expected}, found {m.actual}"
+                )
+        return "\n".join(lines)
+
+
+def verify(
+    transform: Union[Transform, str, "_os.PathLike[str]", bytes],
+    input: Union[str, "_os.PathLike[str]"],
+    *,
+    batch_sizes: Optional[Sequence[Union[int, str]]] = None,
+) -> VerifyReport:
+    """``skewless verify``: the rows of ``input`` through the backfill, each
+    row alone through the serving codec, and batches of each size
+    (default 1, 7, 1024 and ``"all"``), compared bit for bit."""
+    t = _loaded(transform)
+    sizes = None if batch_sizes is None else [str(s) for s in batch_sizes]
+    raw = _native.verify(t._native, _os.fspath(input), batch_sizes=sizes)
+    paths = [
+        PathReport(
+            name=p["name"],
+            rows_differing=p["rows_differing"],
+            first_mismatch=Mismatch(**p["first_mismatch"]) if p["first_mismatch"] else None,
+            error=p["error"],
+        )
+        for p in raw["paths"]
+    ]
+    return VerifyReport(rows=raw["rows"], columns=raw["columns"], rejected=raw["rejected"], paths=paths)
+
+
+__all__ = [
+    "load",
+    "run",
+    "verify",
+    "Transform",
+    "Field",
+    "BackfillSummary",
+    "VerifyReport",
+    "PathReport",
+    "Mismatch",
+    "SkewlessError",
+    "InvalidComponent",
+    "PinMismatch",
+    "BadInput",
+    "RowRejected",
+    "LimitExceeded",
+    "InvalidOutput",
+    "DataError",
+]

@@ -1,0 +1,203 @@
+"""Backfills on Spark: a transform over a PySpark DataFrame, on the executors.
+
+::
+
+    from pyspark.sql import SparkSession
+    import skewless.spark
+
+    spark = SparkSession.builder.getOrCreate()
+    df = spark.read.parquet("transactions.parquet")
+    features = skewless.spark.transform(df, "fraud_features.wasm",
+                                        keep=["transaction_id"],
+                                        expect_sha256="ed5809ca...")
+    features.write.parquet("features.parquet")
+
+How it runs:
+
+- **On the driver**, :func:`transform` loads the component once: it checks
+  the pin (``expect_sha256``) and the DataFrame's columns against the
+  transform's declaration (a missing column or a column of the wrong type
+  fails here, naming the column, before any task runs), and derives the
+  output schema from the declaration.
+- **Across the network**, the component's bytes go to each executor once,
+  as a broadcast variable; the data does not move: each partition is
+  transformed where it is.
+- **On the executors**, ``DataFrame.mapInArrow`` hands each Python worker
+  its partitions as Arrow batches; the worker loads the component once
+  (through the precompiled cache) and runs every batch through the same
+  Rust runtime as ``skewless run`` and ``skewless serve``, so the result is
+  bit-identical to both.
+
+The output's feature fields carry the transform's name, version and sha256
+in their Spark metadata; Spark writes them into its Parquet files, and
+``skewless inspect`` shows that provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence, Union
+
+from . import BadInput, RowRejected, SkewlessError, Transform, load
+from .errors import LimitExceeded
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import DataType, StructType
+
+__all__ = ["transform", "output_schema"]
+
+# One loaded transform per component per Python worker (workers are reused
+# across tasks), keyed by sha256.
+_WORKER_TRANSFORMS: Dict[str, Transform] = {}
+
+
+def _spark_type(data_type: str) -> "DataType":
+    from pyspark.sql import types as T
+
+    return {
+        "float64": T.DoubleType(),
+        "float32": T.FloatType(),
+        "int64": T.LongType(),
+        "int32": T.IntegerType(),
+        "boolean": T.BooleanType(),
+        "utf8": T.StringType(),
+        "timestamp-micros": T.TimestampType(),
+    }[data_type]
+
+
+def output_schema(df: "DataFrame", t: Transform, keep: Sequence[str] = ()) -> "StructType":
+    """The schema :func:`transform` produces: the ``keep`` fields of ``df``,
+    then the transform's outputs, each carrying the provenance metadata
+    (``skewless.transform.name``, ``.version``, ``.sha256``, ``.spec``)."""
+    from pyspark.sql import types as T
+
+    provenance = t.provenance
+    fields = [df.schema[name] for name in keep]
+    for out in t.outputs:
+        fields.append(T.StructField(out.name, _spark_type(out.type), out.nullable, dict(provenance)))
+    return T.StructType(fields)
+
+
+def _check_columns(df: "DataFrame", t: Transform, keep: Sequence[str]) -> None:
+    """The library's own column check, on the driver, with no data: an
+    empty Arrow table of the DataFrame's (needed) columns goes through
+    ``Transform.transform``, which refuses a missing column or a wrong
+    type exactly as for a file."""
+    import inspect
+
+    from pyspark.sql.pandas.types import to_arrow_schema as spark_to_arrow
+
+    # What mapInArrow sends: timestamps in the session's time zone.
+    zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+    if "timezone" in inspect.signature(spark_to_arrow).parameters:
+        def to_arrow_schema(schema):
+            return spark_to_arrow(schema, timezone=zone)
+    else:  # PySpark 3.5
+        to_arrow_schema = spark_to_arrow
+
+    names = set(df.columns)
+    missing_kept = [k for k in keep if k not in names]
+    if missing_kept:
+        raise BadInput(
+            f"cannot keep column `{missing_kept[0]}`: the DataFrame has no such column; its "
+            f"columns are: {', '.join(df.columns)}",
+            kind="bad_request",
+        )
+    inputs = [f.name for f in t.inputs]
+    needed = [n for n in inputs if n in names] + [k for k in keep if k not in inputs]
+    try:
+        # All the columns, so that an error lists what the DataFrame has...
+        schema = to_arrow_schema(df.schema)
+    except TypeError:
+        try:
+            # ...unless some column Arrow cannot carry is not needed anyway.
+            schema = to_arrow_schema(df.select(*needed).schema)
+        except TypeError as e:
+            raise BadInput(f"the DataFrame's columns cannot be sent to the transform: {e}",
+                           kind="wrong_type") from None
+    t.transform(schema.empty_table(), keep=keep)
+
+
+def transform(
+    df: "DataFrame",
+    component: Union[Transform, str, "os.PathLike[str]", bytes],
+    *,
+    keep: Sequence[str] = (),
+    expect_sha256: Optional[str] = None,
+    **load_options: Any,
+) -> "DataFrame":
+    """The features of every row of ``df``, computed on the executors.
+
+    ``component`` is a :class:`skewless.Transform` or a component path
+    (read on the driver). ``keep`` columns are copied in front of the
+    features; ``expect_sha256`` refuses any other component before a task
+    runs; other keyword arguments are :func:`skewless.load`'s limits and
+    settings, used on every executor.
+
+    Returns a DataFrame (lazy, like any Spark transformation) with the
+    schema of :func:`output_schema`. A row the transform rejects fails the
+    job, and the driver's error names the partition, the row's values and
+    the transform's message.
+    """
+    if isinstance(component, Transform):
+        if load_options:
+            raise TypeError(
+                "settings go to skewless.load when given a path; a Transform already has them: "
+                + ", ".join(sorted(load_options))
+            )
+        t = component
+        if expect_sha256 is not None:
+            t.expect_sha256(expect_sha256)
+    else:
+        t = load(component, expect_sha256=expect_sha256, **load_options)
+    keep = list(keep)
+    _check_columns(df, t, keep)
+    schema = output_schema(df, t, keep)
+    inputs = [f.name for f in t.inputs]
+    columns = inputs + [k for k in keep if k not in inputs]
+    spark = df.sparkSession
+    shipped = spark.sparkContext.broadcast(t.component_bytes())
+    sha256 = t.sha256
+    settings = dict(t._settings)
+
+    def features(batches: Iterator["pyarrow.RecordBatch"]) -> Iterator["pyarrow.RecordBatch"]:
+        worker = _WORKER_TRANSFORMS.get(sha256)
+        if worker is None:
+            worker = load(shipped.value, expect_sha256=sha256, **settings)
+            _WORKER_TRANSFORMS[sha256] = worker
+        for batch in batches:
+            try:
+                out = worker.transform(batch, keep=keep)
+            except (RowRejected, BadInput, LimitExceeded) as e:
+                raise _with_row(e, batch, inputs) from None
+            yield from out.to_batches()
+
+    return df.select(*columns).mapInArrow(features, schema)
+
+
+def _with_row(error: SkewlessError, batch: "pyarrow.RecordBatch", inputs: Sequence[str]) -> SkewlessError:
+    """``error`` with where it happened on Spark: the partition, and the
+    row's input values (a row number within a batch means nothing there)."""
+    where = []
+    try:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None:
+            where.append(f"in partition {context.partitionId()}")
+    except ImportError:  # pragma: no cover
+        pass
+    if error.row is not None and error.row < batch.num_rows:
+        where.append(f"row {error.row} of a batch of {batch.num_rows}")
+        row = batch.slice(error.row, 1).select([c for c in inputs if c in batch.schema.names])
+        where.append(f"the row's input values: {json.dumps(row.to_pylist()[0], default=str)}")
+    return type(error)(
+        f"{error} ({'; '.join(where)})" if where else str(error),
+        kind=error.kind,
+        row=error.row,
+        column=error.column,
+        limit=error.limit,
+    )

@@ -1,0 +1,131 @@
+"""`skewless.spark` on PySpark in local mode (`local[2]`): the Spark output
+is bit-identical to `skewless run`'s, failures reach the driver clearly,
+and Spark's Parquet files record which transform made them."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import skewless
+import skewless.spark
+from conftest import assert_same_bits, cli, generated_table, read_bundled
+
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("skewless-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "America/New_York")
+        .config("spark.driver.memory", "2g")
+        # Timestamps before 1900 in files not written by Spark (the edge cases)
+        # are read as written (proleptic Gregorian), not refused.
+        .config("spark.sql.parquet.datetimeRebaseModeInRead", "CORRECTED")
+        .config("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("name", ["fraud-features", "fraud-features-py", "glucose-alerts", "email-subject"])
+def test_spark_output_is_bit_identical_to_skewless_run(spark, examples, tmp_path, name):
+    example = examples[name]
+    t = skewless.load(example["component"])
+    bundled = read_bundled(example["data"])
+    bundled = bundled.append_column("row_id", pa.array(range(bundled.num_rows), pa.int64()))
+    generated = generated_table(t, ROWS)
+    for label, table in (("bundled", bundled), ("generated", generated)):
+        source = tmp_path / f"{label}.parquet"
+        pq.write_table(table, source, row_group_size=30_000)
+        reference = tmp_path / f"{label}-cli.parquet"
+        cli("run", example["component"], "--input", str(source), "--output", str(reference))
+        expected = pq.read_table(reference)
+
+        df = spark.read.parquet(str(source))
+        features = skewless.spark.transform(df, t, keep=["row_id"])
+        # Spark does not promise an order: put the rows back by their id.
+        got = features.toArrow().sort_by("row_id").drop_columns(["row_id"])
+        assert_same_bits(expected, got)
+
+
+def test_spark_parquet_records_the_transform(spark, examples, tmp_path):
+    example = examples["fraud-features"]
+    t = skewless.load(example["component"])
+    source = tmp_path / "in.parquet"
+    pq.write_table(read_bundled(example["data"]), source)
+    df = spark.read.parquet(str(source))
+    features = skewless.spark.transform(df, example["component"], keep=["transaction_id"],
+                                        expect_sha256=t.sha256)
+    field = features.schema["log_amount"]
+    assert field.metadata["skewless.transform.sha256"] == t.sha256
+    assert features.schema["transaction_id"].metadata == {}
+    out = tmp_path / "features"
+    features.coalesce(1).write.parquet(str(out))
+    part = next(p for p in out.iterdir() if p.suffix == ".parquet")
+    inspected = cli("inspect", str(part)).stdout
+    assert f"made by      fraud-features {t.version}" in inspected
+    assert t.sha256 in inspected
+
+
+def test_a_rejected_row_fails_the_job_with_its_values(spark, guests):
+    df = spark.createDataFrame([(1.0,), (4.0,), (-2.5,), (9.0,)], "amount double").repartition(1)
+    features = skewless.spark.transform(df, guests["FAILS_ROW"])
+    with pytest.raises(Exception) as error:
+        features.collect()
+    text = str(error.value)
+    assert "RowRejected" in text
+    assert "amount must not be negative, got -2.5" in text
+    assert 'the row\'s input values: {"amount": -2.5}' in text
+    assert "(in partition 0; row 2 of a batch of 4;" in text
+
+
+def test_a_pin_mismatch_refuses_before_any_task(spark, examples):
+    df = spark.read.parquet(_fraud_parquet(spark, examples))
+    tracker = spark.sparkContext.statusTracker()
+    spark.sparkContext.setJobGroup("pin", "pin mismatch")
+    with pytest.raises(skewless.PinMismatch, match="pinned to " + "cd" * 32):
+        skewless.spark.transform(df, examples["fraud-features"]["component"], expect_sha256="cd" * 32)
+    assert tracker.getJobIdsForGroup("pin") == []
+
+
+def test_a_column_of_the_wrong_type_is_named_on_the_driver(spark, examples):
+    df = spark.createDataFrame([("12.5", 3, "travel")], "amount string, hour long, merchant_category string")
+    with pytest.raises(skewless.BadInput, match="column `amount` has type Utf8, but transform `fraud-features` takes float64") as error:
+        skewless.spark.transform(df, examples["fraud-features"]["component"])
+    assert error.value.column == "amount"
+    df = spark.createDataFrame([(12.5, "travel")], "amount double, merchant_category string")
+    with pytest.raises(skewless.BadInput, match="input has no column `hour`") as error:
+        skewless.spark.transform(df, examples["fraud-features"]["component"])
+    df = spark.createDataFrame([(12.5, 3, "travel")], "amount double, hour int, merchant_category string")
+    # An int column widens exactly to the declared int64.
+    assert skewless.spark.transform(df, examples["fraud-features"]["component"]).count() == 1
+    with pytest.raises(skewless.BadInput, match="cannot keep column `id`"):
+        skewless.spark.transform(df, examples["fraud-features"]["component"], keep=["id"])
+
+
+_PARQUET = {}
+
+
+def _fraud_parquet(spark, examples) -> str:
+    if "fraud" not in _PARQUET:
+        import tempfile
+
+        path = os.path.join(tempfile.mkdtemp(), "fraud.parquet")
+        pq.write_table(read_bundled(examples["fraud-features"]["data"]), path)
+        _PARQUET["fraud"] = path
+    return _PARQUET["fraud"]
