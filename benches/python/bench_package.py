@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--mode", choices=["transform", "threads"])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--reuse-instances", action="store_true",
+                        help="keep instances warm between calls (to see what the clean slate costs)")
     args = parser.parse_args()
     if args.write_input:
         pq.write_table(transactions(args.rows), args.write_input, row_group_size=131_072)
@@ -47,7 +49,7 @@ def main() -> None:
 
     import skewless
 
-    t = skewless.load(args.component)
+    t = skewless.load(args.component, reuse_instances=args.reuse_instances)
     table = pq.read_table(args.input, columns=["amount", "hour", "merchant_category"])
     t.transform(table.slice(0, 10_000))  # warm: the first instances, pages
     if args.mode == "transform":

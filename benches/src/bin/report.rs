@@ -269,9 +269,16 @@ natively is itself about 1.3 µs at the median (the native column).
 Reaching 2 µs would take a different boundary for tiny batches (one flat
 buffer per call instead of a list per column), a contract change not made.
 
-**A clean instance per call (1.5 µs aim).** Missed: a fresh instance costs
-about 7 µs per call over reuse, within the 10 µs under which it stays the
-default. Timed by hand on 2026-12-02 (temporary timers around each step,
+**A clean instance per call (1.5 µs aim).** Missed, and in this report
+over the 10 µs bound too: the clean slate cost `fraud-features` 12.3 µs at
+the median, where a quick run of the section on the same day measured
+7.3 µs (9.3 µs clean against 2.1 µs reused); this report's reused call was
+itself 3.6 µs, so the machine was slower, but the clean call is 4.4x the
+reused one in both. It stays the default all the same: a transform that
+keeps state answers the same request differently, which is the skew
+skewless exists to prevent, and one call's data stays readable in the
+next; reuse is one flag for whoever has checked their transform, and 12 µs
+is 7% of a single-row HTTP request's p50 here. Timed by hand on 2026-12-02 (temporary timers around each step,
 warm one-row `fraud-features` calls, mean 9.95 µs per clean call):
 instantiating 4.70 µs (a `Store` and its limits 0.76 µs; the component's
 instantiation 3.9 µs: taking a pooling slot, mapping its copy-on-write
@@ -874,7 +881,7 @@ fn isolation(options: &Options, out: &mut String) {
     } else if fraud_cost <= 10.0 {
         "misses the 1.5 µs aim, within the 10 µs that keeps it the default"
     } else {
-        "more than the 10 µs that would keep it the default"
+        "more than the 10 µs bound; where the time goes, and why it stays the default: see the end of this report"
     };
     let _ = writeln!(
         out,
@@ -1365,11 +1372,17 @@ fn python_package(options: &Options, out: &mut String) {
     let repeat = "3";
     let (mut rust, mut py) = (Vec::new(), Vec::new());
     for _ in 0..options.runs {
-        let started = Instant::now();
-        for batch in &batches {
-            transform.call(batch).expect("features");
-        }
-        rust.push(started.elapsed().as_secs_f64());
+        // As the Python side: the median of 3 passes, in a warm process.
+        let mut passes: Vec<f64> = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                for batch in &batches {
+                    transform.call(batch).expect("features");
+                }
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        rust.push(median(&mut passes));
         let measured = bench_package(
             python,
             &[
@@ -1397,14 +1410,34 @@ fn python_package(options: &Options, out: &mut String) {
                 "--mode",
                 "threads",
                 "--repeat",
-                "1",
+                repeat,
             ],
         );
-        one.extend(floats(&measured["one"]));
-        four.extend(floats(&measured["four"]));
+        one.push(median(&mut floats(&measured["one"])));
+        four.push(median(&mut floats(&measured["four"])));
+    }
+    // The same four passes from Rust threads: what this machine's cores give.
+    let (mut rust_one, mut rust_four) = (Vec::new(), Vec::new());
+    let pass = || {
+        for batch in &batches {
+            transform.call(batch).expect("features");
+        }
+    };
+    for _ in 0..options.runs {
+        let started = Instant::now();
+        (0..4).for_each(|_| pass());
+        rust_one.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(pass);
+            }
+        });
+        rust_four.push(started.elapsed().as_secs_f64());
     }
     let (rust, py) = (median(&mut rust), median(&mut py));
     let (one, four) = (median(&mut one), median(&mut four));
+    let (rust_one, rust_four) = (median(&mut rust_one), median(&mut rust_four));
     let _ = writeln!(
         out,
         "`fraud-features` on a generated table of {} card transactions, read into memory from \
@@ -1413,7 +1446,8 @@ fn python_package(options: &Options, out: &mut String) {
          package built in release), which slices it into the backfill's 8,192-row batches \
          without copying, calls the library on each with the GIL released, and returns a \
          pyarrow Table. Rust: `Transform::call` on the same file read as 8,192-row batches, \
-         in this process. The two alternate, run by run.\n",
+         in this process. Each side's figure is the median of 3 passes in a warm process, \
+         and the two alternate, run by run.\n",
         si(rows as f64)
     );
     let _ = writeln!(out, "| path | time | rows/s | / Rust |");
@@ -1445,20 +1479,41 @@ fn python_package(options: &Options, out: &mut String) {
     let _ = writeln!(
         out,
         "Threads: four transforms of the table by one Python thread, then by four threads \
-         sharing one `Transform` (a `ThreadPoolExecutor`), {} runs. This machine has {cpus} \
+         sharing one `Transform` (a `ThreadPoolExecutor`), each the median of 3 passes in \
+         a process, {} runs; beside them, the same from Rust threads in this process. This machine has {cpus} \
          CPUs, so {cpus}x is the most threads can give.\n",
         options.runs
     );
-    let _ = writeln!(out, "| threads | time for 4 tables | speedup |");
-    let _ = writeln!(out, "|---|---:|---:|");
-    let _ = writeln!(out, "| 1 | {:.1} ms | 1.00x |", one * 1e3);
-    let _ = writeln!(out, "| 4 | {:.1} ms | {:.2}x |", four * 1e3, one / four);
+    let _ = writeln!(
+        out,
+        "| threads | Python: time for 4 tables | speedup | Rust threads: time | speedup |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| 1 | {:.1} ms | 1.00x | {:.1} ms | 1.00x |",
+        one * 1e3,
+        rust_one * 1e3
+    );
+    let _ = writeln!(
+        out,
+        "| 4 | {:.1} ms | {:.2}x | {:.1} ms | {:.2}x |",
+        four * 1e3,
+        one / four,
+        rust_four * 1e3,
+        rust_one / rust_four
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let verdict = if one / four >= 1.7 { "meets" } else { "misses" };
     let _ = writeln!(
         out,
-        "\nFour threads {verdict} the 1.7x aim ({:.2}x): the GIL is released for the whole call.",
-        one / four
+        "\nFour Python threads {verdict} the 1.7x aim ({:.2}x); four Rust threads calling \
+         `Transform::call` on the same batches, in the same run, get {:.2}x: most of the gap to \
+         2x is what this machine's two CPUs give. Each call releases the GIL from its \
+         first batch to its last; it holds it to import the input and to build the output \
+         Table.",
+        one / four,
+        rust_one / rust_four
     );
 }
 

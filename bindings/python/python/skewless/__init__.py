@@ -244,8 +244,6 @@ def load(
                 data = file.read()
         except OSError as e:
             raise DataError(f"cannot read `{name}`: {e.strerror or e}", kind="io") from None
-    if cache_dir is _DEFAULT:
-        cache_dir = _native.default_cache_dir()
     settings = dict(
         fuel_per_row=fuel_per_row,
         memory_limit=memory_limit,
@@ -254,9 +252,17 @@ def load(
         max_instances=max_instances,
         reuse_instances=reuse_instances,
         naive_timestamps=naive_timestamps,
-        cache_dir=None if cache_dir is None else _os.fspath(cache_dir),
     )
-    transform = Transform(_native.load(data, name, **settings), settings)
+    # A pickled transform keeps the caller's cache directory only if one
+    # was given: by default it uses the default of the machine it lands on.
+    if cache_dir is not _DEFAULT:
+        settings["cache_dir"] = None if cache_dir is None else _os.fspath(cache_dir)
+    resolved = settings.get("cache_dir", _DEFAULT)
+    if resolved is _DEFAULT:
+        default = _native.default_cache_dir()
+        resolved = None if default is None else _os.fspath(default)
+    native = _native.load(data, name, **{**settings, "cache_dir": resolved})
+    transform = Transform(native, settings)
     if expect_sha256 is not None:
         transform.expect_sha256(expect_sha256)
     return transform
