@@ -1,6 +1,7 @@
 """Fraud features from a notebook or a pipeline, with the skewless package.
 
-    pip install ./bindings/python pandas polars     # once, from the repository
+    pip install ./bindings/python                    # once, from the repository
+                                                     # (pandas and polars parts run if installed)
     bash scripts/demo.sh                             # builds fraud_features.wasm
     python examples/python-api/features.py
 
@@ -30,7 +31,7 @@ print("outputs:", ", ".join(f"{f.name} {f.type}" for f in t.outputs))
 
 table = pyarrow.csv.read_csv(data)
 features = t.transform(table, keep=["transaction_id", "is_fraud"])   # pyarrow in and out
-print(features.slice(0, 5).to_pandas())
+print(features.slice(0, 5).to_string(preview_cols=8))
 
 try:
     import pandas  # noqa: F401

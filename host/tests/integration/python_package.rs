@@ -11,8 +11,12 @@ use skewless_test_artifacts as artifacts;
 
 use crate::python::workspace;
 
-/// Builds the extension (the dev profile, sharing the workspace's target
-/// directory) and installs the package into the venv; returns its python.
+/// Builds the extension (the dev profile) and installs the package into
+/// the venv; returns its python. The build has a target directory of its
+/// own: maturin's cargo runs with another environment than the `cargo
+/// test` running this, so in a shared directory it rebuilt some of the
+/// test build's crates in place, and the doctests compiled after it then
+/// failed with E0460 ("found possibly newer version of crate `arrow`").
 fn install_package() -> String {
     let python = crate::conformance::python();
     let venv = Path::new(&python).parent().unwrap().parent().unwrap();
@@ -20,6 +24,7 @@ fn install_package() -> String {
         .current_dir(workspace())
         .args(["develop", "--quiet", "-m", "bindings/python/Cargo.toml"])
         .env("VIRTUAL_ENV", venv)
+        .env("CARGO_TARGET_DIR", workspace().join("target/python-ext"))
         .env_remove("CONDA_PREFIX")
         .output()
         .expect("run maturin");
