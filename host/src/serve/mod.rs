@@ -577,7 +577,7 @@ async fn answer(
         Failure::new(StatusCode::BAD_REQUEST, "malformed_json", message)
     })?;
     if let Some(expected) = &request.expect_sha256
-        && !expected.trim().eq_ignore_ascii_case(transform.sha256())
+        && transform.expect_sha256(expected).is_err()
     {
         return Err(Failure::new(
             StatusCode::CONFLICT,
