@@ -10,7 +10,7 @@ fn latency(c: &mut Criterion) {
         let transform = example.transform();
         let row = example.batch(1);
         let json: serde_json::Value =
-            serde_json::from_str(&skewless::json::encode_rows(&row)[0]).expect("json row");
+            serde_json::from_str(&skewless::codec::json::encode_rows(&row)[0]).expect("json row");
         group.bench_with_input(BenchmarkId::new("wasm", example.name()), &row, |b, row| {
             b.iter(|| transform.call(row).expect("call"))
         });

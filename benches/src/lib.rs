@@ -111,7 +111,7 @@ impl Example {
 
     /// One row, as the JSON body of a serving request.
     pub fn request_body(self) -> String {
-        let row = skewless::json::encode_rows(&self.batch(1)).remove(0);
+        let row = skewless::codec::json::encode_rows(&self.batch(1)).remove(0);
         format!("{{\"rows\": [{row}]}}")
     }
 

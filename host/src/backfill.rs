@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 
+use crate::engine::Transform;
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Encoded, Encoder, Reader, Writer};
-use crate::transform::Transform;
 
 /// Default rows per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
@@ -259,7 +259,7 @@ impl Backfill {
             }
         }
         let rejects = self.check_rejecting()?;
-        let naive = self.transform.runtime().config().naive_timestamps;
+        let naive = self.transform.config().naive_timestamps;
         let reader = Reader::open(&self.input, Some(&requests), self.batch_size, naive)?;
         if self.on_error != OnError::Fail {
             reader.set_aside_bad_values();
@@ -652,10 +652,10 @@ fn take_rows(batch: &RecordBatch, indices: &[u32]) -> Result<RecordBatch> {
 /// written).
 fn reject_line(input: &RecordBatch, local: usize, error: &Error) -> String {
     let row = input.slice(local, 1);
-    let values = if crate::json::check_encodable(&row.schema()).is_ok() {
-        crate::json::encode_rows(&row).remove(0)
+    let values = if crate::codec::json::check_encodable(&row.schema()).is_ok() {
+        crate::codec::json::encode_rows(&row).remove(0)
     } else {
-        crate::json::encode_rows(&crate::text::text_batch(&row)).remove(0)
+        crate::codec::json::encode_rows(&crate::codec::text::text_batch(&row)).remove(0)
     };
     let head = serde_json::json!({
         "row": error.row(),

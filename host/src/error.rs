@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::engine::Setting;
+
 /// A `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -227,6 +229,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A [`Config`](crate::Config) setting has a value the runtime cannot use.
+    #[error("invalid `{}`: {reason}", setting.name())]
+    InvalidSetting {
+        /// The setting.
+        setting: Setting,
+        /// What is wrong with its value.
+        reason: String,
+    },
+
     /// The runtime itself failed (engine setup, instantiation).
     #[error("{0}")]
     Runtime(String),
@@ -363,6 +374,25 @@ impl Error {
         }
     }
 
+    /// The [`Config`](crate::Config) setting that would change this
+    /// outcome, if any: the limit that was exceeded, or the rule that
+    /// refused a value. A front end names it in its own terms (a flag, a
+    /// keyword); the message itself names only the library's setting.
+    pub fn setting(&self) -> Option<Setting> {
+        match self {
+            Error::LimitExceeded { limit, .. } => match limit {
+                Limit::Fuel => Some(Setting::FuelPerRow),
+                Limit::Memory => Some(Setting::MemoryLimit),
+                Limit::Deadline => Some(Setting::Deadline),
+                Limit::OutputSize => Some(Setting::MaxOutputBytes),
+                Limit::Resources => None,
+            },
+            Error::NaiveTimestamp { .. } => Some(Setting::NaiveTimestamps),
+            Error::InvalidSetting { setting, .. } => Some(*setting),
+            _ => None,
+        }
+    }
+
     /// Whether this is about one row alone, so that the row can be set aside
     /// and the others computed: the transform rejected it (an error, a
     /// panic, its CPU or memory budget at that row) or its input value
@@ -428,6 +458,7 @@ impl Error {
             Error::BadRow { .. } => "bad_row",
             Error::Io { .. } => "io",
             Error::Data { .. } => "data",
+            Error::InvalidSetting { .. } => "invalid_setting",
             Error::Runtime(_) => "runtime",
         }
     }

@@ -27,26 +27,23 @@
 //! # Ok::<(), skewless::Error>(())
 //! ```
 
+// The layers, bottom up: what a transform declares (`spec`) and the
+// library's errors; the engine that loads and calls components; the value
+// rules every format and request follows (`codec`); data files (`io`); and
+// the products on top (`backfill`, `verify`, `serve`).
 pub mod backfill;
-mod bindings;
-mod cache;
-mod convert;
+pub mod codec;
+pub mod engine;
 mod error;
 pub mod io;
-pub mod json;
-mod runtime;
-mod sandbox;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod spec;
-pub mod text;
-mod transform;
 pub mod verify;
 
-pub use error::{Error, Limit, Result};
-pub use runtime::{
-    Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Runtime,
-    default_cache_dir, default_max_instances,
+pub use engine::{
+    Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Rejecting,
+    Runtime, Setting, Transform, default_cache_dir, default_max_instances,
 };
+pub use error::{Error, Limit, Result};
 pub use spec::{DataType, Field, NaiveTimestamps, Provenance, TransformInfo};
-pub use transform::{Rejecting, Transform};

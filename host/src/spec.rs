@@ -9,8 +9,6 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::skewless::transform::types as wit;
-
 /// The time zone label of `timestamp-micros` columns in Arrow: UTC, written
 /// as an offset so that every Arrow reader and writer understands it without
 /// a time zone database.
@@ -87,20 +85,6 @@ impl fmt::Display for DataType {
     }
 }
 
-impl From<wit::DataType> for DataType {
-    fn from(value: wit::DataType) -> Self {
-        match value {
-            wit::DataType::Boolean => DataType::Boolean,
-            wit::DataType::Int32 => DataType::Int32,
-            wit::DataType::Int64 => DataType::Int64,
-            wit::DataType::Float32 => DataType::Float32,
-            wit::DataType::Float64 => DataType::Float64,
-            wit::DataType::Utf8 => DataType::Utf8,
-            wit::DataType::TimestampMicros => DataType::TimestampMicros,
-        }
-    }
-}
-
 /// What a timestamp without a time zone means (a `timestamp[ns]` column
 /// from pandas, or `"2026-03-02 00:10:43"` in a CSV file or a request).
 ///
@@ -134,6 +118,12 @@ impl std::str::FromStr for NaiveTimestamps {
     }
 }
 
+/// How to give a zone, or say what timestamps without one mean: the end of
+/// every refusal of a timestamp without a zone, whatever the format.
+pub(crate) const NAIVE_FIX: &str = "skewless does not guess which zone a timestamp without one is \
+     in; give it a zone where the data is written, or, if such timestamps are UTC, say so with \
+     the `naive_timestamps` setting (`utc`)";
+
 /// One column of a transform's inputs or outputs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Field {
@@ -162,16 +152,6 @@ impl fmt::Display for Field {
     }
 }
 
-impl From<wit::Field> for Field {
-    fn from(value: wit::Field) -> Self {
-        Field {
-            name: value.name,
-            data_type: value.data_type.into(),
-            nullable: value.nullable,
-        }
-    }
-}
-
 /// What a transform declares: name, version, description and schemas.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransformInfo {
@@ -185,18 +165,6 @@ pub struct TransformInfo {
     pub inputs: Vec<Field>,
     /// Output columns in the order the transform returns them.
     pub outputs: Vec<Field>,
-}
-
-impl From<wit::TransformInfo> for TransformInfo {
-    fn from(value: wit::TransformInfo) -> Self {
-        TransformInfo {
-            name: value.name,
-            version: value.version,
-            description: value.description,
-            inputs: value.inputs.into_iter().map(Field::from).collect(),
-            outputs: value.outputs.into_iter().map(Field::from).collect(),
-        }
-    }
 }
 
 impl TransformInfo {

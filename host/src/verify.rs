@@ -24,10 +24,10 @@ use arrow::datatypes::{DataType as ArrowType, Float32Type, Float64Type, SchemaRe
 use serde_json::value::RawValue;
 
 use crate::backfill::Backfill;
+use crate::codec::json;
+use crate::engine::Transform;
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Reader};
-use crate::json;
-use crate::transform::Transform;
 
 /// The batch sizes `verify` uses unless told otherwise: one row, a small
 /// odd size, a typical backfill size, and the whole file.
@@ -285,7 +285,7 @@ impl Verify {
                 data_type: Some(field.data_type),
             })
             .collect();
-        let naive = self.transform.runtime().config().naive_timestamps;
+        let naive = self.transform.config().naive_timestamps;
         let mut reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
         reader.set_aside_bad_values();
         let mut batches = Vec::new();
@@ -335,10 +335,7 @@ impl Verify {
             let transport = |e: Error| PathError::Transport(at_row(e).to_string());
             let one = (|| {
                 let request = one_json_row(&input.batch.slice(index, 1)).map_err(transport)?;
-                let batch = self
-                    .transform
-                    .decode_json_rows(&[&request])
-                    .map_err(transport)?;
+                let batch = json::decode_input(&self.transform, &[&request]).map_err(transport)?;
                 let output = match self.transform.call(&batch) {
                     Ok(output) => output,
                     Err(error) if error.is_row_rejection() => return Ok(Err(at_row(error))),

@@ -330,11 +330,9 @@ impl NativeTransform {
         let out = py.detach(|| -> skewless::Result<String> {
             let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(rows)
                 .map_err(|e| Error::BadRequest(format!("the rows are not a JSON array: {e}")))?;
-            let batch = transform.decode_json_rows(&rows)?;
-            let output = transform.call(&batch)?;
             Ok(format!(
                 "[{}]",
-                skewless::json::encode_rows(&output).join(",")
+                skewless::codec::json::call(transform, &rows)?.join(",")
             ))
         });
         out.py_err(py)

@@ -84,7 +84,10 @@ impl InspectCommand {
                 if let Some(batches) = preview {
                     // Each value as CSV and JSON write it: exact, and the
                     // same whatever the column's zone or layout.
-                    let shown: Vec<_> = batches.iter().map(skewless::text::text_batch).collect();
+                    let shown: Vec<_> = batches
+                        .iter()
+                        .map(skewless::codec::text::text_batch)
+                        .collect();
                     let options = arrow::util::display::FormatOptions::default().with_null("null");
                     writeln!(out)?;
                     writeln!(
@@ -219,12 +222,12 @@ fn type_name(arrow: &arrow::datatypes::DataType) -> String {
 fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<serde_json::Value> {
     let mut rows = Vec::new();
     for batch in batches {
-        let batch = if skewless::json::check_encodable(&batch.schema()).is_ok() {
+        let batch = if skewless::codec::json::check_encodable(&batch.schema()).is_ok() {
             batch.clone()
         } else {
-            skewless::text::text_batch(batch)
+            skewless::codec::text::text_batch(batch)
         };
-        for row in skewless::json::encode_rows(&batch) {
+        for row in skewless::codec::json::encode_rows(&batch) {
             rows.push(serde_json::from_str::<serde_json::Value>(&row)?);
         }
     }

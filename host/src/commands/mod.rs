@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use skewless::{Config, NaiveTimestamps, Runtime, Transform};
+use skewless::{Config, NaiveTimestamps, Runtime, Setting, Transform};
 
 pub mod build;
 pub mod inspect;
@@ -116,6 +116,32 @@ impl RuntimeArgs {
         values: &ValueArgs,
     ) -> Result<Transform> {
         load(&self.runtime(deadline, values)?, component)
+    }
+}
+
+/// The flag of a library setting.
+pub fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::FuelPerRow => "--fuel-per-row",
+        Setting::MemoryLimit => "--memory-limit",
+        Setting::MaxOutputBytes => "--max-output-bytes",
+        Setting::Deadline => "--deadline-ms",
+        Setting::NaiveTimestamps => "--naive-timestamps utc",
+        _ => "",
+    }
+}
+
+/// For an error the library traces to one of its settings (which its
+/// message names by the library's name), the flag that changes it here,
+/// e.g. ` (on the command line: `--fuel-per-row`)`.
+pub fn flag_hint(error: &anyhow::Error) -> String {
+    let setting = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<skewless::Error>())
+        .and_then(skewless::Error::setting);
+    match setting.map(flag) {
+        Some(flag) if !flag.is_empty() => format!(" (on the command line: `{flag}`)"),
+        _ => String::new(),
     }
 }
 

@@ -10,7 +10,7 @@
 //! every row in skewless's messages) and the value, where arrow-csv names
 //! the column by position, counts CSV records as lines, and prints the
 //! whole row. Timestamps are parsed as serving parses them
-//! ([`crate::text::parse_timestamp`]: RFC 3339 with a time zone, whole
+//! ([`crate::codec::text::parse_timestamp`]: RFC 3339 with a time zone, whole
 //! microseconds): arrow-csv would also take a date alone, a time without a
 //! zone, or cut a nanosecond fraction. Floats also take the text forms
 //! skewless writes for NaNs and infinities (`NaN:0x...`, `Infinity`), so a
@@ -31,20 +31,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanBuilder, PrimitiveBuilder, RecordBatch,
-    StringArray, TimestampMicrosecondBuilder,
-};
-use arrow::compute::kernels::cast_utils::Parser;
-use arrow::datatypes::{
-    DataType as ArrowType, Field as ArrowField, Float32Type, Float64Type, Int32Type, Int64Type,
-    Schema, SchemaRef,
-};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-use super::{
-    ColumnRequest, CountingReader, INFER_RECORDS, SetAside, declared_type, select, unreadable,
-};
+use super::reader::{CountingReader, INFER_RECORDS, declared_type, select};
+use super::{ColumnRequest, SetAside, unreadable};
 use crate::error::{Error, Result};
 use crate::spec::{DataType, NaiveTimestamps};
 
@@ -403,7 +395,9 @@ fn parse_as(
             row: first + row as u64,
             reason: format!("{value:?} would lose its leading zero or sign as an int64"),
         }),
-        None => parse_column(text, field.data_type(), field.name(), first, naive),
+        None => {
+            crate::codec::parse::text_column(text, field.data_type(), field.name(), first, naive)
+        }
     }
     .map_err(|mut error| {
         if let (Error::InvalidValue { reason, .. }, true) = (&mut error, guessed) {
@@ -417,179 +411,20 @@ fn parse_as(
     })
 }
 
-/// `text` parsed as `data_type`; `first` is the file row of its first
-/// value; `naive` says what a timestamp without a zone means.
-fn parse_column(
-    text: &StringArray,
-    data_type: &ArrowType,
-    column: &str,
-    first: u64,
-    naive: NaiveTimestamps,
-) -> Result<ArrayRef, Error> {
-    let invalid = |row: usize, value: &str, what: &str| Error::InvalidValue {
-        column: column.to_string(),
-        row: first + row as u64,
-        reason: if ["null", "none", "na", "n/a"]
-            .contains(&value.trim().to_ascii_lowercase().as_str())
-        {
-            format!("{value:?} is not {what}; in CSV, a null is an empty field")
-        } else if what.starts_with("an int") {
-            format!(
-                "{value:?} is not {what}{}",
-                crate::json::integral_float_hint(value)
-            )
-        } else {
-            format!("{value:?} is not {what}")
-        },
-    };
-    Ok(match data_type {
-        ArrowType::Boolean => {
-            let mut values = BooleanBuilder::with_capacity(text.len());
-            for (row, value) in text.iter().enumerate() {
-                match value.map(|value| (value, parse_bool(value))) {
-                    None => values.append_null(),
-                    Some((_, Some(value))) => values.append_value(value),
-                    Some((value, None)) => {
-                        return Err(invalid(row, value, "a boolean (true or false)"));
-                    }
-                }
-            }
-            Arc::new(values.finish())
-        }
-        ArrowType::Int32 => primitive::<Int32Type>(text, |row, value| {
-            invalid(row, value, "an int32 (a whole number such as 42)")
-        })?,
-        ArrowType::Int64 => primitive::<Int64Type>(text, |row, value| {
-            invalid(row, value, "an int64 (a whole number such as 42)")
-        })?,
-        ArrowType::Float32 => float::<Float32Type>(text, 8, |row, value, why| match why {
-            Some(why) => Error::InvalidValue {
-                column: column.to_string(),
-                row: first + row as u64,
-                reason: why,
-            },
-            None => invalid(row, value, "a float32 (a number such as 12.5)"),
-        })?,
-        ArrowType::Float64 => float::<Float64Type>(text, 16, |row, value, why| match why {
-            Some(why) => Error::InvalidValue {
-                column: column.to_string(),
-                row: first + row as u64,
-                reason: why,
-            },
-            None => invalid(row, value, "a float64 (a number such as 12.5)"),
-        })?,
-        ArrowType::Timestamp(_, zone) => {
-            let mut micros = TimestampMicrosecondBuilder::with_capacity(text.len())
-                .with_timezone_opt(zone.clone());
-            for (row, value) in text.iter().enumerate() {
-                let Some(value) = value else {
-                    micros.append_null();
-                    continue;
-                };
-                match crate::text::parse_timestamp(value, naive) {
-                    Ok(value) => micros.append_value(value),
-                    Err(refused) => return Err(refused.into_error(column, first + row as u64)),
-                }
-            }
-            Arc::new(micros.finish())
-        }
-        _ => Arc::new(text.clone()),
-    })
-}
-
-/// `text` parsed by arrow's parser for `T`, as arrow-csv parses it.
-fn primitive<T: ArrowPrimitiveType + Parser>(
-    text: &StringArray,
-    invalid: impl Fn(usize, &str) -> Error,
-) -> Result<ArrayRef, Error> {
-    let mut values = PrimitiveBuilder::<T>::with_capacity(text.len());
-    for (row, value) in text.iter().enumerate() {
-        match value {
-            None => values.append_null(),
-            Some(value) => match T::parse(value) {
-                Some(parsed) => values.append_value(parsed),
-                None => return Err(invalid(row, value)),
-            },
-        }
-    }
-    Ok(Arc::new(values.finish()))
-}
-
-/// `text` parsed by arrow's parser for `T`, as arrow-csv parses it, and
-/// skewless's own text forms of NaNs and infinities (`hex_digits` of their
-/// bits: 16 for float64, 8 for float32).
-fn float<T: ArrowPrimitiveType + Parser>(
-    text: &StringArray,
-    hex_digits: usize,
-    invalid: impl Fn(usize, &str, Option<String>) -> Error,
-) -> Result<ArrayRef, Error>
-where
-    T::Native: FromBits,
-{
-    let mut values = PrimitiveBuilder::<T>::with_capacity(text.len());
-    for (row, value) in text.iter().enumerate() {
-        match value {
-            None => values.append_null(),
-            Some(value) => match T::parse(value) {
-                // arrow's parser takes `NaN` with any payload as the
-                // canonical one: the exact forms come first.
-                Some(parsed) if !value.contains("NaN") => values.append_value(parsed),
-                _ => match crate::text::special_float_bits(value.trim(), hex_digits) {
-                    Some(Ok(bits)) => values.append_value(T::Native::from_bits(bits)),
-                    Some(Err(why)) => return Err(invalid(row, value, Some(why))),
-                    None => match T::parse(value) {
-                        Some(parsed) => values.append_value(parsed),
-                        None => return Err(invalid(row, value, None)),
-                    },
-                },
-            },
-        }
-    }
-    Ok(Arc::new(values.finish()))
-}
-
-/// A float from the bits [`crate::text::special_float_bits`] gives.
-trait FromBits {
-    fn from_bits(bits: u64) -> Self;
-}
-
-impl FromBits for f32 {
-    fn from_bits(bits: u64) -> Self {
-        f32::from_bits(bits as u32)
-    }
-}
-
-impl FromBits for f64 {
-    fn from_bits(bits: u64) -> Self {
-        f64::from_bits(bits)
-    }
-}
-
-/// arrow-csv's boolean rule: `true` or `false`, in any case.
-fn parse_bool(value: &str) -> Option<bool> {
-    if value.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
 /// Writes `batch` as CSV records, each value in its one text form
-/// ([`crate::text`]). A null is an empty field; an empty string is `""`
+/// ([`crate::codec::text`]). A null is an empty field; an empty string is `""`
 /// (which readers that tell the two apart, polars and pyarrow with
 /// `quoted_strings_can_be_null=False`, read back as an empty string).
 /// `rules` has one entry per column of `batch` (its schema was checked).
 pub(super) fn write_records(
     out: &mut impl std::io::Write,
     batch: &RecordBatch,
-    rules: &[crate::text::ColumnText],
+    rules: &[crate::codec::text::ColumnText],
 ) -> std::io::Result<()> {
     let columns: Vec<ArrayRef> = batch
         .columns()
         .iter()
-        .map(crate::text::ColumnText::unpack)
+        .map(crate::codec::text::ColumnText::unpack)
         .collect();
     let mut line = CsvCells(String::with_capacity(256));
     for row in 0..batch.num_rows() {
@@ -613,7 +448,7 @@ pub(super) fn write_header(out: &mut impl std::io::Write, schema: &Schema) -> st
         if index > 0 {
             line.0.push(',');
         }
-        crate::text::CellSink::text(&mut line, field.name());
+        crate::codec::text::CellSink::text(&mut line, field.name());
     }
     line.0.push('\n');
     out.write_all(line.0.as_bytes())
@@ -623,7 +458,7 @@ pub(super) fn write_header(out: &mut impl std::io::Write, schema: &Schema) -> st
 /// a separator, a quote, a line break, or space at either end.
 struct CsvCells(String);
 
-impl crate::text::CellSink for CsvCells {
+impl crate::codec::text::CellSink for CsvCells {
     fn null(&mut self) {}
 
     fn bare(&mut self, text: &str) {
@@ -830,7 +665,7 @@ mod tests {
         let typed = read(schema(&types));
         let as_text = read(schema(&[const { ArrowType::Utf8 }; 5]));
         for (i, data_type) in types.iter().enumerate() {
-            let parsed = parse_column(
+            let parsed = crate::codec::parse::text_column(
                 as_text.column(i).as_string::<i32>(),
                 data_type,
                 "c",
@@ -845,7 +680,7 @@ mod tests {
     #[test]
     fn a_value_that_does_not_parse_names_its_column_and_file_row() {
         let text = StringArray::from(vec![Some("1"), None, Some("1.5")]);
-        let error = parse_column(
+        let error = crate::codec::parse::text_column(
             &text,
             &ArrowType::Int64,
             "hour",
@@ -855,10 +690,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "column `hour`, row 12: \"1.5\" is not an int64 (a whole number such as 42)"
+            "column `hour`, row 12: 1.5 is not an integer (an integer column takes whole numbers \
+             written without a fraction or exponent)"
         );
         let text = StringArray::from(vec!["yes"]);
-        let error = parse_column(
+        let error = crate::codec::parse::text_column(
             &text,
             &ArrowType::Boolean,
             "flag",
@@ -872,7 +708,7 @@ mod tests {
         );
         // A null written out as a word: say how CSV writes one.
         let text = StringArray::from(vec!["2.5", "NULL"]);
-        let error = parse_column(
+        let error = crate::codec::parse::text_column(
             &text,
             &ArrowType::Float64,
             "amount",
@@ -882,8 +718,8 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "column `amount`, row 1: \"NULL\" is not a float64 (a number such as 12.5); in \
-             CSV, a null is an empty field"
+            "column `amount`, row 1: \"NULL\" is not a float64 (a number such as 12.5); a \
+             null is an empty CSV field or a JSON null, not a word"
         );
     }
 

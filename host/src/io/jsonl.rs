@@ -1,7 +1,7 @@
 //! JSON Lines input, read exactly.
 //!
 //! The columns a transform declares are decoded by the serving codec
-//! ([`crate::json`]), so a line of a backfill file and a row of a request
+//! ([`crate::codec::json`]), so a line of a backfill file and a row of a request
 //! with the same text become the same values, or the same refusal. (arrow's
 //! JSON reader would cut `3.9` to `3` for an integer column and take the
 //! string `"12.5"` as a float: a backfill would then train on values that
@@ -122,7 +122,7 @@ impl<R: BufRead> JsonlBatches<R> {
                 Err(e) => Some(invalid_json(row, line, &e)),
                 Ok(raw) if !raw.get().starts_with('{') => Some(format!(
                     "row {row}: expected a JSON object of fields, found {}",
-                    crate::json::describe(raw.get())
+                    crate::codec::json::describe(raw.get())
                 )),
                 Ok(_) => None,
             };
@@ -160,7 +160,7 @@ impl<R: BufRead> JsonlBatches<R> {
             .iter()
             .map(|range| serde_json::from_str(&text[range.clone()]).expect("checked above"))
             .collect();
-        let exact = match crate::json::decode_rows("", &self.exact, &rows, self.naive) {
+        let exact = match crate::codec::json::decode_rows("", &self.exact, &rows, self.naive) {
             Ok(exact) if bad_lines.is_empty() => exact,
             Err(error) if !lenient => return Err(error.offset_rows(first)),
             _ => {
@@ -173,7 +173,7 @@ impl<R: BufRead> JsonlBatches<R> {
                     let one = if bad_lines.contains(&index) {
                         None
                     } else {
-                        match crate::json::decode_rows("", &self.exact, &[raw], self.naive) {
+                        match crate::codec::json::decode_rows("", &self.exact, &[raw], self.naive) {
                             Ok(batch) => Some(batch),
                             Err(error) => {
                                 self.aside.push(error.offset_rows(first + index as u64));
@@ -247,7 +247,7 @@ fn invalid_json(row: u64, line: &str, error: &serde_json::Error) -> String {
     format!(
         "row {row}: not valid JSON: {why} at column {}{}",
         error.column(),
-        crate::json::bare_word_hint(line.as_bytes(), error)
+        crate::codec::json::bare_word_hint(line.as_bytes(), error)
     )
 }
 
@@ -271,7 +271,7 @@ pub(super) fn first_bad_row(lines: impl BufRead, limit: usize) -> Option<String>
             Ok(raw) if !raw.get().starts_with('{') => {
                 return Some(format!(
                     "row {row}: expected a JSON object of fields, found {}",
-                    crate::json::describe(raw.get())
+                    crate::codec::json::describe(raw.get())
                 ));
             }
             Ok(_) => {}
@@ -314,7 +314,7 @@ fn others_error(
     Error::BadRequest(format!(
         "{rows}: {message} (columns that are not inputs of the transform have the types \
          guessed from the file's first {} rows)",
-        super::INFER_RECORDS
+        super::reader::INFER_RECORDS
     ))
 }
 

@@ -141,7 +141,7 @@ fn now_rfc3339() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_micros() as i64);
     let mut text = String::with_capacity(32);
-    crate::text::write_timestamp(
+    crate::codec::text::write_timestamp(
         micros,
         arrow::datatypes::TimeUnit::Microsecond,
         true,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::transform::Transform;
+use crate::engine::Transform;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 16] = [

@@ -7,7 +7,7 @@
 //! GET  /metrics                Prometheus text: requests, errors by kind, latency histograms
 //! ```
 //!
-//! A request decodes (with the exact JSON codec in [`crate::json`]) into a
+//! A request decodes (with the exact JSON codec in [`crate::codec::json`]) into a
 //! `RecordBatch` and goes through [`Transform::call`], the same call a
 //! backfill makes. Guest calls run on tokio's blocking pool, at most
 //! `max_concurrency` at a time; a failing request fails alone.
@@ -38,9 +38,9 @@ use serde_json::value::RawValue;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::codec::json;
+use crate::engine::Transform;
 use crate::error::{Error, Limit, Result};
-use crate::json;
-use crate::transform::Transform;
 
 mod log;
 mod metrics;
@@ -617,9 +617,8 @@ async fn answer(
             rows,
         ));
     }
-    let batch = transform
-        .decode_json_rows(&request.rows)
-        .map_err(|e| Failure::from_error(&e))?;
+    let batch =
+        json::decode_input(transform, &request.rows).map_err(|e| Failure::from_error(&e))?;
     let rows = batch.num_rows() as u64;
     let _permit = call_slot(server).await?;
     let output = call_blocking(transform, batch).await?;
@@ -643,7 +642,7 @@ async fn per_row_answers(
     let mut decoded = Vec::new();
     let mut positions = Vec::new();
     for (position, row) in rows.iter().enumerate() {
-        match transform.decode_json_rows(std::slice::from_ref(row)) {
+        match json::decode_input(transform, std::slice::from_ref(row)) {
             Ok(batch) => {
                 decoded.push(batch);
                 positions.push(position);

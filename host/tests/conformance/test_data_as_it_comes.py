@@ -407,7 +407,8 @@ def check_typed_file(path, unit, zone, tmp):
         assert refused.stderr.strip().endswith(
             "which has no time zone; skewless does not guess which zone a timestamp without one "
             "is in; give it a zone where the data is written, or, if such timestamps are UTC, "
-            "say so with `--naive-timestamps utc` (library: `Config::naive_timestamps`)"
+            "say so with the `naive_timestamps` setting (`utc`) (on the command line: "
+            "`--naive-timestamps utc`)"
         ), refused.stderr
         assert "column `at` has type Timestamp(" in refused.stderr, refused.stderr
         assert not (tmp / "x.parquet").exists()
@@ -530,9 +531,10 @@ def test_what_cannot_be_carried_is_refused_before_any_row(tmp_path):
     frame.to_csv(tmp_path / "floats.csv", index=False)
     refused = skewless("run", ECHO, "--input", str(tmp_path / "floats.csv"),
                        "--output", str(tmp_path / "o.parquet"), ok=False)
-    assert 'column `count`, row 0: "0.0" is not an int64 (a whole number such as 42); pandas ' \
-           'writes an integer column that has missing values as floats' in refused.stderr, \
-           refused.stderr
+    # The same words as for the same value in a JSON Lines file or a request.
+    assert 'column `count`, row 0: 0.0 is not an integer (an integer column takes whole ' \
+           'numbers written without a fraction or exponent); pandas writes an integer column ' \
+           'that has missing values as floats' in refused.stderr, refused.stderr
     # A kept column a text output cannot hold: refused before any row.
     table = arrow_table("us", "UTC").append_column(
         "durations", pa.array([1] * len(ROWS), pa.duration("s")))

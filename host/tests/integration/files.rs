@@ -919,7 +919,7 @@ fn decode_lines(fields: &[skewless::Field], lines: &[&str]) -> RecordBatch {
         .map(|l| serde_json::value::RawValue::from_string(l.to_string()).unwrap())
         .collect();
     let refs: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-    skewless::json::decode_rows("test", fields, &refs, Default::default()).unwrap()
+    skewless::codec::json::decode_rows("test", fields, &refs, Default::default()).unwrap()
 }
 
 #[test]
@@ -1007,9 +1007,9 @@ fn json_lines_input_is_decoded_exactly_like_a_request() {
             "3.9",
         ),
         (
-            r#"{"amount": "12.5", "hour": 3, "merchant_category": "travel", "id": "b"}"#,
+            r#"{"amount": "12,5", "hour": 3, "merchant_category": "travel", "id": "b"}"#,
             "amount",
-            "12.5",
+            "12,5",
         ),
     ] {
         let input = dir.path().join("transactions.jsonl");

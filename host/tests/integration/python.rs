@@ -263,10 +263,11 @@ fn python_examples_verify_serve_inspect_and_record_their_sha256() {
             .unwrap()
             .unwrap();
         let inputs = transform.prepare_input(&first).unwrap();
-        let row = skewless::json::encode_rows(&inputs).remove(0);
+        let row = skewless::codec::json::encode_rows(&inputs).remove(0);
         let (status, answer) = server.post(transform.name(), &format!("{{\"rows\": [{row}]}}"));
         assert_eq!(status, 200, "{answer}");
-        let expected = skewless::json::encode_rows(&transform.call(&inputs).unwrap()).remove(0);
+        let expected =
+            skewless::codec::json::encode_rows(&transform.call(&inputs).unwrap()).remove(0);
         assert_eq!(
             answer["rows"][0],
             serde_json::from_str::<Value>(&expected).unwrap()
@@ -410,7 +411,7 @@ fn nothing_ambient_reaches_a_python_guest_and_what_varies_does_not() {
             array(StringArray::from(vec![secret.to_str().unwrap()])),
         )]);
         let output = transform.call(&input).unwrap();
-        serde_json::from_str::<Value>(&skewless::json::encode_rows(&output)[0]).unwrap()
+        serde_json::from_str::<Value>(&skewless::codec::json::encode_rows(&output)[0]).unwrap()
     };
     // Two runtimes: two runs of the same file, each on a fresh instance.
     let first = observe(&runtime_with(Config::default()).load(&path).unwrap());

@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use serde_json::{Value, json};
 use skewless::io::{ColumnRequest, Reader};
 use skewless::serve::ServeConfig;
-use skewless::{Config, Runtime, json as codec};
+use skewless::{Config, Runtime, codec::json as codec};
 use skewless_test_artifacts as artifacts;
 
 use crate::support::{TestServer, http, http_raw, load};
@@ -264,7 +264,7 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
             "fraud-features",
             r#"{"rows": [{"amount": "twelve", "hour": 3, "merchant_category": "x"}]}"#
         ),
-        (400, "wrong_type".into(), json!(0), json!("amount"))
+        (400, "invalid_value".into(), json!(0), json!("amount"))
     );
     assert_eq!(
         error_of(
@@ -304,7 +304,7 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     );
     assert_eq!(
         answer["error"]["message"],
-        "row 0, field `amount`: expected a number, or \"NaN\", \"Infinity\" or \"-Infinity\", found a string \"twelve\""
+        "column `amount`, row 0: \"twelve\" is not a float64 (a number such as 12.5)"
     );
     // A misspelt key would otherwise turn a pin off without a word.
     let (status, answer) = server.post(
@@ -394,8 +394,8 @@ fn values_that_would_be_guesses_are_refused_with_what_to_send() {
             "naive_timestamp".into(),
             "column `read_at`, row 0: \"2026-03-02T03:00:00.250000\" has no time zone; \
              skewless does not guess which zone a timestamp without one is in; give it a zone \
-             where the data is written, or, if such timestamps are UTC, say so with \
-             `--naive-timestamps utc` (library: `Config::naive_timestamps`)"
+             where the data is written, or, if such timestamps are UTC, say so with the \
+             `naive_timestamps` setting (`utc`)"
                 .into()
         )
     );
@@ -453,7 +453,7 @@ fn each_failed_request_is_one_log_line_without_request_values() {
         (
             &json!("request_failed"),
             &json!(400),
-            &json!("wrong_type"),
+            &json!("invalid_value"),
             &json!("glucose-alerts"),
             &json!(0),
             &json!("glucose_mg_dl")

@@ -473,8 +473,8 @@ fn exact_widenings_are_accepted() {
         error.to_string(),
         "column `t` has type Timestamp(µs), which has no time zone; skewless does not guess \
          which zone a timestamp without one is in; give it a zone where the data is written, \
-         or, if such timestamps are UTC, say so with `--naive-timestamps utc` (library: \
-         `Config::naive_timestamps`)"
+         or, if such timestamps are UTC, say so with the `naive_timestamps` setting \
+         (`utc`)"
     );
     assert_eq!(
         (error.kind(), error.column()),

@@ -7,11 +7,18 @@
 //! | column type        | JSON                                                          |
 //! |--------------------|---------------------------------------------------------------|
 //! | `boolean`          | `true`, `false`                                               |
-//! | `int32`, `int64`   | an integer number, exact (`9007199254740993` stays itself); a string of digits is accepted too |
+//! | `int32`, `int64`   | an integer number, exact (`9007199254740993` stays itself)   |
 //! | `float32`, `float64` | a number, printed in the shortest form that parses back to the same bits; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings |
 //! | `utf8`             | a string                                                      |
 //! | `timestamp-micros` | an RFC 3339 string with a zone, printed as `2026-03-02T00:10:43.000000Z`; a number is refused (seconds? milliseconds?), and so is a string without a zone unless [`NaiveTimestamps::Utc`] says it is UTC |
 //! | any, when null     | `null` (a nullable field must still be present)               |
+//!
+//! Reading is lenient in one way only, and the same way for every type: a
+//! string holding a value's text form is read by that type's text rule
+//! ([`crate::codec::parse`], the rule of a CSV cell), so `"9007199254740993"`
+//! from a JavaScript client that cannot hold the number, `"True"`, or
+//! `"12.5"` mean what they mean in a CSV file. A number is read from its
+//! text by the same rule. Anything else of the wrong kind is refused.
 //!
 //! NaN: `"NaN"` is the canonical quiet NaN (the only NaN arithmetic in a
 //! transform produces), `"-NaN"` the same with its sign bit set; any other
@@ -21,7 +28,7 @@
 //! column's own width, so a float32 is never rounded twice.
 //!
 //! Output rows can hold any column a backfill keeps from its input; each is
-//! written by the one text rule of its type in [`crate::text`], as a JSON
+//! written by the one text rule of its type in [`crate::codec::text`], as a JSON
 //! number (integers, finite floats), `true`/`false`, or a string.
 
 use std::borrow::Cow;
@@ -35,9 +42,65 @@ use arrow::array::{
 use arrow::datatypes::Schema;
 use serde_json::value::RawValue;
 
+use crate::codec::parse;
+use crate::codec::text::{CellSink, ColumnText};
+use crate::engine::Transform;
 use crate::error::{Error, Result};
 use crate::spec::{DataType, Field, NaiveTimestamps, UTC};
-use crate::text::{CellSink, ColumnText};
+
+/// The online path in one function: JSON rows (objects) decoded by this
+/// codec into the transform's inputs, one call of the transform, and its
+/// output rows encoded by this codec. Serving, `verify`'s JSON path, the
+/// embedded JSON API and the Python package's rows all come through here.
+pub fn call(transform: &Transform, rows: &[&RawValue]) -> Result<Vec<String>> {
+    let batch = decode_input(transform, rows)?;
+    let output = transform.call(&batch)?;
+    Ok(encode_rows(&output))
+}
+
+/// JSON rows (objects) as `transform`'s input batch, by its declared
+/// inputs and its runtime's rule for timestamps without a zone.
+pub fn decode_input(transform: &Transform, rows: &[&RawValue]) -> Result<RecordBatch> {
+    decode_rows(
+        transform.name(),
+        &transform.info().inputs,
+        rows,
+        transform.config().naive_timestamps,
+    )
+}
+
+/// The embedded JSON API: rows as `serde_json` values, through [`call`]'s
+/// codec.
+impl Transform {
+    /// One row in, one row out, as JSON objects, through the same codec as
+    /// `skewless serve` (see [`crate::codec::json`] for how each type is
+    /// written).
+    ///
+    /// ```no_run
+    /// # let transform = skewless::Runtime::new(skewless::Config::default())?.load("fraud_features.wasm")?;
+    /// let features = transform.call_json(&serde_json::json!({
+    ///     "amount": 12.5, "hour": 3, "merchant_category": "travel"
+    /// }))?;
+    /// assert_eq!(features["is_night"], 1);
+    /// # Ok::<(), skewless::Error>(())
+    /// ```
+    pub fn call_json(&self, row: &serde_json::Value) -> Result<serde_json::Value> {
+        let mut rows = self.call_json_rows(std::slice::from_ref(row))?;
+        Ok(rows.pop().expect("one row in, one row out"))
+    }
+
+    /// Rows in, rows out, as JSON objects (see [`Transform::call_json`]).
+    pub fn call_json_rows(&self, rows: &[serde_json::Value]) -> Result<Vec<serde_json::Value>> {
+        let raw = rows
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
+        let raw: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
+        let output = self.call(&decode_input(self, &raw)?)?;
+        Ok(encode_values(&output))
+    }
+}
 
 /// Decodes JSON objects (one per row) into a batch with `fields` as its
 /// schema. Fields not in `fields` are ignored; every field in `fields` must
@@ -190,7 +253,7 @@ fn missing(
             let shown = keys.len().min(8);
             format!(
                 "{null_hint}; the row has {}{}, which transform `{transform}` does not take",
-                crate::convert::column_list(keys[..shown].iter().copied()),
+                crate::engine::column_list(keys[..shown].iter().copied()),
                 if keys.len() > shown { ", ..." } else { "" }
             )
         }
@@ -254,38 +317,102 @@ fn decode_column<'a>(
             let mut builder = $builder;
             for (row, cell) in cells.enumerate() {
                 let text = cell?.trim();
-                if text == "null" {
-                    if !field.nullable {
+                match Cell::of(text) {
+                    Cell::Null if !field.nullable => {
                         return Err(Error::UnexpectedNull {
                             transform: transform.to_string(),
                             column: field.name.clone(),
                             row: row as u64,
                         });
                     }
-                    builder.append_null();
-                } else {
-                    let value = $parse(text)
-                        .map_err(|reason: Reason| reason.into_error(field, row, text))?;
-                    builder.append_value(value);
+                    Cell::Null => builder.append_null(),
+                    cell => {
+                        let value = $parse(cell)
+                            .map_err(|reason: Reason| reason.into_error(field, row as u64, text))?;
+                        builder.append_value(value);
+                    }
                 }
             }
             Arc::new(builder.finish()) as ArrayRef
         }};
     }
     Ok(match field.data_type {
-        DataType::Boolean => build!(BooleanBuilder::new(), parse_bool),
-        DataType::Int32 => build!(Int32Builder::new(), |t| parse_int(t).and_then(|v| {
-            i32::try_from(v).map_err(|_| Reason::Invalid(format!("{v} is out of range for int32")))
-        })),
-        DataType::Int64 => build!(Int64Builder::new(), parse_int),
-        DataType::Float32 => build!(Float32Builder::new(), parse_f32),
-        DataType::Float64 => build!(Float64Builder::new(), parse_f64),
-        DataType::Utf8 => build!(StringBuilder::new(), parse_string),
+        DataType::Boolean => build!(BooleanBuilder::new(), |cell: Cell<'_>| match cell {
+            Cell::Bare("true") => Ok(true),
+            Cell::Bare("false") => Ok(false),
+            cell => cell
+                .text(parse::BOOLEAN)
+                .and_then(|t| Ok(parse::boolean(&t)?)),
+        }),
+        DataType::Int32 => build!(Int32Builder::new(), |cell: Cell<'_>| {
+            Ok(parse::int32(&cell.number_or_text(parse::INT32)?)?)
+        }),
+        DataType::Int64 => build!(Int64Builder::new(), |cell: Cell<'_>| {
+            Ok(parse::int64(&cell.number_or_text(parse::INT64)?)?)
+        }),
+        DataType::Float32 => build!(Float32Builder::new(), |cell: Cell<'_>| {
+            Ok(parse::float32(&cell.number_or_text(parse::FLOAT32)?)?)
+        }),
+        DataType::Float64 => build!(Float64Builder::new(), |cell: Cell<'_>| {
+            Ok(parse::float64(&cell.number_or_text(parse::FLOAT64)?)?)
+        }),
+        DataType::Utf8 => build!(StringBuilder::new(), |cell: Cell<'_>| match cell {
+            Cell::String(_) => cell.text("a string").map(Cow::into_owned),
+            _ => Err(Reason::Expected("a string")),
+        }),
         DataType::TimestampMicros => build!(
             TimestampMicrosecondBuilder::new().with_timezone(UTC),
-            |text| parse_timestamp(text, naive)
+            |cell: Cell<'_>| Ok(parse::timestamp(&cell.number_or_text(TIMESTAMP)?, naive)?)
         ),
     })
+}
+
+/// What a timestamp is in JSON, for messages.
+const TIMESTAMP: &str =
+    "a timestamp (an RFC 3339 string with a time zone, such as \"2026-03-02T00:10:43Z\")";
+
+/// One JSON value of a row, by kind.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Null,
+    /// A string, still quoted and escaped.
+    String(&'a str),
+    /// A number, `true` or `false`.
+    Bare(&'a str),
+    /// An object or an array.
+    Nested,
+}
+
+impl<'a> Cell<'a> {
+    fn of(text: &'a str) -> Cell<'a> {
+        match text.as_bytes().first() {
+            Some(b'"') => Cell::String(text),
+            Some(b'{' | b'[') => Cell::Nested,
+            _ if text == "null" => Cell::Null,
+            _ => Cell::Bare(text),
+        }
+    }
+
+    /// A string's text (unescaped); any other kind is not `what`.
+    fn text(self, what: &'static str) -> Result<Cow<'a, str>, Reason> {
+        match self {
+            Cell::String(quoted) => serde_json::from_str::<Cow<'_, str>>(quoted)
+                .map_err(|e| Reason::Invalid(format!("invalid string: {e}"))),
+            _ => Err(Reason::Expected(what)),
+        }
+    }
+
+    /// A number's text, or a string's: both are read by the type's text
+    /// rule ([`parse`]).
+    fn number_or_text(self, what: &'static str) -> Result<Cow<'a, str>, Reason> {
+        match self {
+            Cell::Bare(number) if number.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
+                Ok(Cow::Borrowed(number))
+            }
+            Cell::String(_) => self.text(what),
+            _ => Err(Reason::Expected(what)),
+        }
+    }
 }
 
 /// Why a cell did not decode.
@@ -294,143 +421,37 @@ enum Reason {
     Expected(&'static str),
     /// The value is of the right kind but not acceptable.
     Invalid(String),
-    /// A timestamp that is not acceptable.
-    Timestamp(crate::text::Refused),
+    /// Its text was refused by its type's rule.
+    Refused(parse::Refused),
+}
+
+impl From<parse::Refused> for Reason {
+    fn from(refused: parse::Refused) -> Self {
+        Reason::Refused(refused)
+    }
 }
 
 impl Reason {
-    fn into_error(self, field: &Field, row: usize, text: &str) -> Error {
+    fn into_error(self, field: &Field, row: u64, text: &str) -> Error {
         match self {
             Reason::Expected(expected) => Error::WrongValue {
                 column: field.name.clone(),
-                row: row as u64,
+                row,
                 expected: expected.to_string(),
                 found: describe(text),
             },
             Reason::Invalid(reason) => Error::InvalidValue {
                 column: field.name.clone(),
-                row: row as u64,
+                row,
                 reason,
             },
-            Reason::Timestamp(refused) => refused.into_error(&field.name, row as u64),
-        }
-    }
-}
-
-fn parse_bool(text: &str) -> Result<bool, Reason> {
-    match text {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Reason::Expected("a boolean (true or false)")),
-    }
-}
-
-fn is_json_number(text: &str) -> bool {
-    text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-}
-
-fn parse_int(text: &str) -> Result<i64, Reason> {
-    let digits = if text.starts_with('"') {
-        serde_json::from_str::<Cow<'_, str>>(text)
-            .map_err(|_| Reason::Expected("an integer"))?
-            .into_owned()
-    } else if is_json_number(text) {
-        text.to_string()
-    } else {
-        return Err(Reason::Expected("an integer"));
-    };
-    // Messages show the value as it was sent: `3.5`, or `"x"` for a string.
-    if digits.contains(['.', 'e', 'E']) {
-        return Err(Reason::Invalid(format!(
-            "{text} is not an integer (an integer column takes whole numbers written without a \
-             fraction or exponent){}",
-            integral_float_hint(&digits)
-        )));
-    }
-    digits
-        .parse::<i64>()
-        .map_err(|_| Reason::Invalid(format!("{text} is not an integer within int64")))
-}
-
-/// The float a string stands for (`"NaN"`, `"Infinity"`, ... as in
-/// [`crate::text`]), as bits; `None` when it is none of them.
-fn special_float(text: &str, hex_digits: usize) -> Result<Option<u64>, Reason> {
-    let Ok(word) = serde_json::from_str::<Cow<'_, str>>(text) else {
-        return Ok(None);
-    };
-    match crate::text::special_float_bits(&word, hex_digits) {
-        Some(Ok(bits)) => Ok(Some(bits)),
-        Some(Err(reason)) => Err(Reason::Invalid(reason)),
-        None => Err(Reason::Expected(
-            "a number, or \"NaN\", \"Infinity\" or \"-Infinity\"",
-        )),
-    }
-}
-
-fn parse_f64(text: &str) -> Result<f64, Reason> {
-    if text.starts_with('"') {
-        return special_float(text, 16)?
-            .map(f64::from_bits)
-            .ok_or(Reason::Expected("a number"));
-    }
-    if !is_json_number(text) {
-        return Err(Reason::Expected("a number"));
-    }
-    // Rust's parser rounds correctly from the decimal text.
-    text.parse::<f64>()
-        .map_err(|_| Reason::Expected("a number"))
-}
-
-fn parse_f32(text: &str) -> Result<f32, Reason> {
-    if text.starts_with('"') {
-        return special_float(text, 8)?
-            .map(|bits| f32::from_bits(bits as u32))
-            .ok_or(Reason::Expected("a number"));
-    }
-    if !is_json_number(text) {
-        return Err(Reason::Expected("a number"));
-    }
-    // Straight from the text to float32: no double rounding through f64.
-    text.parse::<f32>()
-        .map_err(|_| Reason::Expected("a number"))
-}
-
-fn parse_string(text: &str) -> Result<String, Reason> {
-    if !text.starts_with('"') {
-        return Err(Reason::Expected("a string"));
-    }
-    serde_json::from_str::<String>(text)
-        .map_err(|e| Reason::Invalid(format!("invalid string: {e}")))
-}
-
-fn parse_timestamp(text: &str, naive: NaiveTimestamps) -> Result<i64, Reason> {
-    let string = if is_json_number(text) {
-        // A number is refused with the reason; say it as it was sent.
-        text.to_string()
-    } else {
-        match serde_json::from_str::<Cow<'_, str>>(text) {
-            Ok(string) => string.into_owned(),
-            Err(_) => {
-                return Err(Reason::Expected(
-                    "a timestamp (an RFC 3339 string with a time zone, such as \
-                     \"2026-03-02T00:10:43Z\")",
-                ));
+            Reason::Refused(refused) => {
+                // Messages show a string's text as the text it holds.
+                let shown =
+                    serde_json::from_str::<Cow<'_, str>>(text).unwrap_or(Cow::Borrowed(text));
+                refused.into_error(&field.name, row, &shown)
             }
         }
-    };
-    crate::text::parse_timestamp(&string, naive).map_err(Reason::Timestamp)
-}
-
-/// After "is not an integer": where whole numbers written as floats come
-/// from, and what to do about it.
-pub(crate) fn integral_float_hint(text: &str) -> &'static str {
-    match text.trim().parse::<f64>() {
-        Ok(value) if value.fract() == 0.0 => {
-            "; pandas writes an integer column that has missing values as floats (1.0, NaN): \
-             give the column the nullable integer dtype, `df[column].astype(\"Int64\")`, \
-             before writing it"
-        }
-        _ => "",
     }
 }
 
@@ -469,6 +490,45 @@ pub fn encode_rows(batch: &RecordBatch) -> Vec<String> {
             out.0
         })
         .collect()
+}
+
+/// Each row of `batch` as a `serde_json` object, with the values
+/// [`encode_rows`] writes (same rule, another sink).
+fn encode_values(batch: &RecordBatch) -> Vec<serde_json::Value> {
+    let schema = batch.schema();
+    let rules: Vec<ColumnText> = schema
+        .fields()
+        .iter()
+        .map(|f| ColumnText::new(f.data_type()).expect("a transform's outputs have text forms"))
+        .collect();
+    let columns: Vec<ArrayRef> = batch.columns().iter().map(ColumnText::unpack).collect();
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut object = serde_json::Map::with_capacity(columns.len());
+            for ((field, rule), column) in schema.fields().iter().zip(&rules).zip(&columns) {
+                let mut value = JsonValue(serde_json::Value::Null);
+                rule.write(column.as_ref(), row, &mut value);
+                object.insert(field.name().clone(), value.0);
+            }
+            serde_json::Value::Object(object)
+        })
+        .collect()
+}
+
+/// A cell as a `serde_json` value: text as a string, numbers and booleans
+/// as what their text is.
+struct JsonValue(serde_json::Value);
+
+impl CellSink for JsonValue {
+    fn null(&mut self) {
+        self.0 = serde_json::Value::Null;
+    }
+    fn bare(&mut self, text: &str) {
+        self.0 = serde_json::from_str(text).expect("a bare cell is a JSON number or boolean");
+    }
+    fn text(&mut self, text: &str) {
+        self.0 = serde_json::Value::String(text.to_string());
+    }
 }
 
 /// Checks that every column of `schema` can be written as JSON (or CSV)
@@ -690,12 +750,12 @@ mod tests {
         let error = decode(&fields, &[r#"{"l": "x"}"#]).unwrap_err().to_string();
         assert_eq!(
             error,
-            "column `l`, row 0: \"x\" is not an integer within int64"
+            "column `l`, row 0: \"x\" is not an int64 (a whole number such as 42)"
         );
         let error = decode(&fields, &[r#"{"l": 9223372036854775808}"#])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("not an integer within int64"), "{error}");
+        assert!(error.contains("out of range for int64"), "{error}");
         let error = decode(
             &[field("i", DataType::Int32, false)],
             &[r#"{"i": 2147483648}"#],
@@ -722,10 +782,19 @@ mod tests {
             error.to_string(),
             "row 0: missing field `note` (utf8); give `null` for a missing value"
         );
-        let error = decode(&fields, &[r#"{"amount": "12.5", "note": null}"#]).unwrap_err();
+        // A string holds a value's text, read as a CSV cell would be.
+        let read = decode(&fields, &[r#"{"amount": "12.5", "note": null}"#]).unwrap();
+        assert_eq!(read.column(0).as_primitive::<Float64Type>().value(0), 12.5);
+        let error = decode(&fields, &[r#"{"amount": "12,5", "note": null}"#]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "row 0, field `amount`: expected a number, or \"NaN\", \"Infinity\" or \"-Infinity\", found a string \"12.5\""
+            "column `amount`, row 0: \"12,5\" is not a float64 (a number such as 12.5)"
+        );
+        let error = decode(&fields, &[r#"{"amount": true, "note": null}"#]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "row 0, field `amount`: expected a float64 (a number such as 12.5), found a boolean \
+             true"
         );
         let error = decode(&fields, &[r#"{"amount": null, "note": null}"#]).unwrap_err();
         assert_eq!(error.kind(), "unexpected_null");
@@ -804,7 +873,7 @@ mod tests {
             refused(r#"{"t": "2026-03-02T00:10:43"}"#),
             format!(
                 "column `t`, row 0: \"2026-03-02T00:10:43\" has no time zone; {}",
-                crate::text::NAIVE_FIX
+                crate::spec::NAIVE_FIX
             )
         );
         let raw = raw(&[r#"{"t": "2026-03-02 00:10:43"}"#]);

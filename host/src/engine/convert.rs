@@ -30,7 +30,7 @@ use arrow::datatypes::{
     TimestampMicrosecondType, UInt64Type,
 };
 
-use crate::bindings::skewless::transform::types::{
+use super::bindings::skewless::transform::types::{
     BatchParam, BatchResult, ColumnParam, ColumnResult, Utf8ArrayParam, ValuesParam, ValuesResult,
 };
 use crate::error::{Error, Result};
@@ -165,7 +165,7 @@ fn coerce(
                     row: None,
                     reason: format!(
                         "has type {found}, which has no time zone; {}",
-                        crate::text::NAIVE_FIX
+                        crate::spec::NAIVE_FIX
                     ),
                 });
             }
@@ -756,7 +756,7 @@ mod tests {
             num_rows: 2,
             columns: vec![ColumnResult {
                 values: ValuesResult::Utf8(
-                    crate::bindings::skewless::transform::types::Utf8ArrayResult {
+                    crate::engine::bindings::skewless::transform::types::Utf8ArrayResult {
                         offsets,
                         data: data.to_vec(),
                     },

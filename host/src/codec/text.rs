@@ -26,13 +26,8 @@
 //! `-0001-12-31T...`), so every 64-bit timestamp has a text form that
 //! parses back to itself.
 //!
-//! Text becomes a timestamp by [`parse_timestamp`] alone, for requests,
-//! JSON Lines and CSV files: RFC 3339 (a `T`, `t` or space between date and
-//! time), with a zone (`Z`, `+01:00`, `+0100` or `+01`), in whole
-//! microseconds. A number is refused (it could count seconds, milliseconds
-//! or microseconds), and so is a timestamp without a zone unless
-//! [`NaiveTimestamps::Utc`] says what it means: the same rule and the same
-//! message for every format.
+//! Reading text back is [`super::parse`]'s job: one reader per type, which
+//! takes back exactly what this module writes.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -44,12 +39,7 @@ use arrow::datatypes::{
     TimeUnit, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 
-use crate::spec::NaiveTimestamps;
-
-/// The canonical quiet NaN of float64, written `NaN`.
-pub(crate) const CANONICAL_NAN_64: u64 = 0x7ff8_0000_0000_0000;
-/// The canonical quiet NaN of float32, written `NaN`.
-pub(crate) const CANONICAL_NAN_32: u32 = 0x7fc0_0000;
+use super::parse::{CANONICAL_NAN_32, CANONICAL_NAN_64};
 /// The canonical quiet NaN of float16, written `NaN`.
 const CANONICAL_NAN_16: u16 = 0x7e00;
 
@@ -338,280 +328,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year as i64, month, day)
 }
 
-/// Howard Hinnant's `days_from_civil`: days from 1970-01-01 to a valid
-/// proleptic Gregorian date.
-fn days_from_civil(year: i128, month: u32, day: u32) -> i128 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i128::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i128::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i128, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// What a timestamp written as text looks like, for messages.
-pub(crate) const TIMESTAMP_FORM: &str =
-    "an RFC 3339 timestamp with a time zone, such as \"2026-03-02T00:10:43Z\"";
-
-/// How to give a zone, or say what timestamps without one mean: the end of
-/// every refusal of a timestamp without a zone, whatever the format.
-pub(crate) const NAIVE_FIX: &str = "skewless does not guess which zone a timestamp without one is \
-     in; give it a zone where the data is written, or, if such timestamps are UTC, say so with \
-     `--naive-timestamps utc` (library: `Config::naive_timestamps`)";
-
-/// Why a timestamp's text was refused; each says what is wrong, quoting it.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// It has no time zone, and none is assumed.
-    NoZone(String),
-    /// Anything else.
-    Invalid(String),
-}
-
-impl Refused {
-    /// The error for the value at `row` of `column`.
-    pub(crate) fn into_error(self, column: &str, row: u64) -> crate::Error {
-        match self {
-            Refused::NoZone(reason) => crate::Error::NaiveTimestamp {
-                column: column.to_string(),
-                row: Some(row),
-                reason,
-            },
-            Refused::Invalid(reason) => crate::Error::InvalidValue {
-                column: column.to_string(),
-                row,
-                reason,
-            },
-        }
-    }
-}
-
-/// Microseconds since the Unix epoch of `text`, a timestamp as the module
-/// docs describe.
-pub(crate) fn parse_timestamp(text: &str, naive: NaiveTimestamps) -> Result<i64, Refused> {
-    parse_timestamp_text(text, naive).map_err(|(no_zone, reason)| {
-        if no_zone {
-            Refused::NoZone(reason)
-        } else {
-            Refused::Invalid(reason)
-        }
-    })
-}
-
-fn parse_timestamp_text(text: &str, naive: NaiveTimestamps) -> Result<i64, (bool, String)> {
-    let invalid = |reason: String| (false, reason);
-    let parsed = Parsed::from(text.trim()).ok_or_else(|| {
-        let trimmed = text.trim();
-        let number = trimmed.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-            && trimmed.parse::<f64>().is_ok();
-        if number {
-            format!(
-                "{text:?} is a number, but a timestamp is {TIMESTAMP_FORM}: a number could \
-                 count seconds, milliseconds or microseconds since the epoch, so skewless does \
-                 not guess"
-            )
-        } else {
-            format!("{text:?} is not {TIMESTAMP_FORM}")
-        }
-    });
-    let parsed = parsed.map_err(invalid)?;
-    if parsed.nanos % 1_000 != 0 {
-        return Err(invalid(format!(
-            "{text:?} has a fraction of a microsecond; timestamps are whole microseconds"
-        )));
-    }
-    let offset_seconds = match (parsed.offset_seconds, naive) {
-        (Some(offset), _) => offset,
-        (None, NaiveTimestamps::Utc) => 0,
-        (None, NaiveTimestamps::Refuse) => {
-            return Err((true, format!("{text:?} has no time zone; {NAIVE_FIX}")));
-        }
-    };
-    let seconds = days_from_civil(parsed.year, parsed.month, parsed.day) * 86_400
-        + i128::from(parsed.seconds_of_day)
-        - i128::from(offset_seconds);
-    let micros = seconds * 1_000_000 + i128::from(parsed.nanos / 1_000);
-    i64::try_from(micros).map_err(|_| {
-        invalid(format!(
-            "{text:?} is outside the range of timestamps (64-bit microseconds since 1970)"
-        ))
-    })
-}
-
-/// The fields of a timestamp's text.
-struct Parsed {
-    year: i128,
-    month: u32,
-    day: u32,
-    seconds_of_day: u32,
-    nanos: u32,
-    offset_seconds: Option<i32>,
-}
-
-impl Parsed {
-    /// `[±]YYYY-MM-DD(T|t| )HH:MM:SS[.fraction][Z|z|±HH:MM|±HHMM|±HH]`;
-    /// `None` when `text` is not of that form or not a real date and time.
-    fn from(text: &str) -> Option<Parsed> {
-        let mut rest = text.as_bytes();
-        let sign: i128 = match rest.first()? {
-            b'+' => {
-                rest = &rest[1..];
-                1
-            }
-            b'-' => {
-                rest = &rest[1..];
-                -1
-            }
-            _ => 1,
-        };
-        let year_digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if year_digits < 4 || (year_digits > 4 && text.as_bytes()[0].is_ascii_digit()) {
-            // Four digits, or an expanded year, which has a sign.
-            return None;
-        }
-        if year_digits > 18 {
-            return None;
-        }
-        let year = sign * number(&rest[..year_digits])? as i128;
-        rest = &rest[year_digits..];
-        let month = field(&mut rest, b'-')?;
-        let day = field(&mut rest, b'-')?;
-        match rest.first()? {
-            b'T' | b't' | b' ' => rest = &rest[1..],
-            _ => return None,
-        }
-        let hour = digits2(&mut rest)?;
-        let minute = field(&mut rest, b':')?;
-        let second = field(&mut rest, b':')?;
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return None;
-        }
-        let mut nanos = 0;
-        if rest.first() == Some(&b'.') {
-            rest = &rest[1..];
-            let count = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-            if count == 0 {
-                return None;
-            }
-            let (fraction, after) = rest.split_at(count);
-            // Digits past the ninth must be zeros to be carried at all.
-            if fraction.iter().skip(9).any(|&d| d != b'0') {
-                nanos = 1; // not whole microseconds; refused by the caller
-            } else {
-                let mut padded = [b'0'; 9];
-                let used = count.min(9);
-                padded[..used].copy_from_slice(&fraction[..used]);
-                nanos = number(&padded)? as u32;
-            }
-            rest = after;
-        }
-        let offset_seconds = match rest {
-            [] => None,
-            [b'Z' | b'z'] => Some(0),
-            [sign @ (b'+' | b'-'), zone @ ..] => {
-                let mut zone = zone;
-                let hours = digits2(&mut zone)?;
-                let minutes = match zone {
-                    [] => 0,
-                    [b':', ..] => field(&mut zone, b':')?,
-                    _ => digits2(&mut zone)?,
-                };
-                if !zone.is_empty() || hours > 23 || minutes > 59 {
-                    return None;
-                }
-                let offset = (hours * 3600 + minutes * 60) as i32;
-                Some(if *sign == b'-' { -offset } else { offset })
-            }
-            _ => return None,
-        };
-        Some(Parsed {
-            year,
-            month,
-            day,
-            seconds_of_day: hour * 3600 + minute * 60 + second,
-            nanos,
-            offset_seconds,
-        })
-    }
-}
-
-/// `SEP` then two digits.
-fn field(rest: &mut &[u8], separator: u8) -> Option<u32> {
-    if rest.first() != Some(&separator) {
-        return None;
-    }
-    *rest = &rest[1..];
-    digits2(rest)
-}
-
-fn digits2(rest: &mut &[u8]) -> Option<u32> {
-    match rest {
-        [a, b, ..] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            let value = u32::from(a - b'0') * 10 + u32::from(b - b'0');
-            *rest = &rest[2..];
-            Some(value)
-        }
-        _ => None,
-    }
-}
-
-fn number(digits: &[u8]) -> Option<u64> {
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// Float text as the module docs write it: `NaN`, `-NaN`, `NaN:0x...`,
-/// `Infinity`, `-Infinity` as their bits, `None` for any other text.
-/// `hex_digits` is 16 for float64, 8 for float32.
-pub(crate) fn special_float_bits(word: &str, hex_digits: usize) -> Option<Result<u64, String>> {
-    let wide = hex_digits == 16;
-    let bits = match word {
-        "NaN" if wide => CANONICAL_NAN_64,
-        "NaN" => u64::from(CANONICAL_NAN_32),
-        "-NaN" if wide => CANONICAL_NAN_64 | (1 << 63),
-        "-NaN" => u64::from(CANONICAL_NAN_32 | (1 << 31)),
-        "Infinity" if wide => f64::INFINITY.to_bits(),
-        "Infinity" => u64::from(f32::INFINITY.to_bits()),
-        "-Infinity" if wide => f64::NEG_INFINITY.to_bits(),
-        "-Infinity" => u64::from(f32::NEG_INFINITY.to_bits()),
-        other => {
-            let hex = other.strip_prefix("NaN:0x")?;
-            if hex.len() != hex_digits {
-                return None;
-            }
-            let Ok(bits) = u64::from_str_radix(hex, 16) else {
-                return None;
-            };
-            let is_nan = if wide {
-                f64::from_bits(bits).is_nan()
-            } else {
-                f32::from_bits(bits as u32).is_nan()
-            };
-            if !is_nan {
-                return Some(Err(format!("{other} are not the bits of a NaN")));
-            }
-            bits
-        }
-    };
-    Some(Ok(bits))
-}
-
 /// A sink that collects one cell as text (`None` for null): for tests and
 /// for showing values.
 #[derive(Default)]
@@ -692,6 +408,10 @@ fn cell_text(array: &ArrayRef, row: usize) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::parse::{
+        Refused, TIMESTAMP, special_float_bits, timestamp as parse_timestamp,
+    };
+    use crate::spec::{NAIVE_FIX, NaiveTimestamps};
 
     fn micros_text(micros: i64) -> String {
         let mut out = String::new();
@@ -810,8 +530,8 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                refused(bad),
-                format!("{bad:?} is not {TIMESTAMP_FORM}"),
+                parse_timestamp(bad, NaiveTimestamps::Refuse),
+                Err(Refused::NotA(TIMESTAMP)),
                 "{bad}"
             );
         }

@@ -18,14 +18,15 @@ use arrow::datatypes::SchemaRef;
 use sha2::{Digest, Sha256};
 use wasmtime::{Store, Trap};
 
-use crate::bindings::skewless::transform::types::{BatchResult, TransformError};
-use crate::bindings::{Transform as GuestBindings, TransformPre};
-use crate::convert::{self, WitInput};
-use crate::error::{Error, Limit, Result};
-use crate::runtime::{Runtime, deadline_ticks};
-use crate::sandbox::{
+use super::bindings::skewless::transform::types::{BatchResult, TransformError};
+use super::bindings::{Transform as GuestBindings, TransformPre};
+use super::config::Config;
+use super::convert::{self, WitInput};
+use super::core::{Core, deadline_ticks};
+use super::sandbox::{
     ContractViolation, GrowthRefused, GuestLimits, GuestState, HOST_INTERFACE, Mode, Phase,
 };
+use crate::error::{Error, Limit, Result};
 use crate::spec::{Provenance, TransformInfo};
 
 /// A loaded transform component, ready to run batches.
@@ -51,7 +52,7 @@ pub struct Transform {
 }
 
 struct TransformInner {
-    runtime: Runtime,
+    core: Arc<Core>,
     pre: TransformPre<GuestState>,
     info: TransformInfo,
     sha256: String,
@@ -110,21 +111,25 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Transform {
-    pub(crate) fn load(runtime: Runtime, bytes: &[u8], source_name: &str) -> Result<Self> {
+    pub(crate) fn load(core: Arc<Core>, bytes: &[u8], source_name: &str) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidComponent {
             source_name: source_name.to_string(),
             reason,
         };
         check_header(bytes).map_err(invalid)?;
         let sha256 = sha256_hex(bytes);
-        let inner = runtime.inner();
-        let component = crate::cache::compile(&runtime, bytes, &sha256)
-            .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
+        let component = super::cache::compile(
+            &core.engine,
+            core.config.cache_dir.as_deref(),
+            bytes,
+            &sha256,
+        )
+        .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
         let reports_rows = component
             .component_type()
-            .imports(&inner.engine)
+            .imports(&core.engine)
             .any(|(name, _)| name == HOST_INTERFACE);
-        let instance_pre = inner.linker.instantiate_pre(&component).map_err(|e| {
+        let instance_pre = core.linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "it needs an import skewless does not provide (a transform may only use WASI \
                  and the skewless host interface; was it built for another world?): {e}"
@@ -149,7 +154,7 @@ impl Transform {
             outputs: Vec::new(),
         };
         let mut transform = TransformInner {
-            runtime: runtime.clone(),
+            core: core.clone(),
             pre,
             input_schema: placeholder.input_schema(),
             output_schema: placeholder.output_schema(),
@@ -160,7 +165,7 @@ impl Transform {
             fuel_per_row_seen: AtomicU64::new(0),
             idle: Mutex::new(Vec::new()),
         };
-        let slot = runtime.inner().slots.take();
+        let slot = core.slots.take();
         let mut instance = transform
             .instantiate()
             .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
@@ -230,9 +235,9 @@ impl Transform {
         }
     }
 
-    /// The runtime the transform was loaded by.
-    pub fn runtime(&self) -> &Runtime {
-        &self.inner.runtime
+    /// The configuration of the runtime the transform was loaded by.
+    pub fn config(&self) -> &Config {
+        &self.inner.core.config
     }
 
     /// Checks that the component is the one pinned by `sha256` (hex, any
@@ -316,52 +321,8 @@ impl Transform {
     }
 
     fn prepare(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
-        let naive = self.inner.runtime.config().naive_timestamps;
+        let naive = self.inner.core.config.naive_timestamps;
         convert::prepare_input(&self.inner.info, batch, naive)
-    }
-
-    /// Decodes JSON rows (objects) into an input batch with the serving
-    /// codec ([`crate::json`]): the online path's way in, for `serve`,
-    /// `verify` and [`Transform::call_json`].
-    pub fn decode_json_rows(&self, rows: &[&serde_json::value::RawValue]) -> Result<RecordBatch> {
-        crate::json::decode_rows(
-            self.name(),
-            &self.info().inputs,
-            rows,
-            self.inner.runtime.config().naive_timestamps,
-        )
-    }
-
-    /// One row in, one row out, as JSON objects, through the same codec as
-    /// `skewless serve` (see [`crate::json`] for how each type is written).
-    ///
-    /// ```no_run
-    /// # let transform = skewless::Runtime::new(skewless::Config::default())?.load("fraud_features.wasm")?;
-    /// let features = transform.call_json(&serde_json::json!({
-    ///     "amount": 12.5, "hour": 3, "merchant_category": "travel"
-    /// }))?;
-    /// assert_eq!(features["is_night"], 1);
-    /// # Ok::<(), skewless::Error>(())
-    /// ```
-    pub fn call_json(&self, row: &serde_json::Value) -> Result<serde_json::Value> {
-        let mut rows = self.call_json_rows(std::slice::from_ref(row))?;
-        Ok(rows.pop().expect("one row in, one row out"))
-    }
-
-    /// Rows in, rows out, as JSON objects (see [`Transform::call_json`]).
-    pub fn call_json_rows(&self, rows: &[serde_json::Value]) -> Result<Vec<serde_json::Value>> {
-        let raw = rows
-            .iter()
-            .map(serde_json::value::to_raw_value)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
-        let raw: Vec<&serde_json::value::RawValue> = raw.iter().map(|r| &**r).collect();
-        let batch = self.decode_json_rows(&raw)?;
-        let output = self.call(&batch)?;
-        Ok(crate::json::encode_rows(&output)
-            .iter()
-            .map(|row| serde_json::from_str(row).expect("the codec writes valid JSON"))
-            .collect())
     }
 }
 
@@ -405,14 +366,13 @@ impl Rejecting {
 
 impl TransformInner {
     fn instantiate(&self) -> Result<Instance> {
-        let inner = self.runtime.inner();
-        let config = &inner.config;
+        let config = &self.core.config;
         let limits = GuestLimits {
             memory_bytes: config.memory_limit,
-            table_elements: crate::sandbox::MAX_TABLE_ELEMENTS,
+            table_elements: super::sandbox::MAX_TABLE_ELEMENTS,
         };
         let state = GuestState::new(limits, config.fuel_per_row, config.output_capture_bytes);
-        let mut store = Store::new(&inner.engine, state);
+        let mut store = Store::new(&self.core.engine, state);
         store.limiter(|state| &mut state.limits);
         let mut instance_store = store;
         let fuel = instance_store
@@ -434,7 +394,7 @@ impl TransformInner {
     }
 
     fn set_deadline(&self, store: &mut Store<GuestState>) {
-        match self.runtime.inner().config.deadline {
+        match self.core.config.deadline {
             Some(deadline) => store.set_epoch_deadline(deadline_ticks(deadline)),
             // Epoch interruption is on for the engine; without a deadline the
             // store gets one that is never reached.
@@ -453,13 +413,13 @@ impl TransformInner {
             .begin_call(rows, self.reports_rows, mode, seen);
         set_fuel(store, fuel);
         self.set_deadline(store);
-        store.set_hostcall_fuel(self.runtime.inner().config.max_output_bytes);
+        store.set_hostcall_fuel(self.core.config.max_output_bytes);
     }
 
     /// An instance for a call: a new one, from the component's initial
     /// state (or, with `Config::reuse_instances`, a warm one if any).
     fn checkout(&self) -> Result<Instance> {
-        let config = &self.runtime.inner().config;
+        let config = &self.core.config;
         if config.reuse_instances {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             if let Some(instance) = idle {
@@ -473,7 +433,7 @@ impl TransformInner {
     /// slot and memory go back to the pool), or kept warm with
     /// `Config::reuse_instances`.
     fn checkin(&self, instance: Instance) {
-        let config = &self.runtime.inner().config;
+        let config = &self.core.config;
         if config.reuse_instances {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < config.max_instances {
@@ -493,7 +453,7 @@ impl TransformInner {
         let columns = input.columns();
         let batch = input.batch(&columns);
         // Held while this call's instance exists: at most `max_instances`.
-        let _slot = self.runtime.inner().slots.take();
+        let _slot = self.core.slots.take();
         let mut instance = self.checkout()?;
         self.prepare_call(&mut instance, rows as u64, Mode::Fast);
         let mut result = instance
@@ -590,14 +550,11 @@ impl TransformInner {
     }
 
     fn classify_error(&self, trap: wasmtime::Error, row: Option<u64>, output: String) -> Error {
-        let config = &self.runtime.inner().config;
+        let config = &self.core.config;
         let transform = self.info.name.clone();
         if let Some(refused) = trap.downcast_ref::<GrowthRefused>() {
             let (limit, how) = if refused.what == "memory" {
-                (
-                    Limit::Memory,
-                    "raise it with `--memory-limit` (library: `Config::memory_limit`)",
-                )
+                (Limit::Memory, "raise `memory_limit`")
             } else {
                 (Limit::Resources, "this limit is fixed")
             };
@@ -621,8 +578,7 @@ impl TransformInner {
                 limit: Limit::Fuel,
                 row,
                 detail: format!(
-                    "the row needed more than {} fuel; raise it with `--fuel-per-row` \
-                     (library: `Config::fuel_per_row`)",
+                    "the row needed more than {} fuel; raise `fuel_per_row`",
                     config.fuel_per_row
                 ),
                 output,
@@ -632,8 +588,7 @@ impl TransformInner {
                 limit: Limit::Deadline,
                 row,
                 detail: format!(
-                    "the call ran longer than {} ms; raise it with `--deadline-ms` \
-                     (library: `Config::deadline`)",
+                    "the call ran longer than {} ms; raise `deadline`",
                     config.deadline.map(|d| d.as_millis()).unwrap_or_default()
                 ),
                 output,
@@ -664,8 +619,7 @@ impl TransformInner {
                         limit: Limit::OutputSize,
                         row: None,
                         detail: format!(
-                            "it returned more than {} bytes; raise it with `--max-output-bytes` \
-                             (library: `Config::max_output_bytes`)",
+                            "it returned more than {} bytes; raise `max_output_bytes`",
                             config.max_output_bytes
                         ),
                         output,

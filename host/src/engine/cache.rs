@@ -19,16 +19,15 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::runtime::Runtime;
-
-/// Compiles `bytes`, through the runtime's cache when it has one.
+/// Compiles `bytes` for `engine`, through the cache in `dir` when there
+/// is one.
 pub(crate) fn compile(
-    runtime: &Runtime,
+    engine: &Engine,
+    dir: Option<&Path>,
     bytes: &[u8],
     sha256: &str,
 ) -> wasmtime::Result<Component> {
-    let engine = &runtime.inner().engine;
-    let Some(dir) = &runtime.config().cache_dir else {
+    let Some(dir) = dir else {
         return Component::new(engine, bytes);
     };
     let path = entry_path(dir, engine, sha256);

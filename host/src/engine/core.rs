@@ -1,0 +1,207 @@
+//! The engine core every transform of a [`Runtime`](crate::Runtime)
+//! shares: one wasmtime `Engine`, configured in [`engine_config`], one
+//! `Linker` of the sandbox's imports, the [`Config`], and the instance
+//! slots that bound how many calls run at once.
+//!
+//! [`engine_config`] is the one place where execution semantics are
+//! decided, for every path; each setting says which skew it prevents.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Engine, OptLevel};
+
+use super::config::Config;
+use super::sandbox::{self, GuestState};
+use crate::error::{Error, Result};
+
+/// What the transforms of one runtime share.
+pub(crate) struct Core {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<GuestState>,
+    pub(crate) config: Config,
+    /// One permit per call that may run at once ([`Config::max_instances`]).
+    pub(crate) slots: Slots,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Core {
+    pub(crate) fn new(config: Config) -> Result<Core> {
+        config.validate()?;
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| Error::Runtime(format!("cannot create the WebAssembly engine: {e}")))?;
+        let mut linker = Linker::new(&engine);
+        sandbox::add_to_linker(&mut linker)
+            .map_err(|e| Error::Runtime(format!("cannot set up the guest imports: {e}")))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        if config.deadline.is_some() {
+            spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
+        }
+        Ok(Core {
+            engine,
+            linker,
+            slots: Slots::new(config.max_instances),
+            config,
+            ticker_stop,
+        })
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the epoch advances when a deadline is set.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The engine configuration: the one place where execution semantics are
+/// decided, for every path, and where instances are allocated.
+pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    // Float arithmetic that produces a NaN may produce different NaN bit
+    // patterns (sign, payload) on different CPUs and even in different
+    // instruction selections on one CPU. Canonicalizing every NaN that
+    // arithmetic produces makes a NaN feature bit-identical everywhere.
+    config.cranelift_nan_canonicalization(true);
+    // Relaxed SIMD instructions are allowed to give different results on
+    // different hardware (e.g. fused or unfused multiply-add). They are off;
+    // and should they ever be turned on, they must be deterministic.
+    config.wasm_relaxed_simd(false);
+    config.relaxed_simd_deterministic(true);
+    // Threads make results depend on scheduling. The wasmtime `threads`
+    // feature is not compiled in; shared memories are refused as well.
+    config.shared_memory(false);
+    config.wasm_shared_everything_threads(false);
+    // CPU limits are counted in instructions (fuel), not time, so a row that
+    // is too slow is too slow on every machine and in every batch.
+    config.consume_fuel(true);
+    // Wall-clock deadlines for serving: a backstop, never the primary limit.
+    config.epoch_interruption(true);
+    // The same stack size everywhere: a deep recursion overflows at the same
+    // depth in a backfill and in serving.
+    config.max_wasm_stack(1 << 20);
+    config.cranelift_opt_level(OptLevel::Speed);
+    // Every call starts from the component's initial state on a new
+    // instance. The pooling allocator makes that cheap: slots of memory
+    // are reserved once, a new instance maps the component's memory image
+    // copy-on-write instead of copying it, and a finished instance's pages
+    // are given back to the system (none kept resident), so memory a call
+    // grew does not stay held.
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
+        limits,
+    )));
+    config.memory_init_cow(true);
+
+    // For profiling guests with `perf`: a perf map names JIT-compiled guest
+    // functions. It changes nothing about how they run.
+    if std::env::var_os("SKEWLESS_PERF_MAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
+}
+
+/// Bytes of each instance slot's memory reset in place and kept resident
+/// between calls (when the kernel can scan for written pages).
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// Bytes of each table reset in place between calls.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// The instance pool: room for `max_instances` instances of any of the
+/// runtime's components (four times that when instances are reused, as
+/// idle ones keep their slots), each with the sandbox's caps.
+fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
+    let instances = limits.max_instances.max(1) * if limits.reuse_instances { 4 } else { 1 };
+    // Loading a component (its `describe`) takes an instance too.
+    let instances = u32::try_from(instances + 1).unwrap_or(u32::MAX);
+    // Resetting an instance's memory: where the kernel can say which pages
+    // a call wrote (Linux 6.7's PAGEMAP_SCAN), the first MiB is reset in
+    // place, page by written page, and stays resident (no page faults for
+    // the next call, and no `madvise`, whose TLB flush reaches every CPU);
+    // the rest, and everything without that scan, goes back to the system.
+    let keep_resident = if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+        MEMORY_KEEP_RESIDENT
+    } else {
+        0
+    };
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(sandbox::MAX_INSTANCES as u32))
+        .total_memories(instances.saturating_mul(4))
+        .total_tables(instances.saturating_mul(sandbox::MAX_TABLES as u32))
+        .max_core_instances_per_component(sandbox::MAX_INSTANCES as u32)
+        .max_memories_per_component(sandbox::MAX_MEMORIES as u32)
+        .max_tables_per_component(sandbox::MAX_TABLES as u32)
+        .max_memories_per_module(sandbox::MAX_MEMORIES as u32)
+        .max_tables_per_module(sandbox::MAX_TABLES as u32)
+        .table_elements(sandbox::MAX_TABLE_ELEMENTS)
+        // Any 32-bit memory fits a slot; the sandbox's own limit
+        // (`memory_limit`) is what refuses growth, with its message.
+        .max_memory_size(4 << 30)
+        .max_component_instance_size(16 << 20)
+        .max_core_instance_size(4 << 20)
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    pool
+}
+
+/// A counting semaphore of instance slots: a call holds a [`Slot`] while
+/// its instance exists, and waits for one when all are taken.
+pub(crate) struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A taken slot, given back when dropped.
+pub(crate) struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Slots {
+            free: Mutex::new(count.max(1)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Takes a slot, waiting until one is free.
+    pub(crate) fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
+    thread::Builder::new()
+        .name("skewless-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .expect("cannot spawn the epoch thread");
+}
+
+/// Deadline in epoch ticks, rounded up.
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
+    deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64
+}

@@ -1,0 +1,621 @@
+//! [`Reader`]: a data file in batches, only the columns asked for, in the
+//! types asked for (text formats) or the file's own (typed formats), with
+//! errors that name the file, column and row.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::KeyValue;
+
+use super::{ColumnRequest, Format, csv, jsonl, open_input, unreadable};
+use crate::engine::column_list;
+use crate::error::{Error, Result};
+use crate::spec::{DataType, NaiveTimestamps};
+
+/// Rows a text-format reader samples to infer the types of columns that
+/// were not given one.
+pub(super) const INFER_RECORDS: usize = 10_000;
+
+/// Reads a data file in batches.
+pub struct Reader {
+    batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>,
+    path: PathBuf,
+    schema: SchemaRef,
+    total_rows: Option<u64>,
+    total_bytes: u64,
+    bytes_read: Arc<AtomicU64>,
+    aside: SetAside,
+}
+
+/// Values a text reader refused, by file row, once a backfill asks for
+/// them to be set aside rather than fail the file
+/// ([`Reader::set_aside_bad_values`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SetAside(Arc<std::sync::Mutex<Option<Vec<Error>>>>);
+
+impl SetAside {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Vec<Error>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn is_on(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    pub(super) fn push(&self, error: Error) {
+        if let Some(errors) = self.lock().as_mut() {
+            errors.push(error);
+        }
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("path", &self.path)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// Opens `path` to read the `columns` asked for, in that order (all
+    /// columns when `None`), `batch_size` rows at a time. `naive` says what
+    /// a timestamp written without a zone means in a text format's typed
+    /// columns (typed formats keep the column's own type, and
+    /// [`crate::Transform::call`] applies the same rule to it).
+    ///
+    /// A column that is asked for but missing is an error listing the
+    /// columns the file has.
+    pub fn open(
+        path: &Path,
+        columns: Option<&[ColumnRequest]>,
+        batch_size: usize,
+        naive: NaiveTimestamps,
+    ) -> Result<Reader> {
+        let (file, format) = open_input(path)?;
+        let total_bytes = file
+            .metadata()
+            .map_err(|e| Error::io("cannot read", path, e))?
+            .len();
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let aside = SetAside::default();
+        let cannot_read = |e: &dyn std::fmt::Display| unreadable(path, e);
+        let batch_size = batch_size.max(1);
+        let (batches, schema, total_rows): (Box<dyn Iterator<Item = _> + Send>, SchemaRef, _) =
+            match format {
+                Format::Parquet => {
+                    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                        .map_err(|e| cannot_read(&e))?;
+                    let indices = select(path, builder.schema(), columns)?;
+                    let total_rows = builder.metadata().file_metadata().num_rows() as u64;
+                    let metadata_kv = builder
+                        .metadata()
+                        .file_metadata()
+                        .key_value_metadata()
+                        .cloned()
+                        .unwrap_or_default();
+                    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.clone());
+                    let reader = builder
+                        .with_projection(mask)
+                        .with_batch_size(batch_size)
+                        .build()
+                        .map_err(|e| cannot_read(&e))?;
+                    let schema = arrow::array::RecordBatchReader::schema(&reader);
+                    let reorder = order_of(&schema, columns);
+                    let batches = reorder_batches(reader, reorder);
+                    let schema = schema_in_order(&schema, columns);
+                    let (batches, schema) = match written_zones(&metadata_kv, &schema) {
+                        Some(relabel) => relabel.apply(batches),
+                        None => (batches, schema),
+                    };
+                    (batches, schema, Some(total_rows))
+                }
+                Format::ArrowIpc => {
+                    let mut file = file;
+                    let mut magic = [0u8; 6];
+                    let is_file_format = file.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| Error::io("cannot read", path, e))?;
+                    if is_file_format {
+                        let reader = arrow::ipc::reader::FileReader::try_new(file, None)
+                            .map_err(|e| cannot_read(&e))?;
+                        let full = reader.schema();
+                        let indices = select(path, &full, columns)?;
+                        let total_rows = None;
+                        let reader = arrow::ipc::reader::FileReader::try_new(
+                            File::open(path).map_err(|e| Error::io("cannot open", path, e))?,
+                            Some(indices),
+                        )
+                        .map_err(|e| cannot_read(&e))?;
+                        let schema = reader.schema();
+                        let reorder = order_of(&schema, columns);
+                        (
+                            reorder_batches(reader, reorder),
+                            schema_in_order(&schema, columns),
+                            total_rows,
+                        )
+                    } else {
+                        let counted = CountingReader::new(file, bytes_read.clone());
+                        let reader = arrow::ipc::reader::StreamReader::try_new(
+                            BufReader::new(counted),
+                            None,
+                        )
+                        .map_err(|e| cannot_read(&e))?;
+                        let indices = select(path, &reader.schema(), columns)?;
+                        let full = reader.schema();
+                        let projected =
+                            Arc::new(full.project(&indices).expect("indices are in range"));
+                        let stream = reader.map(move |batch| batch?.project(&indices));
+                        let reorder = order_of(&projected, columns);
+                        (
+                            reorder_batches(stream, reorder),
+                            schema_in_order(&projected, columns),
+                            None,
+                        )
+                    }
+                }
+                Format::Csv => {
+                    let (reader, projected) = csv::open(
+                        file,
+                        path,
+                        columns,
+                        batch_size,
+                        bytes_read.clone(),
+                        naive,
+                        aside.clone(),
+                    )?;
+                    let reorder = order_of(&projected, columns);
+                    (
+                        reorder_batches(reader, reorder),
+                        schema_in_order(&projected, columns),
+                        None,
+                    )
+                }
+                Format::Jsonl => {
+                    let mut buffered = BufReader::new(file);
+                    let inferred = arrow::json::reader::infer_json_schema_from_seekable(
+                        &mut buffered,
+                        Some(INFER_RECORDS),
+                    );
+                    let (inferred, _) = match inferred {
+                        Ok(inferred) => inferred,
+                        Err(error) => {
+                            let why = buffered
+                                .seek(SeekFrom::Start(0))
+                                .ok()
+                                .and_then(|_| jsonl::first_bad_row(&mut buffered, INFER_RECORDS));
+                            return Err(match why {
+                                Some(why) => Error::data("cannot read", path, why),
+                                None => cannot_read(&error),
+                            });
+                        }
+                    };
+                    let inferred = match columns {
+                        // A file without a line has nothing to infer from;
+                        // when every column asked for has a type, it reads
+                        // as zero rows, as a CSV file with only a header does.
+                        Some(columns)
+                            if inferred.fields().is_empty()
+                                && columns.iter().all(|c| c.data_type.is_some()) =>
+                        {
+                            let mut fields: Vec<ArrowField> = Vec::new();
+                            for column in columns {
+                                if let (Some(data_type), false) = (
+                                    column.data_type,
+                                    fields.iter().any(|f| f.name() == &column.name),
+                                ) {
+                                    fields.push(ArrowField::new(
+                                        &column.name,
+                                        data_type.arrow(),
+                                        true,
+                                    ));
+                                }
+                            }
+                            Schema::new(fields)
+                        }
+                        _ => inferred,
+                    };
+                    let full = typed_schema(&inferred, columns);
+                    let indices = select(path, &full, columns)?;
+                    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
+                    // Declared columns are decoded exactly, as serving does.
+                    let exact = projected
+                        .fields()
+                        .iter()
+                        .filter_map(|field| {
+                            let data_type = declared_type(columns, field.name())?;
+                            Some(crate::spec::Field {
+                                name: field.name().clone(),
+                                data_type,
+                                nullable: true,
+                            })
+                        })
+                        .collect();
+                    let mut file = buffered.into_inner();
+                    file.seek(SeekFrom::Start(0))
+                        .map_err(|e| Error::io("cannot read", path, e))?;
+                    let counted = CountingReader::new(file, bytes_read.clone());
+                    let reader = jsonl::JsonlBatches::new(
+                        BufReader::new(counted),
+                        projected.clone(),
+                        exact,
+                        batch_size,
+                        naive,
+                        aside.clone(),
+                    )
+                    .map_err(|e| cannot_read(&e))?;
+                    let reorder = order_of(&projected, columns);
+                    (
+                        reorder_batches(reader, reorder),
+                        schema_in_order(&projected, columns),
+                        None,
+                    )
+                }
+            };
+        Ok(Reader {
+            batches: Box::new(Rechunk::new(batches, batch_size)),
+            path: path.to_path_buf(),
+            schema,
+            total_rows,
+            total_bytes,
+            bytes_read,
+            aside,
+        })
+    }
+
+    /// From now on, a value of a CSV or JSON Lines file that does not read
+    /// as its column's type (or a JSON Lines row that is not an object)
+    /// does not fail the file: it reads as null, and its error is kept for
+    /// [`Reader::take_set_aside`], with its row in the file. (Typed formats
+    /// have no such values; a backfill sets aside what the transform
+    /// refuses of them.)
+    pub fn set_aside_bad_values(&self) {
+        let mut aside = self.aside.lock();
+        if aside.is_none() {
+            *aside = Some(Vec::new());
+        }
+    }
+
+    /// The errors of the values set aside since the last call, in file order.
+    pub fn take_set_aside(&self) -> Vec<Error> {
+        self.aside
+            .lock()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The schema of the batches this reader yields.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows in the file, when the format records it (Parquet).
+    pub fn total_rows(&self) -> Option<u64> {
+        self.total_rows
+    }
+
+    /// Size of the file in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// A counter of bytes consumed so far (for text and stream formats;
+    /// stays 0 for Parquet and Arrow IPC files).
+    pub fn bytes_read(&self) -> Arc<AtomicU64> {
+        self.bytes_read.clone()
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.batches
+            .next()
+            .map(|batch| batch.map_err(|e| unreadable(&self.path, &e)))
+    }
+}
+
+/// Time zones of timestamp columns as the Parquet file's writer gave them,
+/// where the parquet crate reads another label.
+///
+/// pyarrow and pandas record the Arrow schema in the file (`ARROW:schema`);
+/// the parquet crate takes a timestamp's zone from it only when the units
+/// match, and Parquet has no seconds, so `timestamp[s, tz=America/New_York]`
+/// comes back as `timestamp[ms, tz=UTC]`. The values are the same instants
+/// either way; this restores the label, so a kept column keeps its zone.
+fn written_zones(metadata: &[KeyValue], schema: &SchemaRef) -> Option<Relabel> {
+    use base64::Engine as _;
+    let encoded = metadata
+        .iter()
+        .find(|kv| kv.key == "ARROW:schema")?
+        .value
+        .as_deref()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    // An IPC message, after a continuation marker and length when present.
+    let message = match bytes.get(..4) {
+        Some([0xff, 0xff, 0xff, 0xff]) => bytes.get(8..)?,
+        _ => &bytes[..],
+    };
+    let written = arrow::ipc::root_as_message(message)
+        .ok()?
+        .header_as_schema()
+        .and_then(|schema| arrow::ipc::convert::try_fb_to_schema(schema).ok())?;
+    let mut changed = false;
+    let fields: Vec<ArrowField> =
+        schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let hinted = written.field_with_name(field.name()).ok();
+                match (field.data_type(), hinted.map(|h| h.data_type())) {
+                    (
+                        arrow::datatypes::DataType::Timestamp(unit, Some(read)),
+                        Some(arrow::datatypes::DataType::Timestamp(_, Some(zone))),
+                    ) if read != zone => {
+                        changed = true;
+                        field.as_ref().clone().with_data_type(
+                            arrow::datatypes::DataType::Timestamp(*unit, Some(zone.clone())),
+                        )
+                    }
+                    _ => field.as_ref().clone(),
+                }
+            })
+            .collect();
+    changed.then(|| Relabel {
+        schema: Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+    })
+}
+
+/// Batches given other labels for the same data (`written_zones`).
+struct Relabel {
+    schema: SchemaRef,
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send>;
+
+impl Relabel {
+    fn apply(self, batches: Batches) -> (Batches, SchemaRef) {
+        let schema = self.schema;
+        let relabelled = schema.clone();
+        let batches = batches.map(move |batch| {
+            let batch = batch?;
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(relabelled.fields())
+                .map(|(column, field)| {
+                    if column.data_type() == field.data_type() {
+                        Ok(column.clone())
+                    } else {
+                        let data = column
+                            .to_data()
+                            .into_builder()
+                            .data_type(field.data_type().clone())
+                            .build()?;
+                        Ok(arrow::array::make_array(data))
+                    }
+                })
+                .collect::<Result<Vec<_>, ArrowError>>()?;
+            RecordBatch::try_new(relabelled.clone(), columns)
+        });
+        (Box::new(batches), schema)
+    }
+}
+
+/// The indices of the requested columns in `schema` (all when `None`).
+pub(super) fn select(
+    path: &Path,
+    schema: &Schema,
+    columns: Option<&[ColumnRequest]>,
+) -> Result<Vec<usize>> {
+    let Some(columns) = columns else {
+        return Ok((0..schema.fields().len()).collect());
+    };
+    let mut indices = Vec::with_capacity(columns.len());
+    for column in columns {
+        let mut positions = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| field.name() == &column.name)
+            .map(|(index, _)| index + 1);
+        if let (Some(first), Some(second)) = (positions.next(), positions.next()) {
+            return Err(Error::data(
+                "cannot read",
+                path,
+                format!(
+                    "it has more than one column named `{}` (the {} and the {}), so which \
+                     one to use is ambiguous; rename or drop the others",
+                    column.name,
+                    ordinal(first),
+                    ordinal(second)
+                ),
+            ));
+        }
+        match schema.index_of(&column.name) {
+            Ok(index) => {
+                if !indices.contains(&index) {
+                    indices.push(index);
+                }
+            }
+            Err(_) if schema.fields().is_empty() => {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!("it is empty, so it has no column `{}`", column.name),
+                ));
+            }
+            Err(_) => {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!(
+                        "it has no column `{}`; its columns are: {}",
+                        column.name,
+                        column_list(schema.fields().iter().map(|f| f.name().as_str()))
+                    ),
+                ));
+            }
+        }
+    }
+    indices.sort_unstable();
+    Ok(indices)
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, ... `21st`.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `inferred` with the requested types put in place of the guesses.
+fn typed_schema(inferred: &Schema, columns: Option<&[ColumnRequest]>) -> SchemaRef {
+    let fields: Vec<ArrowField> = inferred
+        .fields()
+        .iter()
+        .map(|field| match declared_type(columns, field.name()) {
+            Some(data_type) => ArrowField::new(field.name(), data_type.arrow(), true),
+            None => field.as_ref().clone().with_nullable(true),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The type asked for column `name` (the first request for it wins).
+pub(super) fn declared_type(columns: Option<&[ColumnRequest]>, name: &str) -> Option<DataType> {
+    columns?.iter().find(|c| c.name == name)?.data_type
+}
+
+/// For each requested column, its index in the projected `schema`.
+fn order_of(schema: &Schema, columns: Option<&[ColumnRequest]>) -> Option<Vec<usize>> {
+    let columns = columns?;
+    let mut seen = Vec::new();
+    let order: Vec<usize> = columns
+        .iter()
+        .filter(|c| {
+            let new = !seen.contains(&c.name);
+            seen.push(c.name.clone());
+            new
+        })
+        .map(|c| schema.index_of(&c.name).expect("selected above"))
+        .collect();
+    let identity = order.iter().enumerate().all(|(i, &j)| i == j);
+    (!identity).then_some(order)
+}
+
+fn schema_in_order(schema: &SchemaRef, columns: Option<&[ColumnRequest]>) -> SchemaRef {
+    match order_of(schema, columns) {
+        Some(order) => Arc::new(schema.project(&order).expect("indices are in range")),
+        None => schema.clone(),
+    }
+}
+
+fn reorder_batches(
+    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'static,
+    order: Option<Vec<usize>>,
+) -> Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send> {
+    match order {
+        None => Box::new(batches),
+        Some(order) => Box::new(batches.map(move |batch| batch?.project(&order))),
+    }
+}
+
+/// Splits batches larger than `batch_size` (Arrow IPC files keep the
+/// batches they were written with) into zero-copy slices.
+struct Rechunk<I> {
+    inner: I,
+    batch_size: usize,
+    current: Option<(RecordBatch, usize)>,
+}
+
+impl<I> Rechunk<I> {
+    fn new(inner: I, batch_size: usize) -> Self {
+        Rechunk {
+            inner,
+            batch_size,
+            current: None,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for Rechunk<I> {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((batch, offset)) = &mut self.current {
+                if *offset < batch.num_rows() {
+                    let len = self.batch_size.min(batch.num_rows() - *offset);
+                    let slice = batch.slice(*offset, len);
+                    *offset += len;
+                    return Some(Ok(slice));
+                }
+                self.current = None;
+            }
+            match self.inner.next()? {
+                Ok(batch) if batch.num_rows() <= self.batch_size => return Some(Ok(batch)),
+                Ok(batch) => self.current = Some((batch, 0)),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
+/// Counts bytes as they are read, for progress.
+pub(super) struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> CountingReader<R> {
+    pub(super) fn new(inner: R, count: Arc<AtomicU64>) -> Self {
+        CountingReader { inner, count }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordinal;
+
+    #[test]
+    fn ordinals() {
+        let said: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 103, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "103rd",
+                "111th"
+            ]
+        );
+    }
+}
