@@ -89,7 +89,14 @@ const fn block_size(class: usize) -> usize {
 }
 
 impl SizeClasses {
-    pub(crate) const fn new() -> Self {
+    /// The allocator, with nothing handed out yet.
+    ///
+    /// # Safety
+    ///
+    /// No other `SizeClasses` may be in use while this one is: every one
+    /// hands out the chunks of the one [`FIRST_CHUNKS`] static, so two
+    /// would hand out the same memory twice.
+    pub(crate) const unsafe fn new() -> Self {
         SizeClasses {
             state: UnsafeCell::new(State {
                 free: [ptr::null_mut(); CLASSES],
@@ -264,7 +271,9 @@ unsafe impl Sync for SizeClasses {}
     not(target_feature = "atomics")
 ))]
 #[global_allocator]
-static ALLOCATOR: SizeClasses = SizeClasses::new();
+// SAFETY: the component's one allocator; no other `SizeClasses` is made
+// outside tests.
+static ALLOCATOR: SizeClasses = unsafe { SizeClasses::new() };
 
 #[cfg(test)]
 mod tests {
@@ -279,9 +288,12 @@ mod tests {
         static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: no allocator over the static is alive (the lock), so
-        // nothing else reads or writes it.
-        unsafe { FIRST_CHUNKS.0.get().write_bytes(0, 1) };
-        (guard, SizeClasses::new())
+        // nothing else reads or writes it, and this is the only one made
+        // until the guard is dropped with it.
+        unsafe {
+            FIRST_CHUNKS.0.get().write_bytes(0, 1);
+            (guard, SizeClasses::new())
+        }
     }
 
     #[test]

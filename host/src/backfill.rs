@@ -297,8 +297,8 @@ impl Backfill {
                 let percent = fraction * 100.0;
                 return Err(Error::BadRequest(format!(
                     "{rejected} of {read} rows were rejected, more than the {percent}% allowed \
-                     (--max-rejects {percent}%); no output was written; look at the first with \
-                     --on-error fail, which stops there"
+                     (`max_rejects` {percent}%); no output was written; look at the first with \
+                     `on_error` `fail`, which stops there"
                 )));
             }
         }
@@ -329,8 +329,8 @@ impl Backfill {
         }
         let Some(rejects) = &self.rejects else {
             return Err(Error::BadRequest(format!(
-                "--on-error {} needs --rejects FILE.jsonl, where every rejected row is written \
-                 (nothing is left out without a record)",
+                "`on_error` `{}` needs a `rejects` file (JSON Lines), where every rejected row is \
+                 written (nothing is left out without a record)",
                 if self.on_error == OnError::Skip {
                     "skip"
                 } else {
@@ -354,8 +354,8 @@ impl Backfill {
             && let Some(field) = self.transform.info().outputs.iter().find(|f| !f.nullable)
         {
             return Err(Error::BadRequest(format!(
-                "--on-error null writes nulls for a rejected row's features, but output `{}` of \
-                 `{}` is not nullable; use --on-error skip",
+                "`on_error` `null` writes nulls for a rejected row's features, but output `{}` of \
+                 `{}` is not nullable; use `on_error` `skip`",
                 field.name,
                 self.transform.name()
             )));
@@ -744,8 +744,8 @@ fn write_in_order(
                 rejects.append(&rejected)?;
                 if let Some(limit) = max_rejects.filter(|&limit| rejects.count > limit) {
                     return Err(Error::BadRequest(format!(
-                        "more than {limit} rows were rejected (--max-rejects {limit}); no \
-                         output was written; look at the first with --on-error fail, which \
+                        "more than {limit} rows were rejected (`max_rejects` {limit}); no \
+                         output was written; look at the first with `on_error` `fail`, which \
                          stops there"
                     )));
                 }

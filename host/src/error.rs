@@ -113,7 +113,7 @@ pub enum Error {
     /// A null where the transform does not accept nulls.
     #[error(
         "column `{column}` is null in row {row}, but transform `{transform}` declares it \
-         non-nullable (its argument is not an `Option`)"
+         non-nullable (not `Option<_>` in Rust, not `Optional[...]` in Python)"
     )]
     UnexpectedNull {
         /// The transform's name.
@@ -241,6 +241,33 @@ pub enum Error {
     /// The runtime itself failed (engine setup, instantiation).
     #[error("{0}")]
     Runtime(String),
+}
+
+/// The broad class of an [`Error`]: what a front end tells apart (the
+/// Python package raises one exception class for each). Deliberately not
+/// `#[non_exhaustive]`: a new class is a compile error for every front
+/// end that maps them, not a message lost in a catch-all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The component cannot be used ([`Error::InvalidComponent`]).
+    InvalidComponent,
+    /// The component is not the pinned one ([`Error::PinMismatch`]).
+    PinMismatch,
+    /// The caller's data or request is at fault (a missing column, a wrong
+    /// type, a value that cannot be taken, a malformed request).
+    BadInput,
+    /// The transform rejected a row: its own error, a crash.
+    RowRejected,
+    /// A sandbox limit was exceeded.
+    LimitExceeded,
+    /// The transform's output broke its declaration.
+    InvalidOutput,
+    /// A file could not be read or written.
+    Data,
+    /// A setting has a value the library cannot use.
+    InvalidSetting,
+    /// The runtime itself failed.
+    Runtime,
 }
 
 /// A sandbox limit.
@@ -418,18 +445,30 @@ impl Error {
     /// Whether the caller's input is at fault (as opposed to the transform or
     /// the machine): a serving front end answers these with a 4xx.
     pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
+        self.class() == ErrorClass::BadInput
+    }
+
+    /// The error's class (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::InvalidComponent { .. } => ErrorClass::InvalidComponent,
+            Error::PinMismatch { .. } => ErrorClass::PinMismatch,
             Error::MissingColumn { .. }
-                | Error::WrongType { .. }
-                | Error::InvalidValue { .. }
-                | Error::UnexpectedNull { .. }
-                | Error::MissingField { .. }
-                | Error::WrongValue { .. }
-                | Error::NaiveTimestamp { .. }
-                | Error::BadRequest(_)
-                | Error::BadRow { .. }
-        )
+            | Error::WrongType { .. }
+            | Error::InvalidValue { .. }
+            | Error::NaiveTimestamp { .. }
+            | Error::MissingField { .. }
+            | Error::WrongValue { .. }
+            | Error::UnexpectedNull { .. }
+            | Error::BadRequest(_)
+            | Error::BadRow { .. } => ErrorClass::BadInput,
+            Error::RowFailed { .. } | Error::Trap { .. } => ErrorClass::RowRejected,
+            Error::LimitExceeded { .. } => ErrorClass::LimitExceeded,
+            Error::InvalidOutput { .. } => ErrorClass::InvalidOutput,
+            Error::Io { .. } | Error::Data { .. } => ErrorClass::Data,
+            Error::InvalidSetting { .. } => ErrorClass::InvalidSetting,
+            Error::Runtime(_) => ErrorClass::Runtime,
+        }
     }
 
     /// A short stable name for the kind of error, for metrics and JSON

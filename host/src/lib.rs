@@ -45,5 +45,5 @@ pub use engine::{
     Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT, Rejecting,
     Runtime, Setting, Transform, default_cache_dir, default_max_instances,
 };
-pub use error::{Error, Limit, Result};
+pub use error::{Error, ErrorClass, Limit, Result};
 pub use spec::{DataType, Field, NaiveTimestamps, Provenance, TransformInfo};

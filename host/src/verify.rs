@@ -142,9 +142,16 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// Whether every path matched the reference bit for bit.
+    /// Rows whose outputs were compared: the rows the backfill did not
+    /// reject.
+    pub fn compared_rows(&self) -> u64 {
+        self.rows.saturating_sub(self.rejected)
+    }
+
+    /// Whether the proof holds: some rows were compared, and every path
+    /// matched the reference bit for bit. Nothing compared is no proof.
     pub fn passed(&self) -> bool {
-        self.paths.iter().all(PathReport::passed)
+        self.compared_rows() > 0 && self.paths.iter().all(PathReport::passed)
     }
 }
 

@@ -23,7 +23,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use skewless::backfill::{Backfill, MaxRejects, OnError};
 use skewless::verify::{BatchSize, Verify};
-use skewless::{Config, Error, NaiveTimestamps, Runtime};
+use skewless::{Config, Error, ErrorClass, NaiveTimestamps, Runtime};
 
 /// A loaded transform: the library's `Transform` and the bytes it was
 /// loaded from (a pickled transform travels as its bytes).
@@ -33,17 +33,19 @@ struct NativeTransform {
     bytes: Arc<[u8]>,
 }
 
-/// The Python exception class (in `skewless.errors`) of a library error.
+/// The Python exception class (in `skewless.errors`) of a library error:
+/// every class, by name, so a new one is a compile error here.
 fn error_class(error: &Error) -> &'static str {
-    match error {
-        Error::InvalidComponent { .. } => "InvalidComponent",
-        Error::PinMismatch { .. } => "PinMismatch",
-        Error::RowFailed { .. } | Error::Trap { .. } => "RowRejected",
-        Error::LimitExceeded { .. } => "LimitExceeded",
-        Error::InvalidOutput { .. } => "InvalidOutput",
-        Error::Io { .. } | Error::Data { .. } => "DataError",
-        error if error.is_input_error() => "BadInput",
-        _ => "SkewlessError",
+    match error.class() {
+        ErrorClass::InvalidComponent => "InvalidComponent",
+        ErrorClass::PinMismatch => "PinMismatch",
+        ErrorClass::BadInput => "BadInput",
+        ErrorClass::RowRejected => "RowRejected",
+        ErrorClass::LimitExceeded => "LimitExceeded",
+        ErrorClass::InvalidOutput => "InvalidOutput",
+        ErrorClass::Data => "DataError",
+        ErrorClass::InvalidSetting => "InvalidSetting",
+        ErrorClass::Runtime => "SkewlessError",
     }
 }
 
@@ -65,7 +67,13 @@ fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         let exception = class.call((error.to_string(),), Some(&kwargs))?;
         Ok(PyErr::from_value(exception))
     };
-    raise().unwrap_or_else(|e| e)
+    // Should the exception class itself be out of reach, the library's
+    // message still reaches the caller.
+    raise().unwrap_or_else(|lookup| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{error} (skewless.errors could not raise it: {lookup})"
+        ))
+    })
 }
 
 trait IntoPy<T> {
@@ -415,6 +423,7 @@ fn verify<'py>(
         let entry = PyDict::new(py);
         entry.set_item("name", &path.name)?;
         entry.set_item("rows_differing", path.rows_differing)?;
+        entry.set_item("passed", path.passed())?;
         entry.set_item("error", path.error.as_ref().map(ToString::to_string))?;
         let mismatch = match &path.first_mismatch {
             Some(m) => {
@@ -435,6 +444,7 @@ fn verify<'py>(
     out.set_item("columns", report.columns)?;
     out.set_item("rejected", report.rejected)?;
     out.set_item("paths", paths)?;
+    out.set_item("passed", report.passed())?;
     Ok(out)
 }
 

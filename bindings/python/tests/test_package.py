@@ -155,6 +155,56 @@ def test_rows_go_through_the_serving_codec(fraud, examples):
         fraud.transform_rows([{"amount": 1.0, "hour": 3, "merchant_categry": "travel"}])
 
 
+def test_rows_from_pandas_records_mean_what_the_dataframe_means(guests):
+    """`df.to_dict("records")` carries NaN, numpy scalars, pd.NA and
+    pd.Timestamp: rows of it compute what `transform_pandas(df)` does."""
+    import numpy as np
+
+    t = skewless.load(guests["ALL_TYPES"])
+    table = generated_table(t, 400).drop_columns(["row_id"])
+    exact = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
+    df = table.to_pandas(types_mapper=exact.get)
+    # pandas' own missing markers, and NaN as pandas means it (missing).
+    nullable = {f.name for f in t.inputs if f.nullable}
+    for name in nullable:
+        df.loc[df.index % 7 == 3, name] = pd.NA if str(df[name].dtype) in ("Int64", "Int32", "boolean") else None
+    records = df.to_dict("records")
+    # What pandas hands out: numpy scalars, pd.NA, pd.Timestamp, NaN.
+    kinds = {type(v).__module__.split(".")[0] for row in records for v in row.values()}
+    assert "numpy" in kinds and "pandas" in kinds, kinds
+    expected = t.transform_pandas(df)
+    answered = t.transform_rows(records)
+    assert len(answered) == len(expected)
+    for field in t.outputs:
+        want = expected[field.name].tolist()
+        got = [row[field.name] for row in answered]
+        for i, (w, g) in enumerate(zip(want, got)):
+            if w is None or w is pd.NA or (isinstance(w, float) and w != w and g is None):
+                assert g is None or (isinstance(g, str) and g.endswith("NaN")), (field.name, i, w, g)
+            elif field.type == "timestamp-micros":
+                assert pd.Timestamp(g) == w, (field.name, i)
+            elif isinstance(w, float):
+                assert float(g).hex() == w.hex() if isinstance(g, (int, float)) else g in ("NaN", "Infinity", "-Infinity"), (field.name, i, w, g)
+            else:
+                assert g == w, (field.name, i, w, g)
+    # A value of a type no column takes names its row and field.
+    with pytest.raises(skewless.BadInput, match=r"row 0, field `d`: a object is not a value"):
+        t.transform_rows([{**records[0], "d": object()}])
+
+
+def test_an_empty_input_proves_nothing(fraud, examples, tmp_path):
+    empty = tmp_path / "empty.parquet"
+    table = read_bundled(examples["fraud-features"]["data"]).slice(0, 0)
+    pq.write_table(table, empty)
+    report = skewless.verify(fraud, empty)
+    assert not report.passed and not bool(report)
+
+
+def test_a_setting_skewless_cannot_use_is_invalid_setting(examples):
+    with pytest.raises(skewless.InvalidSetting, match="invalid `fuel_per_row`"):
+        skewless.load(examples["fraud-features"]["component"], fuel_per_row=0)
+
+
 def test_errors_are_exceptions_with_the_cli_messages(fraud, guests, examples, tmp_path):
     table = read_bundled(examples["fraud-features"]["data"])
     # A missing column: as `skewless run` says it of a file.

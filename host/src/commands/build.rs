@@ -221,7 +221,12 @@ fn build(dir: &Path, runtime: &skewless::Runtime) -> Result<Built> {
         return build_rust(dir, &manifest, runtime);
     }
     match super::python::transform_module(dir)? {
-        Some(module) => super::python::build(dir, shown_dir, &module, runtime),
+        Some(module) => {
+            let python = super::python::build(dir, shown_dir, &module)?;
+            let mut built = built(python.component, &module, &python.source, runtime)?;
+            built.not_reproducible = Some(super::python::NOT_REPRODUCIBLE);
+            Ok(built)
+        }
         None => bail!(
             "`{}` has no transform: no Cargo.toml (Rust) and no Python module that imports \
              skewless_guest; start one with `skewless new NAME` (or `--python`)",

@@ -25,12 +25,12 @@ pub struct RuntimeArgs {
     pub fuel_per_row: u64,
 
     /// Linear memory each instance may use, e.g. `256MiB`, `1GiB`.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Limits")]
-    pub memory_limit: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = Size(skewless::DEFAULT_MEMORY_LIMIT), help_heading = "Limits")]
+    pub memory_limit: Size,
 
     /// Bytes a transform may return per batch, e.g. `256MiB`.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Limits")]
-    pub max_output_bytes: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = Size(skewless::DEFAULT_MAX_OUTPUT_BYTES), help_heading = "Limits")]
+    pub max_output_bytes: Size,
 
     /// Directory of precompiled transforms [default: $XDG_CACHE_HOME/skewless
     /// or ~/.cache/skewless].
@@ -82,8 +82,8 @@ impl RuntimeArgs {
         };
         Config::default()
             .fuel_per_row(self.fuel_per_row)
-            .memory_limit(self.memory_limit)
-            .max_output_bytes(self.max_output_bytes)
+            .memory_limit(self.memory_limit.0)
+            .max_output_bytes(self.max_output_bytes.0)
             .deadline(deadline)
             .cache_dir(cache_dir)
     }
@@ -159,6 +159,30 @@ where
     match text.trim().parse::<T>() {
         Ok(value) if value != T::from(0) => Ok(value),
         _ => bail!("`{text}` is not a positive whole number"),
+    }
+}
+
+/// A size in bytes, as flags take it (`256MiB`) and as help shows it, so a
+/// default shown in `--help` comes from the library's constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub usize);
+
+impl std::str::FromStr for Size {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> Result<Size> {
+        parse_size(text).map(Size)
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (unit, size) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        write!(f, "{}", self.0)
     }
 }
 

@@ -15,7 +15,6 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::build::{Built, built};
 use super::new::skewless_sources;
 
 /// The componentize-py line this host runs the components of.
@@ -97,8 +96,15 @@ fn componentize_py() -> Result<PathBuf> {
     Ok(program)
 }
 
+/// A Python transform built by componentize-py: the component's path and
+/// the module it was built from.
+pub struct PythonBuild {
+    pub component: PathBuf,
+    pub source: PathBuf,
+}
+
 /// Builds the Python transform `module` of `dir` (shown as `shown`).
-pub fn build(dir: &Path, shown: &Path, module: &str, runtime: &skewless::Runtime) -> Result<Built> {
+pub fn build(dir: &Path, shown: &Path, module: &str) -> Result<PythonBuild> {
     let program = componentize_py()?;
     let sources = skewless_sources(None)?;
     if dir.join(".skewless").exists() || dir.join("conftest.py").is_file() {
@@ -158,9 +164,7 @@ pub fn build(dir: &Path, shown: &Path, module: &str, runtime: &skewless::Runtime
             source.display()
         );
     }
-    let mut built = built(component, module, &source, runtime)?;
-    built.not_reproducible = Some(NOT_REPRODUCIBLE);
-    Ok(built)
+    Ok(PythonBuild { component, source })
 }
 
 /// What componentize-py says when the module fails at build time: the

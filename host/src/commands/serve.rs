@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use skewless::serve::{ErrorLog, ServeConfig, Server, Stopped, serve, shutdown_signal};
 
-use super::{RuntimeArgs, ValueArgs, load, parse_size, positive};
+use super::{RuntimeArgs, Size, ValueArgs, load, positive};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -56,14 +56,14 @@ pub struct ServeCommand {
     deadline_ms: u64,
 
     /// Largest request body, e.g. `4MiB`.
-    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size, help_heading = "Limits")]
-    max_body_bytes: usize,
+    #[arg(long, value_name = "SIZE", default_value_t = Size(skewless::serve::DEFAULT_MAX_BODY_BYTES), help_heading = "Limits")]
+    max_body_bytes: Size,
 
     /// Most rows in one request.
     #[arg(
         long,
         value_name = "ROWS",
-        default_value_t = 10_000,
+        default_value_t = skewless::serve::DEFAULT_MAX_ROWS,
         value_parser = positive::<usize>,
         help_heading = "Limits"
     )]
@@ -83,7 +83,7 @@ pub struct ServeCommand {
 
     /// How long a request may wait in the queue before it gets 503, in
     /// milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1_000, value_parser = positive::<u64>, help_heading = "Limits")]
+    #[arg(long, value_name = "MS", default_value_t = skewless::serve::DEFAULT_QUEUE_TIMEOUT.as_millis() as u64, value_parser = positive::<u64>, help_heading = "Limits")]
     queue_timeout_ms: u64,
 
     /// What stderr gets about each failed request (one JSON line, at most
@@ -137,7 +137,7 @@ impl ServeCommand {
             .drain_timeout
             .max(Duration::from_millis(self.deadline_ms) + Duration::from_secs(1));
         let config = defaults
-            .max_body_bytes(self.max_body_bytes)
+            .max_body_bytes(self.max_body_bytes.0)
             .max_rows(self.max_rows)
             .drain_timeout(drain_timeout)
             .error_log(self.error_log)

@@ -87,9 +87,17 @@ impl VerifyCommand {
                 transform.name()
             )
         })?;
-        if report.rows == 0 {
+        if report.compared_rows() == 0 {
+            let why = if report.rows == 0 {
+                "has no rows".to_string()
+            } else {
+                format!(
+                    "has {} rows, and the transform rejected every one",
+                    report.rows
+                )
+            };
             println!(
-                "NOTHING VERIFIED: `{}` has no rows, so no output was compared",
+                "NOTHING VERIFIED: `{}` {why}, so no output was compared",
                 self.input.display()
             );
             return Ok(ExitCode::FAILURE);

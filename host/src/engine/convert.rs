@@ -138,7 +138,7 @@ fn coerce(
                 (
                     i128::from(i32::MIN)..=i128::from(i32::MAX),
                     "int32",
-                    "; take the argument as `i64`",
+                    "; declare the input int64 (`i64` in Rust, `int` in Python)",
                 )
             } else {
                 (i128::from(i64::MIN)..=i128::from(i64::MAX), "int64", "")
@@ -278,7 +278,8 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
     match (expected, found) {
         (DataType::Float64 | DataType::Float32, A::Int64 | A::UInt64) => {
             "; large integers do not convert to floats exactly, so skewless will not do it \
-             implicitly: cast the column where the data is produced, or take it as `i64`"
+             implicitly: cast the column where the data is produced, or declare the input int64 \
+             (`i64` in Rust, `int` in Python)"
                 .into()
         }
         (DataType::Float64 | DataType::Float32, A::Decimal128(..) | A::Decimal256(..)) => {
@@ -288,18 +289,20 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
                 .into()
         }
         (DataType::Float32, A::Float64) => {
-            "; float64 does not convert to float32 without rounding: take the argument as \
-             `f64`, or cast the column where the data is produced"
+            "; float64 does not convert to float32 without rounding: declare the input \
+             float64 (`f64` in Rust, `float` in Python), or cast the column where the data is \
+             produced"
                 .into()
         }
         (_, A::Utf8 | A::LargeUtf8 | A::Utf8View) => {
-            "; the column holds text: parse it where the data is produced, or take it as `&str`"
+            "; the column holds text: parse it where the data is produced, or declare the input \
+             utf8 (`&str` in Rust, `str` in Python)"
                 .into()
         }
         (DataType::Int32 | DataType::Int64, A::Float16 | A::Float32 | A::Float64) => {
             "; floats do not convert to integers without rounding, so skewless will not do \
-             it implicitly: round or cast the column where the data is produced, or take the \
-             argument as `f64`. If it holds whole numbers with missing values, it was likely \
+             it implicitly: round or cast the column where the data is produced, or declare \
+             the input float64 (`f64` in Rust, `float` in Python). If it holds whole numbers with missing values, it was likely \
              written by pandas, which stores such a column as float64: give it the nullable \
              integer dtype first, `df[column].astype(\"Int64\")`"
                 .into()
@@ -311,7 +314,7 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
         }
         (expected, _) => format!(
             "; convert the column to {expected} where the data is produced, or change the \
-             argument's type to match the data"
+             input's declared type to match the data"
         ),
     }
 }
@@ -714,7 +717,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .ends_with("; convert the column to utf8 where the data is produced, or change the argument's type to match the data"),
+                .ends_with("; convert the column to utf8 where the data is produced, or change the input's declared type to match the data"),
             "{error}"
         );
     }

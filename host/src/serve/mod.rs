@@ -75,14 +75,21 @@ pub struct ServeConfig {
     pub error_log: ErrorLog,
 }
 
+/// Default [`ServeConfig::max_body_bytes`]: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
+/// Default [`ServeConfig::max_rows`]: 10,000.
+pub const DEFAULT_MAX_ROWS: usize = 10_000;
+/// Default [`ServeConfig::queue_timeout`]: one second.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
-            max_body_bytes: 4 << 20,
-            max_rows: 10_000,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_rows: DEFAULT_MAX_ROWS,
             max_concurrency: crate::default_max_instances(),
             max_queue: 4 * crate::default_max_instances(),
-            queue_timeout: Duration::from_secs(1),
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             body_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             error_log: ErrorLog::Summary,
@@ -209,7 +216,7 @@ impl Server {
     pub fn expect(&self, name: &str, sha256: &str) -> Result<()> {
         let Some(transform) = self.transforms.get(name) else {
             return Err(Error::BadRequest(format!(
-                "--expect names transform `{name}`, which is not loaded (loaded: {})",
+                "the pin names transform `{name}`, which is not loaded (loaded: {})",
                 self.names().join(", ")
             )));
         };
@@ -342,7 +349,7 @@ async fn read_body(
             "body_too_large",
             format!(
                 "the request body is larger than {}; send fewer rows per request \
-                 (or raise --max-body-bytes)",
+                 (the server's `max_body_bytes`)",
                 limit_text(config.max_body_bytes as u64)
             ),
         )
@@ -595,7 +602,7 @@ async fn answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_rows",
             format!(
-                "{} rows in one request; the limit is {} (raise it with --max-rows)",
+                "{} rows in one request; the limit is {} (the server's `max_rows`)",
                 request.rows.len(),
                 server.config.max_rows
             ),
@@ -718,8 +725,8 @@ async fn call_slot(
     if server.waiting.fetch_add(1, Ordering::AcqRel) >= config.max_queue {
         server.waiting.fetch_sub(1, Ordering::AcqRel);
         return Err(busy(format!(
-            "all {} calls are running and {} requests are waiting; retry shortly (or raise \
-             --concurrency or --queue)",
+            "all {} calls are running and {} requests are waiting; retry shortly (the server's \
+             `max_concurrency` and `max_queue`)",
             config.max_concurrency, config.max_queue
         )));
     }
@@ -728,7 +735,7 @@ async fn call_slot(
     match waited {
         Ok(permit) => permit.map_err(|_| closed(())),
         Err(_) => Err(busy(format!(
-            "no call slot came free within {} ms; retry shortly (or raise --concurrency)",
+            "no call slot came free within {} ms; retry shortly (the server's `max_concurrency`)",
             config.queue_timeout.as_millis()
         ))),
     }

@@ -204,8 +204,8 @@ fn a_failing_row_is_reported_with_the_file_and_row() {
     assert!(
         stderr(&output).trim_end().ends_with(
             "column `amount` is null in row 1, but transform `fails-row` declares it \
-             non-nullable (its argument is not an `Option`); in a CSV file, an empty field \
-             is null"
+             non-nullable (not `Option<_>` in Rust, not `Optional[...]` in Python); in a CSV \
+             file, an empty field is null"
         ),
         "{}",
         stderr(&output)

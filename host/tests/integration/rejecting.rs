@@ -163,8 +163,8 @@ fn rejecting_options_are_checked_before_any_row() {
     let fails_row = load(artifacts::FAILS_ROW);
     assert_eq!(
         refused(Backfill::new(&fails_row, &input, &output).on_error(OnError::Skip)),
-        "--on-error skip needs --rejects FILE.jsonl, where every rejected row is written \
-         (nothing is left out without a record)"
+        "`on_error` `skip` needs a `rejects` file (JSON Lines), where every rejected row is \
+         written (nothing is left out without a record)"
     );
     assert_eq!(
         refused(
@@ -172,8 +172,8 @@ fn rejecting_options_are_checked_before_any_row() {
                 .on_error(OnError::Null)
                 .rejects(dir.path().join("r.jsonl"))
         ),
-        "--on-error null writes nulls for a rejected row's features, but output `root` of \
-         `fails-row` is not nullable; use --on-error skip"
+        "`on_error` `null` writes nulls for a rejected row's features, but output `root` of \
+         `fails-row` is not nullable; use `on_error` `skip`"
     );
     assert_eq!(
         refused(
@@ -206,8 +206,8 @@ fn rejecting_options_are_checked_before_any_row() {
     );
     assert_eq!(
         error,
-        "more than 5 rows were rejected (--max-rejects 5); no output was written; look at the \
-         first with --on-error fail, which stops there"
+        "more than 5 rows were rejected (`max_rejects` 5); no output was written; look at the \
+         first with `on_error` `fail`, which stops there"
     );
 }
 

@@ -334,8 +334,8 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     let (_, answer) = server.post("fraud-features", &huge);
     assert_eq!(
         answer["error"]["message"],
-        "the request body is larger than 2000 bytes; send fewer rows per request (or raise \
-         --max-body-bytes)"
+        "the request body is larger than 2000 bytes; send fewer rows per request (the server's \
+         `max_body_bytes`)"
     );
     let (_, answer) = server.post("fraud-feature", "{}");
     assert_eq!(

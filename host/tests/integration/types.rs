@@ -392,7 +392,8 @@ fn a_wrong_type_names_the_column_and_both_types() {
     assert_eq!(
         error.to_string(),
         "column `hour` has type Utf8, but transform `fraud-features` takes int64; the column \
-         holds text: parse it where the data is produced, or take it as `&str`"
+         holds text: parse it where the data is produced, or declare the input utf8 (`&str` in \
+         Rust, `str` in Python)"
     );
 }
 
@@ -411,7 +412,7 @@ fn a_null_in_a_non_nullable_column_names_the_row() {
     assert_eq!(
         error.to_string(),
         "column `amount` is null in row 2, but transform `fraud-features` declares it \
-         non-nullable (its argument is not an `Option`)"
+         non-nullable (not `Option<_>` in Rust, not `Optional[...]` in Python)"
     );
 }
 

@@ -22,7 +22,9 @@ workers and multiprocessing pools (see :mod:`skewless.spark`).
 
 from __future__ import annotations
 
+import base64 as _base64
 import datetime as _datetime
+import decimal as _decimal
 import json as _json
 import os as _os
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from .errors import (
     DataError,
     InvalidComponent,
     InvalidOutput,
+    InvalidSetting,
     LimitExceeded,
     PinMismatch,
     RowRejected,
@@ -137,12 +140,19 @@ class Transform:
         """Rows as dicts in, feature rows as dicts out, through the serving
         codec: exactly what ``skewless serve`` answers for the same rows.
 
-        Values are JSON values as a request carries them; a ``datetime`` is
-        sent as its ISO 8601 text (a naive one falls under the
-        ``naive_timestamps`` rule). Timestamps come back as RFC 3339 text,
-        as in a response.
+        Rows as pandas gives them work as they are:
+        ``t.transform_rows(df.to_dict("records"))`` computes what
+        :meth:`transform_pandas` computes for ``df``. Values are read as
+        pyarrow reads a pandas column: ``None``, ``pd.NA``, ``NaT`` and a
+        float NaN are null (write the string ``"NaN"`` for a NaN value);
+        numpy scalars are their values; a ``datetime`` or ``pd.Timestamp``
+        is its instant (a naive one falls under the ``naive_timestamps``
+        rule, a fraction of a microsecond is refused); a string holds a
+        value's text, as in a CSV cell. Timestamps come back as RFC 3339
+        text, as in a response.
         """
-        text = _json.dumps(list(rows), default=_json_default, allow_nan=True)
+        rows = [_json_row(i, row) for i, row in enumerate(rows)]
+        text = _json.dumps(rows, allow_nan=False)
         return _json.loads(self._native.transform_json(text))
 
     def transform_row(self, row: Mapping[str, Any]) -> dict:
@@ -170,10 +180,75 @@ def _field(spec: Mapping[str, Any]) -> Field:
     return Field(name=spec["name"], type=spec["data_type"], nullable=bool(spec["nullable"]))
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (_datetime.datetime, _datetime.date)):
+def _json_row(index: int, row: Mapping[str, Any]) -> dict:
+    """A row of Python values as the JSON a request carries (see
+    :meth:`Transform.transform_rows`)."""
+    if not isinstance(row, Mapping):
+        raise BadInput(
+            f"row {index}: expected a mapping of column names to values (a dict), found "
+            f"{type(row).__name__}",
+            kind="bad_row",
+            row=index,
+        )
+    return {str(name): _json_value(index, name, value) for name, value in row.items()}
+
+
+def _json_value(index: int, name: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is bool or kind is int or kind is str:
+        return value
+    if kind is float:
+        if value != value:  # NaN: missing, as pandas and pyarrow read it
+            return None
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    module = kind.__module__
+    if module == "numpy":
+        if kind.__name__ in ("datetime64", "timedelta64"):
+            if value != value:  # NaT
+                return None
+            raise BadInput(
+                f"row {index}, field `{name}`: a numpy {kind.__name__} has no time zone; pass "
+                f"a pandas Timestamp or datetime with one",
+                kind="wrong_type",
+                row=index,
+                column=str(name),
+            )
+        if hasattr(value, "item"):
+            return _json_value(index, name, value.item())
+    if module.startswith("pandas"):
+        if kind.__name__ in ("NAType", "NaTType"):
+            return None
+    if isinstance(value, _datetime.datetime):  # pandas' Timestamp too
         return value.isoformat()
-    raise TypeError(f"a {type(value).__name__} is not a JSON value a row can carry: {value!r}")
+    if isinstance(value, _datetime.date):
+        return value.isoformat()
+    if isinstance(value, _decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (list, tuple)) or (module == "numpy" and hasattr(value, "tolist")):
+        items = value.tolist() if module == "numpy" else value
+        return [_json_value(index, name, item) for item in items]
+    # Subclasses of the plain types (IntEnum, a str subclass, ...).
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _json_value(index, name, float(value))
+    if isinstance(value, str):
+        return str(value)
+    raise BadInput(
+        f"row {index}, field `{name}`: a {kind.__name__} is not a value skewless can take "
+        f"({value!r:.60})",
+        kind="wrong_type",
+        row=index,
+        column=str(name),
+    )
 
 
 def _to_pandas(table: "pyarrow.Table", outputs: Sequence[Field]) -> "pandas.DataFrame":
@@ -338,25 +413,23 @@ class PathReport:
     rows_differing: int
     first_mismatch: Optional[Mismatch]
     error: Optional[str]
-
-    @property
-    def passed(self) -> bool:
-        return self.rows_differing == 0 and self.error is None
+    #: Whether every value of this path matched (decided by the library).
+    passed: bool
 
 
 @dataclass(frozen=True)
 class VerifyReport:
     """The parity proof of :func:`verify`: every path, compared bit for bit
-    with the backfill. ``bool(report)`` is ``report.passed``."""
+    with the backfill. ``bool(report)`` is ``report.passed``: true only when
+    rows were compared (an empty input proves nothing) and every path
+    matched."""
 
     rows: int
     columns: int
     rejected: int
     paths: List[PathReport]
-
-    @property
-    def passed(self) -> bool:
-        return all(p.passed for p in self.paths)
+    #: Whether the proof holds (decided by the library, as for the CLI).
+    passed: bool
 
     def __bool__(self) -> bool:
         return self.passed
@@ -395,10 +468,17 @@ def verify(
             rows_differing=p["rows_differing"],
             first_mismatch=Mismatch(**p["first_mismatch"]) if p["first_mismatch"] else None,
             error=p["error"],
+            passed=p["passed"],
         )
         for p in raw["paths"]
     ]
-    return VerifyReport(rows=raw["rows"], columns=raw["columns"], rejected=raw["rejected"], paths=paths)
+    return VerifyReport(
+        rows=raw["rows"],
+        columns=raw["columns"],
+        rejected=raw["rejected"],
+        paths=paths,
+        passed=raw["passed"],
+    )
 
 
 __all__ = [
@@ -419,4 +499,5 @@ __all__ = [
     "LimitExceeded",
     "InvalidOutput",
     "DataError",
+    "InvalidSetting",
 ]

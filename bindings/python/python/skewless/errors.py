@@ -89,6 +89,11 @@ class DataError(SkewlessError, OSError):
     """A data file could not be read or written."""
 
 
+class InvalidSetting(SkewlessError, ValueError):
+    """A keyword of :func:`skewless.load` has a value skewless cannot use
+    (a fuel budget of 0, a memory limit outside 64 KiB to 4 GiB, ...)."""
+
+
 __all__ = [
     "SkewlessError",
     "InvalidComponent",
@@ -98,4 +103,5 @@ __all__ = [
     "LimitExceeded",
     "InvalidOutput",
     "DataError",
+    "InvalidSetting",
 ]
