@@ -104,6 +104,7 @@ impl Reader {
                         .cloned()
                         .unwrap_or_default();
                     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.clone());
+                    check_decompressed_sizes(path, builder.metadata(), &mask)?;
                     let reader = builder
                         .with_projection(mask)
                         .with_batch_size(batch_size)
@@ -324,6 +325,53 @@ impl Iterator for Reader {
             .next()
             .map(|batch| batch.map_err(|e| unreadable(&self.path, &e)))
     }
+}
+
+/// The most bytes a row of one Parquet column may decompress to, on
+/// average over a row group, before the row group is read: far beyond any
+/// feature value, and far below what would exhaust memory.
+pub(super) const MAX_DECOMPRESSED_BYTES_PER_ROW: u64 = 256 << 20;
+
+/// Refuses, before decompressing anything, a Parquet file whose column
+/// chunks declare more uncompressed bytes per row than
+/// [`MAX_DECOMPRESSED_BYTES_PER_ROW`]: a few kilobytes on disk can declare
+/// gigabytes (a damaged or hostile file, or one holding values no
+/// transform could take), and the reader would allocate them.
+fn check_decompressed_sizes(
+    path: &Path,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    mask: &ProjectionMask,
+) -> Result<()> {
+    for (group_index, group) in metadata.row_groups().iter().enumerate() {
+        let rows = u64::try_from(group.num_rows()).unwrap_or(0).max(1);
+        for (leaf, column) in group.columns().iter().enumerate() {
+            if !mask.leaf_included(leaf) {
+                continue;
+            }
+            let uncompressed = u64::try_from(column.uncompressed_size()).unwrap_or(u64::MAX);
+            if uncompressed / rows > MAX_DECOMPRESSED_BYTES_PER_ROW {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!(
+                        "column `{}` of row group {group_index} declares {} uncompressed for \
+                         its {rows} row{} ({} a row, from {} on disk); skewless refuses more \
+                         than {} a row, which no feature value needs and which would exhaust \
+                         memory",
+                        column.column_path().string(),
+                        crate::error::human_bytes(uncompressed),
+                        if rows == 1 { "" } else { "s" },
+                        crate::error::human_bytes(uncompressed / rows),
+                        crate::error::human_bytes(
+                            u64::try_from(column.compressed_size()).unwrap_or(0)
+                        ),
+                        crate::error::human_bytes(MAX_DECOMPRESSED_BYTES_PER_ROW),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Time zones of timestamp columns as the Parquet file's writer gave them,

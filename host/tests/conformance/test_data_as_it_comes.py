@@ -596,3 +596,19 @@ def test_requests_from_python_get_the_backfills_features(server, tmp_path):
     answer = requests.post(server, data=json.dumps({"rows": [row]}), timeout=30)
     assert answer.status_code == 400
     assert "send them as the strings" in answer.json()["error"]["message"], answer.text
+
+
+def test_a_small_file_that_decompresses_to_gigabytes_is_refused_unread(tmp_path):
+    """A few kilobytes on disk can declare gigabytes (apache/parquet-testing's
+    large_string_map.brotli.parquet: 4 KB, 2 GiB): refused from the file's
+    metadata, before anything is decompressed, naming the column."""
+    path = tmp_path / "bomb.parquet"
+    table = pa.table({"id": pa.array([0], pa.int64()), "blob": pa.array(["a" * (300 << 20)])})
+    pq.write_table(table, path, compression="zstd")
+    del table
+    assert path.stat().st_size < 1 << 20
+    refused = skewless("inspect", str(path), "--rows", "1", ok=False)
+    assert "column `blob` of row group 0 declares 300.0 MiB uncompressed for its 1 row (" \
+        in refused.stderr, refused.stderr
+    # The file's schema and provenance are still shown: they read no data.
+    assert "rows" in skewless("inspect", str(path)).stdout
