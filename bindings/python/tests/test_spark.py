@@ -129,3 +129,26 @@ def _fraud_parquet(spark, examples) -> str:
         pq.write_table(read_bundled(examples["fraud-features"]["data"]), path)
         _PARQUET["fraud"] = path
     return _PARQUET["fraud"]
+
+
+def test_workers_without_the_package_are_named_on_the_driver():
+    """Before any work, the driver asks one worker whether its Python can
+    import skewless; if not, the error says what to set."""
+
+    class Context:
+        def parallelize(self, data, slices):
+            return self
+
+        def map(self, function):
+            self.function = function
+            return self
+
+        def collect(self):
+            executable, _ = self.function(0)  # the probe itself runs here
+            return [(executable, False)]
+
+    class Session:
+        sparkContext = Context()
+
+    with pytest.raises(skewless.SkewlessError, match=r"cannot import skewless.*PYSPARK_PYTHON"):
+        skewless.spark._check_workers(Session())

@@ -155,6 +155,7 @@ def transform(
         t = load(component, expect_sha256=expect_sha256, **load_options)
     keep = list(keep)
     _check_columns(df, t, keep)
+    _check_workers(df.sparkSession)
     schema = output_schema(df, t, keep)
     inputs = [f.name for f in t.inputs]
     columns = inputs + [k for k in keep if k not in inputs]
@@ -176,6 +177,44 @@ def transform(
             yield from out.to_batches()
 
     return df.select(*columns).mapInArrow(features, schema)
+
+
+# Spark contexts whose workers were seen to import skewless (by id).
+_WORKERS_CHECKED: set = set()
+
+
+def _check_workers(spark: "SparkSession") -> None:
+    """Refuses, on the driver, a cluster whose Python workers cannot import
+    skewless, rather than fail later with a bare ``ModuleNotFoundError``
+    deep in a worker's stack. One small job per SparkContext."""
+    context = spark.sparkContext
+    if id(context) in _WORKERS_CHECKED:
+        return
+
+    def probe(_):  # runs on a worker: must not need skewless to unpickle
+        import importlib.util
+        import sys
+
+        return sys.executable, importlib.util.find_spec("skewless") is not None
+
+    try:
+        executable, found = context.parallelize([0], 1).map(probe).collect()[0]
+    except Exception as error:  # the probe itself could not run: say so, go on
+        import warnings
+
+        warnings.warn(f"skewless could not check the Spark workers' Python: {error}", stacklevel=3)
+        return
+    if not found:
+        import sys
+
+        raise SkewlessError(
+            f"the Python of Spark's workers (`{executable}`) cannot import skewless; install "
+            f"the skewless package into it, or point Spark at a Python that has it: set "
+            f"PYSPARK_PYTHON (e.g. PYSPARK_PYTHON={sys.executable}) before the session starts, "
+            f"or spark.pyspark.python",
+            kind="spark_workers",
+        )
+    _WORKERS_CHECKED.add(id(context))
 
 
 def _with_row(error: SkewlessError, batch: "pyarrow.RecordBatch", inputs: Sequence[str]) -> SkewlessError:
