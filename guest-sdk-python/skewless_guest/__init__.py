@@ -25,17 +25,23 @@ function is the plain function: call it from tests.
 
 Column types:
 
-==============  ==========================  ============================
-column type     argument or field           value
-==============  ==========================  ============================
-boolean         ``bool``                    ``True``, ``False``
-int32           ``Int32``                   an ``int`` within int32
-int64           ``int``                     an ``int`` within int64
-float32         ``Float32``                 a ``float`` (rounded to float32 on output)
-float64         ``float``                   a ``float``
-utf8            ``str``                     a ``str``
-timestamp       ``datetime``                a ``datetime`` with ``tzinfo=timezone.utc``
-==============  ==========================  ============================
+===============================  ==============================  ==============================
+column type                      argument or field               value
+===============================  ==============================  ==============================
+boolean                          ``bool``                        ``True``, ``False``
+int32                            ``Int32``                       an ``int`` within int32
+int64                            ``int``                         an ``int`` within int64
+float32                          ``Float32``                     a ``float`` (rounded to float32 on output)
+float64                          ``float``                       a ``float``
+utf8                             ``str``                         a ``str``
+timestamp                        ``datetime``                    a ``datetime`` with ``tzinfo=timezone.utc``
+date                             ``datetime.date``               a ``date``
+decimal(18,2)                    ``Decimal(18, 2)``              a ``decimal.Decimal``, exact
+binary                           ``bytes``                       ``bytes``
+list<float64>                    ``list[float]``                 a ``list`` (of any of the above)
+list<nullable float64>           ``list[Optional[float]]``       a ``list``, ``None`` for a null element
+fixed-size-list<float32, 768>    ``Embedding(768)``              a ``list`` of 768 floats
+===============================  ==============================  ==============================
 
 ``Optional[T]`` (or ``T | None``) makes a column nullable; a null in a
 column whose argument is not optional is refused before the function runs.
@@ -47,13 +53,23 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import decimal as _decimal
 import inspect
 import sys
 import types
 import typing
 from typing import Any, Callable, NewType, Optional
 
-__all__ = ["Float32", "Int32", "SpecError", "TransformSpec", "transform", "spec"]
+__all__ = [
+    "Decimal",
+    "Embedding",
+    "Float32",
+    "Int32",
+    "SpecError",
+    "TransformSpec",
+    "transform",
+    "spec",
+]
 
 #: A float32 column: a ``float`` argument holding a float32 value, or a
 #: field whose ``float`` is rounded to the nearest float32.
@@ -70,12 +86,62 @@ _TYPES: dict[Any, str] = {
     float: "float64",
     str: "utf8",
     datetime.datetime: "timestamp-micros",
+    datetime.date: "date",
+    bytes: "binary",
 }
 
 _WHAT_TO_WRITE = (
-    "write one of bool, int, float, str, datetime, skewless_guest.Int32, "
-    "skewless_guest.Float32, or Optional[...] of one of them"
+    "write one of bool, int, float, str, datetime, date, bytes, skewless_guest.Int32, "
+    "skewless_guest.Float32, skewless_guest.Decimal(18, 2), list[...] of one of them, "
+    "skewless_guest.Embedding(768), or Optional[...] of any of these"
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class _DecimalType:
+    precision: int
+    scale: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _EmbeddingType:
+    size: int
+    element: str
+
+
+def Decimal(precision: int, scale: int) -> Any:  # noqa: N802 (reads as a type)
+    """The annotation of a ``decimal(precision, scale)`` column: values are
+    ``decimal.Decimal``, exact, of at most ``precision`` digits (1 to 38),
+    ``scale`` of them after the point. ``Decimal(18, 2)`` holds money."""
+    if not (isinstance(precision, int) and 1 <= precision <= 38):
+        raise SpecError(f"a decimal has 1 to 38 digits, not {precision!r}")
+    if not (isinstance(scale, int) and 0 <= scale <= precision):
+        raise SpecError(f"a decimal's scale is 0 to its precision ({precision}), not {scale!r}")
+    return typing.Annotated[_decimal.Decimal, _DecimalType(precision, scale)]
+
+
+def Embedding(size: int, element: Any = Float32) -> Any:  # noqa: N802
+    """The annotation of a ``fixed-size-list`` column: ``size`` float32
+    values a row (``element=float`` for float64), as a ``list`` of floats."""
+    if not (isinstance(size, int) and size > 0):
+        raise SpecError(f"an embedding has a positive size, not {size!r}")
+    names = {Float32: "float32", float: "float64"}
+    if element not in names:
+        raise SpecError("an embedding's elements are Float32 or float")
+    return typing.Annotated[list, _EmbeddingType(size, names[element])]
+
+
+def _scalar_name(annotation: Any) -> Optional[str]:
+    """The contract name of a scalar annotation, or None."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        for extra in typing.get_args(annotation)[1:]:
+            if isinstance(extra, _DecimalType):
+                return f"decimal({extra.precision},{extra.scale})"
+        return None
+    try:
+        return _TYPES.get(annotation)
+    except TypeError:  # an unhashable annotation
+        return None
 
 
 class SpecError(TypeError):
@@ -111,20 +177,44 @@ class TransformSpec:
 _REGISTERED: list[TransformSpec] = []
 
 
-def _column_type(annotation: Any, where: str) -> tuple[str, bool]:
-    """The contract type of an annotation and whether it is nullable."""
-    nullable = False
+def _optional(annotation: Any, where: str) -> tuple[Any, bool]:
+    """`Optional[T]` or `T | None` as (T, True); anything else as (it, False)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union or origin is getattr(types, "UnionType", None):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) != 1 or len(typing.get_args(annotation)) != 2:
             raise SpecError(f"{where} has type {_show(annotation)}, a union; {_WHAT_TO_WRITE}")
-        annotation, nullable = args[0], True
-    try:
-        data_type = _TYPES.get(annotation)
-    except TypeError:  # an unhashable annotation
-        data_type = None
+        return args[0], True
+    return annotation, False
+
+
+def _column_type(annotation: Any, where: str) -> tuple[str, bool]:
+    """The contract type of an annotation and whether it is nullable."""
+    annotation, nullable = _optional(annotation, where)
+    if typing.get_origin(annotation) is typing.Annotated:
+        for extra in typing.get_args(annotation)[1:]:
+            if isinstance(extra, _EmbeddingType):
+                return f"fixed-size-list<{extra.element}, {extra.size}>", nullable
+    if annotation is list or typing.get_origin(annotation) in (list, typing.List):
+        (element,) = typing.get_args(annotation) or (None,)
+        if element is None:
+            raise SpecError(f"{where} is a list without an element type; write list[float], list[str], ...")
+        element, element_nullable = _optional(element, where)
+        name = _scalar_name(element)
+        if name is None:
+            raise SpecError(
+                f"{where} is a list of {_show(element)}, which is not a column type; a list's "
+                f"elements are bool, int, float, str, datetime, date, bytes, Int32, Float32 "
+                f"or Decimal(p, s), or Optional[...] of one"
+            )
+        return (f"list<nullable {name}>" if element_nullable else f"list<{name}>"), nullable
+    data_type = _scalar_name(annotation)
     if data_type is None:
+        if annotation is _decimal.Decimal:
+            raise SpecError(
+                f"{where} is a decimal.Decimal without its precision and scale; write "
+                f"skewless_guest.Decimal(18, 2) (18 digits, 2 after the point)"
+            )
         raise SpecError(f"{where} has type {_show(annotation)}, which is not a column type; {_WHAT_TO_WRITE}")
     return data_type, nullable
 
@@ -149,7 +239,7 @@ def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callabl
     def declare(function: Callable[..., Any]) -> Callable[..., Any]:
         where = f"{function.__module__}.{function.__qualname__}"
         try:
-            hints = typing.get_type_hints(function)
+            hints = typing.get_type_hints(function, include_extras=True)
         except Exception as error:  # a name in an annotation that is not defined
             raise SpecError(f"the annotations of `{where}` cannot be read: {error}") from None
         parameters = inspect.signature(function).parameters.values()
@@ -181,7 +271,7 @@ def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callabl
                 f"`{where}` returns {_show(features)}, not a dataclass; return a "
                 f"@dataclass whose fields are the output columns"
             )
-        field_hints = typing.get_type_hints(features)
+        field_hints = typing.get_type_hints(features, include_extras=True)
         outputs = []
         for field in dataclasses.fields(features):
             data_type, nullable = _column_type(
@@ -221,6 +311,8 @@ def spec() -> Optional[TransformSpec]:
 
 # The epoch, for timestamp arithmetic (microseconds since it, UTC).
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+# The epoch as a date (days since it).
+EPOCH_DATE = datetime.date(1970, 1, 1)
 
 if sys.version_info < (3, 9):  # pragma: no cover
     raise ImportError("skewless_guest needs Python 3.9 or newer")

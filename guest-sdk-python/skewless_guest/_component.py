@@ -1,63 +1,81 @@
 """The world's exports over columnar batches: what the component runs.
 
 Imported only inside a component (componentize-py generates `wit_world`
-from the contract in `wit/`, its only copy). The row loop is the Rust
-SDK's: rows are bracketed by the host's `start-rows` and `end-rows`, so the
-per-row CPU budget means the same thing for a Python transform; a row run
-alone on its own budget ends before its output is stored, so it is
-measured the same way wherever it sits in its batch.
+from the contract in `wit/`, its only copy). Columns arrive as byte buffers
+in Arrow's layout; a column is read in place through a ``memoryview`` cast
+to its type (one C-level index a value, no per-value objects made ahead of
+the row that reads them) and written back through ``array`` and ``bytes``
+joins. The row loop is the Rust SDK's: rows are bracketed by the host's
+`start-rows` and `end-rows`, so the per-row CPU budget means the same thing
+for a Python transform; a row run alone on its own budget ends before its
+output is stored, so it is measured the same way wherever it sits in its
+batch.
 """
 
 from __future__ import annotations
 
 import datetime
+import decimal
+from array import array
+from itertools import accumulate
 
 import wit_world
 from componentize_py_types import Err
 from wit_world.imports import host
+from wit_world.imports import types as wit
 from wit_world.imports.types import (
     Batch,
     Column,
-    DataType,
     Field,
     RowError,
     TransformError_Failed,
     TransformError_InvalidInput,
     TransformInfo,
-    Utf8Array,
-    Values_Boolean,
-    Values_Float32,
-    Values_Float64,
-    Values_Int32,
-    Values_Int64,
-    Values_TimestampMicros,
-    Values_Utf8,
 )
 
-from . import EPOCH, spec
-
-_DATA_TYPES = {
-    "boolean": (DataType.BOOLEAN, Values_Boolean),
-    "int32": (DataType.INT32, Values_Int32),
-    "int64": (DataType.INT64, Values_Int64),
-    "float32": (DataType.FLOAT32, Values_Float32),
-    "float64": (DataType.FLOAT64, Values_Float64),
-    "utf8": (DataType.UTF8, Values_Utf8),
-    "timestamp-micros": (DataType.TIMESTAMP_MICROS, Values_TimestampMicros),
-}
+from . import EPOCH, EPOCH_DATE, spec
 
 _ONE_MICROSECOND = datetime.timedelta(microseconds=1)
 
+_SCALARS = {
+    "boolean": wit.ScalarType_Boolean,
+    "int32": wit.ScalarType_Int32,
+    "int64": wit.ScalarType_Int64,
+    "float32": wit.ScalarType_Float32,
+    "float64": wit.ScalarType_Float64,
+    "utf8": wit.ScalarType_Utf8,
+    "timestamp-micros": wit.ScalarType_TimestampMicros,
+    "date": wit.ScalarType_Date,
+    "binary": wit.ScalarType_Binary,
+}
 
-def _transform():
-    found = spec()
-    if found is None:
-        raise RuntimeError("no @transform was declared: decorate the row function with @transform")
-    return found
+# The memoryview / array format of each fixed-width scalar type.
+_FORMATS = {"int32": "i", "int64": "q", "float32": "f", "float64": "d",
+            "timestamp-micros": "q", "date": "i"}
 
 
-def _field(column) -> Field:
-    return Field(column.name, _DATA_TYPES[column.data_type][0], column.nullable)
+def _scalar(name: str):
+    if name.startswith("decimal("):
+        precision, scale = name[len("decimal("):-1].split(",")
+        return wit.ScalarType_Decimal(wit.DecimalType(int(precision), int(scale)))
+    return _SCALARS[name]()
+
+
+def _data_type(name: str):
+    """A type's name (as the host writes it) as the contract's data-type."""
+    if name.startswith("list<"):
+        inner = name[len("list<"):-1]
+        nullable = inner.startswith("nullable ")
+        element = inner[len("nullable "):] if nullable else inner
+        return wit.DataType_List(wit.ListType(_scalar(element), nullable))
+    if name.startswith("fixed-size-list<"):
+        element, size = name[len("fixed-size-list<"):-1].split(",")
+        return wit.DataType_FixedSizeList(wit.FixedSizeListType(_scalar(element.strip()), int(size)))
+    return wit.DataType_Scalar(_scalar(name))
+
+
+def _wit_field(column) -> Field:
+    return Field(column.name, _data_type(column.data_type), column.nullable)
 
 
 class _RowFailed(Exception):
@@ -70,40 +88,111 @@ def _invalid(message: str) -> Err:
     return Err(TransformError_InvalidInput(message))
 
 
+def _shape(kind: str):
+    """(scalar kind, "list" / "fixed" / None, element nullable, size)."""
+    if kind.startswith("list<"):
+        inner = kind[len("list<"):-1]
+        if inner.startswith("nullable "):
+            return inner[len("nullable "):], "list", True, 0
+        return inner, "list", False, 0
+    if kind.startswith("fixed-size-list<"):
+        element, size = kind[len("fixed-size-list<"):-1].split(",")
+        return element.strip(), "fixed", False, int(size)
+    return kind, None, False, 0
+
+
+def _values(kind: str, name: str, values: bytes, offsets, count: int):
+    """A function of an index that reads value `index` of `count` values
+    of scalar type `kind` from their buffers."""
+    if kind == "boolean":
+        if len(values) != count:
+            raise _invalid(f"column `{name}`: {len(values)} bytes for {count} booleans")
+        return lambda i: values[i] != 0
+    if kind in ("utf8", "binary"):
+        if offsets is None or len(offsets) != 4 * (count + 1):
+            raise _invalid(f"column `{name}`: offsets do not hold {count} values")
+        runs = memoryview(offsets).cast("I")
+        if kind == "utf8":
+            return lambda i: values[runs[i]:runs[i + 1]].decode("utf-8")
+        return lambda i: values[runs[i]:runs[i + 1]]
+    if kind.startswith("decimal("):
+        scale = int(kind[len("decimal("):-1].split(",")[1])
+        if len(values) != 16 * count:
+            raise _invalid(f"column `{name}`: {len(values)} bytes for {count} decimals")
+        exponent = -scale
+
+        def decimal_value(i):
+            units = int.from_bytes(values[16 * i:16 * i + 16], "little", signed=True)
+            return decimal.Decimal(units).scaleb(exponent)
+
+        return decimal_value
+    view = memoryview(values).cast(_FORMATS[kind])
+    if len(view) != count:
+        raise _invalid(f"column `{name}`: {len(view)} values for {count} rows")
+    if kind == "timestamp-micros":
+        def timestamp(i):
+            try:
+                return EPOCH + datetime.timedelta(microseconds=view[i])
+            except OverflowError:
+                raise _RowFailed(
+                    f"column `{name}`: {view[i]} microseconds is outside the range of Python's "
+                    f"datetime (years 1 to 9999)"
+                ) from None
+
+        return timestamp
+    if kind == "date":
+        def date(i):
+            try:
+                return EPOCH_DATE + datetime.timedelta(days=view[i])
+            except OverflowError:
+                raise _RowFailed(
+                    f"column `{name}`: {view[i]} days is outside the range of Python's date "
+                    f"(years 1 to 9999)"
+                ) from None
+
+        return date
+    return view.__getitem__
+
+
 def _reader(column: Column, declared, rows: int):
     """A function of the row that reads this column's value (`None` for a
     null), after checking the column's shape once."""
-    values = column.values
-    expected = _DATA_TYPES[declared.data_type][1]
-    if not isinstance(values, expected):
-        raise _invalid(f"column `{declared.name}`: expected {declared.data_type} values")
     validity = column.validity
     if validity is not None and len(validity) != (rows + 7) // 8:
         raise _invalid(f"column `{declared.name}`: validity has {len(validity)} bytes for {rows} rows")
-    data = values.value
-    if declared.data_type == "utf8":
-        offsets, text = data.offsets, data.data
-        if len(offsets) != rows + 1:
-            raise _invalid(f"column `{declared.name}`: {len(offsets) - 1} values for {rows} rows")
+    kind, shape, element_nullable, size = _shape(declared.data_type)
+    name = declared.name
+    if shape is None:
+        value = _values(kind, name, column.values, column.offsets, rows)
+    elif shape == "fixed":
+        view = memoryview(column.values).cast(_FORMATS[kind])
+        if len(view) != rows * size:
+            raise _invalid(f"column `{name}`: {len(view)} values for {rows} rows of {size}")
 
         def value(row):
-            return text[offsets[row]:offsets[row + 1]].decode("utf-8")
-    elif declared.data_type == "timestamp-micros":
-        if len(data) != rows:
-            raise _invalid(f"column `{declared.name}`: {len(data)} values for {rows} rows")
-
-        def value(row):
-            try:
-                return EPOCH + datetime.timedelta(microseconds=data[row])
-            except OverflowError:
-                raise _RowFailed(
-                    f"column `{declared.name}`: {data[row]} microseconds is outside the range of "
-                    f"Python's datetime (years 1 to 9999)"
-                ) from None
+            return view[row * size:(row + 1) * size].tolist()
     else:
-        if len(data) != rows:
-            raise _invalid(f"column `{declared.name}`: {len(data)} values for {rows} rows")
-        value = data.__getitem__
+        if column.offsets is None or len(column.offsets) != 4 * (rows + 1):
+            raise _invalid(f"column `{name}`: list offsets do not hold {rows} rows")
+        bounds = memoryview(column.offsets).cast("I")
+        count = bounds[rows]
+        element_validity = column.element_validity
+        if kind in _FORMATS and kind not in ("timestamp-micros", "date") and element_validity is None:
+            view = memoryview(column.values).cast(_FORMATS[kind])
+            if len(view) != count:
+                raise _invalid(f"column `{name}`: {len(view)} elements for {count}")
+
+            def value(row):
+                return view[bounds[row]:bounds[row + 1]].tolist()
+        else:
+            element = _values(kind, name, column.values, column.element_offsets, count)
+            if element_validity is None:
+                def value(row):
+                    return [element(i) for i in range(bounds[row], bounds[row + 1])]
+            else:
+                def value(row):
+                    return [element(i) if element_validity[i >> 3] >> (i & 7) & 1 else None
+                            for i in range(bounds[row], bounds[row + 1])]
     if validity is None:
         return value
 
@@ -115,10 +204,9 @@ def _reader(column: Column, declared, rows: int):
     return nullable
 
 
-def _check(column, value):
+def _check(name: str, kind: str, value):
     """`value` as the column stores it; raises `_RowFailed` for a value the
     column's type cannot hold exactly."""
-    kind = column.data_type
     if kind == "float64" or kind == "float32":
         if type(value) is float:
             return value
@@ -130,7 +218,7 @@ def _check(column, value):
             bound = 1 << (63 if kind == "int64" else 31)
             if -bound <= value < bound:
                 return value
-            raise _RowFailed(f"field `{column.name}`: {value} does not fit {kind}")
+            raise _RowFailed(f"field `{name}`: {value} does not fit {kind}")
         expected = "an int"
     elif kind == "boolean":
         if type(value) is bool:
@@ -140,56 +228,146 @@ def _check(column, value):
         if type(value) is str:
             return value
         expected = "a str"
-    else:  # timestamp-micros
+    elif kind == "binary":
+        if type(value) is bytes:
+            return value
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        expected = "bytes"
+    elif kind == "timestamp-micros":
         if isinstance(value, datetime.datetime):
             if value.tzinfo is None or value.utcoffset() is None:
                 raise _RowFailed(
-                    f"field `{column.name}`: the datetime {value.isoformat()} has no time zone; "
+                    f"field `{name}`: the datetime {value.isoformat()} has no time zone; "
                     f"return one with tzinfo=timezone.utc"
                 )
             return (value - EPOCH) // _ONE_MICROSECOND
         expected = "a datetime"
+    elif kind == "date":
+        if type(value) is datetime.date:
+            return (value - EPOCH_DATE).days
+        expected = "a date (datetime.date, not a datetime)"
+    else:  # decimal(p,s)
+        precision, scale = (int(x) for x in kind[len("decimal("):-1].split(","))
+        if isinstance(value, (decimal.Decimal, int)):
+            exact = decimal.Decimal(value)
+            if not exact.is_finite():
+                raise _RowFailed(f"field `{name}`: {value} is not a number a decimal holds")
+            units = exact.scaleb(scale)
+            if units != units.to_integral_value():
+                raise _RowFailed(
+                    f"field `{name}`: {value} has more than {scale} digits after the point "
+                    f"({kind}); round it with .quantize(Decimal('1e-{scale}'))"
+                )
+            units = int(units)
+            if abs(units) >= 10 ** precision:
+                raise _RowFailed(f"field `{name}`: {value} has more than {precision} digits ({kind})")
+            return units
+        expected = "a decimal.Decimal"
     raise _RowFailed(
-        f"field `{column.name}` is {kind}, but the transform returned {type(value).__name__} "
-        f"{value!r}; return {expected}"
+        f"field `{name}` is {kind}, but the transform returned {type(value).__name__} "
+        f"{value!r:.80}; return {expected}"
     )
+
+
+def _placeholder(kind: str):
+    if kind == "boolean":
+        return False
+    if kind == "utf8":
+        return ""
+    if kind == "binary":
+        return b""
+    if kind in ("float32", "float64"):
+        return 0.0
+    return 0
+
+
+def _encode(kind: str, values: list) -> tuple[bytes, bytes | None]:
+    """Checked values of scalar type `kind` as (values, offsets) buffers."""
+    if kind == "boolean":
+        return bytes(values), None
+    if kind in ("utf8", "binary"):
+        pieces = [v.encode("utf-8") for v in values] if kind == "utf8" else values
+        offsets = array("I", [0])
+        offsets.extend(accumulate(len(p) for p in pieces))
+        return b"".join(pieces), offsets.tobytes()
+    if kind.startswith("decimal("):
+        return b"".join(v.to_bytes(16, "little", signed=True) for v in values), None
+    return array(_FORMATS[kind], values).tobytes(), None
 
 
 class _Builder:
     """One output column's values and validity."""
 
     def __init__(self, column, rows: int):
-        self.column = column
+        self.name = column.name
+        self.nullable = column.nullable
+        self.kind, self.shape, self.element_nullable, self.size = _shape(column.data_type)
+        self.type_name = column.data_type
         self.values = []
         self.validity = bytearray((rows + 7) // 8)
         self.nulls = 0
-        self.placeholder = {"boolean": False, "utf8": "", "float32": 0.0, "float64": 0.0}.get(
-            column.data_type, 0
-        )
+        # Lists: each row's element count, and element nulls.
+        self.lengths = []
+        self.element_valid = []
 
     def push(self, row: int, value) -> None:
         if value is None:
-            if not self.column.nullable:
-                raise _RowFailed(
-                    f"field `{self.column.name}` is None, but it is not Optional in the dataclass"
-                )
+            if not self.nullable:
+                raise _RowFailed(f"field `{self.name}` is None, but it is not Optional in the dataclass")
             self.nulls += 1
-            self.values.append(self.placeholder)
-        else:
-            self.values.append(_check(self.column, value))
-            self.validity[row >> 3] |= 1 << (row & 7)
+            if self.shape is None:
+                self.values.append(_placeholder(self.kind))
+            elif self.shape == "fixed":
+                self.values.extend([0.0] * self.size)
+            else:
+                self.lengths.append(0)
+            return
+        self.validity[row >> 3] |= 1 << (row & 7)
+        if self.shape is None:
+            self.values.append(_check(self.name, self.kind, value))
+            return
+        if not isinstance(value, (list, tuple)):
+            raise _RowFailed(
+                f"field `{self.name}` is {self.type_name}, but the transform returned "
+                f"{type(value).__name__} {value!r:.80}; return a list"
+            )
+        if self.shape == "fixed" and len(value) != self.size:
+            raise _RowFailed(
+                f"field `{self.name}` is {self.type_name}, but the transform returned a list "
+                f"of {len(value)} values"
+            )
+        for element in value:
+            if element is None:
+                if not self.element_nullable:
+                    raise _RowFailed(
+                        f"field `{self.name}` is {self.type_name}, whose elements are not "
+                        f"Optional, but the list has a None"
+                    )
+                self.element_valid.append(False)
+                self.values.append(_placeholder(self.kind))
+            else:
+                self.element_valid.append(True)
+                self.values.append(_check(self.name, self.kind, element))
+        self.lengths.append(len(value))
 
     def finish(self) -> Column:
-        kind = self.column.data_type
-        if kind == "utf8":
-            encoded = [v.encode("utf-8") for v in self.values]
-            offsets = [0]
-            for piece in encoded:
-                offsets.append(offsets[-1] + len(piece))
-            values = Values_Utf8(Utf8Array(offsets, b"".join(encoded)))
-        else:
-            values = _DATA_TYPES[kind][1](self.values)
-        return Column(values, bytes(self.validity) if self.nulls else None)
+        values, offsets = _encode(self.kind, self.values)
+        validity = bytes(self.validity) if self.nulls else None
+        if self.shape is None:
+            return Column(values, offsets, validity, None, None)
+        if self.shape == "fixed":
+            return Column(values, None, validity, None, None)
+        bounds = array("I", [0])
+        bounds.extend(accumulate(self.lengths))
+        element_validity = None
+        if not all(self.element_valid):
+            bits = bytearray((len(self.element_valid) + 7) // 8)
+            for i, valid in enumerate(self.element_valid):
+                if valid:
+                    bits[i >> 3] |= 1 << (i & 7)
+            element_validity = bytes(bits)
+        return Column(values, bounds.tobytes(), validity, offsets, element_validity)
 
 
 def _failure(error: BaseException) -> str:
@@ -214,8 +392,73 @@ def _failure(error: BaseException) -> str:
     return message
 
 
+def _transform():
+    found = spec()
+    if found is None:
+        raise RuntimeError("no @transform was declared: decorate the row function with @transform")
+    return found
+
+
+def _run_rows(input: Batch, inputs, outputs, function, features) -> Batch:
+    """Every row of `input` through `function` (arguments `inputs`, result
+    a `features` dataclass of `outputs`), in runs the host budgets."""
+    rows = input.num_rows
+    if len(input.columns) != len(inputs):
+        raise _invalid(f"expected {len(inputs)} input columns, got {len(input.columns)}")
+    readers = [_reader(column, declared, rows) for column, declared in zip(input.columns, inputs)]
+    builders = [_Builder(column, rows) for column in outputs]
+    names = [column.name for column in outputs]
+
+    def compute(row):
+        try:
+            result = function(*[read(row) for read in readers])
+        except _RowFailed as failed:
+            raise Err(TransformError_Failed(RowError(row, failed.message))) from None
+        except Exception as error:
+            raise Err(TransformError_Failed(RowError(row, _failure(error)))) from None
+        if type(result) is not features:
+            raise Err(
+                TransformError_Failed(
+                    RowError(
+                        row,
+                        f"the transform returned {type(result).__name__} {result!r:.80}, "
+                        f"not {features.__qualname__}",
+                    )
+                )
+            )
+        return result
+
+    def store(row, result):
+        try:
+            for builder, name in zip(builders, names):
+                builder.push(row, getattr(result, name))
+        except _RowFailed as failed:
+            raise Err(TransformError_Failed(RowError(row, failed.message))) from None
+
+    row = 0
+    while row < rows:
+        chunk = host.start_rows(row)
+        if chunk <= 1:
+            # A row on its own budget ends before its output is stored.
+            try:
+                result = compute(row)
+            finally:
+                host.end_rows()
+            store(row, result)
+            row += 1
+        else:
+            end = min(rows, row + chunk)
+            try:
+                while row < end:
+                    store(row, compute(row))
+                    row += 1
+            finally:
+                host.end_rows()
+    return Batch(rows, [builder.finish() for builder in builders])
+
+
 class WitWorld(wit_world.WitWorld):
-    """The component's exports: `describe` and `transform`."""
+    """The component's exports: `describe`, `transform` and `events`."""
 
     def describe(self) -> TransformInfo:
         found = _transform()
@@ -223,64 +466,14 @@ class WitWorld(wit_world.WitWorld):
             found.name,
             found.version,
             found.description,
-            [_field(c) for c in found.inputs],
-            [_field(c) for c in found.outputs],
+            [_wit_field(c) for c in found.inputs],
+            [_wit_field(c) for c in found.outputs],
+            None,
         )
 
     def transform(self, input: Batch) -> Batch:
         found = _transform()
-        rows = input.num_rows
-        if len(input.columns) != len(found.inputs):
-            raise _invalid(f"expected {len(found.inputs)} input columns, got {len(input.columns)}")
-        readers = [_reader(column, declared, rows) for column, declared in zip(input.columns, found.inputs)]
-        builders = [_Builder(column, rows) for column in found.outputs]
-        names = [column.name for column in found.outputs]
-        function, features = found.function, found.features
+        return _run_rows(input, found.inputs, found.outputs, found.function, found.features)
 
-        def compute(row):
-            try:
-                result = function(*[read(row) for read in readers])
-            except _RowFailed as failed:
-                raise Err(TransformError_Failed(RowError(row, failed.message))) from None
-            except Exception as error:
-                raise Err(TransformError_Failed(RowError(row, _failure(error)))) from None
-            if type(result) is not features:
-                raise Err(
-                    TransformError_Failed(
-                        RowError(
-                            row,
-                            f"the transform returned {type(result).__name__} {result!r:.80}, "
-                            f"not {features.__qualname__}",
-                        )
-                    )
-                )
-            return result
-
-        def store(row, result):
-            try:
-                for builder, name in zip(builders, names):
-                    builder.push(row, getattr(result, name))
-            except _RowFailed as failed:
-                raise Err(TransformError_Failed(RowError(row, failed.message))) from None
-
-        row = 0
-        while row < rows:
-            chunk = host.start_rows(row)
-            if chunk <= 1:
-                # A row on its own budget ends before its output is stored.
-                try:
-                    result = compute(row)
-                finally:
-                    host.end_rows()
-                store(row, result)
-                row += 1
-            else:
-                end = min(rows, row + chunk)
-                try:
-                    while row < end:
-                        store(row, compute(row))
-                        row += 1
-                finally:
-                    host.end_rows()
-        return Batch(rows, [builder.finish() for builder in builders])
-
+    def events(self, input: Batch) -> Batch:
+        raise _invalid("this transform declares no aggregations, so it takes no events")

@@ -83,4 +83,50 @@ def test_what_is_not_a_column_says_what_to_write():
     with pytest.raises(SpecError) as raised:
         declare(bad_field)
     assert str(raised.value).startswith("field `items` of `")
-    assert "has type list, which is not a column type" in str(raised.value)
+    assert "is a list without an element type; write list[float]" in str(raised.value)
+
+
+def test_the_types_of_contract_0_2_become_columns():
+    from skewless_guest import Decimal, Embedding
+
+    @dataclass
+    class Rich:
+        day: datetime.date
+        amount: Decimal(18, 2)
+        blob: bytes
+        tags: list[str]
+        counts: list[Optional[int]]
+        embedding: Embedding(768)
+        wide: Optional[Embedding(3, float)]
+
+    @skewless_guest.transform(name="rich", version="1")
+    def f(day: datetime.date, amount: Decimal(18, 2), blob: Optional[bytes],
+          scores: list[Float32], embedding: Embedding(4)) -> Rich:
+        return None
+
+    spec = skewless_guest.spec()
+    assert [(c.name, c.data_type, c.nullable) for c in spec.inputs] == [
+        ("day", "date", False), ("amount", "decimal(18,2)", False), ("blob", "binary", True),
+        ("scores", "list<float32>", False), ("embedding", "fixed-size-list<float32, 4>", False),
+    ]
+    assert [(c.name, c.data_type, c.nullable) for c in spec.outputs] == [
+        ("day", "date", False), ("amount", "decimal(18,2)", False), ("blob", "binary", False),
+        ("tags", "list<utf8>", False), ("counts", "list<nullable int64>", False),
+        ("embedding", "fixed-size-list<float32, 768>", False),
+        ("wide", "fixed-size-list<float64, 3>", True),
+    ]
+
+
+def test_a_decimal_needs_its_precision_and_scale():
+    import decimal
+
+    @dataclass
+    class Out:
+        y: float
+
+    with pytest.raises(SpecError, match=r"decimal.Decimal without its precision and scale; write skewless_guest.Decimal\(18, 2\)"):
+        @skewless_guest.transform(name="t", version="1")
+        def f(x: decimal.Decimal) -> Out:
+            return Out(1.0)
+    with pytest.raises(SpecError, match="a decimal has 1 to 38 digits"):
+        skewless_guest.Decimal(40, 2)

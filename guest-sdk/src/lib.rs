@@ -70,14 +70,18 @@ extern crate self as skewless_guest;
 
 #[cfg(any(test, all(feature = "allocator", target_arch = "wasm32")))]
 mod allocator;
+mod date;
+mod decimal;
 mod timestamp;
 
+pub use date::Date;
+pub use decimal::{Decimal, DecimalError};
 pub use skewless_guest_macro::{Features, transform};
 pub use timestamp::Timestamp;
 
-/// The type of a column, as declared in a transform's schema.
+/// The type of one value: a scalar column's, or a list's elements'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DataType {
+pub enum ScalarType {
     /// `bool`
     Boolean,
     /// `i32`
@@ -92,6 +96,40 @@ pub enum DataType {
     Utf8,
     /// [`Timestamp`]: microseconds since the Unix epoch, UTC.
     TimestampMicros,
+    /// [`Date`]: days since 1970-01-01.
+    Date,
+    /// [`Decimal<P, S>`](Decimal): an exact decimal.
+    Decimal {
+        /// Digits in all, 1 to 38.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// Bytes: `&[u8]` or `Vec<u8>`.
+    Binary,
+}
+
+/// The type of a column, as declared in a transform's schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// One value a row.
+    Scalar(ScalarType),
+    /// A list of values a row: `Vec<T>` (`&[T]` for numbers), or
+    /// `Vec<Option<T>>` when elements may be null.
+    List {
+        /// The elements' type.
+        element: ScalarType,
+        /// Whether an element may be null.
+        element_nullable: bool,
+    },
+    /// Exactly `size` float32 or float64 values a row (an embedding):
+    /// `[f32; N]` or `&[f32; N]`.
+    FixedSizeList {
+        /// The elements' type.
+        element: ScalarType,
+        /// Values a row.
+        size: u32,
+    },
 }
 
 /// One output column as declared by a [`Features`] struct.

@@ -14,9 +14,43 @@ use serde::{Deserialize, Serialize};
 /// a time zone database.
 pub const UTC: &str = "+00:00";
 
+/// The type of one value: a scalar column's type, or a list's elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarType {
+    /// `bool`
+    Boolean,
+    /// 32-bit signed integer.
+    Int32,
+    /// 64-bit signed integer.
+    Int64,
+    /// 32-bit IEEE 754 float.
+    Float32,
+    /// 64-bit IEEE 754 float.
+    Float64,
+    /// UTF-8 text.
+    Utf8,
+    /// Microseconds since the Unix epoch, UTC.
+    TimestampMicros,
+    /// Days since 1970-01-01.
+    Date,
+    /// An exact decimal: a 128-bit integer of units of 10^-`scale`, of at
+    /// most `precision` (1 to 38) digits.
+    Decimal {
+        /// Digits in all, 1 to 38.
+        precision: u8,
+        /// Digits after the point, 0 to `precision`.
+        scale: u8,
+    },
+    /// Bytes.
+    Binary,
+}
+
 /// The type of a column in a transform's schema.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+///
+/// Written (in messages, `inspect`, and the spec recorded in outputs) as
+/// `float64`, `decimal(18,2)`, `list<utf8>`, `list<nullable float64>`,
+/// `fixed-size-list<float32, 768>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DataType {
     /// `bool`
     Boolean,
@@ -32,9 +66,84 @@ pub enum DataType {
     Utf8,
     /// Microseconds since the Unix epoch, UTC.
     TimestampMicros,
+    /// Days since 1970-01-01.
+    Date,
+    /// An exact decimal (see [`ScalarType::Decimal`]).
+    Decimal {
+        /// Digits in all, 1 to 38.
+        precision: u8,
+        /// Digits after the point, 0 to `precision`.
+        scale: u8,
+    },
+    /// Bytes.
+    Binary,
+    /// Lists of any length.
+    List {
+        /// The elements' type.
+        element: ScalarType,
+        /// Whether an element may be null.
+        element_nullable: bool,
+    },
+    /// Lists of exactly `size` float32 or float64 values (embeddings).
+    FixedSizeList {
+        /// The elements' type: float32 or float64.
+        element: ScalarType,
+        /// Values in each list.
+        size: u32,
+    },
 }
 
+impl From<ScalarType> for DataType {
+    fn from(scalar: ScalarType) -> DataType {
+        match scalar {
+            ScalarType::Boolean => DataType::Boolean,
+            ScalarType::Int32 => DataType::Int32,
+            ScalarType::Int64 => DataType::Int64,
+            ScalarType::Float32 => DataType::Float32,
+            ScalarType::Float64 => DataType::Float64,
+            ScalarType::Utf8 => DataType::Utf8,
+            ScalarType::TimestampMicros => DataType::TimestampMicros,
+            ScalarType::Date => DataType::Date,
+            ScalarType::Decimal { precision, scale } => DataType::Decimal { precision, scale },
+            ScalarType::Binary => DataType::Binary,
+        }
+    }
+}
+
+impl ScalarType {
+    /// The Arrow type of values of this type.
+    pub fn arrow(self) -> ArrowType {
+        DataType::from(self).arrow()
+    }
+}
+
+impl fmt::Display for ScalarType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        DataType::from(*self).fmt(f)
+    }
+}
+
+/// The Arrow name of a list's element field.
+pub const LIST_ITEM: &str = "item";
+
 impl DataType {
+    /// The scalar type of a column of this type, `None` for lists.
+    pub fn scalar(self) -> Option<ScalarType> {
+        Some(match self {
+            DataType::Boolean => ScalarType::Boolean,
+            DataType::Int32 => ScalarType::Int32,
+            DataType::Int64 => ScalarType::Int64,
+            DataType::Float32 => ScalarType::Float32,
+            DataType::Float64 => ScalarType::Float64,
+            DataType::Utf8 => ScalarType::Utf8,
+            DataType::TimestampMicros => ScalarType::TimestampMicros,
+            DataType::Date => ScalarType::Date,
+            DataType::Decimal { precision, scale } => ScalarType::Decimal { precision, scale },
+            DataType::Binary => ScalarType::Binary,
+            DataType::List { .. } | DataType::FixedSizeList { .. } => return None,
+        })
+    }
+
     /// The Arrow type columns of this type have.
     pub fn arrow(self) -> ArrowType {
         match self {
@@ -47,41 +156,165 @@ impl DataType {
             DataType::TimestampMicros => {
                 ArrowType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
             }
+            DataType::Date => ArrowType::Date32,
+            DataType::Decimal { precision, scale } => ArrowType::Decimal128(precision, scale as i8),
+            DataType::Binary => ArrowType::Binary,
+            DataType::List {
+                element,
+                element_nullable,
+            } => ArrowType::List(Arc::new(ArrowField::new(
+                LIST_ITEM,
+                element.arrow(),
+                element_nullable,
+            ))),
+            DataType::FixedSizeList { element, size } => ArrowType::FixedSizeList(
+                Arc::new(ArrowField::new(LIST_ITEM, element.arrow(), false)),
+                size as i32,
+            ),
         }
     }
 
-    /// The type whose columns have the Arrow type `arrow`, if any.
+    /// The type whose columns have the Arrow type `arrow` exactly, if any.
     pub fn from_arrow(arrow: &ArrowType) -> Option<DataType> {
-        [
-            DataType::Boolean,
-            DataType::Int32,
-            DataType::Int64,
-            DataType::Float32,
-            DataType::Float64,
-            DataType::Utf8,
-            DataType::TimestampMicros,
-        ]
-        .into_iter()
-        .find(|data_type| &data_type.arrow() == arrow)
+        let scalar = |arrow: &ArrowType| -> Option<ScalarType> {
+            Some(match arrow {
+                ArrowType::Boolean => ScalarType::Boolean,
+                ArrowType::Int32 => ScalarType::Int32,
+                ArrowType::Int64 => ScalarType::Int64,
+                ArrowType::Float32 => ScalarType::Float32,
+                ArrowType::Float64 => ScalarType::Float64,
+                ArrowType::Utf8 => ScalarType::Utf8,
+                ArrowType::Timestamp(TimeUnit::Microsecond, Some(zone)) if &**zone == UTC => {
+                    ScalarType::TimestampMicros
+                }
+                ArrowType::Date32 => ScalarType::Date,
+                ArrowType::Decimal128(precision, scale)
+                    if (1..=38).contains(precision) && (0..=*precision as i8).contains(scale) =>
+                {
+                    ScalarType::Decimal {
+                        precision: *precision,
+                        scale: *scale as u8,
+                    }
+                }
+                ArrowType::Binary => ScalarType::Binary,
+                _ => return None,
+            })
+        };
+        match arrow {
+            ArrowType::List(item) => Some(DataType::List {
+                element: scalar(item.data_type())?,
+                element_nullable: item.is_nullable(),
+            }),
+            ArrowType::FixedSizeList(item, size) => Some(DataType::FixedSizeList {
+                element: scalar(item.data_type())?,
+                size: u32::try_from(*size).ok()?,
+            }),
+            other => scalar(other).map(DataType::from),
+        }
     }
 
     /// The name used in the contract and in messages, e.g. `float64`.
-    pub fn name(self) -> &'static str {
-        match self {
-            DataType::Boolean => "boolean",
-            DataType::Int32 => "int32",
-            DataType::Int64 => "int64",
-            DataType::Float32 => "float32",
-            DataType::Float64 => "float64",
-            DataType::Utf8 => "utf8",
-            DataType::TimestampMicros => "timestamp-micros",
-        }
+    pub fn name(self) -> String {
+        self.to_string()
     }
 }
 
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match *self {
+            DataType::Boolean => f.write_str("boolean"),
+            DataType::Int32 => f.write_str("int32"),
+            DataType::Int64 => f.write_str("int64"),
+            DataType::Float32 => f.write_str("float32"),
+            DataType::Float64 => f.write_str("float64"),
+            DataType::Utf8 => f.write_str("utf8"),
+            DataType::TimestampMicros => f.write_str("timestamp-micros"),
+            DataType::Date => f.write_str("date"),
+            DataType::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            DataType::Binary => f.write_str("binary"),
+            DataType::List {
+                element,
+                element_nullable: false,
+            } => write!(f, "list<{element}>"),
+            DataType::List {
+                element,
+                element_nullable: true,
+            } => write!(f, "list<nullable {element}>"),
+            DataType::FixedSizeList { element, size } => {
+                write!(f, "fixed-size-list<{element}, {size}>")
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for DataType {
+    type Err = String;
+
+    /// A type's name, as [`fmt::Display`] writes it.
+    fn from_str(text: &str) -> Result<DataType, String> {
+        let unknown = || format!("`{text}` is not a column type");
+        let text = text.trim();
+        let scalar = |name: &str| -> Result<ScalarType, String> {
+            match name.parse::<DataType>()?.scalar() {
+                Some(scalar) => Ok(scalar),
+                None => Err(format!("`{name}` is not a list's element type")),
+            }
+        };
+        if let Some(inner) = text.strip_prefix("list<").and_then(|t| t.strip_suffix('>')) {
+            let (element, element_nullable) = match inner.trim().strip_prefix("nullable ") {
+                Some(element) => (element, true),
+                None => (inner, false),
+            };
+            return Ok(DataType::List {
+                element: scalar(element)?,
+                element_nullable,
+            });
+        }
+        if let Some(inner) = text
+            .strip_prefix("fixed-size-list<")
+            .and_then(|t| t.strip_suffix('>'))
+        {
+            let (element, size) = inner.rsplit_once(',').ok_or_else(unknown)?;
+            return Ok(DataType::FixedSizeList {
+                element: scalar(element)?,
+                size: size.trim().parse().map_err(|_| unknown())?,
+            });
+        }
+        if let Some(inner) = text
+            .strip_prefix("decimal(")
+            .and_then(|t| t.strip_suffix(')'))
+        {
+            let (precision, scale) = inner.split_once(',').ok_or_else(unknown)?;
+            return Ok(DataType::Decimal {
+                precision: precision.trim().parse().map_err(|_| unknown())?,
+                scale: scale.trim().parse().map_err(|_| unknown())?,
+            });
+        }
+        Ok(match text {
+            "boolean" => DataType::Boolean,
+            "int32" => DataType::Int32,
+            "int64" => DataType::Int64,
+            "float32" => DataType::Float32,
+            "float64" => DataType::Float64,
+            "utf8" => DataType::Utf8,
+            "timestamp-micros" => DataType::TimestampMicros,
+            "date" => DataType::Date,
+            "binary" => DataType::Binary,
+            _ => return Err(unknown()),
+        })
+    }
+}
+
+impl Serialize for DataType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DataType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -161,10 +394,161 @@ pub struct TransformInfo {
     pub version: String,
     /// What the features are.
     pub description: String,
-    /// Input columns in the order the transform receives them.
+    /// Input columns in the order the transform receives them (with
+    /// aggregations, the aggregates among them).
     pub inputs: Vec<Field>,
     /// Output columns in the order the transform returns them.
     pub outputs: Vec<Field>,
+    /// Aggregations over events, when the transform has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<Aggregation>,
+}
+
+/// Aggregations over an entity's events in time windows, as a transform
+/// declares them: the host computes them, the transform's row function
+/// reads them as inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregation {
+    /// The entity's column, in events and in requests (utf8, int32, int64).
+    pub key: Field,
+    /// The events' time column (timestamp-micros).
+    pub event_time: String,
+    /// The requests' time column (timestamp-micros): features are as of it.
+    pub request_time: String,
+    /// The event columns the transform's `events` function reads.
+    pub event_inputs: Vec<Field>,
+    /// What `events` computes for each event.
+    pub event_values: Vec<Field>,
+    /// An event column that orders events of the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tie_break: Option<Field>,
+    /// An event column that identifies an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<Field>,
+    /// How far behind the newest event of its entity an event may arrive,
+    /// in microseconds.
+    #[serde(default)]
+    pub lateness_micros: i64,
+    /// The aggregates, each an input of the row function.
+    pub aggregates: Vec<Aggregate>,
+}
+
+/// One aggregate: a function of an entity's events in a window ending at
+/// the query's time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// The row function's input it fills.
+    pub name: String,
+    /// What it computes.
+    pub function: AggregateFunction,
+    /// The event value it reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A boolean event value: only events where it is true count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The window's length: an event at `time` counts for a query at `t`
+    /// when `t - window <= time < t`.
+    pub window_micros: i64,
+}
+
+/// What an aggregate computes (see the README's "Aggregations").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateFunction {
+    /// Events (or, with a value, events whose value is not null).
+    Count,
+    /// The exact sum of the values.
+    Sum,
+    /// The exact sum, rounded once, over the number of values.
+    Mean,
+    /// The least value.
+    Min,
+    /// The greatest value.
+    Max,
+    /// The number of distinct values.
+    CountDistinct,
+    /// The value of the earliest event.
+    First,
+    /// The value of the latest event.
+    Last,
+    /// Seconds from the latest event to the query's time.
+    SecondsSinceLast,
+    /// The values of the latest `n` events, oldest first.
+    LastN(u32),
+}
+
+impl fmt::Display for AggregateFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggregateFunction::Count => f.write_str("count"),
+            AggregateFunction::Sum => f.write_str("sum"),
+            AggregateFunction::Mean => f.write_str("mean"),
+            AggregateFunction::Min => f.write_str("min"),
+            AggregateFunction::Max => f.write_str("max"),
+            AggregateFunction::CountDistinct => f.write_str("count_distinct"),
+            AggregateFunction::First => f.write_str("first"),
+            AggregateFunction::Last => f.write_str("last"),
+            AggregateFunction::SecondsSinceLast => f.write_str("seconds_since_last"),
+            AggregateFunction::LastN(n) => write!(f, "last_n({n})"),
+        }
+    }
+}
+
+impl AggregateFunction {
+    /// The type (and nullability) of what this function gives over values
+    /// of `value` (`None`: it reads no value); `Err` says why it cannot.
+    pub fn output(self, value: Option<DataType>) -> Result<(DataType, bool), String> {
+        use AggregateFunction as F;
+        let scalar = match value {
+            None => None,
+            Some(value) => Some(value.scalar().ok_or_else(|| {
+                format!("it reads a {value} value, and aggregates read scalar values only")
+            })?),
+        };
+        let needs_value = || format!("`{self}` needs a value to read");
+        match (self, scalar) {
+            (F::Count, _) => Ok((DataType::Int64, false)),
+            (F::SecondsSinceLast, None) => Ok((DataType::Float64, true)),
+            (F::SecondsSinceLast, Some(_)) => {
+                Err("`seconds_since_last` reads no value (it counts events)".into())
+            }
+            (_, None) => Err(needs_value()),
+            (F::Sum, Some(ScalarType::Int32 | ScalarType::Int64)) => Ok((DataType::Int64, false)),
+            (F::Sum, Some(ScalarType::Float32 | ScalarType::Float64)) => {
+                Ok((DataType::Float64, false))
+            }
+            (F::Sum, Some(ScalarType::Decimal { scale, .. })) => Ok((
+                DataType::Decimal {
+                    precision: 38,
+                    scale,
+                },
+                false,
+            )),
+            (
+                F::Mean,
+                Some(
+                    ScalarType::Int32
+                    | ScalarType::Int64
+                    | ScalarType::Float32
+                    | ScalarType::Float64,
+                ),
+            ) => Ok((DataType::Float64, true)),
+            (F::Sum | F::Mean, Some(other)) => Err(format!(
+                "`{self}` adds numbers (int32, int64, float32, float64{}), not {other}",
+                if self == F::Sum { ", decimal" } else { "" }
+            )),
+            (F::Min | F::Max | F::First | F::Last, Some(value)) => Ok((value.into(), true)),
+            (F::CountDistinct, Some(_)) => Ok((DataType::Int64, false)),
+            (F::LastN(_), Some(element)) => Ok((
+                DataType::List {
+                    element,
+                    element_nullable: false,
+                },
+                false,
+            )),
+        }
+    }
 }
 
 impl TransformInfo {
@@ -206,7 +590,26 @@ impl TransformInfo {
                 }
             }
         }
+        if let Some(aggregation) = &self.aggregation {
+            aggregation
+                .validate(&self.inputs)
+                .map_err(|reason| format!("its aggregation is invalid: {reason}"))?;
+        }
         Ok(())
+    }
+
+    /// The inputs that come from requests (or a spine): every input but
+    /// the aggregates.
+    pub fn request_inputs(&self) -> Vec<Field> {
+        match &self.aggregation {
+            None => self.inputs.clone(),
+            Some(aggregation) => self
+                .inputs
+                .iter()
+                .filter(|f| !aggregation.aggregates.iter().any(|a| a.name == f.name))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// The Arrow schema of the inputs.
@@ -216,11 +619,145 @@ impl TransformInfo {
         ))
     }
 
+    /// The Arrow schema of the event values (empty without aggregations).
+    pub fn event_schema(&self) -> SchemaRef {
+        let fields = self
+            .aggregation
+            .iter()
+            .flat_map(|a| a.event_values.iter().map(Field::arrow))
+            .collect::<Vec<_>>();
+        Arc::new(Schema::new(fields))
+    }
+
     /// The Arrow schema of the outputs.
     pub fn output_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
             self.outputs.iter().map(Field::arrow).collect::<Vec<_>>(),
         ))
+    }
+}
+
+impl Aggregation {
+    /// The type of event value `name`, if there is one.
+    pub fn event_value(&self, name: &str) -> Option<&Field> {
+        self.event_values.iter().find(|f| f.name == name)
+    }
+
+    /// Checks the declaration against the row function's `inputs`.
+    fn validate(&self, inputs: &[Field]) -> Result<(), String> {
+        if !matches!(
+            self.key.data_type,
+            DataType::Utf8 | DataType::Int32 | DataType::Int64
+        ) {
+            return Err(format!(
+                "its key `{}` is {}; a key is utf8, int32 or int64",
+                self.key.name, self.key.data_type
+            ));
+        }
+        for (what, name) in [
+            ("key", &self.key.name),
+            ("event time column", &self.event_time),
+            ("request time column", &self.request_time),
+        ] {
+            if name.is_empty() {
+                return Err(format!("its {what} has an empty name"));
+            }
+        }
+        if let Some(id) = &self.event_id
+            && !matches!(id.data_type, DataType::Utf8 | DataType::Int64)
+        {
+            return Err(format!(
+                "its event id `{}` is {}; an id is utf8 or int64",
+                id.name, id.data_type
+            ));
+        }
+        if let Some(tie) = &self.tie_break
+            && tie.data_type.scalar().is_none()
+        {
+            return Err(format!(
+                "its tie-break `{}` is {}; events are ordered by scalar values",
+                tie.name, tie.data_type
+            ));
+        }
+        if self.lateness_micros < 0 {
+            return Err("its allowed lateness is negative".into());
+        }
+        if self.aggregates.is_empty() {
+            return Err("it declares no aggregates".into());
+        }
+        let mut seen = HashSet::new();
+        for (what, fields) in [
+            ("event input", &self.event_inputs),
+            ("event value", &self.event_values),
+        ] {
+            seen.clear();
+            for field in fields {
+                if !seen.insert(field.name.as_str()) {
+                    return Err(format!("it declares the {what} `{}` twice", field.name));
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for aggregate in &self.aggregates {
+            let at = |reason: String| format!("aggregate `{}`: {reason}", aggregate.name);
+            if !names.insert(aggregate.name.as_str()) {
+                return Err(at("declared twice".into()));
+            }
+            if aggregate.window_micros <= 0 {
+                return Err(at(format!(
+                    "its window is {} microseconds; a window is positive",
+                    aggregate.window_micros
+                )));
+            }
+            let value = match &aggregate.value {
+                None => None,
+                Some(name) => Some(
+                    self.event_value(name)
+                        .ok_or_else(|| {
+                            at(format!("it reads `{name}`, which is not an event value"))
+                        })?
+                        .data_type,
+                ),
+            };
+            if let Some(filter) = &aggregate.filter {
+                match self.event_value(filter) {
+                    Some(field) if field.data_type == DataType::Boolean => {}
+                    Some(field) => {
+                        return Err(at(format!(
+                            "its filter `{filter}` is {}, not boolean",
+                            field.data_type
+                        )));
+                    }
+                    None => {
+                        return Err(at(format!("its filter `{filter}` is not an event value")));
+                    }
+                }
+            }
+            if let AggregateFunction::LastN(0) = aggregate.function {
+                return Err(at("`last_n(0)` keeps nothing".into()));
+            }
+            let (data_type, nullable) = aggregate.function.output(value).map_err(at)?;
+            let Some(input) = inputs.iter().find(|f| f.name == aggregate.name) else {
+                return Err(at("no input of the row function has its name".into()));
+            };
+            if input.data_type != data_type || (nullable && !input.nullable) {
+                return Err(at(format!(
+                    "it gives {data_type}{}, but the row function's input `{}` is {input}",
+                    if nullable { " (nullable)" } else { "" },
+                    input.name,
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The longest window.
+    pub fn longest_window(&self) -> i64 {
+        self.aggregates
+            .iter()
+            .map(|a| a.window_micros)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -300,6 +837,7 @@ mod tests {
             description: String::new(),
             inputs: vec![field("a")],
             outputs: vec![field("b")],
+            aggregation: None,
         }
     }
 

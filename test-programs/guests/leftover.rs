@@ -8,6 +8,10 @@ use std::cell::UnsafeCell;
 use skewless_guest::{Features, transform};
 
 const SIZE: usize = 64;
+/// The heap probe's block: a size class the SDK's own per-call blocks (the
+/// input's canonical layout, its copies, the output) do not use for a
+/// one-row call, so what it finds was left by an earlier row or call.
+const HEAP: usize = 200;
 
 struct Buffer(UnsafeCell<[u8; SIZE]>);
 
@@ -32,10 +36,10 @@ fn leftover(secret: &str) -> Found {
     let left = unsafe { &mut *LEFT.0.get() };
     let in_static = text(left);
     // A heap block of the size the previous row freed: whatever it held.
-    let mut block: Vec<u8> = Vec::with_capacity(SIZE);
+    let mut block: Vec<u8> = Vec::with_capacity(HEAP);
     // SAFETY: u8 has no invalid values; reading what the allocator gives
     // back is exactly what this hostile guest means to do.
-    unsafe { block.set_len(SIZE) };
+    unsafe { block.set_len(HEAP) };
     // The first word of a freed block holds the allocator's free-list link.
     let in_heap = text(&block[8..]);
     let bytes = secret.as_bytes();

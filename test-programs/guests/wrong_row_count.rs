@@ -1,7 +1,7 @@
 //! Returns one row more than it was given.
 
 use skewless_guest::__private::{
-    Batch, Column, Guest, TransformError, TransformInfo, Values, WitDataType, WitField,
+    Batch, Column, Guest, TransformError, TransformInfo, WitDataType, WitField, WitScalarType,
 };
 
 struct WrongRowCount;
@@ -10,7 +10,7 @@ impl Guest for WrongRowCount {
     fn describe() -> TransformInfo {
         let field = |name: &str| WitField {
             name: name.into(),
-            data_type: WitDataType::Int64,
+            data_type: WitDataType::Scalar(WitScalarType::Int64),
             nullable: false,
         };
         TransformInfo {
@@ -19,6 +19,7 @@ impl Guest for WrongRowCount {
             description: "returns n + 1 rows".into(),
             inputs: vec![field("x")],
             outputs: vec![field("y")],
+            aggregation: None,
         }
     }
 
@@ -27,10 +28,17 @@ impl Guest for WrongRowCount {
         Ok(Batch {
             num_rows: rows,
             columns: vec![Column {
-                values: Values::Int64(vec![7; rows as usize]),
+                values: 7_i64.to_le_bytes().repeat(rows as usize),
+                offsets: None,
                 validity: None,
+                element_offsets: None,
+                element_validity: None,
             }],
         })
+    }
+
+    fn events(_: Batch) -> Result<Batch, TransformError> {
+        skewless_guest::__private::no_events()
     }
 }
 

@@ -1,24 +1,26 @@
-//! Declares a float64 output but returns int64 values.
+//! Declares a float64 output but returns int32 values (4 bytes a row, where
+//! a float64 has 8).
 
 use skewless_guest::__private::{
-    Batch, Column, Guest, TransformError, TransformInfo, Values, WitDataType, WitField,
+    Batch, Column, Guest, TransformError, TransformInfo, WitDataType, WitField, WitScalarType,
 };
 
 struct WrongTypes;
 
 impl Guest for WrongTypes {
     fn describe() -> TransformInfo {
-        let field = |name: &str, data_type| WitField {
+        let field = |name: &str, scalar| WitField {
             name: name.into(),
-            data_type,
+            data_type: WitDataType::Scalar(scalar),
             nullable: false,
         };
         TransformInfo {
             name: "wrong-types".into(),
             version: "0.1.0".into(),
-            description: "declares float64, returns int64".into(),
-            inputs: vec![field("x", WitDataType::Int64)],
-            outputs: vec![field("y", WitDataType::Float64)],
+            description: "declares float64, returns int32".into(),
+            inputs: vec![field("x", WitScalarType::Int64)],
+            outputs: vec![field("y", WitScalarType::Float64)],
+            aggregation: None,
         }
     }
 
@@ -26,10 +28,17 @@ impl Guest for WrongTypes {
         Ok(Batch {
             num_rows: input.num_rows,
             columns: vec![Column {
-                values: Values::Int64(vec![1; input.num_rows as usize]),
+                values: 1_i32.to_le_bytes().repeat(input.num_rows as usize),
+                offsets: None,
                 validity: None,
+                element_offsets: None,
+                element_validity: None,
             }],
         })
+    }
+
+    fn events(_: Batch) -> Result<Batch, TransformError> {
+        skewless_guest::__private::no_events()
     }
 }
 

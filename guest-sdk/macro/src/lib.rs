@@ -138,48 +138,15 @@ impl TransformArgs {
     }
 }
 
-/// The column types, as spelled in Rust.
-#[derive(Clone, Copy, PartialEq)]
-enum Scalar {
-    Bool,
-    I32,
-    I64,
-    F32,
-    F64,
-    Str,
-    String,
-    Timestamp,
-}
-
-impl Scalar {
-    fn tokens(self) -> TokenStream2 {
-        match self {
-            Scalar::Bool => quote!(bool),
-            Scalar::I32 => quote!(i32),
-            Scalar::I64 => quote!(i64),
-            Scalar::F32 => quote!(f32),
-            Scalar::F64 => quote!(f64),
-            Scalar::Str => quote!(&str),
-            Scalar::String => quote!(::std::string::String),
-            Scalar::Timestamp => quote!(::skewless_guest::Timestamp),
-        }
-    }
-}
-
-/// A column's Rust type: a scalar, nullable when wrapped in `Option`.
+/// A column's Rust type, checked to be one the SDK reads or writes; its
+/// tokens are the user's own.
 struct ColumnType {
-    scalar: Scalar,
-    nullable: bool,
+    tokens: TokenStream2,
 }
 
 impl ColumnType {
     fn tokens(&self) -> TokenStream2 {
-        let scalar = self.scalar.tokens();
-        if self.nullable {
-            quote!(::core::option::Option<#scalar>)
-        } else {
-            scalar
-        }
+        self.tokens.clone()
     }
 }
 
@@ -189,10 +156,12 @@ enum Position {
     Field,
 }
 
-const ARGUMENT_TYPES: &str =
-    "bool, i32, i64, f32, f64, &str, String, Timestamp, or an Option of one of them";
-const FIELD_TYPES: &str =
-    "bool, i32, i64, f32, f64, String, Timestamp, or an Option of one of them";
+const ARGUMENT_TYPES: &str = "bool, i32, i64, f32, f64, &str, String, Timestamp, Date, \
+     Decimal<P, S>, &[u8], Vec<u8>, a list (`Vec<T>`, `&[f64]`, `Vec<Option<T>>`), an \
+     embedding (`[f32; N]`, `&[f32; N]`), or an Option of one of them";
+const FIELD_TYPES: &str = "bool, i32, i64, f32, f64, String, Timestamp, Date, Decimal<P, S>, \
+     Vec<u8>, a list (`Vec<T>`, `Vec<Option<T>>`), an embedding (`[f32; N]`), or an Option of \
+     one of them";
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
@@ -213,15 +182,12 @@ fn column_type(ty: &Type, position: Position) -> syn::Result<ColumnType> {
                 "a column is nullable or not: use one `Option`, not `Option<Option<_>>`",
             ));
         }
-        let scalar = scalar_type(inner, position)?;
-        return Ok(ColumnType {
-            scalar,
-            nullable: true,
-        });
+        value_type(inner, position)?;
+    } else {
+        value_type(ty, position)?;
     }
     Ok(ColumnType {
-        scalar: scalar_type(ty, position)?,
-        nullable: false,
+        tokens: quote!(#ty),
     })
 }
 
@@ -235,72 +201,157 @@ fn single_generic(segment: &syn::PathSegment) -> Option<&Type> {
     }
 }
 
-fn scalar_type(ty: &Type, position: Position) -> syn::Result<Scalar> {
+/// What a non-`Option` column type may be.
+fn value_type(ty: &Type, position: Position) -> syn::Result<()> {
     let allowed = match position {
         Position::Argument => ARGUMENT_TYPES,
         Position::Field => FIELD_TYPES,
     };
-    if let Type::Reference(reference) = ty {
-        let is_str = last_segment(&reference.elem).is_some_and(|s| s.ident == "str");
-        return match (position, is_str, reference.mutability.is_some()) {
-            (Position::Argument, true, false) => Ok(Scalar::Str),
-            (Position::Field, true, _) => Err(Error::new_spanned(
-                ty,
-                "an output text field owns its text: write `String` instead of `&str`",
-            )),
-            (_, _, _) => Err(Error::new_spanned(
-                ty,
-                format!("unsupported column type: a column is {allowed}"),
-            )),
-        };
-    }
-    let Some(segment) = last_segment(ty) else {
-        return Err(Error::new_spanned(
+    let unsupported = || {
+        Error::new_spanned(
             ty,
             format!("unsupported column type: a column is {allowed}"),
-        ));
+        )
     };
-    let name = segment.ident.to_string();
-    let scalar = match name.as_str() {
-        "bool" => Scalar::Bool,
-        "i32" => Scalar::I32,
-        "i64" => Scalar::I64,
-        "f32" => Scalar::F32,
-        "f64" => Scalar::F64,
-        "String" => Scalar::String,
-        "Timestamp" => Scalar::Timestamp,
-        "i8" | "i16" | "u8" | "u16" => {
-            return Err(Error::new_spanned(
-                ty,
-                format!("`{name}` is not a column type: use `i32` (an int32 column) and convert"),
-            ));
+    match ty {
+        Type::Reference(reference) => {
+            if reference.mutability.is_some() {
+                return Err(unsupported());
+            }
+            if position == Position::Field {
+                let owned = if last_segment(&reference.elem).is_some_and(|s| s.ident == "str") {
+                    "`String` instead of `&str`"
+                } else {
+                    "an owned type (`String`, `Vec<T>`, `[f32; N]`)"
+                };
+                return Err(Error::new_spanned(
+                    ty,
+                    format!("an output field owns its value: write {owned}"),
+                ));
+            }
+            match &*reference.elem {
+                elem if last_segment(elem).is_some_and(|s| s.ident == "str") => Ok(()),
+                Type::Slice(slice) => match last_segment(&slice.elem) {
+                    Some(s)
+                        if ["u8", "i32", "i64", "f32", "f64"]
+                            .contains(&s.ident.to_string().as_str()) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(Error::new_spanned(
+                        ty,
+                        "a borrowed list is `&[u8]` (bytes), `&[i32]`, `&[i64]`, `&[f32]` or \
+                         `&[f64]`; for other elements take a `Vec<T>`",
+                    )),
+                },
+                Type::Array(array) => embedding(array, ty),
+                _ => Err(unsupported()),
+            }
         }
-        "u32" | "u64" | "usize" | "isize" | "i128" | "u128" => {
-            return Err(Error::new_spanned(
-                ty,
-                format!("`{name}` is not a column type: use `i64` (an int64 column) and convert"),
-            ));
-        }
-        "str" => {
-            return Err(Error::new_spanned(
-                ty,
-                "a text column is borrowed: write `&str` (or `String`)",
-            ));
-        }
+        Type::Array(array) => embedding(array, ty),
         _ => {
-            return Err(Error::new_spanned(
-                ty,
-                format!("unsupported column type `{name}`: a column is {allowed}"),
-            ));
+            let Some(segment) = last_segment(ty) else {
+                return Err(unsupported());
+            };
+            let name = segment.ident.to_string();
+            match name.as_str() {
+                "bool" | "i32" | "i64" | "f32" | "f64" | "String" | "Timestamp" | "Date" => {
+                    if !matches!(segment.arguments, PathArguments::None) {
+                        return Err(unsupported());
+                    }
+                    Ok(())
+                }
+                "Decimal" => match &segment.arguments {
+                    PathArguments::AngleBracketed(args) if args.args.len() == 2 => Ok(()),
+                    _ => Err(Error::new_spanned(
+                        ty,
+                        "a decimal column is `Decimal<P, S>`: its precision (1 to 38 digits) \
+                         and scale (digits after the point), e.g. `Decimal<18, 2>`",
+                    )),
+                },
+                "Vec" => {
+                    let element = single_generic(segment).ok_or_else(unsupported)?;
+                    if last_segment(element).is_some_and(|s| s.ident == "u8") {
+                        return Ok(());
+                    }
+                    let element = match last_segment(element) {
+                        Some(s) if s.ident == "Option" => {
+                            single_generic(s).ok_or_else(unsupported)?
+                        }
+                        _ => element,
+                    };
+                    list_element(element, position, ty)
+                }
+                "i8" | "i16" | "u8" | "u16" => Err(Error::new_spanned(
+                    ty,
+                    format!(
+                        "`{name}` is not a column type: use `i32` (an int32 column) and convert"
+                    ),
+                )),
+                "u32" | "u64" | "usize" | "isize" | "i128" | "u128" => Err(Error::new_spanned(
+                    ty,
+                    format!(
+                        "`{name}` is not a column type: use `i64` (an int64 column) and convert"
+                    ),
+                )),
+                "str" => Err(Error::new_spanned(
+                    ty,
+                    "a text column is borrowed: write `&str` (or `String`)",
+                )),
+                // A type alias (`type Money = Decimal<18, 2>`) or another
+                // named type: the SDK's traits decide, and say what a column
+                // is when they do not hold.
+                _ if name.starts_with(char::is_uppercase) => Ok(()),
+                _ => Err(Error::new_spanned(
+                    ty,
+                    format!("unsupported column type `{name}`: a column is {allowed}"),
+                )),
+            }
         }
-    };
-    if !matches!(segment.arguments, PathArguments::None) {
-        return Err(Error::new_spanned(
-            ty,
-            format!("unsupported column type: a column is {allowed}"),
-        ));
     }
-    Ok(scalar)
+}
+
+/// `[f32; N]` or `[f64; N]`.
+fn embedding(array: &syn::TypeArray, ty: &Type) -> syn::Result<()> {
+    match last_segment(&array.elem) {
+        Some(s) if s.ident == "f32" || s.ident == "f64" => Ok(()),
+        _ => Err(Error::new_spanned(
+            ty,
+            "a fixed-size list (an embedding) is `[f32; N]` or `[f64; N]`",
+        )),
+    }
+}
+
+/// What a list's element may be.
+fn list_element(element: &Type, position: Position, ty: &Type) -> syn::Result<()> {
+    let plain = match element {
+        Type::Reference(reference) if position == Position::Argument => {
+            last_segment(&reference.elem).is_some_and(|s| s.ident == "str")
+                || matches!(&*reference.elem, Type::Slice(slice)
+                    if last_segment(&slice.elem).is_some_and(|s| s.ident == "u8"))
+        }
+        _ => match last_segment(element) {
+            Some(s) => match s.ident.to_string().as_str() {
+                "bool" | "i32" | "i64" | "f32" | "f64" | "String" | "Timestamp" | "Date" => {
+                    matches!(s.arguments, PathArguments::None)
+                }
+                "Decimal" => true,
+                "Vec" => single_generic(s)
+                    .is_some_and(|e| last_segment(e).is_some_and(|e| e.ident == "u8")),
+                _ => false,
+            },
+            None => false,
+        },
+    };
+    if plain {
+        Ok(())
+    } else {
+        Err(Error::new_spanned(
+            ty,
+            "a list's elements are bool, i32, i64, f32, f64, String (or &str), Timestamp, \
+             Date, Decimal<P, S> or Vec<u8> (bytes), or an Option of one",
+        ))
+    }
 }
 
 /// The output type of a transform function, and whether it is a `Result`.
@@ -360,7 +411,17 @@ fn check_features_type(ty: &Type) -> syn::Result<()> {
         || last_segment(ty).is_some_and(|s| {
             matches!(
                 s.ident.to_string().as_str(),
-                "bool" | "i32" | "i64" | "f32" | "f64" | "String" | "Timestamp" | "Option"
+                "bool"
+                    | "i32"
+                    | "i64"
+                    | "f32"
+                    | "f64"
+                    | "String"
+                    | "Timestamp"
+                    | "Date"
+                    | "Decimal"
+                    | "Vec"
+                    | "Option"
             )
         });
     if scalar || matches!(ty, Type::Tuple(_)) {
@@ -600,8 +661,18 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
                         #name_value,
                         #version_value,
                         #description,
-                        &[#(#input_fields),*],
+                        &[&[#(#input_fields),*]],
+                        ::core::option::Option::None,
                     )
+                }
+
+                fn events(
+                    _: ::skewless_guest::__private::Batch,
+                ) -> ::core::result::Result<
+                    ::skewless_guest::__private::Batch,
+                    ::skewless_guest::__private::TransformError,
+                > {
+                    ::skewless_guest::__private::no_events()
                 }
 
                 fn transform(

@@ -36,8 +36,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
-    RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::Schema;
 use serde_json::value::RawValue;
@@ -46,7 +47,7 @@ use crate::codec::parse;
 use crate::codec::text::{CellSink, ColumnText};
 use crate::engine::Transform;
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Field, NaiveTimestamps, UTC};
+use crate::spec::{DataType, Field, NaiveTimestamps, ScalarType, UTC};
 
 /// The online path in one function: JSON rows (objects) decoded by this
 /// codec into the transform's inputs, one call of the transform, and its
@@ -138,13 +139,13 @@ pub fn decode_rows(
     let columns = fields
         .iter()
         .map(|field| {
-            let cells = objects.iter().enumerate().map(|(row, object)| {
+            let mut cells = objects.iter().enumerate().map(|(row, object)| {
                 object
                     .get(field.name.as_str())
                     .map(|raw| raw.get())
                     .ok_or_else(|| missing(transform, fields, field, row, object))
             });
-            decode_column(transform, field, cells, naive)
+            decode_column(transform, field, &mut cells, naive)
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     let schema = Arc::new(Schema::new(
@@ -306,10 +307,10 @@ pub(crate) fn describe(text: &str) -> String {
     format!("{kind} {shown}{ellipsis}")
 }
 
-fn decode_column<'a>(
+fn decode_column(
     transform: &str,
     field: &Field,
-    cells: impl Iterator<Item = Result<&'a str>>,
+    cells: &mut dyn Iterator<Item = Result<&str>>,
     naive: NaiveTimestamps,
 ) -> Result<ArrayRef> {
     macro_rules! build {
@@ -364,7 +365,198 @@ fn decode_column<'a>(
             TimestampMicrosecondBuilder::new().with_timezone(UTC),
             |cell: Cell<'_>| Ok(parse::timestamp(&cell.number_or_text(TIMESTAMP)?, naive)?)
         ),
+        DataType::Date => build!(Date32Builder::new(), |cell: Cell<'_>| {
+            Ok(parse::date(&cell.text(parse::DATE)?)?)
+        }),
+        DataType::Decimal { precision, scale } => build!(
+            Decimal128Builder::new()
+                .with_precision_and_scale(precision, scale as i8)
+                .expect("a declared decimal type"),
+            |cell: Cell<'_>| {
+                let what = "a decimal (a number, or its text such as \"12.30\")";
+                Ok(parse::decimal(
+                    &cell.number_or_text(what)?,
+                    precision,
+                    scale,
+                )?)
+            }
+        ),
+        DataType::Binary => build!(BinaryBuilder::new(), |cell: Cell<'_>| {
+            Ok(parse::binary(&cell.text(parse::BINARY)?)?)
+        }),
+        DataType::List {
+            element,
+            element_nullable,
+        } => decode_list(
+            transform,
+            field,
+            cells,
+            element,
+            element_nullable,
+            None,
+            naive,
+        )?,
+        DataType::FixedSizeList { element, size } => {
+            decode_list(transform, field, cells, element, false, Some(size), naive)?
+        }
     })
+}
+
+/// A list column: each cell a JSON array of the element type's values
+/// (`size` of them for a fixed-size list), read by the element type's
+/// rule; an element's error names its row and place in the list.
+fn decode_list<'a>(
+    transform: &str,
+    field: &Field,
+    cells: &mut dyn Iterator<Item = Result<&'a str>>,
+    element: ScalarType,
+    element_nullable: bool,
+    size: Option<u32>,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef> {
+    let mut offsets = vec![0_i32];
+    let mut elements: Vec<&'a str> = Vec::new();
+    let mut valid = Vec::new();
+    for (row, cell) in cells.enumerate() {
+        let text = cell?.trim();
+        let at = |reason: Reason| reason.into_error(field, row as u64, text);
+        match Cell::of(text) {
+            Cell::Null if !field.nullable => {
+                return Err(Error::UnexpectedNull {
+                    transform: transform.to_string(),
+                    column: field.name.clone(),
+                    row: row as u64,
+                });
+            }
+            Cell::Null => {
+                valid.push(false);
+                // A null fixed-size list still holds `size` (zero) values.
+                elements.extend(std::iter::repeat_n("0", size.unwrap_or(0) as usize));
+            }
+            Cell::Array(array) => {
+                let items: Vec<&'a RawValue> = serde_json::from_str(array)
+                    .map_err(|e| at(Reason::Invalid(format!("invalid array: {e}"))))?;
+                if let Some(size) = size
+                    && items.len() != size as usize
+                {
+                    return Err(at(Reason::Invalid(format!(
+                        "the list has {} elements, but the transform takes exactly {size} ({})",
+                        items.len(),
+                        field.data_type
+                    ))));
+                }
+                valid.push(true);
+                elements.extend(items.iter().map(|item| item.get()));
+            }
+            _ => return Err(at(Reason::Expected("a list (a JSON array)"))),
+        }
+        offsets.push(
+            i32::try_from(elements.len()).map_err(|_| {
+                Error::BadRequest("more than 2^31 list elements in one batch".into())
+            })?,
+        );
+    }
+    let element_field = Field {
+        name: field.name.clone(),
+        data_type: element.into(),
+        nullable: element_nullable,
+    };
+    let values = decode_column(
+        transform,
+        &element_field,
+        &mut elements.iter().map(|e| Ok(*e)),
+        naive,
+    )
+    .map_err(|error| element_error(error, &offsets, field))?;
+    let nulls = valid
+        .iter()
+        .any(|v| !v)
+        .then(|| arrow::buffer::NullBuffer::from(valid));
+    let item = Arc::new(arrow::datatypes::Field::new(
+        crate::spec::LIST_ITEM,
+        element.arrow(),
+        element_nullable,
+    ));
+    let array: ArrayRef = match size {
+        None => Arc::new(
+            arrow::array::ListArray::try_new(
+                item,
+                arrow::buffer::OffsetBuffer::new(offsets.into()),
+                values,
+                nulls,
+            )
+            .map_err(|e| Error::Runtime(format!("cannot assemble a list column: {e}")))?,
+        ),
+        Some(size) => Arc::new(
+            arrow::array::FixedSizeListArray::try_new(item, size as i32, values, nulls)
+                .map_err(|e| Error::Runtime(format!("cannot assemble a list column: {e}")))?,
+        ),
+    };
+    Ok(array)
+}
+
+/// An error about element `e` of the elements of a list column, said of
+/// its row and its place in that row's list.
+fn element_error(error: Error, offsets: &[i32], field: &Field) -> Error {
+    let place = |element: u64| {
+        let row = offsets
+            .partition_point(|&o| (o as u64) <= element)
+            .saturating_sub(1);
+        (row as u64, element - offsets[row] as u64)
+    };
+    match error {
+        Error::UnexpectedNull { row, .. } => {
+            let (row, index) = place(row);
+            Error::InvalidValue {
+                column: field.name.clone(),
+                row,
+                reason: format!(
+                    "element {index} of the list is null, but the transform declares its \
+                     elements non-nullable ({})",
+                    field.data_type
+                ),
+            }
+        }
+        Error::InvalidValue {
+            column,
+            row,
+            reason,
+        } => {
+            let (row, index) = place(row);
+            Error::InvalidValue {
+                column,
+                row,
+                reason: format!("element {index} of the list: {reason}"),
+            }
+        }
+        Error::WrongValue {
+            column,
+            row,
+            expected,
+            found,
+        } => {
+            let (row, index) = place(row);
+            Error::WrongValue {
+                column,
+                row,
+                expected: format!("{expected} as element {index} of the list"),
+                found,
+            }
+        }
+        Error::NaiveTimestamp {
+            column,
+            row: Some(row),
+            reason,
+        } => {
+            let (row, index) = place(row);
+            Error::NaiveTimestamp {
+                column,
+                row: Some(row),
+                reason: format!("element {index} of the list: {reason}"),
+            }
+        }
+        other => other,
+    }
 }
 
 /// What a timestamp is in JSON, for messages.
@@ -379,15 +571,18 @@ enum Cell<'a> {
     String(&'a str),
     /// A number, `true` or `false`.
     Bare(&'a str),
-    /// An object or an array.
-    Nested,
+    /// An array.
+    Array(&'a str),
+    /// An object.
+    Object,
 }
 
 impl<'a> Cell<'a> {
     fn of(text: &'a str) -> Cell<'a> {
         match text.as_bytes().first() {
             Some(b'"') => Cell::String(text),
-            Some(b'{' | b'[') => Cell::Nested,
+            Some(b'[') => Cell::Array(text),
+            Some(b'{') => Cell::Object,
             _ if text == "null" => Cell::Null,
             _ => Cell::Bare(text),
         }
@@ -529,6 +724,9 @@ impl CellSink for JsonValue {
     fn text(&mut self, text: &str) {
         self.0 = serde_json::Value::String(text.to_string());
     }
+    fn array(&mut self, json: &str) {
+        self.0 = serde_json::from_str(json).expect("a list cell is a JSON array");
+    }
 }
 
 /// Checks that every column of `schema` can be written as JSON (or CSV)
@@ -569,6 +767,9 @@ impl CellSink for JsonCell {
     fn text(&mut self, text: &str) {
         let escaped = serde_json::to_string(text).expect("strings serialize");
         self.0.push_str(&escaped);
+    }
+    fn array(&mut self, json: &str) {
+        self.0.push_str(json);
     }
 }
 

@@ -13,14 +13,18 @@
 //! | float32, float64 | a decimal number (`12.5`, `-1e-3`, `.5`), correctly rounded to the type from the text; `NaN`, `-NaN`, `NaN:0x...` (a NaN with its bits), `Infinity`, `-Infinity`, and `inf`, `-inf`, `nan` in any case |
 //! | utf8 | the text itself |
 //! | timestamp | RFC 3339 with a zone, in whole microseconds (see [`timestamp`]) |
+//! | date | `2026-03-02` (a sign and more digits for years outside 0000-9999) |
+//! | decimal | `12.30`, `-0.5`, `1e3`: exact, within the type's digits (see [`decimal`]) |
+//! | binary | standard base64, with padding (JSON only: CSV files cannot hold bytes) |
 //!
 //! Surrounding spaces are ignored, except in text.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayBuilder, ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder,
-    Int64Builder, StringArray, TimestampMicrosecondBuilder,
+    Array, ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringArray,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::DataType as ArrowType;
 
@@ -85,6 +89,102 @@ pub(crate) const FLOAT64: &str = "a float64 (a number such as 12.5)";
 /// What a timestamp written as text looks like, for messages.
 pub(crate) const TIMESTAMP: &str =
     "an RFC 3339 timestamp with a time zone, such as \"2026-03-02T00:10:43Z\"";
+
+pub(crate) const DATE: &str = "a date such as \"2026-03-02\"";
+pub(crate) const BINARY: &str = "bytes in base64, such as \"3q2+7w==\"";
+
+/// A date: days since 1970-01-01.
+pub(crate) fn date(text: &str) -> Result<i32, Refused> {
+    let trimmed = text.trim();
+    match date_prefix(trimmed) {
+        Some((year, month, day, [])) => i32::try_from(days_from_civil(year, month, day))
+            .map_err(|_| Refused::Invalid(format!("{text:?} is outside the range of dates"))),
+        Some(_) if Parsed::from(trimmed).is_some() => Err(Refused::Invalid(format!(
+            "{text:?} is a timestamp, not a date; a date is written without a time, such as \
+             \"2026-03-02\""
+        ))),
+        _ => Err(Refused::NotA(DATE)),
+    }
+}
+
+/// The decimal of `precision` digits and `scale` digits after the point
+/// that `text` writes, as units of 10^-`scale`: exact or refused (a digit
+/// it would have to drop, more digits than `precision`).
+pub(crate) fn decimal(text: &str, precision: u8, scale: u8) -> Result<i128, Refused> {
+    let what = || Refused::NotA("a decimal (a number such as 12.30)");
+    let trimmed = text.trim();
+    let (negative, unsigned) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (
+            &unsigned[..at],
+            unsigned[at + 1..].parse::<i32>().map_err(|_| what())?,
+        ),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (whole.is_empty() && fraction.is_empty())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(what());
+    }
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    // The value is digits x 10^(exponent - fraction digits); in units of
+    // 10^-scale, that is digits x 10^shift.
+    let shift = i64::from(exponent) - fraction.len() as i64 + i64::from(scale);
+    let too_many = || {
+        Refused::Invalid(format!(
+            "{text} has more than {precision} digits as a decimal({precision},{scale})"
+        ))
+    };
+    let units: i128 = if digits.is_empty() {
+        0
+    } else if shift >= 0 {
+        let zeros = usize::try_from(shift).map_err(|_| too_many())?;
+        if digits.len() + zeros > usize::from(precision) {
+            return Err(too_many());
+        }
+        format!("{digits}{}", "0".repeat(zeros))
+            .parse()
+            .map_err(|_| too_many())?
+    } else {
+        let dropped = usize::try_from(-shift).map_err(|_| too_many())?;
+        let kept = digits.len().saturating_sub(dropped);
+        if digits[kept..].bytes().any(|b| b != b'0') {
+            return Err(Refused::Invalid(format!(
+                "{text} has more than {scale} digits after the point, so it is not a \
+                 decimal({precision},{scale}) without rounding"
+            )));
+        }
+        if kept > usize::from(precision) {
+            return Err(too_many());
+        }
+        if kept == 0 {
+            0
+        } else {
+            digits[..kept].parse().map_err(|_| too_many())?
+        }
+    };
+    if units >= 10_i128.pow(u32::from(precision)) {
+        return Err(too_many());
+    }
+    Ok(if negative { -units } else { units })
+}
+
+/// Bytes written in standard base64.
+pub(crate) fn binary(text: &str) -> Result<Vec<u8>, Refused> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| Refused::NotA(BINARY))
+}
 
 /// A boolean: `true` or `false` in any case.
 pub(crate) fn boolean(text: &str) -> Result<bool, Refused> {
@@ -515,6 +615,27 @@ pub(crate) fn text_column(
             column,
             first,
         ),
+        ArrowType::Date32 => cells(
+            text,
+            Date32Builder::with_capacity(len),
+            date,
+            Date32Builder::append_option,
+            column,
+            first,
+        ),
+        ArrowType::Decimal128(precision, scale) => {
+            let (precision, scale) = (*precision, *scale);
+            cells(
+                text,
+                Decimal128Builder::with_capacity(len)
+                    .with_precision_and_scale(precision, scale)
+                    .expect("a declared decimal type"),
+                |cell| decimal(cell, precision, scale as u8),
+                Decimal128Builder::append_option,
+                column,
+                first,
+            )
+        }
         _ => Ok(Arc::new(text.clone())),
     }
 }
@@ -586,5 +707,52 @@ mod tests {
             float64("NaN:0x3ff0000000000000"),
             Err(Refused::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn decimals_are_exact_or_refused() {
+        assert_eq!(decimal("12.3", 18, 2), Ok(1230));
+        assert_eq!(decimal("-0.05", 18, 2), Ok(-5));
+        assert_eq!(decimal("1e3", 18, 2), Ok(100_000));
+        assert_eq!(decimal("12.300", 18, 2), Ok(1230));
+        assert_eq!(decimal(" +7 ", 4, 0), Ok(7));
+        assert_eq!(decimal("0", 1, 0), Ok(0));
+        assert_eq!(
+            decimal("99999999999999999999999999999999999999", 38, 0),
+            Ok(99_999_999_999_999_999_999_999_999_999_999_999_999)
+        );
+        let refused = |text: &str, p, s| match decimal(text, p, s) {
+            Err(Refused::Invalid(reason)) => reason,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            refused("12.345", 18, 2),
+            "12.345 has more than 2 digits after the point, so it is not a decimal(18,2) \
+             without rounding"
+        );
+        assert_eq!(
+            refused("1000", 4, 2),
+            "1000 has more than 4 digits as a decimal(4,2)"
+        );
+        for bad in ["", ".", "1.2.3", "NaN", "inf", "12,5", "1e"] {
+            assert!(
+                matches!(decimal(bad, 18, 2), Err(Refused::NotA(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_are_days() {
+        assert_eq!(date("1970-01-01"), Ok(0));
+        assert_eq!(date("2026-03-02"), Ok(20_514));
+        assert_eq!(date("1969-12-31"), Ok(-1));
+        assert!(matches!(
+            date("2026-03-02T00:00:00Z"),
+            Err(Refused::Invalid(_))
+        ));
+        assert_eq!(date("2026-02-30"), Err(Refused::NotA(DATE)));
+        assert_eq!(binary("3q2+7w=="), Ok(vec![0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(binary("not base64!"), Err(Refused::NotA(BINARY)));
     }
 }

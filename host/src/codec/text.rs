@@ -52,15 +52,18 @@ pub(crate) trait CellSink {
     fn bare(&mut self, text: &str);
     /// Text: a string in JSON.
     fn text(&mut self, text: &str);
+    /// A list, as a JSON array of its elements' JSON values (`[1.5,null]`):
+    /// an array in JSON, its JSON text elsewhere.
+    fn array(&mut self, json: &str);
 }
 
 /// How one column's values are written, decided once from its type.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ColumnText {
     kind: Kind,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Kind {
     Null,
     Boolean,
@@ -78,11 +81,21 @@ enum Kind {
     Utf8,
     LargeUtf8,
     Utf8View,
-    Timestamp { unit: TimeUnit, zoned: bool },
+    Timestamp {
+        unit: TimeUnit,
+        zoned: bool,
+    },
     Date32,
     Date64,
-    Decimal128,
+    Decimal128 {
+        scale: i8,
+    },
     Decimal256,
+    Binary,
+    LargeBinary,
+    BinaryView,
+    /// Any of Arrow's list layouts: the elements by their own rule.
+    List(Box<ColumnText>),
 }
 
 impl ColumnText {
@@ -114,8 +127,14 @@ impl ColumnText {
             },
             A::Date32 => Kind::Date32,
             A::Date64 => Kind::Date64,
-            A::Decimal128(..) => Kind::Decimal128,
+            A::Decimal128(_, scale) => Kind::Decimal128 { scale: *scale },
             A::Decimal256(..) => Kind::Decimal256,
+            A::Binary | A::FixedSizeBinary(_) => Kind::Binary,
+            A::LargeBinary => Kind::LargeBinary,
+            A::BinaryView => Kind::BinaryView,
+            A::List(item) | A::LargeList(item) | A::FixedSizeList(item, _) => {
+                Kind::List(Box::new(ColumnText::new(item.data_type())?))
+            }
             A::Dictionary(_, values) => return ColumnText::new(values),
             other => return Err(other.to_string()),
         };
@@ -140,7 +159,7 @@ impl ColumnText {
             return;
         }
         let mut itoa = itoa::Buffer::new();
-        match self.kind {
+        match &self.kind {
             Kind::Null => sink.null(),
             Kind::Boolean => sink.bare(if array.as_boolean().value(row) {
                 "true"
@@ -204,9 +223,9 @@ impl ColumnText {
             Kind::LargeUtf8 => sink.text(array.as_string::<i64>().value(row)),
             Kind::Utf8View => sink.text(array.as_string_view().value(row)),
             Kind::Timestamp { unit, zoned } => {
-                let value = timestamp_value(array, unit, row);
+                let value = timestamp_value(array, *unit, row);
                 let mut text = String::with_capacity(32);
-                write_timestamp(value, unit, zoned, &mut text);
+                write_timestamp(value, *unit, *zoned, &mut text);
                 sink.text(&text);
             }
             Kind::Date32 => {
@@ -228,13 +247,99 @@ impl ColumnText {
                 }
                 sink.text(&text);
             }
-            Kind::Decimal128 => {
-                sink.text(&array.as_primitive::<Decimal128Type>().value_as_string(row))
+            Kind::Decimal128 { scale } => {
+                let mut text = String::with_capacity(24);
+                write_decimal(
+                    array.as_primitive::<Decimal128Type>().value(row),
+                    i32::from(*scale),
+                    &mut text,
+                );
+                sink.text(&text);
             }
             Kind::Decimal256 => {
                 sink.text(&array.as_primitive::<Decimal256Type>().value_as_string(row))
             }
+            Kind::Binary => {
+                let bytes = match array.data_type() {
+                    ArrowType::FixedSizeBinary(_) => array.as_fixed_size_binary().value(row),
+                    _ => array.as_binary::<i32>().value(row),
+                };
+                sink.text(&base64_text(bytes));
+            }
+            Kind::LargeBinary => sink.text(&base64_text(array.as_binary::<i64>().value(row))),
+            Kind::BinaryView => sink.text(&base64_text(array.as_binary_view().value(row))),
+            Kind::List(element) => {
+                let items = match array.data_type() {
+                    ArrowType::LargeList(_) => array.as_list::<i64>().value(row),
+                    ArrowType::FixedSizeList(..) => array.as_fixed_size_list().value(row),
+                    _ => array.as_list::<i32>().value(row),
+                };
+                let items = ColumnText::unpack(&items);
+                let mut json = String::with_capacity(2 + items.len() * 8);
+                json.push('[');
+                for index in 0..items.len() {
+                    if index > 0 {
+                        json.push(',');
+                    }
+                    let mut cell = JsonText(&mut json);
+                    element.write(items.as_ref(), index, &mut cell);
+                }
+                json.push(']');
+                sink.array(&json);
+            }
         }
+    }
+}
+
+/// A list's element, as JSON text appended to a string.
+struct JsonText<'a>(&'a mut String);
+
+impl CellSink for JsonText<'_> {
+    fn null(&mut self) {
+        self.0.push_str("null");
+    }
+    fn bare(&mut self, text: &str) {
+        self.0.push_str(text);
+    }
+    fn text(&mut self, text: &str) {
+        let escaped = serde_json::to_string(text).expect("strings serialize");
+        self.0.push_str(&escaped);
+    }
+    fn array(&mut self, json: &str) {
+        self.0.push_str(json);
+    }
+}
+
+/// Bytes as standard base64 with padding: their one text form.
+pub(crate) fn base64_text(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `units` of 10^-`scale` as exact decimal text: `12.30`, `-0.05`, `1200`
+/// (a negative scale appends zeros).
+pub(crate) fn write_decimal(units: i128, scale: i32, out: &mut String) {
+    let digits = units.unsigned_abs().to_string();
+    if units < 0 {
+        out.push('-');
+    }
+    if scale <= 0 {
+        out.push_str(&digits);
+        if units != 0 {
+            out.extend(std::iter::repeat_n('0', scale.unsigned_abs() as usize));
+        }
+        return;
+    }
+    let scale = scale as usize;
+    if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        out.push_str(whole);
+        out.push('.');
+        out.push_str(fraction);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(&digits);
     }
 }
 
@@ -342,6 +447,9 @@ impl CellSink for Plain {
     }
     fn text(&mut self, text: &str) {
         self.0 = Some(text.to_string());
+    }
+    fn array(&mut self, json: &str) {
+        self.0 = Some(json.to_string());
     }
 }
 

@@ -146,7 +146,9 @@ impl ServeCommand {
             .queue_timeout(Duration::from_millis(self.queue_timeout_ms));
         let server = Server::new(transforms, config)?;
         for (name, sha256) in &self.expect {
-            server.expect(name, sha256).context("refusing to serve")?;
+            server
+                .expect(name, sha256)
+                .with_context(|| format!("refusing to serve (`--expect {name}=...`)"))?;
         }
         let server = Arc::new(server);
         let tokio = tokio::runtime::Builder::new_multi_thread()

@@ -29,8 +29,7 @@ use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The interface name of the row-budget imports.
-pub(crate) const HOST_INTERFACE: &str = "skewless:transform/host@0.1.0";
+use super::bindings::HOST_INTERFACES;
 
 /// Per-store state of one guest instance.
 pub(crate) struct GuestState {
@@ -79,27 +78,30 @@ impl WasiView for GuestState {
 /// imports to the linker.
 pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
-    let mut host = linker.instance(HOST_INTERFACE)?;
-    host.func_wrap(
-        "start-rows",
-        |mut store: StoreContextMut<'_, GuestState>, (row,): (u32,)| {
-            let remaining = store.get_fuel()?;
-            let (rows, fuel) = store
-                .data_mut()
-                .rows
-                .start_rows(u64::from(row), remaining)?;
-            store.set_fuel(fuel)?;
-            Ok((rows,))
-        },
-    )?;
-    host.func_wrap(
-        "end-rows",
-        |mut store: StoreContextMut<'_, GuestState>, (): ()| {
-            let remaining = store.get_fuel()?;
-            let fuel = store.data_mut().rows.end_rows(remaining)?;
-            store.set_fuel(fuel)
-        },
-    )?;
+    // The same two functions in every contract version.
+    for interface in HOST_INTERFACES {
+        let mut host = linker.instance(interface)?;
+        host.func_wrap(
+            "start-rows",
+            |mut store: StoreContextMut<'_, GuestState>, (row,): (u32,)| {
+                let remaining = store.get_fuel()?;
+                let (rows, fuel) = store
+                    .data_mut()
+                    .rows
+                    .start_rows(u64::from(row), remaining)?;
+                store.set_fuel(fuel)?;
+                Ok((rows,))
+            },
+        )?;
+        host.func_wrap(
+            "end-rows",
+            |mut store: StoreContextMut<'_, GuestState>, (): ()| {
+                let remaining = store.get_fuel()?;
+                let fuel = store.data_mut().rows.end_rows(remaining)?;
+                store.set_fuel(fuel)
+            },
+        )?;
+    }
     Ok(())
 }
 

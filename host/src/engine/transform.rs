@@ -18,14 +18,11 @@ use arrow::datatypes::SchemaRef;
 use sha2::{Digest, Sha256};
 use wasmtime::{Store, Trap};
 
-use super::bindings::skewless::transform::types::{BatchResult, TransformError};
-use super::bindings::{Transform as GuestBindings, TransformPre};
+use super::bindings::{HOST_INTERFACES, v1, v2};
 use super::config::Config;
-use super::convert::{self, WitInput};
+use super::convert;
 use super::core::{Core, deadline_ticks};
-use super::sandbox::{
-    ContractViolation, GrowthRefused, GuestLimits, GuestState, HOST_INTERFACE, Mode, Phase,
-};
+use super::sandbox::{ContractViolation, GrowthRefused, GuestLimits, GuestState, Mode, Phase};
 use crate::error::{Error, Limit, Result};
 use crate::spec::{Provenance, TransformInfo};
 
@@ -53,12 +50,14 @@ pub struct Transform {
 
 struct TransformInner {
     core: Arc<Core>,
-    pre: TransformPre<GuestState>,
+    pre: Pre,
     info: TransformInfo,
     sha256: String,
     source_name: String,
     input_schema: SchemaRef,
     output_schema: SchemaRef,
+    /// The schema of the event values, when it declares aggregations.
+    event_schema: SchemaRef,
     /// Whether the guest calls `start-rows`/`end-rows` (every SDK guest does).
     reports_rows: bool,
     /// Fuel per row seen in the last fast run (0 before the first), to size
@@ -67,10 +66,70 @@ struct TransformInner {
     idle: Mutex<Vec<Instance>>,
 }
 
+/// A component resolved against the linker, for the contract it was built
+/// for.
+enum Pre {
+    V1(v1::TransformPre<GuestState>),
+    V2(v2::TransformPre<GuestState>),
+}
+
+/// An instance's exports, by contract.
+enum Guest {
+    V1(v1::Transform),
+    V2(v2::Transform),
+}
+
 /// One instantiated guest in its own store.
 struct Instance {
     store: Store<GuestState>,
-    guest: GuestBindings,
+    guest: Guest,
+}
+
+/// Which export a call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Export {
+    /// `transform`: input rows to output rows.
+    Transform,
+    /// `events`: events to their values (contract 0.2.0).
+    Events,
+}
+
+/// A guest's answer to a call, whatever its contract.
+enum Answer {
+    V1(Result<v1::skewless::transform::types::BatchResult, Refusal>),
+    V2(Result<v2::skewless::transform::types::BatchResult, Refusal>),
+}
+
+/// A guest's refusal of a batch, whatever its contract.
+enum Refusal {
+    InvalidInput(String),
+    Failed { row: u32, message: String },
+}
+
+impl From<v1::skewless::transform::types::TransformError> for Refusal {
+    fn from(error: v1::skewless::transform::types::TransformError) -> Self {
+        use v1::skewless::transform::types::TransformError as E;
+        match error {
+            E::InvalidInput(message) => Refusal::InvalidInput(message),
+            E::Failed(failure) => Refusal::Failed {
+                row: failure.row,
+                message: failure.message,
+            },
+        }
+    }
+}
+
+impl From<v2::skewless::transform::types::TransformError> for Refusal {
+    fn from(error: v2::skewless::transform::types::TransformError) -> Self {
+        use v2::skewless::transform::types::TransformError as E;
+        match error {
+            E::InvalidInput(message) => Refusal::InvalidInput(message),
+            E::Failed(failure) => Refusal::Failed {
+                row: failure.row,
+                message: failure.message,
+            },
+        }
+    }
 }
 
 impl fmt::Debug for Transform {
@@ -125,20 +184,38 @@ impl Transform {
             &sha256,
         )
         .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
-        let reports_rows = component
+        let imports: Vec<String> = component
             .component_type()
             .imports(&core.engine)
-            .any(|(name, _)| name == HOST_INTERFACE);
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let reports_rows = imports
+            .iter()
+            .any(|name| HOST_INTERFACES.contains(&name.as_str()));
         let instance_pre = core.linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "it needs an import skewless does not provide (a transform may only use WASI \
                  and the skewless host interface; was it built for another world?): {e}"
             ))
         })?;
-        let pre = TransformPre::new(instance_pre).map_err(|e| {
+        // The contract it was built for: the version of the host interface
+        // it imports, else whichever world its exports match.
+        let built_for_v1 = imports.iter().any(|name| name == HOST_INTERFACES[0]);
+        let pre = if built_for_v1 {
+            v1::TransformPre::new(instance_pre).map(Pre::V1)
+        } else {
+            match v2::TransformPre::new(instance_pre.clone()) {
+                Ok(pre) => Ok(Pre::V2(pre)),
+                Err(v2_error) => v1::TransformPre::new(instance_pre)
+                    .map(Pre::V1)
+                    .map_err(|_| v2_error),
+            }
+        }
+        .map_err(|e| {
             invalid(format!(
-                "it does not export the `skewless:transform@0.1.0` world (`describe` and \
-                 `transform`); was it built against another contract? ({e})"
+                "it does not export the `skewless:transform` world of version 0.2.0 or 0.1.0 \
+                 (`describe`, `transform`, and in 0.2.0 `events`); was it built against \
+                 another contract? ({e})"
             ))
         })?;
         // Until `describe` answers, errors name the transform by its file.
@@ -152,12 +229,14 @@ impl Transform {
             description: String::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            aggregation: None,
         };
         let mut transform = TransformInner {
             core: core.clone(),
             pre,
             input_schema: placeholder.input_schema(),
             output_schema: placeholder.output_schema(),
+            event_schema: placeholder.output_schema(),
             info: placeholder,
             sha256,
             source_name: source_name.to_string(),
@@ -170,9 +249,12 @@ impl Transform {
             .instantiate()
             .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
         transform.prepare_call(&mut instance, 0, Mode::Precise);
-        let described = instance.guest.call_describe(&mut instance.store);
+        let described = match &instance.guest {
+            Guest::V1(guest) => guest.call_describe(&mut instance.store).map(Into::into),
+            Guest::V2(guest) => guest.call_describe(&mut instance.store).map(Into::into),
+        };
         let info: TransformInfo = match described {
-            Ok(info) => info.into(),
+            Ok(info) => info,
             Err(trap) => {
                 let error = transform.classify(trap, &mut instance);
                 return Err(invalid(format!("its `describe` failed: {error}")));
@@ -182,6 +264,7 @@ impl Transform {
             .map_err(|reason| invalid(format!("its `describe` is invalid: {reason}")))?;
         transform.input_schema = info.input_schema();
         transform.output_schema = info.output_schema();
+        transform.event_schema = info.event_schema();
         transform.info = info;
         transform.checkin(instance);
         drop(slot);
@@ -263,7 +346,35 @@ impl Transform {
     /// count from 0 within `batch`.
     pub fn call(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let arrays = self.prepare(batch)?;
-        self.inner.call_prepared(&arrays, batch.num_rows())
+        self.inner
+            .call_prepared(Export::Transform, &arrays, batch.num_rows())
+    }
+
+    /// Computes each event's values (the declared event values) from the
+    /// events in `batch` (its event input columns, by name), as
+    /// [`Transform::call`] computes output rows; only for a transform that
+    /// declares aggregations.
+    pub fn call_events(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let Some(aggregation) = &self.inner.info.aggregation else {
+            return Err(Error::BadRequest(format!(
+                "transform `{}` declares no aggregations, so it takes no events",
+                self.name()
+            )));
+        };
+        let arrays = convert::prepare_columns(
+            self.name(),
+            &aggregation.event_inputs,
+            batch,
+            self.inner.core.config.naive_timestamps,
+        )?;
+        self.inner
+            .call_prepared(Export::Events, &arrays, batch.num_rows())
+    }
+
+    /// The Arrow schema of the event values (what
+    /// [`Transform::call_events`] returns); empty without aggregations.
+    pub fn event_schema(&self) -> &SchemaRef {
+        &self.inner.event_schema
     }
 
     /// Like [`Transform::call`], but a row the transform rejects (its code
@@ -381,7 +492,11 @@ impl TransformInner {
             .begin_call(0, true, Mode::Precise, 0);
         set_fuel(&mut instance_store, fuel);
         self.set_deadline(&mut instance_store);
-        match self.pre.instantiate(&mut instance_store) {
+        let guest = match &self.pre {
+            Pre::V1(pre) => pre.instantiate(&mut instance_store).map(Guest::V1),
+            Pre::V2(pre) => pre.instantiate(&mut instance_store).map(Guest::V2),
+        };
+        match guest {
             Ok(guest) => Ok(Instance {
                 store: instance_store,
                 guest,
@@ -442,23 +557,27 @@ impl TransformInner {
         }
     }
 
-    fn call_prepared(&self, arrays: &[ArrayRef], rows: usize) -> Result<RecordBatch> {
+    fn call_prepared(
+        &self,
+        export: Export,
+        arrays: &[ArrayRef],
+        rows: usize,
+    ) -> Result<RecordBatch> {
         if u32::try_from(rows).is_err() {
             return Err(Error::BadRequest(format!(
                 "a batch has at most {} rows, this one has {rows}",
                 u32::MAX
             )));
         }
-        let input = WitInput::new(arrays, rows);
-        let columns = input.columns();
-        let batch = input.batch(&columns);
+        let input = match &self.pre {
+            Pre::V1(_) => Input::V1(convert::WitInputV1::new(arrays, rows)),
+            Pre::V2(_) => Input::V2(convert::WitInputV2::new(arrays, rows)),
+        };
         // Held while this call's instance exists: at most `max_instances`.
         let _slot = self.core.slots.take();
         let mut instance = self.checkout()?;
         self.prepare_call(&mut instance, rows as u64, Mode::Fast);
-        let mut result = instance
-            .guest
-            .call_transform(&mut instance.store, batch.clone());
+        let mut result = run(&mut instance, export, &input);
         if let Err(trap) = &result {
             let budget = &instance.store.data().rows;
             let interrupted = matches!(trap.downcast_ref::<Trap>(), Some(Trap::Interrupt));
@@ -474,7 +593,7 @@ impl TransformInner {
                 drop(instance);
                 instance = self.checkout()?;
                 self.prepare_call(&mut instance, rows as u64, Mode::Precise);
-                result = instance.guest.call_transform(&mut instance.store, batch);
+                result = run(&mut instance, export, &input);
             }
         }
         match result {
@@ -488,7 +607,7 @@ impl TransformInner {
                         .store(state.rows.fuel_per_row_seen, Ordering::Relaxed);
                 }
                 self.checkin(instance);
-                self.answer(answer, rows, rows_done, output)
+                self.answer(export, answer, rows, rows_done, output)
             }
             Err(trap) => Err(self.classify(trap, &mut instance)),
         }
@@ -496,29 +615,48 @@ impl TransformInner {
 
     fn answer(
         &self,
-        answer: std::result::Result<BatchResult, TransformError>,
+        export: Export,
+        answer: Answer,
         rows: usize,
         rows_done: bool,
         output: String,
     ) -> Result<RecordBatch> {
-        match answer {
-            Ok(batch) => {
-                if self.reports_rows && rows > 0 && !rows_done {
-                    return Err(Error::InvalidOutput {
-                        transform: self.info.name.clone(),
-                        reason: format!(
-                            "it returned without starting and ending each of its {rows} rows"
-                        ),
-                    });
-                }
-                convert::from_wit(&self.info, &self.output_schema, rows, batch)
+        let refusal = match answer {
+            Answer::V1(Ok(_)) | Answer::V2(Ok(_))
+                if self.reports_rows && rows > 0 && !rows_done =>
+            {
+                return Err(Error::InvalidOutput {
+                    transform: self.info.name.clone(),
+                    reason: format!(
+                        "it returned without starting and ending each of its {rows} rows"
+                    ),
+                });
             }
-            Err(TransformError::Failed(failure)) => Err(Error::RowFailed {
+            Answer::V1(Ok(batch)) => {
+                return convert::from_wit_v1(&self.info, &self.output_schema, rows, batch);
+            }
+            Answer::V2(Ok(batch)) => {
+                let (fields, schema) = match export {
+                    Export::Transform => (&self.info.outputs[..], &self.output_schema),
+                    Export::Events => (
+                        self.info
+                            .aggregation
+                            .as_ref()
+                            .map_or(&[][..], |a| &a.event_values[..]),
+                        &self.event_schema,
+                    ),
+                };
+                return convert::from_wit_v2(&self.info, fields, schema, rows, batch);
+            }
+            Answer::V1(Err(refusal)) | Answer::V2(Err(refusal)) => refusal,
+        };
+        match refusal {
+            Refusal::Failed { row, message } => Err(Error::RowFailed {
                 transform: self.info.name.clone(),
-                row: Some(u64::from(failure.row)),
-                message: with_output(failure.message, &output),
+                row: Some(u64::from(row)),
+                message: with_output(message, &output),
             }),
-            Err(TransformError::InvalidInput(message)) => Err(Error::BadRequest(format!(
+            Refusal::InvalidInput(message) => Err(Error::BadRequest(format!(
                 "transform `{}` refused its input: {}",
                 self.info.name,
                 with_output(message, &output)
@@ -634,6 +772,37 @@ impl TransformInner {
                 }
             }
         }
+    }
+}
+
+/// A call's input in the layout of the component's contract.
+enum Input<'a> {
+    V1(convert::WitInputV1<'a>),
+    V2(convert::WitInputV2<'a>),
+}
+
+/// Runs `export` of `instance` on `input` (whose layout matches its
+/// contract: both follow the component's).
+fn run(instance: &mut Instance, export: Export, input: &Input<'_>) -> wasmtime::Result<Answer> {
+    let Instance { store, guest } = instance;
+    match (guest, input) {
+        (Guest::V1(guest), Input::V1(input)) => {
+            debug_assert_eq!(export, Export::Transform, "0.1.0 has no events");
+            let columns = input.columns();
+            guest
+                .call_transform(&mut *store, input.batch(&columns))
+                .map(|answer| Answer::V1(answer.map_err(Into::into)))
+        }
+        (Guest::V2(guest), Input::V2(input)) => {
+            let columns = input.columns();
+            let batch = input.batch(&columns);
+            match export {
+                Export::Transform => guest.call_transform(&mut *store, batch),
+                Export::Events => guest.call_events(&mut *store, batch),
+            }
+            .map(|answer| Answer::V2(answer.map_err(Into::into)))
+        }
+        _ => unreachable!("a call's input follows its component's contract"),
     }
 }
 

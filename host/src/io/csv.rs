@@ -66,6 +66,18 @@ pub(super) fn open(
     for (index, field) in guessed.fields().iter().enumerate() {
         let name = field.name();
         let data_type = match declared_type(columns, name) {
+            Some(declared) if indices.contains(&index) && !has_csv_form(&declared.arrow()) => {
+                return Err(Error::data(
+                    "cannot read",
+                    path,
+                    format!(
+                        "column `{name}` is read as {declared}, which has no CSV form that \
+                         tools agree on (pandas writes bytes and lists as Python source); \
+                         read it from Parquet, Arrow IPC or JSON Lines (bytes as base64, \
+                         lists as JSON arrays)"
+                    ),
+                ));
+            }
             Some(declared) => {
                 if declared != DataType::Utf8 && indices.contains(&index) {
                     parsed.push(Parsed {
@@ -411,6 +423,28 @@ fn parse_as(
     })
 }
 
+/// Whether values of `data_type` have a CSV form: bytes and lists have
+/// none that other tools read back as the same values (pandas writes
+/// `b'...'` and `[1, 2]` as Python source), so they are refused in CSV
+/// files, both ways.
+pub(super) fn has_csv_form(data_type: &ArrowType) -> bool {
+    match data_type {
+        ArrowType::Dictionary(_, values) => has_csv_form(values),
+        ArrowType::Binary
+        | ArrowType::LargeBinary
+        | ArrowType::BinaryView
+        | ArrowType::FixedSizeBinary(_)
+        | ArrowType::List(_)
+        | ArrowType::LargeList(_)
+        | ArrowType::ListView(_)
+        | ArrowType::LargeListView(_)
+        | ArrowType::FixedSizeList(..)
+        | ArrowType::Struct(_)
+        | ArrowType::Map(..) => false,
+        _ => true,
+    }
+}
+
 /// Writes `batch` as CSV records, each value in its one text form
 /// ([`crate::codec::text`]). A null is an empty field; an empty string is `""`
 /// (which readers that tell the two apart, polars and pyarrow with
@@ -482,6 +516,12 @@ impl crate::codec::text::CellSink for CsvCells {
         } else {
             self.0.push_str(text);
         }
+    }
+
+    fn array(&mut self, json: &str) {
+        // Refused before any row by `text_rules`; written as its text if
+        // ever reached.
+        self.text(json);
     }
 }
 

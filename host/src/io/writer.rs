@@ -163,8 +163,8 @@ impl Writer {
                         .map_err(|e| {
                             Error::BadRequest(format!(
                                 "cannot write `{}`: column `{}` has type {}, which Parquet \
-                                 cannot hold ({}); write .arrow instead, or leave the column \
-                                 out of `--keep`",
+                                 cannot hold ({}); write .arrow instead, or do not keep the \
+                                 column",
                                 path.display(),
                                 field.name(),
                                 field.data_type(),
@@ -344,11 +344,22 @@ fn text_rules(
         .fields()
         .iter()
         .map(|field| {
+            if format == Format::Csv && !csv::has_csv_form(field.data_type()) {
+                return Err(Error::BadRequest(format!(
+                    "cannot write `{}`: column `{}` is {}, which has no CSV form that tools \
+                     read back as the same values; write .parquet, .arrow or .jsonl (where \
+                     bytes are base64 and lists are JSON arrays)",
+                    path.display(),
+                    field.name(),
+                    crate::spec::DataType::from_arrow(field.data_type())
+                        .map_or_else(|| field.data_type().to_string(), |t| t.to_string())
+                )));
+            }
             crate::codec::text::ColumnText::new(field.data_type()).map_err(|why| {
                 Error::BadRequest(format!(
                     "cannot write `{}`: column `{}` has type {why}, which has no exact text \
                      form, so a {} file cannot hold it; write .parquet or .arrow instead, or \
-                     leave the column out of `--keep`",
+                     do not keep the column",
                     path.display(),
                     field.name(),
                     format.name()

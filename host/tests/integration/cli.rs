@@ -74,7 +74,7 @@ fn a_core_module_is_not_a_component() {
 fn a_component_of_another_world_is_refused() {
     assert_run_refuses(
         Path::new(artifacts::COMMAND),
-        "does not export the `skewless:transform@0.1.0` world",
+        "does not export the `skewless:transform` world of version 0.2.0 or 0.1.0",
     );
 }
 

@@ -622,15 +622,14 @@ fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
             "out.csv",
             "waited",
             "column `waited` has type Duration(s), which has no exact text form, so a CSV file \
-             cannot hold it; write .parquet or .arrow instead, or leave the column out of \
-             `--keep`",
+             cannot hold it; write .parquet or .arrow instead, or do not keep the column",
         ),
         (
-            "out.jsonl",
+            "out.csv",
             "tags",
-            "column `tags` has type List(Int32), which has no exact text form, so a JSON Lines \
-             file cannot hold it; write .parquet or .arrow instead, or leave the column out of \
-             `--keep`",
+            "column `tags` is list<nullable int32>, which has no CSV form that tools read back as the \
+             same values; write .parquet, .arrow or .jsonl (where bytes are base64 and lists \
+             are JSON arrays)",
         ),
     ] {
         let output = dir.path().join(output);
@@ -645,6 +644,14 @@ fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
             leftovers(dir.path())
         );
     }
+    // JSON Lines holds a list as a JSON array.
+    let output = dir.path().join("tags.jsonl");
+    Backfill::new(&transform, &input, &output)
+        .keep(["tags"])
+        .run()
+        .unwrap();
+    let first = fs::read_to_string(&output).unwrap();
+    assert!(first.starts_with(r#"{"tags":[0],"#), "{first}");
     // Parquet and Arrow hold both, exactly.
     for output in ["out.parquet", "out.arrow"] {
         let output = dir.path().join(output);

@@ -111,7 +111,9 @@ fn a_component_of_another_world_is_refused() {
     let bytes = std::fs::read(artifacts::COMMAND).unwrap();
     let error = load_error(&bytes);
     assert!(
-        error.contains("it does not export the `skewless:transform@0.1.0` world"),
+        error.contains(
+            "it does not export the `skewless:transform` world of version 0.2.0 or 0.1.0"
+        ),
         "{error}"
     );
 }

@@ -4,6 +4,7 @@
 mod building;
 mod cli;
 mod conformance;
+mod contracts;
 mod examples;
 mod files;
 mod isolation;
@@ -11,6 +12,7 @@ mod loading;
 mod python;
 mod python_package;
 mod rejecting;
+mod rich_types;
 mod sandbox;
 mod serving;
 mod support;

@@ -459,17 +459,17 @@ fn python_build_errors_are_one_line_naming_the_file() {
              @dataclass\nclass Out:\n    y: float\n\
              @transform(name=\"t\", version=\"1\")\ndef f(x) -> Out:\n    return Out(x)\n",
             "SpecError: parameter `x` of `untyped.f` has no type annotation; write one of \
-             bool, int, float, str, datetime, skewless_guest.Int32, skewless_guest.Float32, or \
-             Optional[...] of one of them, e.g. `x: float`",
+             bool, int, float, str, datetime, date, bytes, skewless_guest.Int32, \
+             skewless_guest.Float32, skewless_guest.Decimal(18, 2), list[...] of one of them, \
+             skewless_guest.Embedding(768), or Optional[...] of any of these, e.g. `x: float`",
         ),
         (
             "listy.py",
             "from dataclasses import dataclass\nfrom skewless_guest import transform\n\
              @dataclass\nclass Out:\n    y: float\n\
              @transform(name=\"t\", version=\"1\")\ndef f(x: list) -> Out:\n    return Out(1.0)\n",
-            "SpecError: parameter `x` of `listy.f` has type list, which is not a column type; \
-             write one of bool, int, float, str, datetime, skewless_guest.Int32, \
-             skewless_guest.Float32, or Optional[...] of one of them",
+            "SpecError: parameter `x` of `listy.f` is a list without an element type; write \
+             list[float], list[str], ...",
         ),
         (
             "dicty.py",
@@ -591,6 +591,20 @@ fn the_python_sdk_reads_and_writes_every_type_as_the_rust_one() {
     let input = batch(within);
     assert!(input.column(13).null_count() > 0);
     assert_batches_same_bits(&rust.call(&input).unwrap(), &python.call(&input).unwrap());
+}
+
+/// The types of contract 0.2.0 through the Python SDK's buffers as through
+/// Rust's: dates, decimals, bytes, lists (with null elements) and
+/// embeddings, with nulls, at a batch size that crosses bitmap bytes.
+#[test]
+fn the_python_sdk_reads_and_writes_the_new_types_as_the_rust_one() {
+    let python = load("test-programs/python/py_rich_types");
+    let rust = crate::support::load(artifacts::RICH_TYPES);
+    assert_eq!(python.info().inputs, rust.info().inputs);
+    assert_eq!(python.info().outputs, rust.info().outputs);
+    let input = crate::rich_types::rich_input(61);
+    assert_batches_same_bits(&rust.call(&input).unwrap(), &python.call(&input).unwrap());
+    assert_batches_same_bits(&input, &python.call(&input).unwrap());
 }
 
 /// The SDK's own tests, natively (its signature checks).

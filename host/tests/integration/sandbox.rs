@@ -274,7 +274,7 @@ fn wrong_output_types_are_refused() {
     let error = transform.call(&ints("x", vec![1])).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "transform `wrong-types` returned an invalid batch: column `y`: declared float64, returned int64"
+        "transform `wrong-types` returned an invalid batch: column `y`: 4 bytes of values for 1 values of 8 bytes"
     );
 }
 

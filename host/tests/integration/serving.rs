@@ -755,8 +755,9 @@ fn serve_refuses_to_start_when_a_pin_does_not_match() {
     assert_eq!(
         stderr.trim_end(),
         format!(
-            "error: refusing to serve: transform `fraud-features` from `{}` has sha256 {}, but it is \
-             pinned to {}; use the component the model was trained with",
+            "error: refusing to serve (`--expect fraud-features=...`): transform `fraud-features` \
+             from `{}` has sha256 {}, but it is pinned to {}; use the component the model was \
+             trained with",
             artifacts::FRAUD_FEATURES,
             transform.sha256(),
             "ab".repeat(32)
@@ -773,9 +774,9 @@ fn serve_refuses_to_start_when_a_pin_does_not_match() {
         .output()
         .unwrap();
     assert!(
-        String::from_utf8(unknown.stderr)
-            .unwrap()
-            .contains("--expect names transform `fraud`, which is not loaded")
+        String::from_utf8(unknown.stderr).unwrap().contains(
+            "`--expect fraud=...`): the pin names transform `fraud`, which is not loaded"
+        )
     );
 
     // The right pin starts.

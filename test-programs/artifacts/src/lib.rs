@@ -4,6 +4,22 @@
 
 include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 
+/// `examples/fraud-features` as built for contract 0.1.0 by skewless before
+/// 0.2.0 (sha256 `ed5809ca...`, the README's main job then), kept to prove
+/// that such components load and run unchanged.
+pub const LEGACY_FRAUD_FEATURES_0_1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../legacy/fraud_features-0.1.0.wasm"
+);
+
+/// What `skewless run` wrote for [`LEGACY_FRAUD_FEATURES_0_1`] on
+/// `examples/fraud-features/data/transactions.csv` (keeping
+/// `transaction_id`) with skewless before 0.2.0, as JSON Lines.
+pub const LEGACY_FRAUD_FEATURES_0_1_OUTPUT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../legacy/fraud_features-0.1.0.transactions.jsonl"
+);
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

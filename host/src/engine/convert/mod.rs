@@ -1,40 +1,41 @@
 //! Arrow <-> WIT: the one place where columns cross the boundary.
 //!
-//! Backfill, serving, `verify` and the embedded API all call these three
-//! functions and nothing else to talk to a guest:
+//! Backfill, serving, `verify` and the embedded API all come through here
+//! to talk to a guest:
 //!
-//! - [`prepare_input`] picks the declared input columns out of a
-//!   `RecordBatch` by name, converts types only where that is exact (an
-//!   `int32` column for an `int64` argument, `int64` values that fit an
-//!   `int32` argument, `Utf8View` or a dictionary for `utf8`, whole
-//!   nanosecond timestamps for `timestamp-micros`) and refuses everything
-//!   else with an error naming the column, the expected and the found type
-//!   (or the row of a value that does not fit).
-//! - [`WitInput`] lends those Arrow buffers to the guest call: numbers,
-//!   timestamps and string bytes are passed by reference, so the only copy
-//!   is the one into guest memory.
-//! - [`from_wit`] checks the guest's answer against its declared outputs
-//!   (row count, types, nulls, string offsets and UTF-8) and wraps the
-//!   returned vectors as Arrow buffers without copying them again.
+//! - [`prepare_columns`] picks declared columns out of a `RecordBatch` by
+//!   name, converts types only where that is exact (an `int32` column for
+//!   an `int64` argument, `int64` values that fit an `int32` argument,
+//!   `Utf8View` or a dictionary for `utf8`, whole nanosecond timestamps for
+//!   `timestamp-micros`, a decimal rescaled without losing a digit, lists
+//!   whose rows all have an embedding's length for a fixed-size list) and
+//!   refuses everything else with an error naming the column, the expected
+//!   and the found type (or the row of a value that does not fit).
+//! - [`v2`] (contract 0.2.0) and [`v1`] (0.1.0, for components built before
+//!   it) lend those columns to the guest call and check its answer against
+//!   the declared outputs.
+
+mod v1;
+mod v2;
+
+pub(crate) use v1::{WitInput as WitInputV1, from_wit as from_wit_v1};
+pub(crate) use v2::{WitInput as WitInputV2, from_wit as from_wit_v2};
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, FixedSizeListArray, ListArray, PrimitiveArray, RecordBatch,
+    TimestampMicrosecondArray,
 };
-use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::compute::{CastOptions, cast_with_options};
 use arrow::datatypes::{
-    DataType as ArrowType, Float32Type, Float64Type, Int32Type, Int64Type, SchemaRef, TimeUnit,
-    TimestampMicrosecondType, UInt64Type,
+    DataType as ArrowType, Field as ArrowField, Int64Type, TimeUnit, TimestampMicrosecondType,
+    UInt64Type,
 };
 
-use super::bindings::skewless::transform::types::{
-    BatchParam, BatchResult, ColumnParam, ColumnResult, Utf8ArrayParam, ValuesParam, ValuesResult,
-};
 use crate::error::{Error, Result};
-use crate::spec::{DataType, Field, NaiveTimestamps, TransformInfo, UTC};
+use crate::spec::{DataType, Field, LIST_ITEM, NaiveTimestamps, ScalarType, TransformInfo, UTC};
 
 /// Selects, converts and checks the declared input columns of `batch`, in
 /// declared order; `naive` says what timestamps without a zone mean.
@@ -43,25 +44,36 @@ pub(crate) fn prepare_input(
     batch: &RecordBatch,
     naive: NaiveTimestamps,
 ) -> Result<Vec<ArrayRef>> {
+    prepare_columns(&info.name, &info.inputs, batch, naive)
+}
+
+/// Selects, converts and checks the columns `fields` of `batch` for
+/// transform `transform`, in their order.
+pub(crate) fn prepare_columns(
+    transform: &str,
+    fields: &[Field],
+    batch: &RecordBatch,
+    naive: NaiveTimestamps,
+) -> Result<Vec<ArrayRef>> {
     let schema = batch.schema();
-    info.inputs
+    fields
         .iter()
         .map(|field| {
             let Some((index, _)) = schema.column_with_name(&field.name) else {
                 return Err(Error::MissingColumn {
-                    transform: info.name.clone(),
+                    transform: transform.to_string(),
                     column: field.name.clone(),
                     expected: field.data_type.to_string(),
                     available: column_list(schema.fields().iter().map(|f| f.name().as_str())),
                 });
             };
-            let array = coerce(info, field, batch.column(index), naive)?;
+            let array = coerce(transform, field, batch.column(index), naive)?;
             if !field.nullable && array.null_count() > 0 {
                 let row = (0..array.len())
                     .find(|&row| array.is_null(row))
                     .expect("null_count > 0");
                 return Err(Error::UnexpectedNull {
-                    transform: info.name.clone(),
+                    transform: transform.to_string(),
                     column: field.name.clone(),
                     row: row as u64,
                 });
@@ -89,7 +101,7 @@ pub(crate) fn column_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// and timestamps of any unit (exact) and zone (the values are UTC
 /// instants whatever the label; none is `naive`'s to decide).
 fn coerce(
-    info: &TransformInfo,
+    transform: &str,
     field: &Field,
     array: &ArrayRef,
     naive: NaiveTimestamps,
@@ -117,7 +129,37 @@ fn coerce(
         | (DataType::Int64, A::Int64)
         | (DataType::Float32, A::Float32)
         | (DataType::Float64, A::Float64)
-        | (DataType::Utf8, A::Utf8) => Ok(array.clone()),
+        | (DataType::Utf8, A::Utf8)
+        | (DataType::Date, A::Date32)
+        | (DataType::Binary, A::Binary) => Ok(array.clone()),
+        (DataType::Date, A::Date64) => whole_days(field, array),
+        (DataType::Decimal { precision, scale }, _)
+            if matches!(found, A::Decimal128(..) | A::Decimal256(..)) || found.is_integer() =>
+        {
+            rescale(field, array, precision, scale)
+        }
+        (DataType::Binary, A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_)) => {
+            exact_cast(array)
+        }
+        (
+            DataType::List {
+                element,
+                element_nullable,
+            },
+            A::List(_)
+            | A::LargeList(_)
+            | A::ListView(_)
+            | A::LargeListView(_)
+            | A::FixedSizeList(..),
+        ) => list(transform, field, array, element, element_nullable, naive),
+        (
+            DataType::FixedSizeList { element, size },
+            A::List(_)
+            | A::LargeList(_)
+            | A::ListView(_)
+            | A::LargeListView(_)
+            | A::FixedSizeList(..),
+        ) => fixed_size_list(transform, field, array, element, size, naive),
         (_, A::Dictionary(_, values)) if !matches!(**values, A::Dictionary(..)) => {
             // The values, row by row, then the values' own rule.
             let unpacked =
@@ -126,7 +168,7 @@ fn coerce(
                     row: 0,
                     reason: format!("cannot read the dictionary of {found}: {e}"),
                 })?;
-            coerce(info, field, &unpacked, naive)
+            coerce(transform, field, &unpacked, naive)
         }
         (_, A::Null) => Ok(arrow::array::new_null_array(
             &field.data_type.arrow(),
@@ -172,7 +214,7 @@ fn coerce(
             to_utc_micros(field, array, *unit)
         }
         _ => Err(Error::WrongType {
-            transform: info.name.clone(),
+            transform: transform.to_string(),
             column: field.name.clone(),
             expected: field.data_type.to_string(),
             found: found.to_string(),
@@ -273,6 +315,356 @@ fn to_utc_micros(field: &Field, array: &ArrayRef, unit: TimeUnit) -> Result<Arra
     Ok(Arc::new(micros.with_timezone(UTC)))
 }
 
+/// A date64 column (milliseconds) as days, when every value is a whole day.
+fn whole_days(field: &Field, array: &ArrayRef) -> Result<ArrayRef> {
+    let millis = array.as_primitive::<arrow::datatypes::Date64Type>();
+    if let Some(row) =
+        (0..millis.len()).find(|&i| millis.is_valid(i) && millis.value(i) % 86_400_000 != 0)
+    {
+        return Err(Error::InvalidValue {
+            column: field.name.clone(),
+            row: row as u64,
+            reason: format!(
+                "date64 value {} ms is not a whole day, so it is not a date",
+                millis.value(row)
+            ),
+        });
+    }
+    let days: arrow::array::Date32Array = millis.unary(|ms| (ms / 86_400_000) as i32);
+    Ok(Arc::new(days))
+}
+
+/// A decimal (any precision and scale) or integer column as
+/// `decimal(precision, scale)`, when every value is exact there: a scale
+/// that grows multiplies, one that shrinks may only drop zeros, and every
+/// value must fit `precision` digits.
+fn rescale(field: &Field, array: &ArrayRef, precision: u8, scale: u8) -> Result<ArrayRef> {
+    use arrow::datatypes::Decimal128Type;
+    let invalid = |row: usize, reason: String| Error::InvalidValue {
+        column: field.name.clone(),
+        row: row as u64,
+        reason,
+    };
+    // Every source as exact i128 units of 10^-from_scale (decimal256 that
+    // does not fit i128 cannot fit 38 digits either).
+    let (units, from_scale): (Vec<Option<i128>>, i32) = match array.data_type() {
+        ArrowType::Decimal128(_, s) => (
+            array.as_primitive::<Decimal128Type>().iter().collect(),
+            i32::from(*s),
+        ),
+        ArrowType::Decimal256(_, s) => (
+            array
+                .as_primitive::<arrow::datatypes::Decimal256Type>()
+                .iter()
+                .map(|v| v.map(|v| v.to_i128().unwrap_or(i128::MAX)))
+                .collect(),
+            i32::from(*s),
+        ),
+        _ => {
+            let wide = arrow::compute::cast(array, &ArrowType::Decimal128(38, 0)).map_err(|e| {
+                invalid(
+                    0,
+                    format!("cannot convert {} to a decimal: {e}", array.data_type()),
+                )
+            })?;
+            (wide.as_primitive::<Decimal128Type>().iter().collect(), 0)
+        }
+    };
+    let to_scale = i32::from(scale);
+    let limit = 10_i128.pow(u32::from(precision));
+    let mut out = Vec::with_capacity(units.len());
+    for (row, value) in units.into_iter().enumerate() {
+        let Some(value) = value else {
+            out.push(None);
+            continue;
+        };
+        let shown = || {
+            let mut text = String::new();
+            crate::codec::text::write_decimal(value, from_scale, &mut text);
+            text
+        };
+        let exact = if to_scale >= from_scale {
+            10_i128
+                .checked_pow((to_scale - from_scale) as u32)
+                .and_then(|factor| value.checked_mul(factor))
+        } else {
+            let factor = 10_i128.pow((from_scale - to_scale) as u32);
+            if value % factor != 0 {
+                return Err(invalid(
+                    row,
+                    format!(
+                        "{} has more than {scale} digits after the point, so it is not a {} \
+                         without rounding; round it where the data is produced",
+                        shown(),
+                        field.data_type
+                    ),
+                ));
+            }
+            Some(value / factor)
+        };
+        match exact {
+            Some(units) if units.abs() < limit => out.push(Some(units)),
+            _ => {
+                return Err(invalid(
+                    row,
+                    format!(
+                        "{} has more than {precision} digits as a {}",
+                        shown(),
+                        field.data_type
+                    ),
+                ));
+            }
+        }
+    }
+    let array = PrimitiveArray::<Decimal128Type>::from(out)
+        .with_precision_and_scale(precision, scale as i8)
+        .map_err(|e| invalid(0, e.to_string()))?;
+    Ok(Arc::new(array))
+}
+
+/// A list-like column's rows as (offsets from 0, the elements they span,
+/// nulls): any of Arrow's list layouts.
+fn list_parts(array: &ArrayRef) -> Result<(Vec<i32>, ArrayRef, Option<NullBuffer>), String> {
+    let too_long = || "more than 2^31 elements in one batch".to_string();
+    match array.data_type() {
+        ArrowType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets();
+            let base = offsets[0];
+            let values = list
+                .values()
+                .slice(base as usize, (offsets[offsets.len() - 1] - base) as usize);
+            Ok((
+                offsets.iter().map(|o| o - base).collect(),
+                values,
+                list.nulls().cloned(),
+            ))
+        }
+        ArrowType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets();
+            let base = offsets[0];
+            let end = offsets[offsets.len() - 1];
+            let rebased = offsets
+                .iter()
+                .map(|o| i32::try_from(o - base).map_err(|_| too_long()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let values = list.values().slice(base as usize, (end - base) as usize);
+            Ok((rebased, values, list.nulls().cloned()))
+        }
+        ArrowType::FixedSizeList(_, size) => {
+            let list = array.as_fixed_size_list();
+            let size = *size;
+            let offsets = (0..=list.len() as i32)
+                .map(|i| i.checked_mul(size).ok_or_else(too_long))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((offsets, list.values().clone(), list.nulls().cloned()))
+        }
+        ArrowType::ListView(_) | ArrowType::LargeListView(_) => {
+            // Views may share and reorder elements: as a plain list first.
+            let item = match array.data_type() {
+                ArrowType::ListView(item) | ArrowType::LargeListView(item) => item.clone(),
+                _ => unreachable!(),
+            };
+            let plain = arrow::compute::cast(array, &ArrowType::List(item))
+                .map_err(|e| format!("cannot read the list view: {e}"))?;
+            list_parts(&plain)
+        }
+        other => Err(format!("{other} is not a list")),
+    }
+}
+
+/// The row holding element `element` of a list with `offsets`.
+fn row_of(offsets: &[i32], element: u64) -> u64 {
+    offsets
+        .partition_point(|&o| (o as u64) <= element)
+        .saturating_sub(1) as u64
+}
+
+/// The elements of a list column, converted by the element type's rule
+/// (an element's error names its row).
+fn list_elements(
+    transform: &str,
+    field: &Field,
+    offsets: &[i32],
+    values: &ArrayRef,
+    element: ScalarType,
+    element_nullable: bool,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef> {
+    let element_field = Field {
+        name: field.name.clone(),
+        data_type: element.into(),
+        nullable: true,
+    };
+    let at_row = |error: Error| match error {
+        Error::InvalidValue {
+            column,
+            row: element,
+            reason,
+        } => {
+            let row = row_of(offsets, element);
+            let index = element - offsets[row as usize] as u64;
+            Error::InvalidValue {
+                column,
+                row,
+                reason: format!("element {index} of the list: {reason}"),
+            }
+        }
+        Error::WrongType {
+            transform,
+            column,
+            expected,
+            found,
+            hint,
+        } => Error::WrongType {
+            transform,
+            column,
+            expected: format!("{} (a list of {expected})", field.data_type),
+            found: format!("a list of {found}"),
+            hint,
+        },
+        other => other,
+    };
+    let converted = coerce(transform, &element_field, values, naive).map_err(at_row)?;
+    if !element_nullable && converted.null_count() > 0 {
+        let at = (0..converted.len())
+            .find(|&i| converted.is_null(i))
+            .expect("has nulls") as u64;
+        let row = row_of(offsets, at);
+        return Err(Error::InvalidValue {
+            column: field.name.clone(),
+            row,
+            reason: format!(
+                "element {} of the list is null, but the transform declares its elements \
+                 non-nullable ({})",
+                at - offsets[row as usize] as u64,
+                field.data_type
+            ),
+        });
+    }
+    Ok(converted)
+}
+
+/// Any of Arrow's list layouts as `list<element>`.
+fn list(
+    transform: &str,
+    field: &Field,
+    array: &ArrayRef,
+    element: ScalarType,
+    element_nullable: bool,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef> {
+    let invalid = |reason: String| Error::InvalidValue {
+        column: field.name.clone(),
+        row: 0,
+        reason,
+    };
+    let (offsets, values, nulls) = list_parts(array).map_err(invalid)?;
+    let converted = list_elements(
+        transform,
+        field,
+        &offsets,
+        &values,
+        element,
+        element_nullable,
+        naive,
+    )?;
+    let item = Arc::new(ArrowField::new(
+        LIST_ITEM,
+        element.arrow(),
+        element_nullable,
+    ));
+    let list = ListArray::try_new(item, OffsetBuffer::new(offsets.into()), converted, nulls)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Arc::new(list))
+}
+
+/// Any of Arrow's list layouts as `fixed-size-list<element, size>`, when
+/// every row that is not null holds exactly `size` elements (pandas and
+/// pyarrow often write embeddings as plain lists).
+fn fixed_size_list(
+    transform: &str,
+    field: &Field,
+    array: &ArrayRef,
+    element: ScalarType,
+    size: u32,
+    naive: NaiveTimestamps,
+) -> Result<ArrayRef> {
+    let invalid = |row: u64, reason: String| Error::InvalidValue {
+        column: field.name.clone(),
+        row,
+        reason,
+    };
+    let (offsets, values, nulls) = list_parts(array).map_err(|r| invalid(0, r))?;
+    // Elements under a null row may be null (Parquet writes them so); those
+    // of the other rows may not.
+    let converted = list_elements(transform, field, &offsets, &values, element, true, naive)?;
+    let size_usize = size as usize;
+    let is_null = |row: usize| nulls.as_ref().is_some_and(|n| n.is_null(row));
+    let rows = offsets.len() - 1;
+    let mut take = Vec::with_capacity(rows * size_usize);
+    for row in 0..rows {
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        if is_null(row) {
+            // A null row holds `size` placeholder elements.
+            take.extend(std::iter::repeat_n(None, size_usize));
+            continue;
+        }
+        if end - start != size_usize {
+            return Err(invalid(
+                row as u64,
+                format!(
+                    "the list has {} elements, but the transform takes exactly {size} ({})",
+                    end - start,
+                    field.data_type
+                ),
+            ));
+        }
+        if let Some(at) = (start..end).find(|&i| converted.is_null(i)) {
+            return Err(invalid(
+                row as u64,
+                format!(
+                    "element {} of the list is null, but the transform declares its elements \
+                     non-nullable ({})",
+                    at - start,
+                    field.data_type
+                ),
+            ));
+        }
+        take.extend((start..end).map(|i| Some(i as u32)));
+    }
+    let indices = arrow::array::UInt32Array::from(take);
+    let mut elements =
+        arrow::compute::take(&converted, &indices, None).map_err(|e| invalid(0, e.to_string()))?;
+    if elements.null_count() > 0 {
+        // Placeholders of null rows are zeros, not nulls: the elements of a
+        // fixed-size list are never null.
+        elements = arrow::compute::kernels::zip::zip(
+            &arrow::array::BooleanArray::from(
+                (0..elements.len())
+                    .map(|i| elements.is_valid(i))
+                    .collect::<Vec<_>>(),
+            ),
+            &elements,
+            &arrow::array::Scalar::new(zero_of(element)),
+        )
+        .map_err(|e| invalid(0, e.to_string()))?;
+    }
+    let item = Arc::new(ArrowField::new(LIST_ITEM, element.arrow(), false));
+    let list = FixedSizeListArray::try_new(item, size as i32, elements, nulls)
+        .map_err(|e| invalid(0, e.to_string()))?;
+    Ok(Arc::new(list))
+}
+
+/// A one-value array of zero of a float element type.
+fn zero_of(element: ScalarType) -> ArrayRef {
+    match element {
+        ScalarType::Float32 => Arc::new(arrow::array::Float32Array::from(vec![0.0_f32])),
+        _ => Arc::new(arrow::array::Float64Array::from(vec![0.0_f64])),
+    }
+}
+
 fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
     use ArrowType as A;
     match (expected, found) {
@@ -319,250 +711,6 @@ fn wrong_type_hint(expected: DataType, found: &ArrowType) -> String {
     }
 }
 
-/// Owned pieces of the guest's input that Arrow does not hold in the WIT
-/// layout (bit-packed booleans, validity bitmaps at an odd offset, string
-/// offsets that do not start at 0). Everything else is borrowed.
-#[derive(Default)]
-struct ColumnScratch {
-    booleans: Option<Vec<bool>>,
-    offsets: Option<Vec<u32>>,
-    validity: Option<Vec<u8>>,
-}
-
-/// The guest-call view of prepared input columns.
-pub(crate) struct WitInput<'a> {
-    rows: usize,
-    arrays: &'a [ArrayRef],
-    scratch: Vec<ColumnScratch>,
-}
-
-impl<'a> WitInput<'a> {
-    /// Prepares the owned pieces of `arrays` (from [`prepare_input`]).
-    pub(crate) fn new(arrays: &'a [ArrayRef], rows: usize) -> Self {
-        let scratch = arrays
-            .iter()
-            .map(|array| scratch_for(array.as_ref()))
-            .collect();
-        WitInput {
-            rows,
-            arrays,
-            scratch,
-        }
-    }
-
-    /// The batch to pass to the guest, borrowing from `self`.
-    pub(crate) fn columns(&self) -> Vec<ColumnParam<'_>> {
-        self.arrays
-            .iter()
-            .zip(&self.scratch)
-            .map(|(array, scratch)| column_param(array.as_ref(), scratch))
-            .collect()
-    }
-
-    /// The batch to pass to the guest, given the columns from [`Self::columns`].
-    pub(crate) fn batch<'b>(&self, columns: &'b [ColumnParam<'b>]) -> BatchParam<'b> {
-        BatchParam {
-            num_rows: self.rows as u32,
-            columns,
-        }
-    }
-}
-
-fn scratch_for(array: &dyn Array) -> ColumnScratch {
-    let mut scratch = ColumnScratch::default();
-    if let Some(nulls) = array.nulls().filter(|nulls| nulls.null_count() > 0)
-        && nulls.offset() % 8 != 0
-    {
-        scratch.validity = Some(nulls.inner().sliced().as_slice().to_vec());
-    }
-    match array.data_type() {
-        ArrowType::Boolean => {
-            scratch.booleans = Some(array.as_boolean().values().iter().collect());
-        }
-        ArrowType::Utf8 => {
-            let offsets = array.as_string::<i32>().value_offsets();
-            if offsets[0] != 0 {
-                let base = offsets[0];
-                scratch.offsets = Some(offsets.iter().map(|&o| (o - base) as u32).collect());
-            }
-        }
-        _ => {}
-    }
-    scratch
-}
-
-fn column_param<'a>(array: &'a dyn Array, scratch: &'a ColumnScratch) -> ColumnParam<'a> {
-    let values = match array.data_type() {
-        ArrowType::Boolean => ValuesParam::Boolean(scratch.booleans.as_deref().expect("scratch")),
-        ArrowType::Int32 => ValuesParam::Int32(array.as_primitive::<Int32Type>().values()),
-        ArrowType::Int64 => ValuesParam::Int64(array.as_primitive::<Int64Type>().values()),
-        ArrowType::Float32 => ValuesParam::Float32(array.as_primitive::<Float32Type>().values()),
-        ArrowType::Float64 => ValuesParam::Float64(array.as_primitive::<Float64Type>().values()),
-        ArrowType::Timestamp(TimeUnit::Microsecond, _) => {
-            ValuesParam::TimestampMicros(array.as_primitive::<TimestampMicrosecondType>().values())
-        }
-        ArrowType::Utf8 => {
-            let strings = array.as_string::<i32>();
-            let offsets = strings.value_offsets();
-            let (start, end) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
-            let offsets: &[u32] = match &scratch.offsets {
-                Some(rebased) => rebased,
-                None => {
-                    // SAFETY: i32 and u32 have the same size and alignment,
-                    // every bit pattern is valid for both, and Arrow offsets
-                    // are non-negative, so the values are unchanged.
-                    unsafe {
-                        std::slice::from_raw_parts(offsets.as_ptr().cast::<u32>(), offsets.len())
-                    }
-                }
-            };
-            ValuesParam::Utf8(Utf8ArrayParam {
-                offsets,
-                data: &strings.values()[start..end],
-            })
-        }
-        other => unreachable!("prepare_input converts every column, found {other}"),
-    };
-    let validity = match array.nulls().filter(|nulls| nulls.null_count() > 0) {
-        None => None,
-        Some(nulls) => Some(match &scratch.validity {
-            Some(owned) => owned.as_slice(),
-            None => {
-                let start = nulls.offset() / 8;
-                &nulls.inner().inner().as_slice()[start..start + nulls.len().div_ceil(8)]
-            }
-        }),
-    };
-    ColumnParam { values, validity }
-}
-
-/// Checks the guest's output against the declaration and wraps it as a
-/// `RecordBatch` with `schema` (the declared outputs).
-pub(crate) fn from_wit(
-    info: &TransformInfo,
-    schema: &SchemaRef,
-    rows: usize,
-    output: BatchResult,
-) -> Result<RecordBatch> {
-    let invalid = |reason: String| Error::InvalidOutput {
-        transform: info.name.clone(),
-        reason,
-    };
-    if output.num_rows as usize != rows {
-        return Err(invalid(format!(
-            "{} rows for {rows} input rows (a transform returns exactly one row per input row)",
-            output.num_rows
-        )));
-    }
-    if output.columns.len() != info.outputs.len() {
-        return Err(invalid(format!(
-            "{} columns, but it declares {} outputs",
-            output.columns.len(),
-            info.outputs.len()
-        )));
-    }
-    let arrays = output
-        .columns
-        .into_iter()
-        .zip(&info.outputs)
-        .map(|(column, field)| {
-            output_array(field, rows, column)
-                .map_err(|reason| invalid(format!("column `{}`: {reason}", field.name)))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), arrays).map_err(|e| invalid(e.to_string()))
-}
-
-fn output_array(field: &Field, rows: usize, column: ColumnResult) -> Result<ArrayRef, String> {
-    let nulls = match column.validity {
-        None => None,
-        Some(bits) => {
-            if bits.len() != rows.div_ceil(8) {
-                return Err(format!(
-                    "its validity bitmap has {} bytes, expected {} for {rows} rows",
-                    bits.len(),
-                    rows.div_ceil(8)
-                ));
-            }
-            let nulls = NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, rows));
-            if nulls.null_count() == 0 {
-                None
-            } else if !field.nullable {
-                let row = (0..rows).find(|&i| nulls.is_null(i)).expect("has nulls");
-                return Err(format!(
-                    "row {row} is null, but the column is declared non-nullable"
-                ));
-            } else {
-                Some(nulls)
-            }
-        }
-    };
-    let values = column.values;
-    let found = values_type(&values);
-    if found != field.data_type {
-        return Err(format!("declared {}, returned {found}", field.data_type));
-    }
-    let check_len = |len: usize| {
-        if len == rows {
-            Ok(())
-        } else {
-            Err(format!("{len} values for {rows} rows"))
-        }
-    };
-    let array: ArrayRef = match values {
-        ValuesResult::Boolean(v) => {
-            check_len(v.len())?;
-            Arc::new(BooleanArray::new(BooleanBuffer::from(v), nulls))
-        }
-        ValuesResult::Int32(v) => {
-            check_len(v.len())?;
-            Arc::new(Int32Array::new(ScalarBuffer::from(v), nulls))
-        }
-        ValuesResult::Int64(v) => {
-            check_len(v.len())?;
-            Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls))
-        }
-        ValuesResult::Float32(v) => {
-            check_len(v.len())?;
-            Arc::new(Float32Array::new(ScalarBuffer::from(v), nulls))
-        }
-        ValuesResult::Float64(v) => {
-            check_len(v.len())?;
-            Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls))
-        }
-        ValuesResult::TimestampMicros(v) => {
-            check_len(v.len())?;
-            Arc::new(
-                TimestampMicrosecondArray::new(ScalarBuffer::from(v), nulls).with_timezone(UTC),
-            )
-        }
-        ValuesResult::Utf8(strings) => {
-            if strings.offsets.len() != rows + 1 {
-                return Err(format!(
-                    "{} string offsets for {rows} rows (expected {})",
-                    strings.offsets.len(),
-                    rows + 1
-                ));
-            }
-            check_utf8_layout(&strings.offsets, &strings.data)?;
-            let offsets: Vec<i32> = strings.offsets.into_iter().map(|o| o as i32).collect();
-            // SAFETY: `check_utf8_layout` verified the offsets never
-            // decrease, end within `data` below 2^31, and fall on character
-            // boundaries of valid UTF-8, so every value is valid UTF-8.
-            let array = unsafe {
-                StringArray::new_unchecked(
-                    OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-                    Buffer::from_vec(strings.data),
-                    nulls,
-                )
-            };
-            Arc::new(array)
-        }
-    };
-    Ok(array)
-}
-
-/// Checks that `offsets` describe valid UTF-8 strings in `data`, starting
 /// at 0 as the contract's `utf8-array` says.
 fn check_utf8_layout(offsets: &[u32], data: &[u8]) -> Result<(), String> {
     if let Some(&start) = offsets.first().filter(|&&start| start != 0) {
@@ -598,20 +746,10 @@ fn check_utf8_layout(offsets: &[u32], data: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn values_type(values: &ValuesResult) -> DataType {
-    match values {
-        ValuesResult::Boolean(_) => DataType::Boolean,
-        ValuesResult::Int32(_) => DataType::Int32,
-        ValuesResult::Int64(_) => DataType::Int64,
-        ValuesResult::Float32(_) => DataType::Float32,
-        ValuesResult::Float64(_) => DataType::Float64,
-        ValuesResult::Utf8(_) => DataType::Utf8,
-        ValuesResult::TimestampMicros(_) => DataType::TimestampMicros,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use arrow::array::{BooleanArray, Float64Array, Int32Array, Int64Array};
+
     use super::*;
     use crate::spec::Field;
 
@@ -630,43 +768,12 @@ mod tests {
                 data_type,
                 nullable,
             }],
+            aggregation: None,
         }
     }
 
     fn batch(array: ArrayRef) -> RecordBatch {
         RecordBatch::try_from_iter([("x", array)]).unwrap()
-    }
-
-    #[test]
-    fn sliced_strings_and_validity_are_rebased() {
-        let strings = StringArray::from(vec![
-            Some("a"),
-            None,
-            Some("héllo"),
-            Some(""),
-            None,
-            Some("z"),
-            Some("q"),
-            Some("w"),
-            Some("e"),
-            Some("r"),
-        ]);
-        let sliced: ArrayRef = Arc::new(strings.slice(2, 7));
-        let arrays = prepare_input(
-            &info(DataType::Utf8, true),
-            &batch(sliced),
-            NaiveTimestamps::Refuse,
-        )
-        .unwrap();
-        let input = WitInput::new(&arrays, 7);
-        let columns = input.columns();
-        let ValuesParam::Utf8(utf8) = &columns[0].values else {
-            panic!("utf8 expected")
-        };
-        assert_eq!(utf8.offsets, &[0, 6, 6, 6, 7, 8, 9, 10]);
-        assert_eq!(utf8.data, "héllozqwe".as_bytes());
-        // Rows 0..7 of the slice: valid, valid, null, valid x4.
-        assert_eq!(columns[0].validity, Some(&[0b0111_1011][..]));
     }
 
     #[test]
@@ -750,60 +857,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.row(), Some(1));
-    }
-
-    #[test]
-    fn output_checks_name_the_problem() {
-        let schema = info(DataType::Utf8, false).output_schema();
-        let column = |offsets: Vec<u32>, data: &[u8], validity: Option<Vec<u8>>| BatchResult {
-            num_rows: 2,
-            columns: vec![ColumnResult {
-                values: ValuesResult::Utf8(
-                    crate::engine::bindings::skewless::transform::types::Utf8ArrayResult {
-                        offsets,
-                        data: data.to_vec(),
-                    },
-                ),
-                validity,
-            }],
-        };
-        let check = |output| from_wit(&info(DataType::Utf8, false), &schema, 2, output);
-        assert!(check(column(vec![0, 1, 3], b"abc", None)).is_ok());
-        let error = check(column(vec![0, 1, 3], "éa".as_bytes(), None))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.ends_with("column `y`: row 0 splits a UTF-8 character"),
-            "{error}"
-        );
-        let error = check(column(vec![0, 2, 1], b"abc", None))
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("out of order"), "{error}");
-        let error = check(column(vec![0, 1, 2], b"a\xff", None))
-            .unwrap_err()
-            .to_string();
-        assert!(error.ends_with("row 1 is not valid UTF-8"), "{error}");
-        let error = check(column(vec![1, 1, 2], b"ab", None))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.ends_with(
-                "column `y`: its string offsets start at 1, not 0 (the contract's utf8-array \
-                 starts at 0)"
-            ),
-            "{error}"
-        );
-        let error = check(column(vec![0, 1, 2], b"ab", Some(vec![0b01])))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.ends_with("row 1 is null, but the column is declared non-nullable"),
-            "{error}"
-        );
-        let mut short = column(vec![0, 1, 2], b"ab", None);
-        short.num_rows = 1;
-        let error = check(short).unwrap_err().to_string();
-        assert!(error.contains("1 rows for 2 input rows"), "{error}");
     }
 }
