@@ -1330,3 +1330,141 @@ pub fn batch(rows: usize, columns: Vec<Column>) -> Batch {
         columns,
     }
 }
+
+/// The row loop every export runs: rows in runs the host budgets
+/// (`start-rows`, `end-rows`), each through `compute`, into the columns of
+/// `F`. A row run alone on its own budget ends before its output is
+/// stored, so it is measured the same way wherever it sits in its batch.
+#[inline(always)]
+pub fn run_rows<F: Features>(
+    rows: usize,
+    mut compute: impl FnMut(usize) -> Result<F, TransformError>,
+) -> Result<Batch, TransformError> {
+    let mut output = <F::Columns as FeatureColumns<F>>::with_capacity(rows);
+    let mut row = 0;
+    while row < rows {
+        let chunk = start_rows(row);
+        if chunk == 1 {
+            let features = compute(row);
+            end_rows();
+            // SAFETY: one push per row, fewer than the rows.
+            unsafe { output.push(features?) };
+            row += 1;
+        } else {
+            let end = rows.min(row.saturating_add(chunk));
+            while row < end {
+                match compute(row) {
+                    // SAFETY: one push per row, fewer than the rows.
+                    Ok(features) => unsafe { output.push(features) },
+                    Err(error) => {
+                        end_rows();
+                        return Err(error);
+                    }
+                }
+                row += 1;
+            }
+            end_rows();
+        }
+    }
+    Ok(output.finish(rows))
+}
+
+/// What `#[events]` declares of a function from an event's columns to its
+/// values: the columns the engine reads beside them, and the function.
+pub trait EventSource {
+    /// The entity's column.
+    const KEY: Field;
+    /// The events' time column.
+    const TIME: &'static str;
+    /// The requests' time column.
+    const REQUEST_TIME: &'static str;
+    /// Orders events of the same time.
+    const TIE_BREAK: Option<Field>;
+    /// Identifies an event.
+    const EVENT_ID: Option<Field>;
+    /// How late an event may arrive, in microseconds.
+    const LATENESS_MICROS: i64;
+    /// The event columns the function reads.
+    const INPUTS: &'static [Field];
+    /// The event values it computes.
+    type Values: Features;
+    /// The `events` export: every event of `batch` through the function.
+    fn run(batch: Batch) -> Result<Batch, TransformError>;
+}
+
+/// An aggregate function, as `#[aggregate(...)]` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+    CountDistinct,
+    First,
+    Last,
+    SecondsSinceLast,
+    LastN(u32),
+}
+
+/// One aggregate of a `#[derive(Aggregates)]` struct.
+#[derive(Clone, Copy, Debug)]
+pub struct AggregateDecl {
+    pub name: &'static str,
+    pub function: Function,
+    pub value: Option<&'static str>,
+    pub filter: Option<&'static str>,
+    pub window_micros: i64,
+}
+
+/// The declaration of `A`'s aggregation, for `describe`.
+pub fn aggregation<A: crate::Aggregates>() -> WitAggregation {
+    type E<A> = <A as crate::Aggregates>::Events;
+    WitAggregation {
+        key: wit_field(&E::<A>::KEY),
+        event_time: E::<A>::TIME.to_string(),
+        request_time: E::<A>::REQUEST_TIME.to_string(),
+        event_inputs: E::<A>::INPUTS.iter().map(wit_field).collect(),
+        event_values: <E<A> as EventSource>::Values::FIELDS
+            .iter()
+            .map(wit_field)
+            .collect(),
+        tie_break: E::<A>::TIE_BREAK.as_ref().map(wit_field),
+        event_id: E::<A>::EVENT_ID.as_ref().map(wit_field),
+        lateness_micros: E::<A>::LATENESS_MICROS,
+        aggregates: A::AGGREGATES
+            .iter()
+            .map(|a| WitAggregate {
+                name: a.name.to_string(),
+                function: match a.function {
+                    Function::Count => WitAggregateFunction::Count,
+                    Function::Sum => WitAggregateFunction::Sum,
+                    Function::Mean => WitAggregateFunction::Mean,
+                    Function::Min => WitAggregateFunction::Min,
+                    Function::Max => WitAggregateFunction::Max,
+                    Function::CountDistinct => WitAggregateFunction::CountDistinct,
+                    Function::First => WitAggregateFunction::First,
+                    Function::Last => WitAggregateFunction::Last,
+                    Function::SecondsSinceLast => WitAggregateFunction::SecondsSinceLast,
+                    Function::LastN(n) => WitAggregateFunction::LastN(n),
+                },
+                value: a.value.map(str::to_string),
+                filter: a.filter.map(str::to_string),
+                window_micros: a.window_micros,
+            })
+            .collect(),
+    }
+}
+
+/// The field `name` of a key, tie-break or event id column of type `T`.
+pub const fn column_field<'a, T: Input<'a>>(name: &'static str) -> Field {
+    Field {
+        name,
+        data_type: T::DATA_TYPE,
+        nullable: false,
+    }
+}
+
+/// An error reading a group of columns: the column whose value was null.
+#[derive(Debug)]
+pub struct NullIn(pub &'static str);

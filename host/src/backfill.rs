@@ -55,6 +55,8 @@ pub struct Backfill {
     rejects: Option<PathBuf>,
     max_rejects: Option<MaxRejects>,
     progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    events: Option<PathBuf>,
+    spill_above: u64,
 }
 
 /// What a backfill does with a row the transform rejects (its code returns
@@ -174,7 +176,27 @@ impl Backfill {
             rejects: None,
             max_rejects: None,
             progress: None,
+            events: None,
+            spill_above: crate::aggregate::backfill::DEFAULT_SPILL_ABOVE,
         }
+    }
+
+    /// The events a transform that declares aggregations reads: each row
+    /// of the input (the spine: an entity's key, the time features are as
+    /// of, and the row function's other inputs) gets the aggregates of its
+    /// entity's events as of its time. The file need not be sorted.
+    pub fn events(mut self, path: impl AsRef<Path>) -> Self {
+        self.events = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Events files larger than this (in bytes) are partitioned to disk,
+    /// next to the output, while the aggregates are computed (default 256
+    /// MiB); smaller ones stay in memory. Results do not depend on it.
+    #[doc(hidden)]
+    pub fn spill_above(mut self, bytes: u64) -> Self {
+        self.spill_above = bytes.max(1);
+        self
     }
 
     /// What to do with a row the transform rejects, or a value the reader
@@ -242,8 +264,48 @@ impl Backfill {
         }
         check_keep(&self.transform, &self.keep)?;
         let info = self.transform.info();
+        let aggregated = match (&info.aggregation, &self.events) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(Error::BadRequest(format!(
+                    "transform `{}` declares no aggregations, so it takes no events",
+                    self.transform.name()
+                )));
+            }
+            (Some(_), None) => {
+                return Err(Error::BadRequest(format!(
+                    "transform `{}` aggregates events: give the events file (`events`) beside \
+                     the input, whose rows are the spine (key, time, and the other inputs)",
+                    self.transform.name()
+                )));
+            }
+            (Some(_), Some(events)) => {
+                if same_file(events, &self.output) {
+                    return Err(Error::BadRequest(format!(
+                        "the output `{}` is the events file; write the features to another file",
+                        self.output.display()
+                    )));
+                }
+                let spill_dir = match self.output.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let options = crate::aggregate::backfill::Options {
+                    threads: self.threads,
+                    batch_size: self.batch_size,
+                    spill_above: self.spill_above,
+                    spill_dir,
+                };
+                Some(crate::aggregate::backfill::Aggregated::compute(
+                    &self.transform,
+                    events,
+                    &self.input,
+                    &options,
+                )?)
+            }
+        };
         let mut requests: Vec<ColumnRequest> = info
-            .inputs
+            .request_inputs()
             .iter()
             .map(|field| ColumnRequest {
                 name: field.name.clone(),
@@ -265,7 +327,8 @@ impl Backfill {
             reader.set_aside_bad_values();
         }
         let total_rows = reader.total_rows();
-        let input_schema = reader.schema().clone();
+        let source = Source::new(reader, aggregated, self.on_error != OnError::Fail)?;
+        let input_schema = source.schema.clone();
         let kept_indices: Vec<usize> = self
             .keep
             .iter()
@@ -284,7 +347,7 @@ impl Backfill {
         )?;
         let mut rejects = rejects.map(|path| Rejects::create(&path)).transpose()?;
         let (batches, rows_read) = self.pipeline(
-            reader,
+            source,
             &kept_indices,
             &output_schema,
             &mut writer,
@@ -367,15 +430,15 @@ impl Backfill {
     /// returns the batch count and the rows read.
     fn pipeline(
         &self,
-        reader: Reader,
+        reader: Source,
         kept: &[usize],
         output_schema: &SchemaRef,
         writer: &mut Writer,
         rejects: Option<&mut Rejects>,
     ) -> Result<(u64, u64)> {
-        let total_rows = reader.total_rows();
-        let total_bytes = reader.total_bytes();
-        let bytes_read = reader.bytes_read();
+        let total_rows = reader.reader.total_rows();
+        let total_bytes = reader.reader.total_bytes();
+        let bytes_read = reader.reader.bytes_read();
         let unit_rows = UNIT_ROWS.max(self.batch_size);
         let encoder = writer.encoder();
         let (done_tx, done_rx) = sync_channel::<Done>(self.threads * 2);
@@ -438,9 +501,90 @@ type Work = (u64, u64, Result<(Vec<RecordBatch>, Vec<Error>)>);
 /// the encoded rows, the rows read, and the lines of its rejected rows.
 type Done = (u64, u64, Result<(Encoded, u64, Vec<String>)>);
 
+/// The input's batches: the file's, with the aggregates of each row
+/// appended when the transform declares aggregations.
+struct Source {
+    reader: Reader,
+    schema: SchemaRef,
+    aggregated: Option<crate::aggregate::backfill::Aggregated>,
+    /// Rows read so far.
+    row: u64,
+    /// Whether a row whose aggregates failed is set aside (rather than
+    /// failing the backfill).
+    lenient: bool,
+    aside: Vec<Error>,
+}
+
+impl Source {
+    fn new(
+        reader: Reader,
+        aggregated: Option<crate::aggregate::backfill::Aggregated>,
+        lenient: bool,
+    ) -> Result<Source> {
+        let mut schema = reader.schema().clone();
+        if aggregated.is_some() {
+            let aggregation = reader_aggregation_fields(&aggregated);
+            let mut fields = schema.fields().to_vec();
+            fields.extend(aggregation);
+            schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        }
+        Ok(Source {
+            reader,
+            schema,
+            aggregated,
+            row: 0,
+            lenient,
+            aside: Vec::new(),
+        })
+    }
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        let batch = match self.reader.next()? {
+            Ok(batch) => batch,
+            Err(error) => return Some(Err(error)),
+        };
+        let first = self.row;
+        self.row += batch.num_rows() as u64;
+        let Some(aggregated) = &mut self.aggregated else {
+            return Some(Ok(batch));
+        };
+        let (columns, failed) = match aggregated.next_rows(batch.num_rows(), first) {
+            Ok(answers) => answers,
+            Err(error) => return Some(Err(error)),
+        };
+        if !self.lenient && !failed.is_empty() {
+            return Some(Err(failed.into_iter().next().expect("not empty")));
+        }
+        self.aside.extend(failed);
+        let mut all = batch.columns().to_vec();
+        all.extend(columns);
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        Some(
+            RecordBatch::try_new_with_options(self.schema.clone(), all, &options)
+                .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}"))),
+        )
+    }
+
+    fn take_set_aside(&mut self) -> Vec<Error> {
+        let mut aside = self.reader.take_set_aside();
+        if !self.aside.is_empty() {
+            aside.append(&mut self.aside);
+            aside.sort_by_key(|e| e.row());
+        }
+        aside
+    }
+}
+
+fn reader_aggregation_fields(
+    aggregated: &Option<crate::aggregate::backfill::Aggregated>,
+) -> Vec<arrow::datatypes::FieldRef> {
+    aggregated.as_ref().map(|a| a.fields()).unwrap_or_default()
+}
+
 /// The input, cut into units of about `unit_rows` rows, handed out in order.
 struct Units {
-    reader: Reader,
+    reader: Source,
     unit_rows: usize,
     seq: u64,
     first_row: u64,

@@ -31,6 +31,7 @@
 // library's errors; the engine that loads and calls components; the value
 // rules every format and request follows (`codec`); data files (`io`); and
 // the products on top (`backfill`, `verify`, `serve`).
+mod aggregate;
 pub mod backfill;
 pub mod codec;
 pub mod engine;

@@ -139,6 +139,10 @@ pub struct VerifyReport {
     pub rejected: u64,
     /// Each path compared with the reference.
     pub paths: Vec<PathReport>,
+    /// For a transform that aggregates events: how many events every path
+    /// but the reference took, one at a time and shuffled, into the
+    /// incremental state its aggregates came from.
+    pub incremental_events: Option<u64>,
 }
 
 impl VerifyReport {
@@ -165,6 +169,8 @@ pub struct Verify {
     input: PathBuf,
     batch_sizes: Vec<BatchSize>,
     progress: Option<PathStarted>,
+    events: Option<PathBuf>,
+    arrival_order: bool,
 }
 
 impl std::fmt::Debug for Verify {
@@ -185,7 +191,28 @@ impl Verify {
             input: input.as_ref().to_path_buf(),
             batch_sizes: DEFAULT_BATCH_SIZES.to_vec(),
             progress: None,
+            events: None,
+            arrival_order: false,
         }
+    }
+
+    /// The events of a transform that declares aggregations: `input` is
+    /// then the spine. The reference is the backfill's (every entity's
+    /// events sorted, windows slid through its queries); every other path
+    /// reads the aggregates of an incremental state that took the events
+    /// one at a time, in a shuffled order, and answered each row alone.
+    pub fn events(mut self, path: impl AsRef<Path>) -> Self {
+        self.events = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// A deliberately wrong incremental state that keeps each entity's
+    /// events in the order they arrived instead of their one order: for
+    /// tests that verification catches an order-dependent engine.
+    #[doc(hidden)]
+    pub fn with_arrival_order_state(mut self) -> Self {
+        self.arrival_order = true;
+        self
     }
 
     /// The batch sizes of the batch paths (default [`DEFAULT_BATCH_SIZES`]).
@@ -205,6 +232,22 @@ impl Verify {
     /// A row the transform rejects is not an error: every path must reject
     /// it too, with the same message.
     pub fn run(&self) -> Result<VerifyReport> {
+        match (&self.transform.info().aggregation, &self.events) {
+            (None, Some(_)) => {
+                return Err(Error::BadRequest(format!(
+                    "transform `{}` declares no aggregations, so it takes no events",
+                    self.transform.name()
+                )));
+            }
+            (Some(_), None) => {
+                return Err(Error::BadRequest(format!(
+                    "transform `{}` aggregates events: give the events file (`events`) beside \
+                     the input, whose rows are the spine",
+                    self.transform.name()
+                )));
+            }
+            _ => {}
+        }
         let started = |name: &str| {
             if let Some(progress) = &self.progress {
                 progress(name);
@@ -237,6 +280,7 @@ impl Verify {
             columns: self.transform.info().outputs.len(),
             rejected: reference.rejected.len() as u64,
             paths,
+            incremental_events: input.events,
         })
     }
 
@@ -252,10 +296,13 @@ impl Verify {
         })?;
         let output = dir.path().join("reference.arrow");
         let rejects = dir.path().join("rejects.jsonl");
-        Backfill::new(&self.transform, &self.input, &output)
+        let mut backfill = Backfill::new(&self.transform, &self.input, &output)
             .on_error(crate::backfill::OnError::Skip)
-            .rejects(&rejects)
-            .run()?;
+            .rejects(&rejects);
+        if let Some(events) = &self.events {
+            backfill = backfill.events(events);
+        }
+        backfill.run()?;
         let batches: Vec<RecordBatch> =
             Reader::open(&output, None, usize::MAX, Default::default())?.collect::<Result<_>>()?;
         let text =
@@ -282,16 +329,36 @@ impl Verify {
     /// values; values the reader refuses are set aside, as the backfill
     /// sets them aside.
     fn read_input(&self) -> Result<Input> {
-        let requests: Vec<ColumnRequest> = self
-            .transform
-            .info()
-            .inputs
+        let info = self.transform.info();
+        let mut requests: Vec<ColumnRequest> = info
+            .request_inputs()
             .iter()
             .map(|field| ColumnRequest {
                 name: field.name.clone(),
                 data_type: Some(field.data_type),
             })
             .collect();
+        let state = match (&info.aggregation, &self.events) {
+            (Some(aggregation), Some(events)) => {
+                for field in [
+                    aggregation.key.clone(),
+                    crate::spec::Field {
+                        name: aggregation.request_time.clone(),
+                        data_type: crate::spec::DataType::TimestampMicros,
+                        nullable: false,
+                    },
+                ] {
+                    if !requests.iter().any(|r| r.name == field.name) {
+                        requests.push(ColumnRequest {
+                            name: field.name,
+                            data_type: Some(field.data_type),
+                        });
+                    }
+                }
+                Some(self.incremental_state(events)?)
+            }
+            _ => None,
+        };
         let naive = self.transform.config().naive_timestamps;
         let mut reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
         reader.set_aside_bad_values();
@@ -320,6 +387,10 @@ impl Verify {
                 arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(kept))
                     .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))?
             };
+            let batch = match &state {
+                Some(state) => self.with_aggregates(state, &batch)?,
+                None => batch,
+            };
             batches.push(self.transform.prepare_input(&batch)?);
             row += rows;
         }
@@ -327,7 +398,86 @@ impl Verify {
             batch: concat(self.transform.input_schema(), &batches)?,
             file_rows,
             set_aside,
+            events: state.as_ref().map(crate::aggregate::State::events),
         })
+    }
+
+    /// Every event of the events file applied, one at a time and in a
+    /// shuffled order, to a fresh incremental state.
+    fn incremental_state(&self, events: &Path) -> Result<crate::aggregate::State> {
+        let aggregation = crate::aggregate::declared(&self.transform)?;
+        let naive = self.transform.config().naive_timestamps;
+        let requests: Vec<ColumnRequest> = crate::aggregate::event_columns(aggregation)
+            .into_iter()
+            .map(|field| ColumnRequest {
+                name: field.name,
+                data_type: Some(field.data_type),
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut row = 0_u64;
+        for batch in Reader::open(events, Some(&requests), 64 * 1024, naive)? {
+            let batch = batch?;
+            let read = crate::aggregate::event_batch(&self.transform, &batch, naive)
+                .map_err(|e| Error::data("cannot read", events, e.offset_rows(row).to_string()))?;
+            row += batch.num_rows() as u64;
+            all.extend(crate::aggregate::events_of(aggregation, &read));
+        }
+        // A fixed shuffle (xorshift), so a failure can be reproduced.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in (1..all.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            all.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        let plan = std::sync::Arc::new(crate::aggregate::Plan::new(aggregation));
+        let mut state = crate::aggregate::State::new(plan);
+        if self.arrival_order {
+            state.keep_arrival_order();
+        }
+        for (key, event) in all {
+            state.apply(key, event);
+        }
+        Ok(state)
+    }
+
+    /// `batch` (spine rows) with each row's aggregates from `state`, each
+    /// row answered alone, as of its time.
+    fn with_aggregates(
+        &self,
+        state: &crate::aggregate::State,
+        batch: &RecordBatch,
+    ) -> Result<RecordBatch> {
+        let naive = self.transform.config().naive_timestamps;
+        let queries = crate::aggregate::read_queries(&self.transform, batch, naive)?;
+        let answers: Vec<std::result::Result<Vec<crate::aggregate::Answer>, String>> = queries
+            .iter()
+            .map(|(key, t)| state.query(key, *t))
+            .collect();
+        let rows: Vec<Option<&[crate::aggregate::Answer]>> = answers
+            .iter()
+            .map(|a| a.as_ref().ok().map(Vec::as_slice))
+            .collect();
+        let columns = crate::aggregate::answer_columns(state.plan(), &rows);
+        let mut fields = batch.schema().fields().to_vec();
+        let mut all = batch.columns().to_vec();
+        for (aggregate, column) in state.plan().aggregates.iter().zip(columns) {
+            fields.push(std::sync::Arc::new(arrow::datatypes::Field::new(
+                &aggregate.name,
+                aggregate.output.arrow(),
+                true,
+            )));
+            all.push(column);
+        }
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        RecordBatch::try_new_with_options(
+            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+            all,
+            &options,
+        )
+        .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}")))
     }
 
     /// Every row alone through JSON both ways: the request as a client
@@ -424,6 +574,8 @@ struct Input {
     batch: RecordBatch,
     file_rows: Vec<u64>,
     set_aside: Vec<(u64, String)>,
+    /// Events applied to the incremental state, for aggregations.
+    events: Option<u64>,
 }
 
 /// What a path computed: the output rows of the rows it did not reject (in

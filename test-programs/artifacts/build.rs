@@ -13,7 +13,12 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 /// The example transforms (crate names).
-const EXAMPLES: &[&str] = &["fraud-features", "glucose-alerts", "email-subject"];
+const EXAMPLES: &[&str] = &[
+    "fraud-features",
+    "glucose-alerts",
+    "email-subject",
+    "card-velocity",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

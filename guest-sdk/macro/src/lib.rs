@@ -552,79 +552,12 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
         ));
     }
 
-    let mut columns = Vec::new();
     let mut errors = Errors::default();
-    for input in &signature.inputs {
-        let typed = match input {
-            FnArg::Receiver(receiver) => {
-                errors.take::<()>(Err(Error::new(
-                    receiver.span(),
-                    "a transform is a free function: remove `self`",
-                )));
-                continue;
-            }
-            FnArg::Typed(typed) => typed,
-        };
-        let ident = errors.take(match &*typed.pat {
-            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Ok(&pat.ident),
-            other => Err(Error::new(
-                other.span(),
-                "name each argument after its input column, e.g. `amount: f64` \
-                 (patterns are not supported)",
-            )),
-        });
-        let ty = errors.take(column_type(&typed.ty, Position::Argument));
-        if let (Some(ident), Some(ty)) = (ident, ty) {
-            columns.push((column_name(ident), ty));
-        }
-    }
+    let arguments = arguments(signature, true, &mut errors);
     let shape = errors.take(return_shape(signature));
     errors.finish()?;
     let shape = shape.expect("no error");
     let features = shape.features;
-    let function_name = &signature.ident;
-    let input_count = columns.len();
-
-    let input_fields = columns.iter().map(|(column, ty)| {
-        let ty = ty.tokens();
-        quote!(::skewless_guest::__private::input_field::<#ty>(#column))
-    });
-    let readers = columns.iter().enumerate().map(|(i, (column, ty))| {
-        let reader = format_ident!("__skewless_column_{}", i);
-        let ty = ty.tokens();
-        quote! {
-            let #reader = <#ty as ::skewless_guest::__private::Input<'_>>::reader(
-                &__skewless_input.columns[#i], #column, __skewless_rows)?;
-        }
-    });
-    let reads = columns.iter().enumerate().map(|(i, (column, ty))| {
-        let reader = format_ident!("__skewless_column_{}", i);
-        let arg = format_ident!("__skewless_arg_{}", i);
-        let ty = ty.tokens();
-        quote! {
-            // SAFETY: `__skewless_row < __skewless_rows`, the row count every
-            // reader was checked for.
-            let #arg = match unsafe { <#ty as ::skewless_guest::__private::Input<'_>>::read(#reader, __skewless_row) } {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(_) => {
-                    return ::core::result::Result::Err(
-                        ::skewless_guest::__private::null_in(__skewless_row, #column));
-                }
-            };
-        }
-    });
-    let args = (0..input_count).map(|i| format_ident!("__skewless_arg_{}", i));
-    let call = if shape.fallible {
-        quote! {
-            match #function_name(#(#args),*) {
-                ::core::result::Result::Ok(row) => ::core::result::Result::Ok(row),
-                ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                    ::skewless_guest::__private::row_failed(__skewless_row, error)),
-            }
-        }
-    } else {
-        quote!(::core::result::Result::Ok(#function_name(#(#args),*)))
-    };
     let name_value = name.value();
     let version_value = version.value();
     let features_span = features.span();
@@ -634,6 +567,46 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
             must_derive_skewless_guest_features::<#features>();
         };
     };
+    let groups: Vec<&Type> = arguments
+        .iter()
+        .filter_map(|a| match a {
+            Argument::Group { ty, .. } => Some(*ty),
+            Argument::Column { .. } => None,
+        })
+        .collect();
+    if groups.len() > 1 {
+        return Err(Error::new_spanned(
+            groups[1],
+            "a transform reads one struct of aggregates: put every aggregate in it",
+        ));
+    }
+    let input_fields = arguments.iter().map(|argument| match argument {
+        Argument::Column { name, ty } => {
+            let ty = ty.tokens();
+            quote!(&[::skewless_guest::__private::input_field::<#ty>(#name)])
+        }
+        Argument::Group { ty, .. } => {
+            quote!(<#ty as ::skewless_guest::Aggregates>::FIELDS)
+        }
+    });
+    let aggregation = match groups.first() {
+        Some(group) => quote! {
+            ::core::option::Option::Some(::skewless_guest::__private::aggregation::<#group>())
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    let events = match groups.first() {
+        Some(group) => quote! {
+            <<#group as ::skewless_guest::Aggregates>::Events as
+                ::skewless_guest::__private::EventSource>::run(__skewless_input)
+        },
+        None => quote! {{
+            let _ = __skewless_input;
+            ::skewless_guest::__private::no_events()
+        }},
+    };
+    let body = row_loop(&signature.ident, &arguments, features, shape.fallible);
+    let function = strip_argument_attributes(function);
 
     // A crate is one component with one transform. A second `#[transform]`
     // in the same module redefines this name, an error that says why on
@@ -661,18 +634,9 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
                         #name_value,
                         #version_value,
                         #description,
-                        &[&[#(#input_fields),*]],
-                        ::core::option::Option::None,
+                        &[#(#input_fields),*],
+                        #aggregation,
                     )
-                }
-
-                fn events(
-                    _: ::skewless_guest::__private::Batch,
-                ) -> ::core::result::Result<
-                    ::skewless_guest::__private::Batch,
-                    ::skewless_guest::__private::TransformError,
-                > {
-                    ::skewless_guest::__private::no_events()
                 }
 
                 fn transform(
@@ -681,52 +645,16 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
                     ::skewless_guest::__private::Batch,
                     ::skewless_guest::__private::TransformError,
                 > {
-                    use ::skewless_guest::__private::FeatureColumns as _;
-                    let __skewless_rows =
-                        ::skewless_guest::__private::check_batch(&__skewless_input, #input_count)?;
-                    #(#readers)*
-                    let mut __skewless_output =
-                        <<#features as ::skewless_guest::Features>::Columns as
-                            ::skewless_guest::__private::FeatureColumns<#features>>::with_capacity(__skewless_rows);
-                    // One row: its arguments read, the user's function called.
-                    let __skewless_compute = |__skewless_row: usize| -> ::core::result::Result<
-                        #features,
-                        ::skewless_guest::__private::TransformError,
-                    > {
-                        #(#reads)*
-                        #call
-                    };
-                    let mut __skewless_row = 0;
-                    while __skewless_row < __skewless_rows {
-                        let __skewless_chunk = ::skewless_guest::__private::start_rows(__skewless_row);
-                        if __skewless_chunk == 1 {
-                            // A row on its own budget ends before its output is
-                            // stored, so it is measured the same way wherever
-                            // it sits in the batch.
-                            let __skewless_features = __skewless_compute(__skewless_row);
-                            ::skewless_guest::__private::end_rows();
-                            // SAFETY: one push per row, fewer than the rows.
-                            unsafe { __skewless_output.push(__skewless_features?) };
-                            __skewless_row += 1;
-                        } else {
-                            let __skewless_end =
-                                __skewless_rows.min(__skewless_row.saturating_add(__skewless_chunk));
-                            while __skewless_row < __skewless_end {
-                                let __skewless_features = __skewless_compute(__skewless_row);
-                                match __skewless_features {
-                                    // SAFETY: one push per row, fewer than the rows.
-                                    ::core::result::Result::Ok(features) => unsafe { __skewless_output.push(features) },
-                                    ::core::result::Result::Err(error) => {
-                                        ::skewless_guest::__private::end_rows();
-                                        return ::core::result::Result::Err(error);
-                                    }
-                                }
-                                __skewless_row += 1;
-                            }
-                            ::skewless_guest::__private::end_rows();
-                        }
-                    }
-                    ::core::result::Result::Ok(__skewless_output.finish(__skewless_rows))
+                    #body
+                }
+
+                fn events(
+                    __skewless_input: ::skewless_guest::__private::Batch,
+                ) -> ::core::result::Result<
+                    ::skewless_guest::__private::Batch,
+                    ::skewless_guest::__private::TransformError,
+                > {
+                    #events
                 }
             }
 
@@ -745,6 +673,166 @@ fn expand_transform(args: TransformArgs, function: &ItemFn) -> syn::Result<Token
             ::skewless_guest::__private::export!(__SkewlessTransform);
         };
     })
+}
+
+/// An argument of a row function: one input column, or (marked
+/// `#[aggregates]`) a struct of aggregates, several columns.
+enum Argument<'a> {
+    Column { name: String, ty: ColumnType },
+    Group { ty: &'a Type },
+}
+
+/// The arguments of `signature`, each checked; `groups` says whether an
+/// `#[aggregates]` struct may be one.
+fn arguments<'a>(
+    signature: &'a syn::Signature,
+    groups: bool,
+    errors: &mut Errors,
+) -> Vec<Argument<'a>> {
+    let mut arguments = Vec::new();
+    for input in &signature.inputs {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                errors.take::<()>(Err(Error::new(
+                    receiver.span(),
+                    "a row function is a free function: remove `self`",
+                )));
+                continue;
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        let ident = errors.take(match &*typed.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Ok(&pat.ident),
+            other => Err(Error::new(
+                other.span(),
+                "name each argument after its input column, e.g. `amount: f64` \
+                 (patterns are not supported)",
+            )),
+        });
+        let group = typed.attrs.iter().find(|a| a.path().is_ident("aggregates"));
+        if let Some(group) = group {
+            if !groups {
+                errors.take::<()>(Err(Error::new_spanned(
+                    group,
+                    "an events function reads event columns, not aggregates",
+                )));
+                continue;
+            }
+            if ident.is_some() {
+                arguments.push(Argument::Group { ty: &typed.ty });
+            }
+            continue;
+        }
+        let ty = errors.take(column_type(&typed.ty, Position::Argument));
+        if let (Some(ident), Some(ty)) = (ident, ty) {
+            arguments.push(Argument::Column {
+                name: column_name(ident),
+                ty,
+            });
+        }
+    }
+    arguments
+}
+
+/// The function as written, without the `#[aggregates]` markers on its
+/// arguments (which only the macro reads).
+fn strip_argument_attributes(function: &ItemFn) -> ItemFn {
+    let mut function = function.clone();
+    for input in &mut function.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            typed.attrs.retain(|a| !a.path().is_ident("aggregates"));
+        }
+    }
+    function
+}
+
+/// The body of an export that runs `function` on every row of
+/// `__skewless_input`: its columns checked once, then the rows.
+fn row_loop(
+    function: &syn::Ident,
+    arguments: &[Argument<'_>],
+    features: &Type,
+    fallible: bool,
+) -> TokenStream2 {
+    let widths = arguments.iter().map(|argument| match argument {
+        Argument::Column { .. } => quote!(1_usize),
+        Argument::Group { ty } => quote!(<#ty as ::skewless_guest::Aggregates>::FIELDS.len()),
+    });
+    let readers = arguments.iter().enumerate().map(|(i, argument)| {
+        let reader = format_ident!("__skewless_column_{}", i);
+        match argument {
+            Argument::Column { name, ty } => {
+                let ty = ty.tokens();
+                quote! {
+                    let #reader = <#ty as ::skewless_guest::__private::Input<'_>>::reader(
+                        &__skewless_input.columns[__skewless_offsets[#i]], #name, __skewless_rows)?;
+                }
+            }
+            Argument::Group { ty } => quote! {
+                let #reader = <#ty as ::skewless_guest::Aggregates>::reader(
+                    &__skewless_input.columns[__skewless_offsets[#i]..__skewless_offsets[#i + 1]],
+                    __skewless_rows,
+                )?;
+            },
+        }
+    });
+    let reads = arguments.iter().enumerate().map(|(i, argument)| {
+        let reader = format_ident!("__skewless_column_{}", i);
+        let arg = format_ident!("__skewless_arg_{}", i);
+        match argument {
+            Argument::Column { name, ty } => {
+                let ty = ty.tokens();
+                quote! {
+                    // SAFETY: `__skewless_row < __skewless_rows`, the row count every
+                    // reader was checked for.
+                    let #arg = match unsafe { <#ty as ::skewless_guest::__private::Input<'_>>::read(#reader, __skewless_row) } {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(_) => {
+                            return ::core::result::Result::Err(
+                                ::skewless_guest::__private::null_in(__skewless_row, #name));
+                        }
+                    };
+                }
+            }
+            Argument::Group { ty } => quote! {
+                // SAFETY: as above.
+                let #arg = match unsafe { <#ty as ::skewless_guest::Aggregates>::read(#reader, __skewless_row) } {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(null) => {
+                        return ::core::result::Result::Err(
+                            ::skewless_guest::__private::null_in(__skewless_row, null.0));
+                    }
+                };
+            },
+        }
+    });
+    let args = (0..arguments.len()).map(|i| format_ident!("__skewless_arg_{}", i));
+    let call = if fallible {
+        quote! {
+            match #function(#(#args),*) {
+                ::core::result::Result::Ok(row) => ::core::result::Result::Ok(row),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                    ::skewless_guest::__private::row_failed(__skewless_row, error)),
+            }
+        }
+    } else {
+        quote!(::core::result::Result::Ok(#function(#(#args),*)))
+    };
+    let count = arguments.len();
+    quote! {
+        let __skewless_widths: [usize; #count] = [#(#widths),*];
+        let mut __skewless_offsets = [0_usize; #count + 1];
+        for (i, width) in __skewless_widths.iter().enumerate() {
+            __skewless_offsets[i + 1] = __skewless_offsets[i] + width;
+        }
+        let __skewless_rows = ::skewless_guest::__private::check_batch(
+            &__skewless_input, __skewless_offsets[#count])?;
+        #(#readers)*
+        ::skewless_guest::__private::run_rows::<#features>(__skewless_rows, |__skewless_row: usize| {
+            #(#reads)*
+            #call
+        })
+    }
 }
 
 fn expand_features(input: &DeriveInput) -> syn::Result<TokenStream2> {
@@ -841,6 +929,551 @@ fn expand_features(input: &DeriveInput) -> syn::Result<TokenStream2> {
                         #(<<#types as ::skewless_guest::__private::Output>::Builder as
                             ::skewless_guest::__private::ColumnBuilder<#types>>::finish(self.#idents),)*
                     ])
+                }
+            }
+        };
+    })
+}
+
+/// Declares a function from an event's columns to its values (a
+/// `Features` struct) as the events that `#[derive(Aggregates)]` structs
+/// aggregate, with the columns the engine reads beside them.
+///
+/// ```text
+/// #[events(key = "card_id", time = "ts")]
+/// fn transaction(amount: Option<f64>, merchant: &str) -> Transaction { ... }
+/// ```
+///
+/// `key = "name"` is a utf8 column (`"name: int64"` or `"name: int32"`
+/// otherwise); `time` is the events' timestamp column; `request_time` the
+/// requests' (default: the same name); `tie_break = "seq: int64"` orders
+/// events of the same time; `event_id = "id"` (utf8, or `"id: int64"`)
+/// identifies an event; `lateness = "1h"` is how late one may arrive.
+#[proc_macro_attribute]
+pub fn events(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut args = EventsArgs::default();
+    let parser = syn::meta::parser(|meta| args.parse(meta));
+    parse_macro_input!(attr with parser);
+    let function = parse_macro_input!(item as ItemFn);
+    match expand_events(args, &function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#function #error).into()
+        }
+    }
+}
+
+#[derive(Default)]
+struct EventsArgs {
+    key: Option<LitStr>,
+    time: Option<LitStr>,
+    request_time: Option<LitStr>,
+    tie_break: Option<LitStr>,
+    event_id: Option<LitStr>,
+    lateness: Option<LitStr>,
+}
+
+impl EventsArgs {
+    fn parse(&mut self, meta: syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+        let slot = match meta.path.get_ident().map(ToString::to_string).as_deref() {
+            Some("key") => &mut self.key,
+            Some("time") => &mut self.time,
+            Some("request_time") => &mut self.request_time,
+            Some("tie_break") => &mut self.tie_break,
+            Some("event_id") => &mut self.event_id,
+            Some("lateness") => &mut self.lateness,
+            _ => {
+                return Err(meta.error(
+                    "unknown argument: `#[events]` takes `key = \"...\"`, `time = \"...\"`, and \
+                     optionally `request_time`, `tie_break`, `event_id` and `lateness`",
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(meta.error("this argument is given twice"));
+        }
+        *slot = Some(meta.value()?.parse()?);
+        Ok(())
+    }
+}
+
+/// `"name"` or `"name: type"`: a column and the Rust type that reads it
+/// (`default` when no type is written).
+fn named_column(
+    literal: &LitStr,
+    default: &str,
+    allowed: &[&str],
+) -> syn::Result<(String, TokenStream2)> {
+    let text = literal.value();
+    let (name, type_name) = match text.split_once(':') {
+        Some((name, type_name)) => (name.trim().to_string(), type_name.trim().to_string()),
+        None => (text.trim().to_string(), default.to_string()),
+    };
+    if name.is_empty() {
+        return Err(Error::new(literal.span(), "the column's name is empty"));
+    }
+    if !allowed.contains(&type_name.as_str()) {
+        return Err(Error::new(
+            literal.span(),
+            format!(
+                "`{type_name}` is not a type this column can have: write `\"{name}: T\"` with T \
+                 one of {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let ty = match type_name.as_str() {
+        "utf8" => quote!(&'static str),
+        "int32" => quote!(i32),
+        "int64" => quote!(i64),
+        "float32" => quote!(f32),
+        "float64" => quote!(f64),
+        "boolean" => quote!(bool),
+        "timestamp" => quote!(::skewless_guest::Timestamp),
+        "date" => quote!(::skewless_guest::Date),
+        other => unreachable!("allowed above: {other}"),
+    };
+    Ok((name, ty))
+}
+
+/// `"90s"`, `"10m"`, `"1h"`, `"7d"`, `"2w"`, `"500ms"` as microseconds.
+fn duration(literal: &LitStr, what: &str) -> syn::Result<i64> {
+    let text = literal.value();
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let per_unit: i64 = match unit.trim() {
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        "w" => 604_800_000_000,
+        _ => 0,
+    };
+    match number
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per_unit))
+    {
+        Some(micros) if per_unit > 0 && (micros > 0 || what == "lateness") => Ok(micros),
+        _ => Err(Error::new(
+            literal.span(),
+            format!(
+                "a {what} is a whole number and a unit: `500ms`, `30s`, `10m`, `1h`, `7d`, `2w`"
+            ),
+        )),
+    }
+}
+
+fn expand_events(args: EventsArgs, function: &ItemFn) -> syn::Result<TokenStream2> {
+    let key = args.key.as_ref().ok_or_else(|| {
+        Error::new(
+            Span::call_site(),
+            "missing key: write `#[events(key = \"card_id\", time = \"ts\")]`",
+        )
+    })?;
+    let time = args.time.as_ref().ok_or_else(|| {
+        Error::new(
+            Span::call_site(),
+            "missing time column: write `#[events(key = \"...\", time = \"ts\")]`",
+        )
+    })?;
+    let (key_name, key_type) = named_column(key, "utf8", &["utf8", "int32", "int64"])?;
+    let time_name = time.value();
+    let request_time = args
+        .request_time
+        .as_ref()
+        .map_or_else(|| time_name.clone(), LitStr::value);
+    let tie_break = match &args.tie_break {
+        Some(literal) => {
+            let (name, ty) = named_column(
+                literal,
+                "int64",
+                &[
+                    "utf8",
+                    "int32",
+                    "int64",
+                    "float32",
+                    "float64",
+                    "boolean",
+                    "timestamp",
+                    "date",
+                ],
+            )?;
+            quote!(::core::option::Option::Some(::skewless_guest::__private::column_field::<#ty>(#name)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let event_id = match &args.event_id {
+        Some(literal) => {
+            let (name, ty) = named_column(literal, "utf8", &["utf8", "int64"])?;
+            quote!(::core::option::Option::Some(::skewless_guest::__private::column_field::<#ty>(#name)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let lateness = match &args.lateness {
+        Some(literal) => duration(literal, "lateness")?,
+        None => 0,
+    };
+    let signature = &function.sig;
+    let mut errors = Errors::default();
+    let arguments = arguments(signature, false, &mut errors);
+    let shape = errors.take(return_shape(signature));
+    errors.finish()?;
+    let shape = shape.expect("no error");
+    if arguments.is_empty() {
+        return Err(Error::new(
+            signature.paren_token.span.join(),
+            "an events function reads at least one event column: add an argument such as \
+             `amount: f64`",
+        ));
+    }
+    let values = shape.features;
+    let inputs = arguments.iter().map(|argument| match argument {
+        Argument::Column { name, ty } => {
+            let ty = ty.tokens();
+            quote!(::skewless_guest::__private::input_field::<#ty>(#name))
+        }
+        Argument::Group { .. } => unreachable!("refused by `arguments`"),
+    });
+    let body = row_loop(&signature.ident, &arguments, values, shape.fallible);
+    let source = format_ident!("__SkewlessEvents_{}", signature.ident);
+    let vis = &function.vis;
+    Ok(quote! {
+        #function
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, missing_debug_implementations)]
+        #vis struct #source;
+
+        impl ::skewless_guest::__private::EventSource for #source {
+            const KEY: ::skewless_guest::Field =
+                ::skewless_guest::__private::column_field::<#key_type>(#key_name);
+            const TIME: &'static str = #time_name;
+            const REQUEST_TIME: &'static str = #request_time;
+            const TIE_BREAK: ::core::option::Option<::skewless_guest::Field> = #tie_break;
+            const EVENT_ID: ::core::option::Option<::skewless_guest::Field> = #event_id;
+            const LATENESS_MICROS: i64 = #lateness;
+            const INPUTS: &'static [::skewless_guest::Field] = &[#(#inputs),*];
+            type Values = #values;
+
+            fn run(
+                __skewless_input: ::skewless_guest::__private::Batch,
+            ) -> ::core::result::Result<
+                ::skewless_guest::__private::Batch,
+                ::skewless_guest::__private::TransformError,
+            > {
+                #body
+            }
+        }
+    })
+}
+
+/// Declares a struct whose fields are aggregates of events.
+///
+/// ```text
+/// #[derive(Aggregates)]
+/// #[aggregates(events = transaction)]
+/// struct Velocity {
+///     #[aggregate(count, window = "1h")]
+///     tx_count_1h: i64,
+///     #[aggregate(mean(amount), window = "7d")]
+///     amount_mean_7d: Option<f64>,
+/// }
+/// ```
+#[proc_macro_derive(Aggregates, attributes(aggregates, aggregate))]
+pub fn derive_aggregates(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    match expand_aggregates(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// One `#[aggregate(...)]`.
+struct AggregateAttr {
+    function: TokenStream2,
+    value: Option<syn::Ident>,
+    filter: Option<syn::Ident>,
+    window: i64,
+}
+
+fn parse_aggregate(attr: &syn::Attribute, field: &syn::Field) -> syn::Result<AggregateAttr> {
+    let mut function = None;
+    let mut value = None;
+    let mut filter = None;
+    let mut window = None;
+    attr.parse_nested_meta(|meta| {
+        if meta.path.is_ident("window") {
+            let literal: LitStr = meta.value()?.parse()?;
+            window = Some(duration(&literal, "window")?);
+            return Ok(());
+        }
+        if meta.path.is_ident("filter") {
+            filter = Some(meta.value()?.parse::<syn::Ident>()?);
+            return Ok(());
+        }
+        let name = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let known = [
+            "count",
+            "sum",
+            "mean",
+            "min",
+            "max",
+            "count_distinct",
+            "first",
+            "last",
+            "seconds_since_last",
+            "last_n",
+        ];
+        if !known.contains(&name.as_str()) {
+            return Err(meta.error(
+                "unknown aggregate: write count, sum(v), mean(v), min(v), max(v), \
+                 count_distinct(v), first(v), last(v), seconds_since_last or last_n(v, n), \
+                 then `window = \"24h\"`",
+            ));
+        }
+        if function.is_some() {
+            return Err(meta.error("one function an aggregate"));
+        }
+        let mut n = None;
+        if meta.input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in meta.input);
+            let ident: syn::Ident = content.parse()?;
+            value = Some(ident);
+            if content.peek(syn::Token![,]) {
+                content.parse::<syn::Token![,]>()?;
+                let count: syn::LitInt = content.parse()?;
+                n = Some(count.base10_parse::<u32>()?);
+            }
+        }
+        let needs_value = !matches!(name.as_str(), "count" | "seconds_since_last");
+        if needs_value && value.is_none() {
+            return Err(meta.error(format!(
+                "`{name}` reads an event value: write `{name}(value)`"
+            )));
+        }
+        if name == "seconds_since_last" && value.is_some() {
+            return Err(meta.error("`seconds_since_last` reads no value (it counts events)"));
+        }
+        function = Some(match name.as_str() {
+            "count" => quote!(Count),
+            "sum" => quote!(Sum),
+            "mean" => quote!(Mean),
+            "min" => quote!(Min),
+            "max" => quote!(Max),
+            "count_distinct" => quote!(CountDistinct),
+            "first" => quote!(First),
+            "last" => quote!(Last),
+            "seconds_since_last" => quote!(SecondsSinceLast),
+            _ => match n {
+                Some(n) if n > 0 => quote!(LastN(#n)),
+                _ => return Err(meta.error("write `last_n(value, n)` with n > 0")),
+            },
+        });
+        Ok(())
+    })?;
+    let function = function.ok_or_else(|| {
+        Error::new_spanned(
+            attr,
+            "name the function: `#[aggregate(count, window = \"1h\")]`",
+        )
+    })?;
+    let window = window.ok_or_else(|| {
+        Error::new_spanned(
+            attr,
+            format!(
+                "`{}` needs its window: add `window = \"24h\"` (events in the 24 hours before \
+                 the request count)",
+                field
+                    .ident
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        )
+    })?;
+    Ok(AggregateAttr {
+        function,
+        value,
+        filter,
+        window,
+    })
+}
+
+fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let ident = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(Error::new(
+            input.generics.span(),
+            "a struct of aggregates cannot be generic",
+        ));
+    }
+    let mut events = None;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("aggregates"))
+    {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("events") {
+                events = Some(meta.value()?.parse::<syn::Path>()?);
+                Ok(())
+            } else {
+                Err(meta.error("write `#[aggregates(events = my_events_function)]`"))
+            }
+        })?;
+    }
+    let events = events.ok_or_else(|| {
+        Error::new(
+            ident.span(),
+            "name the events it aggregates: add `#[aggregates(events = my_events)]`, where \
+             `my_events` is an `#[events]` function",
+        )
+    })?;
+    let mut source = events.clone();
+    let last = source.segments.last_mut().expect("a path has a segment");
+    last.ident = format_ident!("__SkewlessEvents_{}", last.ident);
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) if !fields.named.is_empty() => &fields.named,
+            _ => {
+                return Err(Error::new(
+                    ident.span(),
+                    "aggregates are the named fields of a struct, e.g. \
+                     `struct Velocity { #[aggregate(count, window = \"1h\")] tx_count_1h: i64 }`",
+                ));
+            }
+        },
+        _ => {
+            return Err(Error::new(
+                ident.span(),
+                "Aggregates is derived on a struct with one field per aggregate",
+            ));
+        }
+    };
+    let mut errors = Errors::default();
+    let mut names = Vec::new();
+    let mut idents = Vec::new();
+    let mut types = Vec::new();
+    let mut declarations = Vec::new();
+    let mut checks = Vec::new();
+    for field in fields {
+        let field_ident = field.ident.as_ref().expect("named fields");
+        let attrs: Vec<&syn::Attribute> = field
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("aggregate"))
+            .collect();
+        let Some(attr) = attrs.first() else {
+            errors.take::<()>(Err(Error::new(
+                field_ident.span(),
+                "every field is an aggregate: add `#[aggregate(count, window = \"1h\")]` (or \
+                 another function)",
+            )));
+            continue;
+        };
+        let ty = errors.take(column_type(&field.ty, Position::Argument));
+        let Some(parsed) = errors.take(parse_aggregate(attr, field)) else {
+            continue;
+        };
+        let Some(ty) = ty else { continue };
+        let name = column_name(field_ident);
+        let function = parsed.function;
+        let window = parsed.window;
+        let value = match &parsed.value {
+            Some(value) => {
+                let text = value.to_string();
+                checks.push(quote!(let _ = &values.#value;));
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let filter = match &parsed.filter {
+            Some(filter) => {
+                let text = filter.to_string();
+                checks.push(quote!(let _: &bool = &values.#filter;));
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        declarations.push(quote! {
+            ::skewless_guest::__private::AggregateDecl {
+                name: #name,
+                function: ::skewless_guest::__private::Function::#function,
+                value: #value,
+                filter: #filter,
+                window_micros: #window,
+            }
+        });
+        names.push(name);
+        idents.push(field_ident);
+        types.push(ty.tokens());
+    }
+    errors.finish()?;
+    let indices = (0..idents.len()).map(syn::Index::from);
+    let readers = types.iter().zip(&names).enumerate().map(|(i, (ty, name))| {
+        quote!(<#ty as ::skewless_guest::__private::Input<'a>>::reader(&columns[#i], #name, rows)?)
+    });
+    let reads = types.iter().zip(&names).zip(indices).zip(&idents).map(|(((ty, name), index), ident)| {
+        quote! {
+            #ident: match unsafe { <#ty as ::skewless_guest::__private::Input<'_>>::read(reader.#index, row) } {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(_) => {
+                    return ::core::result::Result::Err(::skewless_guest::__private::NullIn(#name));
+                }
+            },
+        }
+    });
+    let count = idents.len();
+    Ok(quote! {
+        const _: () = {
+            // The values and filters are fields of the events' values.
+            #[allow(dead_code)]
+            fn __skewless_check(
+                values: &<#source as ::skewless_guest::__private::EventSource>::Values,
+            ) {
+                #(#checks)*
+            }
+
+            impl ::skewless_guest::Aggregates for #ident {
+                type Events = #source;
+                const FIELDS: &'static [::skewless_guest::Field] = &[
+                    #(::skewless_guest::__private::input_field::<#types>(#names),)*
+                ];
+                const AGGREGATES: &'static [::skewless_guest::__private::AggregateDecl] = &[
+                    #(#declarations,)*
+                ];
+                type Reader<'a> = (#(<#types as ::skewless_guest::__private::Input<'a>>::Reader,)*);
+
+                fn reader<'a>(
+                    columns: &'a [::skewless_guest::__private::Column],
+                    rows: usize,
+                ) -> ::core::result::Result<Self::Reader<'a>, ::skewless_guest::__private::TransformError> {
+                    if columns.len() != #count {
+                        return ::core::result::Result::Err(
+                            ::skewless_guest::__private::TransformError::InvalidInput(
+                                ::std::format!("expected {} aggregate columns, got {}", #count, columns.len())));
+                    }
+                    ::core::result::Result::Ok((#(#readers,)*))
+                }
+
+                #[inline(always)]
+                unsafe fn read(
+                    reader: Self::Reader<'_>,
+                    row: usize,
+                ) -> ::core::result::Result<Self, ::skewless_guest::__private::NullIn> {
+                    // SAFETY: forwarded from the caller.
+                    ::core::result::Result::Ok(#ident { #(#reads)* })
                 }
             }
         };

@@ -21,7 +21,10 @@ Examples:
   skewless run email_subject.wasm --input subjects.jsonl --output features.csv --threads 1
   # Keep going past bad rows, with a record of each (and stop if over 1%):
   skewless run fraud_features.wasm --input transactions.parquet --output features.parquet \\
-      --on-error skip --rejects rejected.jsonl --max-rejects 1%";
+      --on-error skip --rejects rejected.jsonl --max-rejects 1%
+  # Point-in-time training data: each spine row's aggregates as of its time
+  skewless run card_velocity.wasm --events transactions.parquet --input spine.parquet \\
+      --output training.parquet --keep card_id,ts,label";
 
 /// Backfill: run every row of a data file through a transform and write the
 /// features to another file.
@@ -39,9 +42,17 @@ pub struct RunCommand {
     #[arg(value_name = "COMPONENT")]
     component: PathBuf,
 
-    /// The data file to read.
+    /// The data file to read. For a transform that aggregates events, the
+    /// spine: one row per example (the entity's key, the time the features
+    /// are as of, the row function's other inputs).
     #[arg(long, short, value_name = "FILE")]
     input: PathBuf,
+
+    /// The events a transform that declares aggregations aggregates (any
+    /// order; any supported format). Each input row gets its entity's
+    /// aggregates as of its time: events at or after that time never count.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
 
     /// The file to write the features to (replaced if it exists).
     #[arg(long, short, value_name = "FILE")]
@@ -81,6 +92,11 @@ pub struct RunCommand {
     #[arg(long, short)]
     quiet: bool,
 
+    /// Events files larger than this go to disk, in partitions, while the
+    /// aggregates are computed (for tests of that path).
+    #[arg(long, value_name = "SIZE", hide = true)]
+    spill_above: Option<super::Size>,
+
     #[command(flatten)]
     values: ValueArgs,
 
@@ -110,6 +126,12 @@ impl RunCommand {
             .keep(self.keep.iter().map(|column| column.trim()))
             .threads(threads)
             .on_error(self.on_error);
+        if let Some(events) = &self.events {
+            backfill = backfill.events(events);
+        }
+        if let Some(size) = self.spill_above {
+            backfill = backfill.spill_above(size.0 as u64);
+        }
         if let Some(rejects) = &self.rejects {
             backfill = backfill.rejects(rejects);
         }

@@ -13,7 +13,9 @@ use super::{RuntimeArgs, ValueArgs};
 const EXAMPLES: &str = "\
 Examples:
   skewless verify fraud_features.wasm --input transactions.parquet
-  skewless verify fraud_features.wasm --input transactions.csv --batch-sizes 1,100,all";
+  skewless verify fraud_features.wasm --input transactions.csv --batch-sizes 1,100,all
+  # Aggregations: the backfill against events applied one at a time, shuffled
+  skewless verify card_velocity.wasm --events transactions.parquet --input spine.parquet";
 
 /// Prove parity: run a data file through the backfill path and through the
 /// online path (each row alone through the JSON codec, then the whole file
@@ -32,6 +34,12 @@ pub struct VerifyCommand {
     /// The data file to verify on (.parquet, .csv, .arrow, .jsonl).
     #[arg(long, short, value_name = "FILE")]
     input: PathBuf,
+
+    /// The events of a transform that declares aggregations (`--input` is
+    /// then the spine): the backfill's aggregates are compared with those of
+    /// a state that takes the events one at a time, in a shuffled order.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
 
     /// Batch sizes of the batch paths (`all` is the whole file at once).
     #[arg(
@@ -55,6 +63,9 @@ impl VerifyCommand {
         let transform = self.runtime.load(&self.component, None, &self.values)?;
         let mut verify =
             Verify::new(&transform, &self.input).batch_sizes(self.batch_sizes.iter().copied());
+        if let Some(events) = &self.events {
+            verify = verify.events(events);
+        }
         if std::io::stderr().is_terminal() {
             verify = verify.on_path(|path| eprintln!("  running: {path}"));
         }
@@ -106,6 +117,12 @@ impl VerifyCommand {
             "  {:<52} {} rows x {} columns",
             "backfill (the reference)", report.rows, report.columns
         );
+        if let Some(events) = report.incremental_events {
+            println!(
+                "  {:<52} {events} events, applied one at a time in a shuffled order",
+                "aggregates of the other paths: an incremental state"
+            );
+        }
         if report.rejected > 0 {
             println!(
                 "  {:<52} {} (every path must reject them too, with the same message)",

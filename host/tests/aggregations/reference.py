@@ -431,8 +431,17 @@ def card_velocity_row(events_of_card: Sequence[dict], card_id: str, t: int,
         "distinct_merchants_24h": count_distinct(day_merchants),
         "declined_count_24h": count(day_declined),
         "seconds_since_last_tx": seconds_since_last(week_amounts, t),
-        "amount_over_mean_7d": ieee_div(spine_amount, amount_mean_7d),
+        # The row function runs in a component with NaN canonicalization:
+        # any NaN it computes is the canonical one.
+        "amount_over_mean_7d": canonical_nan(ieee_div(spine_amount, amount_mean_7d)),
     }
+
+
+def canonical_nan(x: Optional[float]) -> Optional[float]:
+    """A NaN as the canonical quiet NaN (what a component computes)."""
+    if x is not None and math.isnan(x):
+        return CANONICAL_NAN
+    return x
 
 
 def card_velocity(events: list[dict], spine: list[dict]) -> list[dict]:

@@ -1,6 +1,7 @@
 //! skewless's integration tests: one binary, a module per area. Guests come
 //! from `skewless_test_artifacts`, built by its `build.rs`.
 
+mod aggregations;
 mod building;
 mod cli;
 mod conformance;

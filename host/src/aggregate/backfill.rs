@@ -1,0 +1,592 @@
+//! Point-in-time aggregates for a backfill: every spine row's aggregates
+//! as of its time, from a file of events, in bounded memory.
+//!
+//! 1. **Events**: `threads` workers read the events file in batches, run
+//!    the transform's `events` on each, and split the result by a hash of
+//!    the key into partitions.
+//! 2. **Spine**: the spine's keys and times, with their row numbers, split
+//!    the same way.
+//! 3. **Answers**: each partition (on `threads` workers) sorts its events
+//!    into each entity's one order, and slides every window over them
+//!    through its queries in time order ([`super::window`]); the answers
+//!    are kept sorted by spine row.
+//! 4. **In spine order**: [`Aggregated::next_rows`] merges the partitions'
+//!    answers back into the order of the spine, batch by batch, for the
+//!    row function.
+//!
+//! Partitions stay in memory for small inputs; beyond
+//! [`Aggregated::spill_above`] bytes of events they go to Arrow IPC files in a
+//! temporary directory, and there are as many as keep each under that size,
+//! so memory holds one partition per worker whatever the size of the files
+//! (a single entity's events do not split: the busiest entity's history is
+//! the floor).
+
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
+
+use super::{Answer, Plan, Value, event_batch, event_columns, event_schema, events_of};
+use crate::engine::Transform;
+use crate::error::{Error, Result};
+use crate::io::{ColumnRequest, Reader};
+use crate::spec::{Aggregation, DataType, Field};
+
+/// Default of [`Aggregated::spill_above`]: 256 MiB of event files.
+pub(crate) const DEFAULT_SPILL_ABOVE: u64 = 256 << 20;
+
+/// Where partitions are kept.
+struct Store {
+    dir: Option<tempfile::TempDir>,
+    partitions: Vec<Mutex<Partition>>,
+    schema: SchemaRef,
+}
+
+/// One partition's batches: in memory, or in an open Arrow IPC file.
+#[derive(Default)]
+struct Partition {
+    batches: Vec<RecordBatch>,
+    file: Option<(PathBuf, arrow::ipc::writer::StreamWriter<BufWriter<File>>)>,
+    rows: u64,
+}
+
+impl Store {
+    fn new(count: usize, schema: SchemaRef, dir: Option<&Path>) -> Result<Store> {
+        let dir = match dir {
+            Some(parent) => Some(
+                tempfile::Builder::new()
+                    .prefix(".skewless-aggregates-")
+                    .tempdir_in(parent)
+                    .map_err(|e| Error::io("cannot create a temporary directory in", parent, e))?,
+            ),
+            None => None,
+        };
+        Ok(Store {
+            dir,
+            partitions: (0..count)
+                .map(|_| Mutex::new(Partition::default()))
+                .collect(),
+            schema,
+        })
+    }
+
+    fn add(&self, partition: usize, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut held = self.partitions[partition]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        held.rows += batch.num_rows() as u64;
+        let Some(dir) = &self.dir else {
+            held.batches.push(batch);
+            return Ok(());
+        };
+        if held.file.is_none() {
+            let path = dir.path().join(format!("{partition}.arrows"));
+            let file = File::create(&path).map_err(|e| Error::io("cannot create", &path, e))?;
+            let writer =
+                arrow::ipc::writer::StreamWriter::try_new(BufWriter::new(file), &self.schema)
+                    .map_err(|e| Error::data("cannot write", &path, e))?;
+            held.file = Some((path, writer));
+        }
+        let (path, writer) = held.file.as_mut().expect("opened above");
+        writer
+            .write(&batch)
+            .map_err(|e| Error::data("cannot write", path.clone(), e))
+    }
+
+    /// Closes every file; the partitions can be read.
+    fn seal(&self) -> Result<()> {
+        for partition in &self.partitions {
+            let mut held = partition.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((path, writer)) = held.file.as_mut() {
+                writer
+                    .finish()
+                    .map_err(|e| Error::data("cannot write", path.clone(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The batches of partition `index`.
+    fn read(&self, index: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>> {
+        let mut held = self.partitions[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((path, _)) = held.file.take() {
+            let file = File::open(&path).map_err(|e| Error::io("cannot read", &path, e))?;
+            let reader = arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None)
+                .map_err(|e| Error::data("cannot read", &path, e))?;
+            return Ok(Box::new(reader.map(move |batch| {
+                batch.map_err(|e| Error::data("cannot read", &path, e))
+            })));
+        }
+        Ok(Box::new(
+            std::mem::take(&mut held.batches).into_iter().map(Ok),
+        ))
+    }
+}
+
+/// The partition of a key: any stable hash (answers do not depend on it).
+fn partition_of(key: &Value, partitions: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % partitions as u64) as usize
+}
+
+/// Splits `batch` into one batch per partition, by the key in column 0
+/// (of scalar type `key`).
+fn split(
+    batch: &RecordBatch,
+    key: crate::spec::ScalarType,
+    partitions: usize,
+) -> Result<Vec<(usize, RecordBatch)>> {
+    if partitions == 1 {
+        return Ok(vec![(0, batch.clone())]);
+    }
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); partitions];
+    for row in 0..batch.num_rows() {
+        let key = super::value::read(batch.column(0).as_ref(), key, row);
+        rows[partition_of(&key, partitions)].push(row as u32);
+    }
+    rows.into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(partition, rows)| {
+            let indices = arrow::array::UInt32Array::from(rows);
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|column| arrow::compute::take(column, &indices, None))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::Runtime(format!("cannot split the events: {e}")))?;
+            let options =
+                arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+            RecordBatch::try_new_with_options(batch.schema(), columns, &options)
+                .map(|batch| (partition, batch))
+                .map_err(|e| Error::Runtime(format!("cannot split the events: {e}")))
+        })
+        .collect()
+}
+
+/// The requests of `fields` for a reader.
+fn requests(fields: &[Field]) -> Vec<ColumnRequest> {
+    fields
+        .iter()
+        .map(|f| ColumnRequest {
+            name: f.name.clone(),
+            data_type: Some(f.data_type),
+        })
+        .collect()
+}
+
+/// How a point-in-time computation runs.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub(crate) threads: usize,
+    pub(crate) batch_size: usize,
+    /// Events beyond this many bytes (of files) spill to disk.
+    pub(crate) spill_above: u64,
+    /// Where spilled partitions go (the output's directory).
+    pub(crate) spill_dir: PathBuf,
+}
+
+/// Every spine row's aggregates, ready to be read in spine order.
+pub(crate) struct Aggregated {
+    plan: Arc<Plan>,
+    transform: String,
+    results: Store,
+    /// The next result batch of each partition, and where in it we are.
+    heads: Vec<Option<(RecordBatch, usize)>>,
+    sources: Vec<Box<dyn Iterator<Item = Result<RecordBatch>> + Send>>,
+    heap: BinaryHeap<std::cmp::Reverse<(u64, usize)>>,
+    /// Rows of the spine: each has one answer.
+    pub(crate) spine_rows: u64,
+    /// Events read.
+    pub(crate) events: u64,
+}
+
+impl std::fmt::Debug for Aggregated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregated")
+            .field("spine_rows", &self.spine_rows)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Aggregated {
+    /// Computes the aggregates of every row of `spine` from `events`.
+    pub(crate) fn compute(
+        transform: &Transform,
+        events: &Path,
+        spine: &Path,
+        options: &Options,
+    ) -> Result<Aggregated> {
+        let aggregation = super::declared(transform)?;
+        let plan = Arc::new(Plan::new(aggregation));
+        let naive = transform.config().naive_timestamps;
+        let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
+        let events_size = std::fs::metadata(events)
+            .map_err(|e| Error::io("cannot open", events, e))?
+            .len();
+        let spill = events_size > options.spill_above;
+        let partitions = if spill {
+            (events_size / options.spill_above.max(1) * 4).clamp(2, 1024) as usize
+        } else {
+            1
+        };
+        let dir = spill.then_some(options.spill_dir.as_path());
+
+        // 1. Events, through the transform's `events`, split by key.
+        let event_store = Store::new(partitions, event_schema(aggregation), dir)?;
+        let reader = Reader::open(
+            events,
+            Some(&requests(&event_columns(aggregation))),
+            options.batch_size,
+            naive,
+        )?;
+        let source = Mutex::new((reader, 0_u64));
+        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        thread::scope(|scope| {
+            for _ in 0..options.threads.max(1) {
+                scope.spawn(|| {
+                    loop {
+                        let next = {
+                            let mut source = source.lock().unwrap_or_else(|e| e.into_inner());
+                            let first = source.1;
+                            let batch = source.0.next();
+                            if let Some(Ok(batch)) = &batch {
+                                source.1 += batch.num_rows() as u64;
+                            }
+                            batch.map(|b| (first, b))
+                        };
+                        let Some((first, batch)) = next else { return };
+                        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                            return;
+                        }
+                        let result = batch
+                            .and_then(|batch| {
+                                event_batch(transform, &batch, naive)
+                                    .map_err(|e| in_file(e.offset_rows(first), events))
+                            })
+                            .and_then(|batch| split(&batch, key_type, partitions))
+                            .and_then(|parts| {
+                                parts
+                                    .into_iter()
+                                    .try_for_each(|(p, batch)| event_store.add(p, batch))
+                            });
+                        if let Err(error) = result {
+                            failure
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .get_or_insert(error);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(error);
+        }
+        event_store.seal()?;
+        let event_count: u64 = event_store
+            .partitions
+            .iter()
+            .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).rows)
+            .sum();
+
+        // 2. The spine's keys and times, with their rows, split by key.
+        let query_schema = Arc::new(Schema::new(vec![
+            Field {
+                name: "__key".into(),
+                ..aggregation.key.clone()
+            }
+            .arrow(),
+            ArrowField::new("__time", ArrowType::Int64, false),
+            ArrowField::new("__row", ArrowType::UInt64, false),
+        ]));
+        let query_store = Store::new(partitions, query_schema.clone(), dir)?;
+        let query_fields = [
+            aggregation.key.clone(),
+            Field {
+                name: aggregation.request_time.clone(),
+                data_type: DataType::TimestampMicros,
+                nullable: false,
+            },
+        ];
+        let mut spine_rows = 0_u64;
+        for batch in Reader::open(
+            spine,
+            Some(&requests(&query_fields)),
+            options.batch_size,
+            naive,
+        )? {
+            let batch = batch?;
+            let columns =
+                crate::engine::prepare_columns(transform.name(), &query_fields, &batch, naive)
+                    .map_err(|e| in_file(e.offset_rows(spine_rows), spine))?;
+            let times: ArrayRef = Arc::new(
+                columns[1]
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                    .reinterpret_cast::<arrow::datatypes::Int64Type>(),
+            );
+            let rows: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+                spine_rows..spine_rows + batch.num_rows() as u64,
+            ));
+            let queries =
+                RecordBatch::try_new(query_schema.clone(), vec![columns[0].clone(), times, rows])
+                    .map_err(|e| Error::Runtime(format!("cannot assemble the queries: {e}")))?;
+            for (partition, part) in split(&queries, key_type, partitions)? {
+                query_store.add(partition, part)?;
+            }
+            spine_rows += batch.num_rows() as u64;
+        }
+        query_store.seal()?;
+
+        // 3. Each partition's answers, sorted by spine row.
+        let results = Store::new(partitions, result_schema(&plan), dir)?;
+        let next_partition = Mutex::new(0_usize);
+        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        thread::scope(|scope| {
+            for _ in 0..options.threads.max(1) {
+                scope.spawn(|| {
+                    loop {
+                        let partition = {
+                            let mut next = next_partition.lock().unwrap_or_else(|e| e.into_inner());
+                            if *next == partitions {
+                                return;
+                            }
+                            *next += 1;
+                            *next - 1
+                        };
+                        let result = answer_partition(
+                            aggregation,
+                            &plan,
+                            &event_store,
+                            &query_store,
+                            partition,
+                        )
+                        .and_then(|batch| results.add(partition, batch));
+                        if let Err(error) = result {
+                            failure
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .get_or_insert(error);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(error);
+        }
+        results.seal()?;
+        drop(event_store);
+        drop(query_store);
+
+        // 4. Ready to merge in spine order.
+        let mut aggregated = Aggregated {
+            plan,
+            transform: transform.name().to_string(),
+            heads: Vec::with_capacity(partitions),
+            sources: Vec::with_capacity(partitions),
+            heap: BinaryHeap::new(),
+            results,
+            spine_rows,
+            events: event_count,
+        };
+        for partition in 0..partitions {
+            let source = aggregated.results.read(partition)?;
+            aggregated.sources.push(source);
+            aggregated.heads.push(None);
+            aggregated.advance(partition)?;
+        }
+        Ok(aggregated)
+    }
+
+    /// The aggregates' fields, in declared order (as the row function
+    /// takes them, named after them).
+    pub(crate) fn fields(&self) -> Vec<arrow::datatypes::FieldRef> {
+        self.plan
+            .aggregates
+            .iter()
+            .map(|a| Arc::new(ArrowField::new(&a.name, a.output.arrow(), true)))
+            .collect()
+    }
+
+    /// Loads the next row of `partition` into the heap.
+    fn advance(&mut self, partition: usize) -> Result<()> {
+        loop {
+            match &mut self.heads[partition] {
+                Some((batch, at)) if *at < batch.num_rows() => {
+                    let row = batch
+                        .column(0)
+                        .as_primitive::<arrow::datatypes::UInt64Type>()
+                        .value(*at);
+                    self.heap.push(std::cmp::Reverse((row, partition)));
+                    return Ok(());
+                }
+                _ => match self.sources[partition].next() {
+                    Some(batch) => self.heads[partition] = Some((batch?, 0)),
+                    None => {
+                        self.heads[partition] = None;
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+
+    /// The aggregate columns (one per aggregate, in declared order) of the
+    /// next `rows` spine rows, which start at row `first` of the spine;
+    /// with the errors of the rows whose aggregates could not be computed.
+    pub(crate) fn next_rows(
+        &mut self,
+        rows: usize,
+        first: u64,
+    ) -> Result<(Vec<ArrayRef>, Vec<Error>)> {
+        let mut picks: Vec<(RecordBatch, usize)> = Vec::with_capacity(rows);
+        let mut errors = Vec::new();
+        for expected in first..first + rows as u64 {
+            let Some(std::cmp::Reverse((row, partition))) = self.heap.pop() else {
+                return Err(Error::Runtime(format!(
+                    "the aggregates of spine row {expected} are missing"
+                )));
+            };
+            debug_assert_eq!(row, expected, "every spine row has one answer, in order");
+            let (batch, at) = self.heads[partition]
+                .as_mut()
+                .expect("a head for a heap entry");
+            let failed = batch.column(1).as_string::<i32>();
+            if failed.is_valid(*at) {
+                errors.push(Error::RowFailed {
+                    transform: self.transform.clone(),
+                    row: Some(row),
+                    message: failed.value(*at).to_string(),
+                });
+            }
+            picks.push((batch.clone(), *at));
+            *at += 1;
+            self.advance(partition)?;
+        }
+        let columns = (0..self.plan.aggregates.len())
+            .map(|index| {
+                let arrays: Vec<&dyn Array> = picks
+                    .iter()
+                    .map(|(batch, _)| batch.column(index + 2).as_ref())
+                    .collect();
+                let indices: Vec<(usize, usize)> = picks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, at))| (i, *at))
+                    .collect();
+                arrow::compute::interleave(&arrays, &indices)
+                    .map_err(|e| Error::Runtime(format!("cannot gather the aggregates: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((columns, errors))
+    }
+}
+
+/// The schema of a partition's answers: the spine row, why it failed
+/// (null when it did not), then one column per aggregate.
+fn result_schema(plan: &Plan) -> SchemaRef {
+    let mut fields = vec![
+        ArrowField::new("__row", ArrowType::UInt64, false),
+        ArrowField::new("__failed", ArrowType::Utf8, true),
+    ];
+    fields.extend(
+        plan.aggregates
+            .iter()
+            .map(|a| ArrowField::new(&a.name, a.output.arrow(), true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+/// One partition's answers, sorted by spine row.
+fn answer_partition(
+    aggregation: &Aggregation,
+    plan: &Plan,
+    events: &Store,
+    queries: &Store,
+    partition: usize,
+) -> Result<RecordBatch> {
+    let mut keyed: Vec<(Value, super::Event)> = Vec::new();
+    for batch in events.read(partition)? {
+        keyed.extend(events_of(aggregation, &batch?));
+    }
+    // Each entity's events in their one order.
+    keyed.sort_unstable();
+    let (keys, events): (Vec<Value>, Vec<super::Event>) = keyed.into_iter().unzip();
+    let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
+    let mut asked: Vec<(Value, i64, u64)> = Vec::new();
+    for batch in queries.read(partition)? {
+        let batch = batch?;
+        let times = batch
+            .column(1)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        let rows = batch
+            .column(2)
+            .as_primitive::<arrow::datatypes::UInt64Type>();
+        for row in 0..batch.num_rows() {
+            asked.push((
+                super::value::read(batch.column(0).as_ref(), key_type, row),
+                times.value(row),
+                rows.value(row),
+            ));
+        }
+    }
+    asked.sort_unstable();
+    let mut answers: Vec<(u64, std::result::Result<Vec<Answer>, String>)> =
+        Vec::with_capacity(asked.len());
+    let mut start = 0;
+    while start < asked.len() {
+        let key = &asked[start].0;
+        let end = start + asked[start..].partition_point(|(k, _, _)| k == key);
+        let from = keys.partition_point(|k| k < key);
+        let to = keys.partition_point(|k| k <= key);
+        let times: Vec<i64> = asked[start..end].iter().map(|(_, t, _)| *t).collect();
+        plan.answer(&events[from..to], &times, |query, result| {
+            answers.push((asked[start + query].2, result));
+        });
+        start = end;
+    }
+    answers.sort_unstable_by_key(|(row, _)| *row);
+    let rows: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+        answers.iter().map(|(r, _)| *r),
+    ));
+    let failed: ArrayRef = Arc::new(StringArray::from_iter(
+        answers
+            .iter()
+            .map(|(_, a)| a.as_ref().err().map(String::as_str)),
+    ));
+    let rows_of: Vec<Option<&[Answer]>> = answers
+        .iter()
+        .map(|(_, a)| a.as_ref().ok().map(Vec::as_slice))
+        .collect();
+    let mut columns = vec![rows, failed];
+    columns.extend(super::answer_columns(plan, &rows_of));
+    RecordBatch::try_new(result_schema(plan), columns)
+        .map_err(|e| Error::Runtime(format!("cannot assemble the aggregates: {e}")))
+}
+
+/// An error about a file's rows, said of the file.
+fn in_file(error: Error, path: &Path) -> Error {
+    match error {
+        Error::Io { .. } | Error::Data { .. } => error,
+        other if other.row().is_some() || other.column().is_some() => {
+            Error::data("cannot read", path, other.to_string())
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,110 @@
+//! Aggregations: `skewless run --events` against an independent reference
+//! written in plain Python (`host/tests/aggregations/`), by bits, on
+//! generated data with every edge of the semantics.
+
+use std::path::Path;
+use std::process::Command;
+
+use skewless_test_artifacts as artifacts;
+
+#[test]
+fn card_velocity_matches_the_python_reference_by_bits() {
+    let cache = tempfile::TempDir::new().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aggregations");
+    let output = Command::new(crate::conformance::python())
+        .current_dir(&dir)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .env("SKEWLESS", env!("CARGO_BIN_EXE_skewless"))
+        .env("SKEWLESS_CARD_VELOCITY", artifacts::CARD_VELOCITY)
+        .env("SKEWLESS_CACHE_DIR", cache.path())
+        .output()
+        .expect("run pytest");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn example(file: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/card-velocity/data")
+        .join(file)
+}
+
+/// `verify --events`: the backfill against an incremental state fed the
+/// events one at a time, shuffled; every output bit identical.
+#[test]
+fn verify_compares_the_backfill_with_an_incremental_state() {
+    let transform = crate::support::load(artifacts::CARD_VELOCITY);
+    let report = skewless::verify::Verify::new(&transform, example("spine.csv"))
+        .events(example("events.csv"))
+        .run()
+        .unwrap();
+    assert!(report.passed(), "{report:?}");
+    assert_eq!(report.rows, 1_000);
+    assert_eq!(report.incremental_events, Some(4_000));
+}
+
+/// An engine that keeps events in the order they arrive (a deliberately
+/// order-dependent one) is caught, naming the row, the feature and both
+/// values: the check can fail.
+#[test]
+fn verify_catches_an_order_dependent_engine() {
+    let transform = crate::support::load(artifacts::CARD_VELOCITY);
+    let report = skewless::verify::Verify::new(&transform, example("spine.csv"))
+        .events(example("events.csv"))
+        .with_arrival_order_state()
+        .run()
+        .unwrap();
+    assert!(!report.passed());
+    let path = &report.paths[0];
+    assert!(path.rows_differing > 0, "{path:?}");
+    let first = path.first_mismatch.as_ref().unwrap();
+    assert!(
+        !first.column.is_empty() && first.expected != first.actual,
+        "{first:?}"
+    );
+}
+
+/// The CLI's errors for events given to a row transform, or missing for an
+/// aggregating one, say what to do.
+#[test]
+fn events_are_required_exactly_when_a_transform_aggregates() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let run = |component: &str, events: Option<&Path>, input: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_skewless"));
+        command
+            .args(["run", component, "--input"])
+            .arg(input)
+            .arg("--output")
+            .arg(dir.path().join("out.parquet"))
+            .arg("--no-cache");
+        if let Some(events) = events {
+            command.arg("--events").arg(events);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let error = run(artifacts::CARD_VELOCITY, None, &example("spine.csv"));
+    assert!(
+        error.contains(
+            "transform `card-velocity` aggregates events: give the events file (`events`)"
+        ),
+        "{error}"
+    );
+    let transactions = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/fraud-features/data/transactions.csv");
+    let error = run(
+        artifacts::FRAUD_FEATURES,
+        Some(&example("events.csv")),
+        &transactions,
+    );
+    assert!(
+        error
+            .contains("transform `fraud-features` declares no aggregations, so it takes no events"),
+        "{error}"
+    );
+}
