@@ -61,6 +61,9 @@ import typing
 from typing import Any, Callable, NewType, Optional
 
 __all__ = [
+    "agg",
+    "aggregates",
+    "events",
     "Decimal",
     "Embedding",
     "Float32",
@@ -172,6 +175,11 @@ class TransformSpec:
     features: type
     #: Where the function is, for messages: ``module.py:line``.
     origin: str
+    #: Per parameter: None (one column) or the :class:`AggregatesSpec` of a
+    #: class of aggregates (several columns).
+    arguments: tuple = ()
+    #: The class of aggregates the function takes, if any.
+    aggregates: Any = None
 
 
 _REGISTERED: list[TransformSpec] = []
@@ -225,6 +233,72 @@ def _show(annotation: Any) -> str:
     return repr(annotation)
 
 
+def _signature(function: Callable[..., Any], where: str, groups: bool):
+    """The columns of `function`'s parameters (and which parameter is a
+    struct of aggregates, when `groups`), and its return dataclass with its
+    columns."""
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception as error:  # a name in an annotation that is not defined
+        raise SpecError(f"the annotations of `{where}` cannot be read: {error}") from None
+    parameters = inspect.signature(function).parameters.values()
+    inputs = []
+    arguments = []  # per parameter: None (a column) or an AggregatesSpec
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.POSITIONAL_ONLY):
+            raise SpecError(
+                f"parameter `{parameter.name}` of `{where}` is not a plain parameter "
+                f"(*args, **kwargs and keyword-only parameters are not columns); "
+                f"write one parameter per input column"
+            )
+        if parameter.name not in hints:
+            raise SpecError(
+                f"parameter `{parameter.name}` of `{where}` has no type annotation; "
+                f"{_WHAT_TO_WRITE}, e.g. `{parameter.name}: float`"
+            )
+        annotation = hints[parameter.name]
+        group = getattr(annotation, "__skewless_aggregates__", None)
+        if group is not None:
+            if not groups:
+                raise SpecError(
+                    f"parameter `{parameter.name}` of `{where}` is a class of aggregates; an "
+                    f"@events function reads event columns"
+                )
+            if any(a is not None for a in arguments):
+                raise SpecError(
+                    f"`{where}` takes two classes of aggregates; put every aggregate in one"
+                )
+            inputs.extend(group.fields)
+            arguments.append(group)
+            continue
+        data_type, nullable = _column_type(annotation, f"parameter `{parameter.name}` of `{where}`")
+        inputs.append(Column(parameter.name, data_type, nullable))
+        arguments.append(None)
+    if not inputs:
+        raise SpecError(f"`{where}` takes no parameters; each parameter is an input column")
+    features = hints.get("return")
+    if features is None:
+        raise SpecError(
+            f"`{where}` has no return annotation; return a dataclass whose fields are "
+            f"the output columns, e.g. `-> FraudFeatures`"
+        )
+    if not (isinstance(features, type) and dataclasses.is_dataclass(features)):
+        raise SpecError(
+            f"`{where}` returns {_show(features)}, not a dataclass; return a "
+            f"@dataclass whose fields are the output columns"
+        )
+    field_hints = typing.get_type_hints(features, include_extras=True)
+    outputs = []
+    for field in dataclasses.fields(features):
+        data_type, nullable = _column_type(
+            field_hints.get(field.name), f"field `{field.name}` of `{features.__qualname__}`"
+        )
+        outputs.append(Column(field.name, data_type, nullable))
+    if not outputs:
+        raise SpecError(f"`{features.__qualname__}` has no fields; each field is an output column")
+    return tuple(inputs), tuple(arguments), features, tuple(outputs)
+
+
 def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declares ``function`` the module's transform, named ``name`` (1 to 64
     lowercase letters, digits, ``-`` and ``_``) at ``version``.
@@ -232,54 +306,15 @@ def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callabl
     The signature is checked now, when the module is imported: an
     unsupported or missing annotation, a return type that is not a
     dataclass of supported fields, or a second ``@transform`` in the same
-    program raises :class:`SpecError` naming the parameter or field.
-    Returns the function unchanged, so tests call it directly.
+    program raises :class:`SpecError` naming the parameter or field. A
+    parameter whose type is an :func:`aggregates` class receives the
+    aggregates of the request's entity. Returns the function unchanged, so
+    tests call it directly.
     """
 
     def declare(function: Callable[..., Any]) -> Callable[..., Any]:
         where = f"{function.__module__}.{function.__qualname__}"
-        try:
-            hints = typing.get_type_hints(function, include_extras=True)
-        except Exception as error:  # a name in an annotation that is not defined
-            raise SpecError(f"the annotations of `{where}` cannot be read: {error}") from None
-        parameters = inspect.signature(function).parameters.values()
-        inputs = []
-        for parameter in parameters:
-            if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.POSITIONAL_ONLY):
-                raise SpecError(
-                    f"parameter `{parameter.name}` of `{where}` is not a plain parameter "
-                    f"(*args, **kwargs and keyword-only parameters are not columns); "
-                    f"write one parameter per input column"
-                )
-            if parameter.name not in hints:
-                raise SpecError(
-                    f"parameter `{parameter.name}` of `{where}` has no type annotation; "
-                    f"{_WHAT_TO_WRITE}, e.g. `{parameter.name}: float`"
-                )
-            data_type, nullable = _column_type(hints[parameter.name], f"parameter `{parameter.name}` of `{where}`")
-            inputs.append(Column(parameter.name, data_type, nullable))
-        if not inputs:
-            raise SpecError(f"`{where}` takes no parameters; each parameter is an input column")
-        features = hints.get("return")
-        if features is None:
-            raise SpecError(
-                f"`{where}` has no return annotation; return a dataclass whose fields are "
-                f"the output columns, e.g. `-> FraudFeatures`"
-            )
-        if not (isinstance(features, type) and dataclasses.is_dataclass(features)):
-            raise SpecError(
-                f"`{where}` returns {_show(features)}, not a dataclass; return a "
-                f"@dataclass whose fields are the output columns"
-            )
-        field_hints = typing.get_type_hints(features, include_extras=True)
-        outputs = []
-        for field in dataclasses.fields(features):
-            data_type, nullable = _column_type(
-                field_hints.get(field.name), f"field `{field.name}` of `{features.__qualname__}`"
-            )
-            outputs.append(Column(field.name, data_type, nullable))
-        if not outputs:
-            raise SpecError(f"`{features.__qualname__}` has no fields; each field is an output column")
+        inputs, arguments, features, outputs = _signature(function, where, groups=True)
         if _REGISTERED:
             other = _REGISTERED[0]
             raise SpecError(
@@ -287,16 +322,19 @@ def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callabl
                 f"component holds one transform: put each in its own project"
             )
         code = function.__code__
+        group = next((a for a in arguments if a is not None), None)
         _REGISTERED.append(
             TransformSpec(
                 name=name,
                 version=version,
                 description=inspect.cleandoc(function.__doc__ or ""),
-                inputs=tuple(inputs),
-                outputs=tuple(outputs),
+                inputs=inputs,
+                outputs=outputs,
                 function=function,
                 features=features,
                 origin=f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}",
+                arguments=arguments,
+                aggregates=group,
             )
         )
         return function
@@ -304,10 +342,233 @@ def transform(name: str, version: str) -> Callable[[Callable[..., Any]], Callabl
     return declare
 
 
+# ---------------------------------------------------------------------------
+# Aggregations
+# ---------------------------------------------------------------------------
+
+_UNITS = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000,
+          "d": 86_400_000_000, "w": 604_800_000_000}
+
+
+def _duration(text: str, what: str) -> int:
+    """`"90s"`, `"10m"`, `"1h"`, `"7d"`, `"2w"`, `"500ms"` in microseconds."""
+    if isinstance(text, str):
+        digits = text.strip()
+        number = digits.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = digits[len(number):]
+        if number.isdigit() and unit in _UNITS and (int(number) > 0 or what == "lateness"):
+            return int(number) * _UNITS[unit]
+    raise SpecError(
+        f"a {what} is a whole number and a unit: \"500ms\", \"30s\", \"10m\", \"1h\", "
+        f"\"7d\", \"2w\"; not {text!r}"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class EventsSpec:
+    """What :func:`events` declares."""
+
+    key: Column
+    time: str
+    request_time: str
+    tie_break: Optional[Column]
+    event_id: Optional[Column]
+    lateness_micros: int
+    inputs: tuple[Column, ...]
+    values: type
+    outputs: tuple[Column, ...]
+    function: Callable[..., Any]
+
+
+_KEY_TYPES = {"utf8", "int32", "int64"}
+
+
+def _named_column(text: str, default: str, allowed: set, what: str) -> Column:
+    name, _, type_name = text.partition(":")
+    name, type_name = name.strip(), (type_name.strip() or default)
+    if not name:
+        raise SpecError(f"the {what} column has an empty name")
+    if type_name == "timestamp":
+        type_name = "timestamp-micros"
+    if type_name not in allowed:
+        raise SpecError(
+            f"the {what} `{name}` is {type_name}; write \"{name}: T\" with T one of "
+            f"{', '.join(sorted(allowed))}"
+        )
+    return Column(name, type_name, False)
+
+
+def events(key: str, time: str, *, request_time: Optional[str] = None,
+           tie_break: Optional[str] = None, event_id: Optional[str] = None,
+           lateness: str = "0s") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declares a function from an event's columns to its values (a
+    dataclass) as the events an :func:`aggregates` class aggregates.
+
+    ``key`` names the entity's column (utf8; ``"account_id: int64"`` for
+    an integer key), ``time`` the events' timestamp column, ``request_time``
+    the requests' (default: the same name); ``tie_break="seq: int64"``
+    orders events of the same time, ``event_id`` identifies an event, and
+    ``lateness`` is how late one may arrive. Returns the function
+    unchanged."""
+
+    def declare(function: Callable[..., Any]) -> Callable[..., Any]:
+        where = f"{function.__module__}.{function.__qualname__}"
+        inputs, _, values, outputs = _signature(function, where, groups=False)
+        scalars = {"utf8", "int32", "int64", "float32", "float64", "boolean",
+                   "timestamp-micros", "date"}
+        function.__skewless_events__ = EventsSpec(
+            key=_named_column(key, "utf8", _KEY_TYPES, "key"),
+            time=time,
+            request_time=request_time or time,
+            tie_break=_named_column(tie_break, "int64", scalars, "tie-break")
+            if tie_break else None,
+            event_id=_named_column(event_id, "utf8", {"utf8", "int64"}, "event id")
+            if event_id else None,
+            lateness_micros=_duration(lateness, "lateness"),
+            inputs=inputs,
+            values=values,
+            outputs=outputs,
+            function=function,
+        )
+        return function
+
+    return declare
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    """One aggregate, as :mod:`skewless_guest.agg`'s functions make it."""
+
+    function: str
+    value: Optional[str]
+    filter: Optional[str]
+    window_micros: int
+    n: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregatesSpec:
+    """What :func:`aggregates` declares of a class."""
+
+    events: EventsSpec
+    fields: tuple[Column, ...]
+    aggregates: tuple[Aggregate, ...]
+    cls: type
+
+
+def aggregates(*, events: Callable[..., Any]) -> Callable[[type], type]:
+    """Declares a dataclass whose fields are aggregates of ``events`` (an
+    :func:`events` function), each annotated with what it computes::
+
+        @aggregates(events=transaction)
+        @dataclass
+        class Velocity:
+            tx_count_1h: Annotated[int, agg.count(window="1h")]
+            amount_mean_7d: Annotated[Optional[float], agg.mean("amount", window="7d")]
+
+    A transform takes the class as a parameter's type."""
+    source = getattr(events, "__skewless_events__", None)
+    if source is None:
+        raise SpecError(
+            f"`events={getattr(events, '__qualname__', events)!r}` is not an @events function"
+        )
+
+    def declare(cls: type) -> type:
+        where = cls.__qualname__
+        if not dataclasses.is_dataclass(cls):
+            raise SpecError(f"`{where}` is not a dataclass; put @aggregates above @dataclass")
+        hints = typing.get_type_hints(cls, include_extras=True)
+        value_names = {c.name: c for c in source.outputs}
+        fields, declared = [], []
+        for field in dataclasses.fields(cls):
+            annotation = hints.get(field.name)
+            at = f"field `{field.name}` of `{where}`"
+            spec = None
+            if typing.get_origin(annotation) is typing.Annotated:
+                spec = next((x for x in typing.get_args(annotation)[1:] if isinstance(x, Aggregate)), None)
+            if spec is None:
+                raise SpecError(
+                    f"{at} is not an aggregate; annotate it, e.g. "
+                    f"`Annotated[int, agg.count(window=\"1h\")]`"
+                )
+            for name in (spec.value, spec.filter):
+                if name is not None and name not in value_names:
+                    raise SpecError(
+                        f"{at} reads `{name}`, which is not a field of "
+                        f"`{source.values.__qualname__}` (the events' values)"
+                    )
+            if spec.filter is not None and value_names[spec.filter].data_type != "boolean":
+                raise SpecError(f"{at} filters on `{spec.filter}`, which is not a bool")
+            data_type, nullable = _column_type(typing.get_args(annotation)[0], at)
+            value_type = value_names[spec.value].data_type if spec.value else None
+            wanted, may_be_null = _aggregate_type(spec, value_type, at)
+            if data_type != wanted or (may_be_null and not nullable):
+                shown = _python_type(wanted)
+                raise SpecError(
+                    f"{at} is `agg.{spec.function}`, which gives "
+                    f"{f'Optional[{shown}]' if may_be_null else shown}; annotate it "
+                    f"`Annotated[{f'Optional[{shown}]' if may_be_null else shown}, ...]`"
+                )
+            fields.append(Column(field.name, data_type, nullable))
+            declared.append(spec)
+        if not fields:
+            raise SpecError(f"`{where}` has no fields; each field is an aggregate")
+        cls.__skewless_aggregates__ = AggregatesSpec(source, tuple(fields), tuple(declared), cls)
+        return cls
+
+    return declare
+
+
+_NUMBERS = {"int32", "int64", "float32", "float64"}
+
+
+def _aggregate_type(spec: Aggregate, value: Optional[str], at: str) -> tuple[str, bool]:
+    """What an aggregate gives (the host's rule, `AggregateFunction::output`):
+    its contract type and whether it may be None."""
+    function = spec.function
+    if function == "seconds_since_last":
+        if value is not None:
+            raise SpecError(f"{at}: `agg.seconds_since_last` reads no value (it counts events)")
+        return "float64", True
+    if function == "count":
+        return "int64", False
+    if value is None:
+        raise SpecError(f"{at}: `agg.{function}` needs a value to read")
+    if value.startswith(("list<", "fixed-size-list<")):
+        raise SpecError(f"{at} reads a {_python_type(value)} value; aggregates read scalar values")
+    if function in ("sum", "mean"):
+        if value.startswith("decimal(") and function == "sum":
+            return "decimal(38," + value[len("decimal("):].split(",")[1], False
+        if value not in _NUMBERS:
+            raise SpecError(f"{at}: `agg.{function}` adds numbers, not {_python_type(value)}")
+        if function == "mean":
+            return "float64", True
+        return ("int64" if value.startswith("int") else "float64"), False
+    if function == "count_distinct":
+        return "int64", False
+    if function == "last_n":
+        return f"list<{value}>", False
+    return value, True
+
+
+def _python_type(data_type: str) -> str:
+    """A contract type as a Python annotation, for messages."""
+    if data_type.startswith("list<"):
+        return f"list[{_python_type(data_type[5:-1])}]"
+    if data_type.startswith("decimal("):
+        return "skewless_guest.Decimal" + data_type[len("decimal"):].replace(",", ", ")
+    names = {name: getattr(python, "__name__", str(python)) for python, name in _TYPES.items()}
+    names.update({"int32": "skewless_guest.Int32", "float32": "skewless_guest.Float32",
+                  "timestamp-micros": "datetime", "date": "date"})
+    return names.get(data_type, data_type)
+
+
 def spec() -> Optional[TransformSpec]:
     """The program's transform, once its module has been imported."""
     return _REGISTERED[0] if _REGISTERED else None
 
+
+from . import agg  # noqa: E402  (the aggregate functions, after Aggregate)
 
 # The epoch, for timestamp arithmetic (microseconds since it, UTC).
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)

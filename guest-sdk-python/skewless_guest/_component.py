@@ -399,13 +399,37 @@ def _transform():
     return found
 
 
-def _run_rows(input: Batch, inputs, outputs, function, features) -> Batch:
-    """Every row of `input` through `function` (arguments `inputs`, result
-    a `features` dataclass of `outputs`), in runs the host budgets."""
+def _grouped(readers, arguments):
+    """The argument readers when a parameter is a class of aggregates: that
+    parameter reads its fields' columns and builds the class."""
+    if not any(a is not None for a in arguments):
+        return readers
+    grouped, at = [], 0
+    for argument in arguments:
+        if argument is None:
+            grouped.append(readers[at])
+            at += 1
+        else:
+            fields = readers[at:at + len(argument.fields)]
+            cls = argument.cls
+
+            def group(row, fields=fields, cls=cls):
+                return cls(*[read(row) for read in fields])
+
+            grouped.append(group)
+            at += len(argument.fields)
+    return grouped
+
+
+def _run_rows(input: Batch, inputs, outputs, function, features, arguments=()) -> Batch:
+    """Every row of `input` through `function` (arguments `inputs`, or
+    classes of aggregates where `arguments` says so; result a `features`
+    dataclass of `outputs`), in runs the host budgets."""
     rows = input.num_rows
     if len(input.columns) != len(inputs):
         raise _invalid(f"expected {len(inputs)} input columns, got {len(input.columns)}")
     readers = [_reader(column, declared, rows) for column, declared in zip(input.columns, inputs)]
+    readers = _grouped(readers, arguments)
     builders = [_Builder(column, rows) for column in outputs]
     names = [column.name for column in outputs]
 
@@ -457,6 +481,42 @@ def _run_rows(input: Batch, inputs, outputs, function, features) -> Batch:
     return Batch(rows, [builder.finish() for builder in builders])
 
 
+def _function(aggregate):
+    name = aggregate.function
+    if name == "last_n":
+        return wit.AggregateFunction_LastN(aggregate.n)
+    return {
+        "count": wit.AggregateFunction_Count,
+        "sum": wit.AggregateFunction_Sum,
+        "mean": wit.AggregateFunction_Mean,
+        "min": wit.AggregateFunction_Min,
+        "max": wit.AggregateFunction_Max,
+        "count_distinct": wit.AggregateFunction_CountDistinct,
+        "first": wit.AggregateFunction_First,
+        "last": wit.AggregateFunction_Last,
+        "seconds_since_last": wit.AggregateFunction_SecondsSinceLast,
+    }[name]()
+
+
+def _aggregation(group):
+    """The contract's declaration of a class of aggregates."""
+    if group is None:
+        return None
+    source = group.events
+    return wit.Aggregation(
+        _wit_field(source.key),
+        source.time,
+        source.request_time,
+        [_wit_field(c) for c in source.inputs],
+        [_wit_field(c) for c in source.outputs],
+        _wit_field(source.tie_break) if source.tie_break else None,
+        _wit_field(source.event_id) if source.event_id else None,
+        source.lateness_micros,
+        [wit.Aggregate(column.name, _function(a), a.value, a.filter, a.window_micros)
+         for column, a in zip(group.fields, group.aggregates)],
+    )
+
+
 class WitWorld(wit_world.WitWorld):
     """The component's exports: `describe`, `transform` and `events`."""
 
@@ -468,12 +528,17 @@ class WitWorld(wit_world.WitWorld):
             found.description,
             [_wit_field(c) for c in found.inputs],
             [_wit_field(c) for c in found.outputs],
-            None,
+            _aggregation(found.aggregates),
         )
 
     def transform(self, input: Batch) -> Batch:
         found = _transform()
-        return _run_rows(input, found.inputs, found.outputs, found.function, found.features)
+        return _run_rows(input, found.inputs, found.outputs, found.function, found.features,
+                         found.arguments)
 
     def events(self, input: Batch) -> Batch:
-        raise _invalid("this transform declares no aggregations, so it takes no events")
+        group = _transform().aggregates
+        if group is None:
+            raise _invalid("this transform declares no aggregations, so it takes no events")
+        source = group.events
+        return _run_rows(input, source.inputs, source.outputs, source.function, source.values)

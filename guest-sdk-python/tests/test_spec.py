@@ -130,3 +130,82 @@ def test_a_decimal_needs_its_precision_and_scale():
             return Out(1.0)
     with pytest.raises(SpecError, match="a decimal has 1 to 38 digits"):
         skewless_guest.Decimal(40, 2)
+
+
+def _transactions():
+    @dataclass
+    class Tx:
+        amount: Optional[float]
+        declined: bool
+
+    @skewless_guest.events(key="card_id", time="ts", tie_break="seq: int64")
+    def tx(amount: Optional[float], declined: bool) -> Tx:
+        return Tx(amount, declined)
+
+    return tx
+
+
+def test_aggregates_become_the_declaration_and_the_transform_takes_their_class():
+    from typing import Annotated
+
+    from skewless_guest import agg
+
+    tx = _transactions()
+
+    @skewless_guest.aggregates(events=tx)
+    @dataclass
+    class Velocity:
+        n_1h: Annotated[int, agg.count(window="1h")]
+        declined_1d: Annotated[int, agg.count(window="1d", filter="declined")]
+        mean_7d: Annotated[Optional[float], agg.mean("amount", window="7d")]
+
+    @dataclass
+    class Features:
+        ratio: Optional[float]
+
+    @skewless_guest.transform(name="velocity", version="1")
+    def velocity(amount: float, v: Velocity) -> Features:
+        return Features(None if v.mean_7d is None else amount / v.mean_7d)
+
+    spec = skewless_guest.spec()
+    group = spec.aggregates
+    assert group.events.key.name == "card_id" and group.events.key.data_type == "utf8"
+    assert group.events.tie_break.data_type == "int64"
+    assert [(c.name, c.data_type, c.nullable) for c in group.events.outputs] == [
+        ("amount", "float64", True), ("declined", "boolean", False)]
+    assert [(a.function, a.value, a.filter, a.window_micros) for a in group.aggregates] == [
+        ("count", None, None, 3_600_000_000),
+        ("count", None, "declined", 86_400_000_000),
+        ("mean", "amount", None, 7 * 86_400_000_000)]
+    assert [(c.name, c.data_type, c.nullable) for c in group.fields] == [
+        ("n_1h", "int64", False), ("declined_1d", "int64", False), ("mean_7d", "float64", True)]
+
+
+@pytest.mark.parametrize("field, message", [
+    ('n: int', r"field `n` of `.*V` is not an aggregate; annotate it"),
+    ('n: Annotated[int, agg.count(window="1 hour")]', r"a window is a whole number and a unit"),
+    ('n: Annotated[float, agg.sum("price", window="1h")]', r"reads `price`, which is not a field of `.*Tx`"),
+    ('n: Annotated[int, agg.count(window="1h", filter="amount")]', r"filters on `amount`, which is not a bool"),
+    ('n: Annotated[float, agg.count(window="1h")]', r"is `agg.count`, which gives int; annotate it `Annotated\[int, ...\]`"),
+    ('n: Annotated[float, agg.max("amount", window="1h")]', r"which gives Optional\[float\]"),
+    ('n: Annotated[int, agg.sum("declined", window="1h")]', r"`agg.sum` adds numbers, not bool"),
+])
+def test_an_aggregate_that_cannot_be_computed_says_why(field, message):
+    from typing import Annotated  # noqa: F401  (the annotations' names)
+
+    from skewless_guest import agg  # noqa: F401
+
+    tx = _transactions()
+    namespace = {}
+    with pytest.raises(SpecError, match=message):
+        exec(f"@dataclass\nclass V:\n    {field}\n", {**globals(), "Annotated": Annotated, "agg": agg}, namespace)
+        skewless_guest.aggregates(events=tx)(namespace["V"])
+
+
+def test_events_keys_must_be_keys():
+    with pytest.raises(SpecError, match=r"the key `card` is float64; write \"card: T\""):
+        @skewless_guest.events(key="card: float64", time="ts")
+        def tx(amount: float) -> Out:
+            return Out(amount, None, None)
+    with pytest.raises(SpecError, match=r"is not an @events function"):
+        skewless_guest.aggregates(events=print)

@@ -16,6 +16,10 @@ fn card_velocity_matches_the_python_reference_by_bits() {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .env("SKEWLESS", env!("CARGO_BIN_EXE_skewless"))
         .env("SKEWLESS_CARD_VELOCITY", artifacts::CARD_VELOCITY)
+        .env(
+            "SKEWLESS_CARD_VELOCITY_PY",
+            crate::python::python_guest("examples/card-velocity-py"),
+        )
         .env("SKEWLESS_CACHE_DIR", cache.path())
         .output()
         .expect("run pytest");
