@@ -12,6 +12,7 @@
 //! when complete; any error leaves no output file. Errors name the row
 //! counted from the start of the input file.
 
+pub use crate::aggregate::backfill::PointInTime;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -298,8 +299,8 @@ impl Backfill {
                 };
                 Some(crate::aggregate::backfill::Aggregated::compute(
                     &self.transform,
-                    events,
-                    &self.input,
+                    &crate::aggregate::backfill::Data::File(events),
+                    &crate::aggregate::backfill::Data::File(&self.input),
                     &options,
                 )?)
             }
@@ -548,22 +549,15 @@ impl Source {
         let Some(aggregated) = &mut self.aggregated else {
             return Some(Ok(batch));
         };
-        let (columns, failed) = match aggregated.next_rows(batch.num_rows(), first) {
-            Ok(answers) => answers,
+        let (batch, failed) = match aggregated.append(&batch, first) {
+            Ok(appended) => appended,
             Err(error) => return Some(Err(error)),
         };
         if !self.lenient && !failed.is_empty() {
             return Some(Err(failed.into_iter().next().expect("not empty")));
         }
         self.aside.extend(failed);
-        let mut all = batch.columns().to_vec();
-        all.extend(columns);
-        let options =
-            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        Some(
-            RecordBatch::try_new_with_options(self.schema.clone(), all, &options)
-                .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}"))),
-        )
+        Some(Ok(batch))
     }
 
     fn take_set_aside(&mut self) -> Vec<Error> {

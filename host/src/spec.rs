@@ -452,6 +452,44 @@ pub struct Aggregate {
     pub window_micros: i64,
 }
 
+/// A length of time in microseconds as its largest whole unit: `7d`,
+/// `24h`, `90s`, `1500ms`, `7us`.
+pub fn duration_text(micros: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [
+        (86_400_000_000, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+        (1_000_000, "s"),
+        (1_000, "ms"),
+    ];
+    if micros == 0 {
+        return "0s".into();
+    }
+    for (unit, name) in UNITS {
+        // A day is read as `24h`, as windows are usually written.
+        if micros % unit == 0 && (name != "d" || micros > unit) {
+            return format!("{}{name}", micros / unit);
+        }
+    }
+    format!("{micros}us")
+}
+
+impl fmt::Display for Aggregate {
+    /// `count over 1h`, `sum(amount) over 24h where declined`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.function, &self.value) {
+            (AggregateFunction::LastN(n), Some(value)) => write!(f, "last_n({value}, {n})")?,
+            (function, Some(value)) => write!(f, "{function}({value})")?,
+            (function, None) => write!(f, "{function}")?,
+        }
+        write!(f, " over {}", duration_text(self.window_micros))?;
+        if let Some(filter) = &self.filter {
+            write!(f, " where {filter}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What an aggregate computes (see the README's "Aggregations").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -598,8 +636,31 @@ impl TransformInfo {
         Ok(())
     }
 
-    /// The inputs that come from requests (or a spine): every input but
-    /// the aggregates.
+    /// The columns a spine (or a request) gives: with aggregations, the
+    /// key and the time first, then the row function's own inputs (every
+    /// input but the aggregates); without, the inputs.
+    pub fn spine_inputs(&self) -> Vec<Field> {
+        let mut fields = Vec::new();
+        if let Some(aggregation) = &self.aggregation {
+            fields.push(aggregation.key.clone());
+            if aggregation.request_time != aggregation.key.name {
+                fields.push(Field {
+                    name: aggregation.request_time.clone(),
+                    data_type: DataType::TimestampMicros,
+                    nullable: false,
+                });
+            }
+        }
+        for field in self.request_inputs() {
+            if !fields.iter().any(|f| f.name == field.name) {
+                fields.push(field);
+            }
+        }
+        fields
+    }
+
+    /// The row function's inputs that requests give (without the
+    /// aggregates the host computes); all of them without aggregations.
     pub fn request_inputs(&self) -> Vec<Field> {
         match &self.aggregation {
             None => self.inputs.clone(),
@@ -638,6 +699,35 @@ impl TransformInfo {
 }
 
 impl Aggregation {
+    /// The event columns the engine itself reads: the key, the time and
+    /// the tie-break, with their declared types.
+    pub fn engine_columns(&self) -> Vec<Field> {
+        let mut fields = vec![
+            self.key.clone(),
+            Field {
+                name: self.event_time.clone(),
+                data_type: DataType::TimestampMicros,
+                nullable: false,
+            },
+        ];
+        if let Some(tie) = &self.tie_break {
+            fields.push(tie.clone());
+        }
+        fields
+    }
+
+    /// Every column events must have: what the engine reads, then what
+    /// the transform's `events` reads and the event id, each once.
+    pub fn event_columns(&self) -> Vec<Field> {
+        let mut fields = self.engine_columns();
+        for field in self.event_inputs.iter().chain(self.event_id.iter()) {
+            if !fields.iter().any(|f| f.name == field.name) {
+                fields.push(field.clone());
+            }
+        }
+        fields
+    }
+
     /// The type of event value `name`, if there is one.
     pub fn event_value(&self, name: &str) -> Option<&Field> {
         self.event_values.iter().find(|f| f.name == name)
@@ -824,6 +914,40 @@ impl Provenance {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_read_as_declared() {
+        let aggregate = |function, value: Option<&str>, filter: Option<&str>, window_micros| {
+            Aggregate {
+                name: "x".into(),
+                function,
+                value: value.map(Into::into),
+                filter: filter.map(Into::into),
+                window_micros,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            aggregate(AggregateFunction::Count, None, None, 3_600_000_000),
+            "count over 1h"
+        );
+        assert_eq!(
+            aggregate(
+                AggregateFunction::Sum,
+                Some("amount"),
+                Some("declined"),
+                86_400_000_000
+            ),
+            "sum(amount) over 24h where declined"
+        );
+        assert_eq!(
+            aggregate(AggregateFunction::LastN(3), Some("m"), None, 1_500),
+            "last_n(m, 3) over 1500us"
+        );
+        assert_eq!(duration_text(7 * 86_400_000_000), "7d");
+        assert_eq!(duration_text(90_000_000), "90s");
+        assert_eq!(duration_text(0), "0s");
+    }
 
     fn info() -> TransformInfo {
         let field = |name: &str| Field {

@@ -407,7 +407,8 @@ impl Verify {
     fn incremental_state(&self, events: &Path) -> Result<crate::aggregate::State> {
         let aggregation = crate::aggregate::declared(&self.transform)?;
         let naive = self.transform.config().naive_timestamps;
-        let requests: Vec<ColumnRequest> = crate::aggregate::event_columns(aggregation)
+        let requests: Vec<ColumnRequest> = aggregation
+            .event_columns()
             .into_iter()
             .map(|field| ColumnRequest {
                 name: field.name,

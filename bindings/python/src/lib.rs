@@ -249,6 +249,25 @@ impl NativeTransform {
         serde_json::to_string(self.transform.info()).expect("a spec serializes")
     }
 
+    /// The columns a spine gives (the key and time first when the
+    /// transform aggregates), as JSON fields.
+    fn spine_inputs_json(&self) -> String {
+        serde_json::to_string(&self.transform.info().spine_inputs()).expect("fields serialize")
+    }
+
+    /// The columns events give (for a transform that aggregates), as
+    /// JSON fields.
+    fn event_columns_json(&self) -> String {
+        let columns = self
+            .transform
+            .info()
+            .aggregation
+            .as_ref()
+            .map(|a| a.event_columns())
+            .unwrap_or_default();
+        serde_json::to_string(&columns).expect("fields serialize")
+    }
+
     /// The provenance metadata entries the outputs carry.
     fn provenance(&self) -> Vec<(String, String)> {
         self.transform.provenance().to_metadata()
@@ -272,17 +291,45 @@ impl NativeTransform {
 
     /// The features of `data` (with `keep` columns first) as a pyarrow
     /// Table whose schema carries the provenance.
-    #[pyo3(signature = (data, keep=Vec::new()))]
+    #[pyo3(signature = (data, keep=Vec::new(), events=None))]
     fn transform<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
         keep: Vec<String>,
+        events: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (schema, batches) = batches_of(data)?;
+        let events = events.map(batches_of).transpose()?;
         let transform = &self.transform;
         let computed = py.detach(|| -> skewless::Result<(SchemaRef, Vec<RecordBatch>)> {
             skewless::backfill::check_keep(transform, &keep)?;
+            let mut aggregates = match (&transform.info().aggregation, &events) {
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return Err(Error::BadRequest(format!(
+                        "transform `{}` declares no aggregations, so it takes no `events=`",
+                        transform.name()
+                    )));
+                }
+                (Some(_), None) => {
+                    return Err(Error::BadRequest(format!(
+                        "transform `{}` aggregates events: pass them as `events=` (Arrow data, \
+                         like the spine), beside the spine's rows (key, time, and the other \
+                         inputs)",
+                        transform.name()
+                    )));
+                }
+                (Some(_), Some((event_schema, event_batches))) => {
+                    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+                    Some(skewless::backfill::PointInTime::new(
+                        transform,
+                        (event_schema, event_batches),
+                        (&schema, &batches),
+                        threads,
+                    )?)
+                }
+            };
             let kept = kept_indices(&schema, &keep)?;
             let fields = kept
                 .iter()
@@ -294,7 +341,11 @@ impl NativeTransform {
                 Arc::new(Schema::new(fields.collect::<Vec<_>>()).with_metadata(metadata));
             if batches.iter().all(|b| b.num_rows() == 0) {
                 // No rows: the columns are still checked, as for a file.
-                transform.prepare_input(&RecordBatch::new_empty(schema.clone()))?;
+                let mut empty = RecordBatch::new_empty(schema.clone());
+                if let Some(aggregates) = &mut aggregates {
+                    empty = aggregates.with_aggregates(&empty)?;
+                }
+                transform.prepare_input(&empty)?;
             }
             let mut outputs = Vec::new();
             let mut first_row = 0_u64;
@@ -304,7 +355,10 @@ impl NativeTransform {
                 // that a table of one huge chunk stays within guest memory.
                 for start in (0..rows).step_by(skewless::backfill::DEFAULT_BATCH_SIZE) {
                     let len = (rows - start).min(skewless::backfill::DEFAULT_BATCH_SIZE);
-                    let slice = batch.slice(start, len);
+                    let mut slice = batch.slice(start, len);
+                    if let Some(aggregates) = &mut aggregates {
+                        slice = aggregates.with_aggregates(&slice)?;
+                    }
                     let features = transform
                         .call(&slice)
                         .map_err(|e| e.offset_rows(first_row + start as u64))?;
@@ -359,7 +413,7 @@ impl NativeTransform {
 /// `skewless run`'s backfill: returns (rows, batches, seconds, rejected).
 #[pyfunction]
 #[pyo3(signature = (transform, input, output, *, keep=Vec::new(), on_error="fail", rejects=None,
-    max_rejects=None, batch_size=None, threads=None))]
+    max_rejects=None, batch_size=None, threads=None, events=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -372,6 +426,7 @@ fn run(
     max_rejects: Option<&str>,
     batch_size: Option<usize>,
     threads: Option<usize>,
+    events: Option<PathBuf>,
 ) -> PyResult<(u64, u64, f64, u64)> {
     let on_error: OnError = on_error.parse().map_err(PyValueError::new_err)?;
     let mut backfill = Backfill::new(&transform.transform, input, output)
@@ -389,6 +444,9 @@ fn run(
     }
     if let Some(threads) = threads {
         backfill = backfill.threads(threads);
+    }
+    if let Some(events) = events {
+        backfill = backfill.events(events);
     }
     let summary = py.detach(|| backfill.run()).py_err(py)?;
     Ok((

@@ -31,7 +31,7 @@ use std::thread;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 
-use super::{Answer, Plan, Value, event_batch, event_columns, event_schema, events_of};
+use super::{Answer, Plan, Value, event_batch, event_schema, events_of};
 use crate::engine::Transform;
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Reader};
@@ -198,6 +198,62 @@ pub(crate) struct Options {
     pub(crate) spill_dir: PathBuf,
 }
 
+/// Where a backfill's events or spine come from.
+pub(crate) enum Data<'a> {
+    /// A data file, in any supported format.
+    File(&'a Path),
+    /// Arrow batches in memory; `name` stands for the file in errors.
+    Memory {
+        name: &'a str,
+        schema: &'a SchemaRef,
+        batches: &'a [RecordBatch],
+    },
+}
+
+impl Data<'_> {
+    /// `error`, about rows or columns of this data, saying which data.
+    fn within(&self, error: Error) -> Error {
+        match self {
+            Data::File(path) => in_file(error, path),
+            Data::Memory { name, .. } => match error {
+                Error::BadRequest(message) if !message.contains(&format!("`{name}`")) => {
+                    Error::BadRequest(format!("in `{name}`: {message}"))
+                }
+                other => other,
+            },
+        }
+    }
+
+    /// Its size in bytes (a file's on disk, batches' in memory).
+    fn size(&self) -> Result<u64> {
+        match self {
+            Data::File(path) => Ok(std::fs::metadata(path)
+                .map_err(|e| Error::io("cannot open", path, e))?
+                .len()),
+            Data::Memory { batches, .. } => Ok(batches
+                .iter()
+                .map(|b| b.get_array_memory_size() as u64)
+                .sum()),
+        }
+    }
+
+    fn open(
+        &self,
+        columns: &[ColumnRequest],
+        batch_size: usize,
+        naive: crate::spec::NaiveTimestamps,
+    ) -> Result<Reader> {
+        match self {
+            Data::File(path) => Reader::open(path, Some(columns), batch_size, naive),
+            Data::Memory {
+                name,
+                schema,
+                batches,
+            } => Reader::from_batches(name, schema, batches, Some(columns), batch_size),
+        }
+    }
+}
+
 /// Every spine row's aggregates, ready to be read in spine order.
 pub(crate) struct Aggregated {
     plan: Arc<Plan>,
@@ -226,17 +282,16 @@ impl Aggregated {
     /// Computes the aggregates of every row of `spine` from `events`.
     pub(crate) fn compute(
         transform: &Transform,
-        events: &Path,
-        spine: &Path,
+        events: &Data<'_>,
+        spine: &Data<'_>,
         options: &Options,
     ) -> Result<Aggregated> {
         let aggregation = super::declared(transform)?;
         let plan = Arc::new(Plan::new(aggregation));
         let naive = transform.config().naive_timestamps;
         let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
-        let events_size = std::fs::metadata(events)
-            .map_err(|e| Error::io("cannot open", events, e))?
-            .len();
+        let events_size = events.size()?;
+
         let spill = events_size > options.spill_above;
         let partitions = if spill {
             (events_size / options.spill_above.max(1) * 4).clamp(2, 1024) as usize
@@ -247,9 +302,8 @@ impl Aggregated {
 
         // 1. Events, through the transform's `events`, split by key.
         let event_store = Store::new(partitions, event_schema(aggregation), dir)?;
-        let reader = Reader::open(
-            events,
-            Some(&requests(&event_columns(aggregation))),
+        let reader = events.open(
+            &requests(&aggregation.event_columns()),
             options.batch_size,
             naive,
         )?;
@@ -275,7 +329,7 @@ impl Aggregated {
                         let result = batch
                             .and_then(|batch| {
                                 event_batch(transform, &batch, naive)
-                                    .map_err(|e| in_file(e.offset_rows(first), events))
+                                    .map_err(|e| events.within(e.offset_rows(first)))
                             })
                             .and_then(|batch| split(&batch, key_type, partitions))
                             .and_then(|parts| {
@@ -324,16 +378,11 @@ impl Aggregated {
             },
         ];
         let mut spine_rows = 0_u64;
-        for batch in Reader::open(
-            spine,
-            Some(&requests(&query_fields)),
-            options.batch_size,
-            naive,
-        )? {
+        for batch in spine.open(&requests(&query_fields), options.batch_size, naive)? {
             let batch = batch?;
             let columns =
                 crate::engine::prepare_columns(transform.name(), &query_fields, &batch, naive)
-                    .map_err(|e| in_file(e.offset_rows(spine_rows), spine))?;
+                    .map_err(|e| spine.within(e.offset_rows(spine_rows)))?;
             let times: ArrayRef = Arc::new(
                 columns[1]
                     .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
@@ -479,6 +528,15 @@ impl Aggregated {
             *at += 1;
             self.advance(partition)?;
         }
+        if picks.is_empty() {
+            let empty = self
+                .plan
+                .aggregates
+                .iter()
+                .map(|a| arrow::array::new_empty_array(&a.output.arrow()))
+                .collect();
+            return Ok((empty, errors));
+        }
         let columns = (0..self.plan.aggregates.len())
             .map(|index| {
                 let arrays: Vec<&dyn Array> = picks
@@ -495,6 +553,94 @@ impl Aggregated {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((columns, errors))
+    }
+}
+
+impl Aggregated {
+    /// `batch` (the spine's next rows, from row `first`) with each row's
+    /// aggregates appended as columns named after them, as the row
+    /// function takes them; with the errors of the rows whose aggregates
+    /// could not be computed (their aggregates are null).
+    pub(crate) fn append(
+        &mut self,
+        batch: &RecordBatch,
+        first: u64,
+    ) -> Result<(RecordBatch, Vec<Error>)> {
+        let (columns, failed) = self.next_rows(batch.num_rows(), first)?;
+        let schema = batch.schema();
+        let mut fields = schema.fields().to_vec();
+        fields.extend(self.fields());
+        let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let mut all = batch.columns().to_vec();
+        all.extend(columns);
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let batch = RecordBatch::try_new_with_options(schema, all, &options)
+            .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}")))?;
+        Ok((batch, failed))
+    }
+}
+
+/// Point-in-time aggregates for Arrow data in memory (what the Python
+/// package's `transform(spine, events=...)` and `skewless.spark` run):
+/// the same engine as [`crate::backfill::Backfill::events`], without files.
+pub struct PointInTime {
+    aggregated: Aggregated,
+    row: u64,
+}
+
+impl std::fmt::Debug for PointInTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PointInTime")
+            .field("aggregated", &self.aggregated)
+            .field("row", &self.row)
+            .finish()
+    }
+}
+
+impl PointInTime {
+    /// Computes every spine row's aggregates from `events` on `threads`
+    /// threads. Each is a schema and its batches; in errors, the events
+    /// are called `events` and the spine `input`. Large events spill to
+    /// the system's temporary directory, as a backfill's do.
+    pub fn new(
+        transform: &Transform,
+        events: (&SchemaRef, &[RecordBatch]),
+        spine: (&SchemaRef, &[RecordBatch]),
+        threads: usize,
+    ) -> Result<PointInTime> {
+        let options = Options {
+            threads,
+            batch_size: crate::backfill::DEFAULT_BATCH_SIZE,
+            spill_above: DEFAULT_SPILL_ABOVE,
+            spill_dir: std::env::temp_dir(),
+        };
+        let events = Data::Memory {
+            name: "events",
+            schema: events.0,
+            batches: events.1,
+        };
+        let spine = Data::Memory {
+            name: "input",
+            schema: spine.0,
+            batches: spine.1,
+        };
+        let aggregated = Aggregated::compute(transform, &events, &spine, &options)?;
+        Ok(PointInTime { aggregated, row: 0 })
+    }
+
+    /// The next rows of the spine (in order, as given to
+    /// [`PointInTime::new`]) with their aggregates appended: what
+    /// [`Transform::call`] takes. A row whose aggregates cannot be
+    /// computed is an error naming it.
+    pub fn with_aggregates(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let first = self.row;
+        let (batch, failed) = self.aggregated.append(batch, first)?;
+        self.row += batch.num_rows() as u64;
+        match failed.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(batch),
+        }
     }
 }
 

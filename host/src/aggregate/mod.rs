@@ -56,39 +56,6 @@ pub(crate) fn declared(transform: &Transform) -> Result<&Aggregation> {
     })
 }
 
-/// The event columns the engine itself reads: the key, the time and the
-/// tie-break, with their declared types.
-pub(crate) fn engine_columns(aggregation: &Aggregation) -> Vec<Field> {
-    let mut fields = vec![
-        aggregation.key.clone(),
-        Field {
-            name: aggregation.event_time.clone(),
-            data_type: DataType::TimestampMicros,
-            nullable: false,
-        },
-    ];
-    if let Some(tie) = &aggregation.tie_break {
-        fields.push(tie.clone());
-    }
-    fields
-}
-
-/// Every event column a file of events must have: what the engine reads
-/// and what the transform's `events` reads, each once.
-pub(crate) fn event_columns(aggregation: &Aggregation) -> Vec<Field> {
-    let mut fields = engine_columns(aggregation);
-    for field in aggregation
-        .event_inputs
-        .iter()
-        .chain(aggregation.event_id.iter())
-    {
-        if !fields.iter().any(|f| f.name == field.name) {
-            fields.push(field.clone());
-        }
-    }
-    fields
-}
-
 /// A batch of events as the engine keeps them: the key, the time, the
 /// tie-break (when declared) and the event values the transform's
 /// `events` computed, in [`event_schema`]'s columns.
@@ -99,7 +66,12 @@ pub(crate) fn event_batch(
 ) -> Result<RecordBatch> {
     let aggregation = declared(transform)?;
     let values = transform.call_events(batch)?;
-    let engine = prepare_columns(transform.name(), &engine_columns(aggregation), batch, naive)?;
+    let engine = prepare_columns(
+        transform.name(),
+        &aggregation.engine_columns(),
+        batch,
+        naive,
+    )?;
     if let Some(row) = (0..batch.num_rows()).find(|&row| engine[0].is_null(row)) {
         return Err(Error::InvalidValue {
             column: aggregation.key.name.clone(),

@@ -112,6 +112,7 @@ fn transform_json(transform: &Transform) -> serde_json::Value {
         "description": info.description,
         "inputs": info.inputs,
         "outputs": info.outputs,
+        "aggregation": info.aggregation,
     })
 }
 
@@ -142,7 +143,57 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
         )?;
     }
     writeln!(out)?;
-    write_fields(out, "inputs", &info.inputs)?;
+    match &info.aggregation {
+        None => write_fields(out, "inputs", &info.inputs)?,
+        Some(aggregation) => {
+            write_fields(
+                out,
+                "inputs (a spine's or a request's)",
+                &info.spine_inputs(),
+            )?;
+            writeln!(
+                out,
+                "events  (by `{}` at `{}`, as of the spine's `{}`{}{}{})",
+                aggregation.key.name,
+                aggregation.event_time,
+                aggregation.request_time,
+                aggregation
+                    .tie_break
+                    .as_ref()
+                    .map(|t| format!("; ties by `{}`", t.name))
+                    .unwrap_or_default(),
+                aggregation
+                    .event_id
+                    .as_ref()
+                    .map(|t| format!("; id `{}`", t.name))
+                    .unwrap_or_default(),
+                if aggregation.lateness_micros > 0 {
+                    format!(
+                        "; lateness {}",
+                        skewless::spec::duration_text(aggregation.lateness_micros)
+                    )
+                } else {
+                    String::new()
+                },
+            )?;
+            let columns = aggregation
+                .event_inputs
+                .iter()
+                .map(|f| format!("{} {}", f.name, f.data_type))
+                .collect::<Vec<_>>();
+            writeln!(out, "  columns  {}", columns.join(", "))?;
+            writeln!(out, "aggregates")?;
+            let width = aggregation
+                .aggregates
+                .iter()
+                .map(|a| a.name.len())
+                .max()
+                .unwrap_or(0);
+            for aggregate in &aggregation.aggregates {
+                writeln!(out, "  {:width$}  {aggregate}", aggregate.name)?;
+            }
+        }
+    }
     write_fields(out, "outputs", &info.outputs)
 }
 

@@ -273,6 +273,50 @@ impl Reader {
         })
     }
 
+    /// Reads batches already in memory (Arrow data handed to the Python
+    /// package) as [`Reader::open`] reads a typed file: the `columns` asked
+    /// for, in that order, with the same error for a missing one; `name`
+    /// stands for the file in errors (e.g. `events`).
+    pub fn from_batches(
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        columns: Option<&[ColumnRequest]>,
+        batch_size: usize,
+    ) -> Result<Reader> {
+        let path = PathBuf::from(name);
+        // Data handed over in memory is input, not a file that failed.
+        let indices = select(&path, schema, columns).map_err(|e| match e {
+            Error::Data { .. } => Error::BadRequest(e.to_string()),
+            other => other,
+        })?;
+        let projected = Arc::new(schema.project(&indices).expect("indices are in range"));
+        let total_rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let total_bytes = batches
+            .iter()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum();
+        // Owned (each batch is a few reference counts): the reader outlives
+        // the borrow.
+        let owned: Vec<RecordBatch> = Vec::from(batches);
+        let stream = owned
+            .into_iter()
+            .map(move |batch| batch.project(&indices));
+        let reorder = order_of(&projected, columns);
+        Ok(Reader {
+            batches: Box::new(Rechunk::new(
+                reorder_batches(stream, reorder),
+                batch_size.max(1),
+            )),
+            path,
+            schema: schema_in_order(&projected, columns),
+            total_rows: Some(total_rows),
+            total_bytes,
+            bytes_read: Arc::new(AtomicU64::new(total_bytes)),
+            aside: SetAside::default(),
+        })
+    }
+
     /// From now on, a value of a CSV or JSON Lines file that does not read
     /// as its column's type (or a JSON Lines row that is not an object)
     /// does not fail the file: it reads as null, and its error is kept for

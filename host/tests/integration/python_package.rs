@@ -50,6 +50,12 @@ fn the_python_package_and_spark_match_the_cli_bit_for_bit() {
                            "data": data("examples/glucose-alerts/data/readings.csv")},
         "email-subject": {"component": artifacts::EMAIL_SUBJECT,
                           "data": data("examples/email-subject/data/subjects.jsonl")},
+        "card-velocity": {"component": artifacts::CARD_VELOCITY,
+                          "data": data("examples/card-velocity/data/spine.csv"),
+                          "events": data("examples/card-velocity/data/events.csv")},
+        "card-velocity-py": {"component": crate::python::python_guest("examples/card-velocity-py"),
+                             "data": data("examples/card-velocity/data/spine.csv"),
+                             "events": data("examples/card-velocity/data/events.csv")},
     });
     let guests: serde_json::Map<String, serde_json::Value> = artifacts::ALL
         .iter()

@@ -57,8 +57,10 @@ class Field:
     """One input or output column of a transform."""
 
     name: str
-    #: ``"float64"``, ``"float32"``, ``"int64"``, ``"int32"``, ``"boolean"``,
-    #: ``"utf8"`` or ``"timestamp-micros"`` (UTC).
+    #: The contract's name of the type: ``"float64"``, ``"float32"``,
+    #: ``"int64"``, ``"int32"``, ``"boolean"``, ``"utf8"``,
+    #: ``"timestamp-micros"`` (UTC), ``"date"``, ``"binary"``,
+    #: ``"decimal(18,2)"``, ``"list<utf8>"``, ``"fixed-size-list<float32, 768>"``...
     type: str
     nullable: bool
 
@@ -70,10 +72,12 @@ class Transform:
         name, version, description: what the transform declares.
         sha256: the sha256 of the component file, its identity.
         inputs, outputs: the declared columns, as :class:`Field`.
+        spine_inputs, aggregation: for a transform that aggregates, what
+            its spine and events give.
     """
 
     __slots__ = ("_native", "_settings", "name", "version", "sha256", "description",
-                 "inputs", "outputs")
+                 "inputs", "outputs", "spine_inputs", "event_columns", "aggregation")
 
     def __init__(self, native: "_native.Transform", settings: Mapping[str, Any]) -> None:
         self._native = native
@@ -85,6 +89,17 @@ class Transform:
         spec = _json.loads(native.spec_json())
         self.inputs: List[Field] = [_field(f) for f in spec["inputs"]]
         self.outputs: List[Field] = [_field(f) for f in spec["outputs"]]
+        #: The columns the data given to :meth:`transform` needs: the
+        #: inputs, or for a transform that aggregates, the key, the time and
+        #: the inputs that are not aggregates.
+        self.spine_inputs: List[Field] = [_field(f) for f in _json.loads(native.spine_inputs_json())]
+        #: What the transform aggregates (its key, time columns, event
+        #: columns and aggregates, as ``skewless inspect --json`` shows
+        #: them), or None.
+        self.aggregation: Optional[dict] = spec.get("aggregation")
+        #: The columns the events given to :meth:`transform` need (empty
+        #: when the transform does not aggregate).
+        self.event_columns: List[Field] = [_field(f) for f in _json.loads(native.event_columns_json())]
 
     @property
     def input_schema(self) -> "pyarrow.Schema":
@@ -102,7 +117,7 @@ class Transform:
         sha256 and declaration (``skewless.transform.*`` keys)."""
         return dict(self._native.provenance())
 
-    def transform(self, data: Any, *, keep: Sequence[str] = ()) -> "pyarrow.Table":
+    def transform(self, data: Any, *, keep: Sequence[str] = (), events: Any = None) -> "pyarrow.Table":
         """The features of ``data``: one output row per input row, in order.
 
         ``data`` is Arrow data: a pyarrow ``Table``, ``RecordBatch`` or
@@ -114,14 +129,20 @@ class Transform:
         schema carries :attr:`provenance`, so ``pyarrow.parquet.write_table``
         records which transform made it (``skewless inspect`` shows it).
 
+        For a transform that aggregates, ``events`` is Arrow data of the
+        events (any order) and ``data`` the spine: each output row has the
+        features as of its row's time, as ``skewless run --events`` computes
+        them, bit for bit.
+
         Raises :class:`BadInput` for data the transform does not take,
         :class:`RowRejected` for a row its code rejects (``e.row`` counts
         from 0 over the whole table), :class:`LimitExceeded` for a sandbox
         limit.
         """
-        return self._native.transform(data, keep=list(keep))
+        return self._native.transform(data, keep=list(keep), events=events)
 
-    def transform_pandas(self, df: "pandas.DataFrame", *, keep: Sequence[str] = ()) -> "pandas.DataFrame":
+    def transform_pandas(self, df: "pandas.DataFrame", *, keep: Sequence[str] = (),
+                         events: "Optional[pandas.DataFrame]" = None) -> "pandas.DataFrame":
         """Like :meth:`transform`, for a pandas DataFrame in and out.
 
         The DataFrame goes to Arrow as ``pyarrow.Table.from_pandas`` (and
@@ -134,7 +155,9 @@ class Transform:
         import pyarrow as pa
 
         table = pa.Table.from_pandas(df, preserve_index=False)
-        return _to_pandas(self.transform(table, keep=keep), self.outputs)
+        if events is not None:
+            events = pa.Table.from_pandas(events, preserve_index=False)
+        return _to_pandas(self.transform(table, keep=keep, events=events), self.outputs)
 
     def transform_rows(self, rows: Iterable[Mapping[str, Any]]) -> List[dict]:
         """Rows as dicts in, feature rows as dicts out, through the serving
@@ -369,10 +392,15 @@ def run(
     max_rejects: Optional[Union[int, str]] = None,
     batch_size: Optional[int] = None,
     threads: Optional[int] = None,
+    events: Optional[Union[str, "_os.PathLike[str]"]] = None,
 ) -> BackfillSummary:
     """``skewless run``: the features of the file ``input`` into ``output``
     (formats by extension: ``.parquet``, ``.arrow``, ``.csv``, ``.jsonl``),
     with the transform's provenance in its metadata.
+
+    For a transform that aggregates, ``events`` is the events file and
+    ``input`` the spine: each output row has the features as of its row's
+    time (``skewless run --events``).
 
     ``transform`` is a :class:`Transform` or a component path. ``keep``,
     ``on_error`` (``"fail"``, ``"skip"``, ``"null"``), ``rejects``,
@@ -391,6 +419,7 @@ def run(
         max_rejects=None if max_rejects is None else str(max_rejects),
         batch_size=batch_size,
         threads=threads,
+        events=None if events is None else _os.fspath(events),
     )
     return BackfillSummary(rows, batches, seconds, rejected, _os.fspath(output))
 

@@ -55,9 +55,11 @@ _WORKER_TRANSFORMS: Dict[str, Transform] = {}
 
 
 def _spark_type(data_type: str) -> "DataType":
+    """The Spark type of a contract type (its name, as :class:`skewless.Field`
+    gives it). Lists of a fixed size are Spark arrays."""
     from pyspark.sql import types as T
 
-    return {
+    simple = {
         "float64": T.DoubleType(),
         "float32": T.FloatType(),
         "int64": T.LongType(),
@@ -65,7 +67,34 @@ def _spark_type(data_type: str) -> "DataType":
         "boolean": T.BooleanType(),
         "utf8": T.StringType(),
         "timestamp-micros": T.TimestampType(),
-    }[data_type]
+        "date": T.DateType(),
+        "binary": T.BinaryType(),
+    }
+    if data_type in simple:
+        return simple[data_type]
+    if data_type.startswith("decimal(") and data_type.endswith(")"):
+        precision, scale = data_type[len("decimal("):-1].split(",")
+        return T.DecimalType(int(precision), int(scale))
+    if data_type.startswith("list<") and data_type.endswith(">"):
+        element = data_type[len("list<"):-1]
+        nullable = element.startswith("nullable ")
+        return T.ArrayType(_spark_type(element[len("nullable "):] if nullable else element), nullable)
+    if data_type.startswith("fixed-size-list<") and data_type.endswith(">"):
+        element, _size = data_type[len("fixed-size-list<"):-1].rsplit(",", 1)
+        return T.ArrayType(_spark_type(element.strip()), False)
+    raise BadInput(f"a {data_type} column has no Spark type", kind="wrong_type")
+
+
+def _for_spark(table: "pyarrow.Table") -> "pyarrow.Table":
+    """`table` with fixed-size lists as plain lists (what a Spark array
+    takes from Arrow); every value unchanged."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_fixed_size_list(f.type) for f in table.schema):
+        return table
+    fields = [pa.field(f.name, pa.list_(f.type.value_field), f.nullable, f.metadata)
+              if pa.types.is_fixed_size_list(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def output_schema(df: "DataFrame", t: Transform, keep: Sequence[str] = ()) -> "StructType":
@@ -81,11 +110,10 @@ def output_schema(df: "DataFrame", t: Transform, keep: Sequence[str] = ()) -> "S
     return T.StructType(fields)
 
 
-def _check_columns(df: "DataFrame", t: Transform, keep: Sequence[str]) -> None:
-    """The library's own column check, on the driver, with no data: an
-    empty Arrow table of the DataFrame's (needed) columns goes through
-    ``Transform.transform``, which refuses a missing column or a wrong
-    type exactly as for a file."""
+def _arrow_schema(df: "DataFrame", needed: Sequence[str], what: str) -> "pyarrow.Schema":
+    """The Arrow schema Spark sends ``df``'s columns in (timestamps in the
+    session's time zone): all of them, so that an error lists what the
+    DataFrame has, unless one Arrow cannot carry is not ``needed`` anyway."""
     import inspect
 
     from pyspark.sql.pandas.types import to_arrow_schema as spark_to_arrow
@@ -99,26 +127,36 @@ def _check_columns(df: "DataFrame", t: Transform, keep: Sequence[str]) -> None:
         to_arrow_schema = spark_to_arrow
 
     names = set(df.columns)
-    missing_kept = [k for k in keep if k not in names]
+    try:
+        return to_arrow_schema(df.schema)
+    except TypeError:
+        try:
+            return to_arrow_schema(df.select(*[n for n in needed if n in names]).schema)
+        except TypeError as e:
+            raise BadInput(f"the {what}'s columns cannot be sent to the transform: {e}",
+                           kind="wrong_type") from None
+
+
+def _check_columns(df: "DataFrame", t: Transform, keep: Sequence[str],
+                   events: "Optional[DataFrame]" = None) -> None:
+    """The library's own column check, on the driver, with no data: empty
+    Arrow tables of the DataFrames' (needed) columns go through
+    ``Transform.transform``, which refuses a missing column or a wrong
+    type exactly as for a file."""
+    missing_kept = [k for k in keep if k not in set(df.columns)]
     if missing_kept:
         raise BadInput(
             f"cannot keep column `{missing_kept[0]}`: the DataFrame has no such column; its "
             f"columns are: {', '.join(df.columns)}",
             kind="bad_request",
         )
-    inputs = [f.name for f in t.inputs]
-    needed = [n for n in inputs if n in names] + [k for k in keep if k not in inputs]
-    try:
-        # All the columns, so that an error lists what the DataFrame has...
-        schema = to_arrow_schema(df.schema)
-    except TypeError:
-        try:
-            # ...unless some column Arrow cannot carry is not needed anyway.
-            schema = to_arrow_schema(df.select(*needed).schema)
-        except TypeError as e:
-            raise BadInput(f"the DataFrame's columns cannot be sent to the transform: {e}",
-                           kind="wrong_type") from None
-    t.transform(schema.empty_table(), keep=keep)
+    inputs = [f.name for f in t.spine_inputs]
+    schema = _arrow_schema(df, inputs + [k for k in keep if k not in inputs], "DataFrame")
+    if events is None:
+        t.transform(schema.empty_table(), keep=keep)
+        return
+    event_schema = _arrow_schema(events, [f.name for f in t.event_columns], "events")
+    t.transform(schema.empty_table(), keep=keep, events=event_schema.empty_table())
 
 
 def transform(
@@ -126,10 +164,18 @@ def transform(
     component: Union[Transform, str, "os.PathLike[str]", bytes],
     *,
     keep: Sequence[str] = (),
+    events: "Optional[DataFrame]" = None,
     expect_sha256: Optional[str] = None,
     **load_options: Any,
 ) -> "DataFrame":
     """The features of every row of ``df``, computed on the executors.
+
+    For a transform that aggregates, ``df`` is the spine and ``events`` a
+    DataFrame of the events: both are co-grouped by the key
+    (``groupBy(key).cogroup(...).applyInArrow``), and each key's spine rows
+    get the features as of their time from that key's events, bit for bit
+    what ``skewless run --events`` writes (rows come in Spark's order: keep
+    an id column to join on).
 
     ``component`` is a :class:`skewless.Transform` or a component path
     (read on the driver). ``keep`` columns are copied in front of the
@@ -154,27 +200,56 @@ def transform(
     else:
         t = load(component, expect_sha256=expect_sha256, **load_options)
     keep = list(keep)
-    _check_columns(df, t, keep)
+    if t.aggregation is None and events is not None:
+        raise BadInput(f"transform `{t.name}` declares no aggregations, so it takes no `events=`",
+                       kind="bad_request")
+    if t.aggregation is not None and events is None:
+        raise BadInput(
+            f"transform `{t.name}` aggregates events: pass them as `events=` (a DataFrame), "
+            f"beside the spine's rows (key, time, and the other inputs)",
+            kind="bad_request",
+        )
+    _check_columns(df, t, keep, events)
     _check_workers(df.sparkSession)
     schema = output_schema(df, t, keep)
-    inputs = [f.name for f in t.inputs]
+    inputs = [f.name for f in t.spine_inputs]
     columns = inputs + [k for k in keep if k not in inputs]
     spark = df.sparkSession
     shipped = spark.sparkContext.broadcast(t.component_bytes())
     sha256 = t.sha256
     settings = dict(t._settings)
 
-    def features(batches: Iterator["pyarrow.RecordBatch"]) -> Iterator["pyarrow.RecordBatch"]:
+    def worker_transform() -> Transform:
         worker = _WORKER_TRANSFORMS.get(sha256)
         if worker is None:
             worker = load(shipped.value, expect_sha256=sha256, **settings)
             _WORKER_TRANSFORMS[sha256] = worker
+        return worker
+
+    if events is not None:
+        key = t.aggregation["key"]["name"]
+        event_columns = [f.name for f in t.event_columns]
+
+        def aggregated(spine: "pyarrow.Table", events: "pyarrow.Table") -> "pyarrow.Table":
+            if spine.num_rows == 0:  # a key with events and no spine rows: nothing to run
+                events = events.slice(0, 0)
+            try:
+                out = worker_transform().transform(spine, keep=keep, events=events)
+            except (RowRejected, BadInput, LimitExceeded) as e:
+                raise _with_row(e, spine, inputs) from None
+            return _for_spark(out)
+
+        grouped = df.select(*columns).groupBy(key).cogroup(events.select(*event_columns).groupBy(key))
+        return grouped.applyInArrow(aggregated, schema)
+
+    def features(batches: Iterator["pyarrow.RecordBatch"]) -> Iterator["pyarrow.RecordBatch"]:
+        worker = worker_transform()
         for batch in batches:
             try:
                 out = worker.transform(batch, keep=keep)
             except (RowRejected, BadInput, LimitExceeded) as e:
                 raise _with_row(e, batch, inputs) from None
-            yield from out.to_batches()
+            yield from _for_spark(out).to_batches()
 
     return df.select(*columns).mapInArrow(features, schema)
 
