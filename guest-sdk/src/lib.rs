@@ -42,6 +42,17 @@
 //! | `float64`          | `f64`                   | `f64`               |
 //! | `utf8`             | `&str` or `String`      | `String`            |
 //! | `timestamp-micros` | [`Timestamp`]           | [`Timestamp`]       |
+//! | `date`             | [`Date`]                | [`Date`]            |
+//! | `decimal(P,S)`     | [`Decimal<P, S>`](Decimal) | [`Decimal<P, S>`](Decimal) |
+//! | `binary`           | `&[u8]` or `Vec<u8>`    | `Vec<u8>`           |
+//! | `list<T>`          | `&[i32]`, `&[i64]`, `&[f32]`, `&[f64]` (read in place), `Vec<T>`, `Vec<&str>` | `Vec<T>` |
+//! | `list<nullable T>` | `Vec<Option<T>>`        | `Vec<Option<T>>`    |
+//! | `fixed-size-list<T, N>` | `&[f32; N]`, `[f32; N]` (and `f64`) | `[f32; N]`, `[f64; N]` |
+//!
+//! A type alias works anywhere a type does (`type Money = Decimal<18, 2>;`).
+//! Aggregations over an entity's events are declared with [`events`](macro@events),
+//! [`Aggregates`](trait@Aggregates) and `#[aggregates]` (see `examples/card-velocity` and the
+//! README's "Aggregations").
 //!
 //! Wrap any of them in `Option<_>` to make the column nullable: a `None`
 //! argument is a null input, a `None` field a null output. A null in a column

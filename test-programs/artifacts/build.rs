@@ -18,6 +18,7 @@ const EXAMPLES: &[&str] = &[
     "glucose-alerts",
     "email-subject",
     "card-velocity",
+    "order-features",
 ];
 
 fn main() {

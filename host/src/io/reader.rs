@@ -299,9 +299,7 @@ impl Reader {
         // Owned (each batch is a few reference counts): the reader outlives
         // the borrow.
         let owned: Vec<RecordBatch> = Vec::from(batches);
-        let stream = owned
-            .into_iter()
-            .map(move |batch| batch.project(&indices));
+        let stream = owned.into_iter().map(move |batch| batch.project(&indices));
         let reorder = order_of(&projected, columns);
         Ok(Reader {
             batches: Box::new(Rechunk::new(

@@ -50,6 +50,8 @@ fn the_python_package_and_spark_match_the_cli_bit_for_bit() {
                            "data": data("examples/glucose-alerts/data/readings.csv")},
         "email-subject": {"component": artifacts::EMAIL_SUBJECT,
                           "data": data("examples/email-subject/data/subjects.jsonl")},
+        "order-features": {"component": artifacts::ORDER_FEATURES,
+                           "data": data("examples/order-features/data/orders.jsonl")},
         "card-velocity": {"component": artifacts::CARD_VELOCITY,
                           "data": data("examples/card-velocity/data/spine.csv"),
                           "events": data("examples/card-velocity/data/events.csv")},
