@@ -62,6 +62,9 @@ def test_the_worked_example_is_what_the_readme_says(tmp_path):
     actual = run(RUST, paths[0], paths[1], tmp_path / "features.parquet")
     check(expected, actual)
     check(reference.card_velocity(events, spine), actual)
+    # The files the README runs are these events and this spine.
+    worked = Path(__file__).resolve().parents[3] / "examples" / "card-velocity" / "data" / "worked"
+    check(expected, run(RUST, worked / "events.csv", worked / "spine.csv", tmp_path / "readme.parquet"))
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
