@@ -112,3 +112,34 @@ fn events_are_required_exactly_when_a_transform_aggregates() {
         "{error}"
     );
 }
+
+/// `inspect` shows what a transform aggregates, as declared, and its JSON
+/// carries the declaration (the sha256 pins it).
+#[test]
+fn inspect_shows_the_aggregation() {
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["inspect", artifacts::CARD_VELOCITY])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    for line in [
+        "inputs (a spine's or a request's)",
+        "events  (by `card_id` at `ts`, as of the spine's `ts`)",
+        "  columns  amount float64, merchant utf8, declined boolean",
+        "count over 1h",
+        "sum(amount) over 24h",
+        "mean(amount) over 7d",
+        "count over 24h where declined",
+        "seconds_since_last over 7d",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["inspect", artifacts::CARD_VELOCITY, "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["aggregation"]["key"]["name"], "card_id");
+    assert_eq!(json["aggregation"]["aggregates"][0]["function"], "count");
+}
