@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The card-velocity backfill benchmark: skewless vs DuckDB vs pandas, alternating.
-# Usage: bash benches/aggregations/run_bench.sh [set-a|set-b|fsum]   (from anywhere)
+# Usage: bash benches/aggregations/run_bench.sh [set-a|set-b|fsum|set-c]   (from anywhere)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT/benches/aggregations"
@@ -38,5 +38,13 @@ fsum)
   $python bench.py --rounds 1 --results "$O/fsum.jsonl" --limit-gib 16.5 --timeout 600 \
     --case "duckdb-fsum-1M=$DP --events $E1 --spine $S --engine duckdb-fsum --out $O/duckdb-fsum_1M.parquet" \
     --case "duckdb-fsum-10M=$DP --events $E10 --spine $S --engine duckdb-fsum --out $O/duckdb-fsum_10M.parquet"
+  ;;
+set-c)
+  $python bench.py --rounds 2 --results "$O/set-c.jsonl" --limit-gib 16.5 --timeout 600 \
+    --case "skewless-1M=$SK run $W --events $E1 --input $S --output $O/skewless_1M.parquet --quiet" \
+    --case "duckdb-fsum-1M=$DP --events $E1 --spine $S --engine duckdb-fsum --out $O/duckdb-fsum_1M.parquet" \
+    --case "skewless-10M=$SK run $W --events $E10 --input $S --output $O/skewless_10M.parquet --quiet" \
+    --case "duckdb-fsum-10M=$DP --events $E10 --spine $S --engine duckdb-fsum --out $O/duckdb-fsum_10M.parquet" \
+    --case "skewless-spill-10M=$SK run $W --events $E10 --input $S --output $O/skewless_spill_10M.parquet --quiet --spill-above 4MiB"
   ;;
 esac
