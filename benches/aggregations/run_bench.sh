@@ -8,9 +8,9 @@ python=$(bash "$ROOT/scripts/python-env.sh")
 D=$ROOT/target/aggbench
 O=$D/out
 mkdir -p "$O"
-# Frozen copies of target/release/skewless and the component (other builds replace those files).
-SK=$D/bin/skewless
-W=$D/bin/card_velocity.wasm
+# The CLI and the component (set SKEWLESS and COMPONENT to frozen copies while other builds run).
+SK=${SKEWLESS:-$ROOT/target/release/skewless}      # cargo build --release -p skewless
+W=${COMPONENT:-$ROOT/target/guests/wasm32-wasip2/release/card_velocity.wasm}   # built by cargo test; or skewless build examples/card-velocity
 S=$D/spine_1000000.parquet
 E1=$D/events_1000000.parquet
 E2=$D/events_2000000.parquet
