@@ -7,7 +7,7 @@ runs it with the same Rust runtime as the ``skewless`` CLI and
 Spark are bit for bit what the server answers::
 
     import skewless
-    t = skewless.load("fraud_features.wasm", expect_sha256="9bb2cb65...")
+    t = skewless.load("fraud_features.wasm", expect_sha256="317a065e...")
     features = t.transform(table)              # pyarrow / polars in, pyarrow out
     df_features = t.transform_pandas(df)       # pandas in and out
     rows = t.transform_rows([{"amount": 12.5, "hour": 3, "merchant_category": "travel"}])

@@ -9,7 +9,7 @@
     df = spark.read.parquet("transactions.parquet")
     features = skewless.spark.transform(df, "fraud_features.wasm",
                                         keep=["transaction_id"],
-                                        expect_sha256="9bb2cb65...")
+                                        expect_sha256="317a065e...")
     features.write.parquet("features.parquet")
 
 How it runs:
