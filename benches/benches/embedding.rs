@@ -13,31 +13,13 @@ use arrow::array::{
 use arrow::datatypes::{Date32Type, Decimal128Type, Float32Type};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use order_features::{DIMS, Money, order_features};
-use skewless::io::{ColumnRequest, Reader};
 use skewless::{Config, Runtime};
 use skewless_guest::Date;
 
 fn sample(transform: &skewless::Transform, rows: usize) -> RecordBatch {
-    let requests: Vec<ColumnRequest> = transform
-        .info()
-        .inputs
-        .iter()
-        .map(|f| ColumnRequest {
-            name: f.name.clone(),
-            data_type: Some(f.data_type),
-        })
-        .collect();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples/order-features/data/orders.jsonl");
-    let reader = Reader::open(&path, Some(&requests), 1 << 20, Default::default()).expect("sample");
-    let schema = reader.schema().clone();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("sample batch")).collect();
-    let sample = arrow::compute::concat_batches(&schema, &batches).expect("concat");
-    // The declared types (the JSON reader keeps decimals and embeddings as
-    // the file's types until the transform converts them).
-    let sample = transform
-        .prepare_input(&sample)
-        .expect("the sample's columns");
+    let sample = skewless_benches::read_sample(transform, &path);
     let indices = UInt32Array::from_iter_values((0..rows).map(|i| (i % sample.num_rows()) as u32));
     arrow::compute::take_record_batch(&sample, &indices).expect("take")
 }

@@ -87,26 +87,7 @@ impl Example {
     }
 
     fn read_sample(self) -> RecordBatch {
-        let transform = self.transform();
-        let requests: Vec<ColumnRequest> = transform
-            .info()
-            .inputs
-            .iter()
-            .map(|f| ColumnRequest {
-                name: f.name.clone(),
-                data_type: Some(f.data_type),
-            })
-            .collect();
-        let reader = Reader::open(
-            &self.sample_path(),
-            Some(&requests),
-            1 << 20,
-            Default::default(),
-        )
-        .expect("sample");
-        let schema = reader.schema().clone();
-        let batches: Vec<RecordBatch> = reader.map(|b| b.expect("sample batch")).collect();
-        arrow::compute::concat_batches(&schema, &batches).expect("concat")
+        read_sample(&self.transform(), &self.sample_path())
     }
 
     /// One row, as the JSON body of a serving request.
@@ -124,6 +105,27 @@ impl Example {
             Example::Email => native_email(batch),
         }
     }
+}
+
+/// A data file's rows in `transform`'s declared inputs (read as a
+/// backfill reads them, converted as a call converts them), in one batch.
+pub fn read_sample(transform: &Transform, path: &Path) -> RecordBatch {
+    let requests: Vec<ColumnRequest> = transform
+        .info()
+        .inputs
+        .iter()
+        .map(|f| ColumnRequest {
+            name: f.name.clone(),
+            data_type: Some(f.data_type),
+        })
+        .collect();
+    let reader = Reader::open(path, Some(&requests), 1 << 20, Default::default()).expect("sample");
+    let schema = reader.schema().clone();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("sample batch")).collect();
+    let sample = arrow::compute::concat_batches(&schema, &batches).expect("concat");
+    transform
+        .prepare_input(&sample)
+        .expect("the sample's columns")
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a ArrayRef {
