@@ -37,6 +37,7 @@ pub mod codec;
 pub mod engine;
 mod error;
 pub mod io;
+pub mod online;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod spec;

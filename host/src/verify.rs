@@ -460,25 +460,7 @@ impl Verify {
             .iter()
             .map(|a| a.as_ref().ok().map(Vec::as_slice))
             .collect();
-        let columns = crate::aggregate::answer_columns(state.plan(), &rows);
-        let mut fields = batch.schema().fields().to_vec();
-        let mut all = batch.columns().to_vec();
-        for (aggregate, column) in state.plan().aggregates.iter().zip(columns) {
-            fields.push(std::sync::Arc::new(arrow::datatypes::Field::new(
-                &aggregate.name,
-                aggregate.output.arrow(),
-                true,
-            )));
-            all.push(column);
-        }
-        let options =
-            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-        RecordBatch::try_new_with_options(
-            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
-            all,
-            &options,
-        )
-        .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}")))
+        crate::aggregate::with_answers(state.plan(), batch, &rows)
     }
 
     /// Every row alone through JSON both ways: the request as a client

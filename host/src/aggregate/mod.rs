@@ -29,6 +29,7 @@
 
 pub(crate) mod backfill;
 pub(crate) mod exact_sum;
+pub(crate) mod live;
 pub(crate) mod value;
 pub(crate) mod window;
 
@@ -217,14 +218,52 @@ pub(crate) fn answer_columns(plan: &Plan, answers: &[Option<&[Answer]>]) -> Vec<
         .collect()
 }
 
+/// `batch` (requests, or a spine's rows) with one column per aggregate
+/// appended, named after it, from each row's answers (`None`: null), as
+/// the row function takes them.
+pub(crate) fn with_answers(
+    plan: &Plan,
+    batch: &RecordBatch,
+    answers: &[Option<&[Answer]>],
+) -> Result<RecordBatch> {
+    let columns = answer_columns(plan, answers);
+    let schema = batch.schema();
+    let mut fields = schema.fields().to_vec();
+    let mut all = batch.columns().to_vec();
+    for (aggregate, column) in plan.aggregates.iter().zip(columns) {
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            &aggregate.name,
+            aggregate.output.arrow(),
+            true,
+        )));
+        all.push(column);
+    }
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
+        all,
+        &options,
+    )
+    .map_err(|e| Error::Runtime(format!("cannot append the aggregates: {e}")))
+}
+
 /// Live state: every entity's events, kept in their order, answering
 /// queries as of any time. The incremental path (`verify` applies events
 /// to it one at a time, in a shuffled order) and, in serving, the state
-/// behind requests.
+/// behind requests ([`live`] adds the rules of ingestion and durability).
 pub(crate) struct State {
     plan: Arc<Plan>,
-    entities: HashMap<Value, Vec<Event>>,
+    entities: HashMap<Value, Entity>,
     arrival_order: bool,
+}
+
+/// One entity's events, the newest time among them, and the ids of those
+/// that carry one (with their times, so that they expire with them).
+#[derive(Default)]
+struct Entity {
+    events: Vec<Event>,
+    newest: i64,
+    ids: HashMap<Value, i64>,
 }
 
 impl State {
@@ -244,7 +283,12 @@ impl State {
 
     /// Events it holds.
     pub(crate) fn events(&self) -> u64 {
-        self.entities.values().map(|e| e.len() as u64).sum()
+        self.entities.values().map(|e| e.events.len() as u64).sum()
+    }
+
+    /// Entities it holds events of.
+    pub(crate) fn entities(&self) -> u64 {
+        self.entities.len() as u64
     }
 
     /// The plan it answers with.
@@ -252,20 +296,65 @@ impl State {
         &self.plan
     }
 
+    /// The time of entity `key`'s newest event, if it has one.
+    pub(crate) fn newest(&self, key: &Value) -> Option<i64> {
+        self.entities
+            .get(key)
+            .filter(|e| !e.events.is_empty())
+            .map(|e| e.newest)
+    }
+
+    /// Whether entity `key` holds an event with id `id`.
+    pub(crate) fn has_id(&self, key: &Value, id: &Value) -> bool {
+        self.entities
+            .get(key)
+            .is_some_and(|e| e.ids.contains_key(id))
+    }
+
     /// Adds one event of entity `key`.
     pub(crate) fn apply(&mut self, key: Value, event: Event) {
-        let events = self.entities.entry(key).or_default();
+        self.apply_with_id(key, event, None);
+    }
+
+    /// Adds one event of entity `key`, with its id when it has one.
+    pub(crate) fn apply_with_id(&mut self, key: Value, event: Event, id: Option<Value>) {
+        let entity = self.entities.entry(key).or_default();
+        if entity.events.is_empty() || event.time > entity.newest {
+            entity.newest = event.time;
+        }
+        if let Some(id) = id {
+            entity.ids.insert(id, event.time);
+        }
         if self.arrival_order {
-            events.push(event);
+            entity.events.push(event);
             return;
         }
-        let at = events.partition_point(|e| *e <= event);
-        events.insert(at, event);
+        let at = entity.events.partition_point(|e| *e <= event);
+        entity.events.insert(at, event);
+    }
+
+    /// Forgets every event older than `horizon` (and their ids), and the
+    /// entities left with none; returns how many events it forgot.
+    pub(crate) fn expire(&mut self, horizon: i64) -> u64 {
+        let mut forgotten = 0;
+        self.entities.retain(|_, entity| {
+            let old = entity.events.partition_point(|e| e.time < horizon);
+            if old > 0 {
+                entity.events.drain(..old);
+                entity.ids.retain(|_, time| *time >= horizon);
+                forgotten += old as u64;
+            }
+            !entity.events.is_empty()
+        });
+        forgotten
     }
 
     /// The aggregates of entity `key` as of `t`.
     pub(crate) fn query(&self, key: &Value, t: i64) -> Result<Vec<Answer>, String> {
-        let events = self.entities.get(key).map_or(&[][..], Vec::as_slice);
+        let events = self
+            .entities
+            .get(key)
+            .map_or(&[][..], |e| e.events.as_slice());
         // Only the events the longest window can reach.
         let start = t.saturating_sub(self.plan.longest_window());
         let (from, to) = if self.arrival_order {

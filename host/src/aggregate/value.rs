@@ -109,6 +109,63 @@ impl Hash for Value {
     }
 }
 
+/// The bytes of values as the durable state keeps them (see
+/// [`crate::aggregate::live`]): a tag, then the value, little-endian,
+/// text and bytes after their length.
+impl Value {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.rank());
+        match self {
+            Value::Null => {}
+            Value::Bool(v) => out.push(u8::from(*v)),
+            Value::Int(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::F32(v) => out.extend_from_slice(&v.to_bits().to_le_bytes()),
+            Value::F64(v) => out.extend_from_slice(&v.to_bits().to_le_bytes()),
+            Value::Decimal(v) => out.extend_from_slice(&v.to_le_bytes()),
+            Value::Text(v) => {
+                out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+            Value::Bytes(v) => {
+                out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+
+    /// The value [`Value::encode`] wrote at the start of `bytes`, which
+    /// moves past it; `None` when the bytes are not one.
+    pub(crate) fn decode(bytes: &mut &[u8]) -> Option<Value> {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = bytes.split_at_checked(n)?;
+            *bytes = rest;
+            Some(head)
+        }
+        fn word<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
+            take(bytes, N)?.try_into().ok()
+        }
+        let tag = take(bytes, 1)?[0];
+        Some(match tag {
+            0 => Value::Null,
+            1 => Value::Bool(take(bytes, 1)?[0] != 0),
+            2 => Value::Int(i64::from_le_bytes(word(bytes)?)),
+            3 => Value::F32(f32::from_bits(u32::from_le_bytes(word(bytes)?))),
+            4 => Value::F64(f64::from_bits(u64::from_le_bytes(word(bytes)?))),
+            5 => Value::Decimal(i128::from_le_bytes(word(bytes)?)),
+            6 | 7 => {
+                let length = usize::try_from(u64::from_le_bytes(word(bytes)?)).ok()?;
+                let data = take(bytes, length)?;
+                if tag == 6 {
+                    Value::Text(std::str::from_utf8(data).ok()?.into())
+                } else {
+                    Value::Bytes(data.into())
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
 /// Reads values of one scalar type out of an Arrow column (of exactly the
 /// type [`crate::spec::DataType::arrow`] gives it).
 pub(crate) fn read(array: &dyn Array, scalar: ScalarType, row: usize) -> Value {

@@ -114,6 +114,18 @@ pub fn decode_rows(
     rows: &[&RawValue],
     naive: NaiveTimestamps,
 ) -> Result<RecordBatch> {
+    decode_rows_with(transform, fields, rows, naive, None)
+}
+
+/// [`decode_rows`], where a row may leave out field `optional` (it is then
+/// null): a served query's time, which is the server's clock when not given.
+pub(crate) fn decode_rows_with(
+    transform: &str,
+    fields: &[Field],
+    rows: &[&RawValue],
+    naive: NaiveTimestamps,
+    optional: Option<&str>,
+) -> Result<RecordBatch> {
     let objects = rows
         .iter()
         .enumerate()
@@ -140,10 +152,11 @@ pub fn decode_rows(
         .iter()
         .map(|field| {
             let mut cells = objects.iter().enumerate().map(|(row, object)| {
-                object
-                    .get(field.name.as_str())
-                    .map(|raw| raw.get())
-                    .ok_or_else(|| missing(transform, fields, field, row, object))
+                match object.get(field.name.as_str()) {
+                    Some(raw) => Ok(raw.get()),
+                    None if optional == Some(field.name.as_str()) => Ok("null"),
+                    None => Err(missing(transform, fields, field, row, object)),
+                }
             });
             decode_column(transform, field, &mut cells, naive)
         })

@@ -383,6 +383,14 @@ fn unit_scale(unit: TimeUnit) -> (i64, usize) {
     }
 }
 
+/// A UTC timestamp in microseconds as RFC 3339 text, as every writer
+/// writes it (for messages and answers that name a time).
+pub(crate) fn timestamp_text(micros: i64) -> String {
+    let mut out = String::new();
+    write_timestamp(micros, TimeUnit::Microsecond, true, &mut out);
+    out
+}
+
 /// `value` (in `unit` since the Unix epoch) as RFC 3339 in UTC, with the
 /// unit's fraction digits; `Z` at the end when `zoned`.
 pub(crate) fn write_timestamp(value: i64, unit: TimeUnit, zoned: bool, out: &mut String) {

@@ -20,7 +20,13 @@ Examples:
   skewless serve fraud_features.wasm --expect fraud-features=9a317f4e...
 
   curl -s localhost:8080/v1/transforms/fraud-features \\
-      -d '{\"rows\": [{\"amount\": 12.5, \"hour\": 3, \"merchant_category\": \"travel\"}]}'";
+      -d '{\"rows\": [{\"amount\": 12.5, \"hour\": 3, \"merchant_category\": \"travel\"}]}'
+
+  # Aggregations: events in, features as of now (or of the request's time)
+  skewless serve card_velocity.wasm --state /var/lib/skewless
+  curl -s localhost:8080/v1/events/card-velocity -d '{\"rows\": [{\"card_id\": \"c1\", \
+      \"ts\": \"2026-03-01T10:00:00Z\", \"amount\": 12.5, \"merchant\": \"books\", \"declined\": false}]}'
+  curl -s localhost:8080/v1/transforms/card-velocity -d '{\"rows\": [{\"card_id\": \"c1\", \"amount\": 30}]}'";
 
 /// Serve transforms over HTTP: POST JSON rows to /v1/transforms/NAME, get
 /// feature rows back, computed by the same component and runtime as
@@ -93,6 +99,19 @@ pub struct ServeCommand {
     #[arg(long, value_name = "LEVEL", default_value = "summary", value_parser = parse_error_log)]
     error_log: ErrorLog,
 
+    /// Keep the live state of transforms with aggregations in DIR (each in
+    /// a subdirectory named after it): an acknowledged event survives a
+    /// crash and a restart. Without it, the state is in memory and lost
+    /// when the server stops.
+    #[arg(long, value_name = "DIR", help_heading = "Aggregations")]
+    state: Option<PathBuf>,
+
+    /// How far before the newest event (less the declared lateness) a
+    /// request's time may be, e.g. `1h`, `30d`; the state keeps the events
+    /// such requests need and no more.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration, help_heading = "Aggregations")]
+    query_lag: Duration,
+
     #[command(flatten)]
     values: ValueArgs,
 
@@ -102,6 +121,26 @@ pub struct ServeCommand {
 
 fn parse_error_log(text: &str) -> Result<ErrorLog> {
     text.parse().map_err(anyhow::Error::msg)
+}
+
+/// `90s`, `15m`, `1h`, `7d` (or `0s`).
+fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("`{text}` is not a duration like 90s, 15m, 1h or 7d"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }
 
 fn parse_pin(text: &str) -> Result<(String, String)> {
@@ -143,7 +182,14 @@ impl ServeCommand {
             .error_log(self.error_log)
             .max_concurrency(concurrency)
             .max_queue(self.queue.unwrap_or(4 * concurrency))
-            .queue_timeout(Duration::from_millis(self.queue_timeout_ms));
+            .queue_timeout(Duration::from_millis(self.queue_timeout_ms))
+            .state({
+                let state = skewless::online::StateOptions::default().query_lag(self.query_lag);
+                match &self.state {
+                    Some(dir) => state.dir(dir),
+                    None => state,
+                }
+            });
         let server = Server::new(transforms, config)?;
         for (name, sha256) in &self.expect {
             server
@@ -168,6 +214,20 @@ impl ServeCommand {
                     transform.sha256(),
                     transform.name()
                 );
+                if let Some(online) = server.online(transform.name()) {
+                    let stats = online.stats();
+                    let kept = match &self.state {
+                        Some(dir) => format!("kept in {}", dir.join(transform.name()).display()),
+                        None => "in memory only (--state DIR keeps it)".into(),
+                    };
+                    eprintln!(
+                        "  events at POST http://{addr}/v1/events/{}; state {kept}: {} events \
+                         of {} entities",
+                        transform.name(),
+                        stats.events,
+                        stats.entities
+                    );
+                }
             }
             eprintln!("listening on http://{addr}");
             let signal = shutdown_signal().context("cannot watch for Ctrl-C and SIGTERM")?;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! POST /v1/transforms/{name}   {"rows": [{...}, ...], "expect_sha256": "..."}  -> {"transform": {...}, "rows": [...]}
+//! POST /v1/events/{name}       {"rows": [{...}, ...]}  -> {"applied": n, "duplicates": [..], "late": [..], ...}
 //! GET  /v1/transforms          the loaded transforms, their specs and hashes
 //! GET  /healthz                liveness
 //! GET  /metrics                Prometheus text: requests, errors by kind, latency histograms
@@ -11,6 +12,11 @@
 //! `RecordBatch` and goes through [`Transform::call`], the same call a
 //! backfill makes. Guest calls run on tokio's blocking pool, at most
 //! `max_concurrency` at a time; a failing request fails alone.
+//!
+//! A transform that declares aggregations is served from its live state
+//! ([`crate::online`]): events are posted to `/v1/events/NAME` and
+//! answered once durable; a request's features are as of its time column,
+//! or of the server's clock (returned as `as_of`) when it has none.
 //!
 //! Errors answer with `{"error": {"kind", "message", "row", "field"}}`:
 //! 400 for bad input (malformed JSON, missing field, wrong type, null in a
@@ -41,6 +47,7 @@ use tokio::sync::Semaphore;
 use crate::codec::json;
 use crate::engine::Transform;
 use crate::error::{Error, Limit, Result};
+use crate::online::{Online, StateOptions};
 
 mod log;
 mod metrics;
@@ -73,6 +80,9 @@ pub struct ServeConfig {
     /// What is logged about failed requests (one JSON line each, on stderr
     /// unless [`Server::log_to`] says otherwise).
     pub error_log: ErrorLog,
+    /// Where the live state of transforms with aggregations is kept (with
+    /// a directory, each transform's in a subdirectory named after it).
+    pub state: StateOptions,
 }
 
 /// Default [`ServeConfig::max_body_bytes`]: 4 MiB.
@@ -93,6 +103,7 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             error_log: ErrorLog::Summary,
+            state: StateOptions::default(),
         }
     }
 }
@@ -148,11 +159,19 @@ impl ServeConfig {
         self.error_log = log;
         self
     }
+
+    /// Sets [`ServeConfig::state`]. Default: in memory.
+    pub fn state(mut self, state: StateOptions) -> Self {
+        self.state = state;
+        self
+    }
 }
 
 /// The loaded transforms and everything requests share.
 pub struct Server {
     transforms: BTreeMap<String, Transform>,
+    /// The live state of each transform that declares aggregations.
+    online: BTreeMap<String, Online>,
     config: ServeConfig,
     calls: Semaphore,
     /// Requests waiting for a call slot.
@@ -193,8 +212,19 @@ impl Server {
         if by_name.is_empty() {
             return Err(Error::BadRequest("no transforms to serve".into()));
         }
+        let mut online = BTreeMap::new();
+        for (name, transform) in &by_name {
+            if transform.info().aggregation.is_some() {
+                let mut options = config.state.clone();
+                if let Some(dir) = options.state_dir().map(|d| d.join(name)) {
+                    options = options.dir(dir);
+                }
+                online.insert(name.clone(), Online::open(transform, &options)?);
+            }
+        }
         let metrics = Metrics::new(by_name.keys().map(String::as_str).chain([UNKNOWN]));
         Ok(Server {
+            online,
             calls: Semaphore::new(config.max_concurrency.max(1)),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             transforms: by_name,
@@ -239,11 +269,17 @@ impl Server {
         &self.transforms
     }
 
+    /// The live state of transform `name`, when it declares aggregations.
+    pub fn online(&self, name: &str) -> Option<&Online> {
+        self.online.get(name)
+    }
+
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
             .route("/v1/transforms", get(list))
             .route("/v1/transforms/{name}", post(transform))
+            .route("/v1/events/{name}", post(events))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .fallback(not_found)
@@ -490,11 +526,12 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    let allowed = if uri.path().starts_with("/v1/transforms/") {
-        "POST"
-    } else {
-        "GET"
-    };
+    let allowed =
+        if uri.path().starts_with("/v1/transforms/") || uri.path().starts_with("/v1/events/") {
+            "POST"
+        } else {
+            "GET"
+        };
     let mut response = Failure::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -566,23 +603,8 @@ async fn answer(
     body: Body,
 ) -> std::result::Result<(String, u64), Failure> {
     let bytes = read_body(&server.config, headers, body).await?;
-    let request: TransformRequest<'_> = serde_json::from_slice(&bytes).map_err(|e| {
-        let text = String::from_utf8_lossy(&bytes);
-        let message = if e.is_syntax() || e.is_eof() {
-            format!(
-                "the body is not valid JSON: {e}{}",
-                json::bare_word_hint(&bytes, &e)
-            )
-        } else if !text.trim_start().starts_with('{') {
-            format!(
-                "the body must be a JSON object like {{\"rows\": [{{...}}]}}, not {}",
-                json::describe(&text)
-            )
-        } else {
-            format!("the body is not a JSON object like {{\"rows\": [{{...}}]}}: {e}")
-        };
-        Failure::new(StatusCode::BAD_REQUEST, "malformed_json", message)
-    })?;
+    let request: TransformRequest<'_> =
+        serde_json::from_slice(&bytes).map_err(|e| malformed(&bytes, &e))?;
     if let Some(expected) = &request.expect_sha256
         && transform.expect_sha256(expected).is_err()
     {
@@ -624,6 +646,32 @@ async fn answer(
             rows,
         ));
     }
+    if let Some(online) = server.online.get(transform.name()) {
+        if request.per_row_errors {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!(
+                    "`per_row_errors` is not available for `{}`, which declares aggregations; \
+                     send the rows without it",
+                    transform.name()
+                ),
+            ));
+        }
+        let batch = online
+            .decode_requests_json(&request.rows)
+            .map_err(|e| Failure::from_error(&e))?;
+        let rows = batch.num_rows() as u64;
+        let _permit = call_slot(server).await?;
+        let online = online.clone();
+        let (output, as_of) = blocking(move || online.features(&batch)).await?;
+        let body = format!(
+            "{{\"transform\":{identity},\"as_of\":\"{}\",\"rows\":{}}}",
+            crate::codec::text::timestamp_text(as_of),
+            json::encode_array(&output)
+        );
+        return Ok((body, rows));
+    }
     let batch =
         json::decode_input(transform, &request.rows).map_err(|e| Failure::from_error(&e))?;
     let rows = batch.num_rows() as u64;
@@ -634,6 +682,118 @@ async fn answer(
         json::encode_array(&output)
     );
     Ok((body, rows))
+}
+
+/// A body that is not `{"rows": [...]}`, said as precisely as it can be.
+fn malformed(bytes: &[u8], e: &serde_json::Error) -> Failure {
+    let text = String::from_utf8_lossy(bytes);
+    let message = if e.is_syntax() || e.is_eof() {
+        format!(
+            "the body is not valid JSON: {e}{}",
+            json::bare_word_hint(bytes, e)
+        )
+    } else if !text.trim_start().starts_with('{') {
+        format!(
+            "the body must be a JSON object like {{\"rows\": [{{...}}]}}, not {}",
+            json::describe(&text)
+        )
+    } else {
+        format!("the body is not a JSON object like {{\"rows\": [{{...}}]}}: {e}")
+    };
+    Failure::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+}
+
+/// The body of an events request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsRequest<'a> {
+    #[serde(borrow)]
+    rows: Vec<&'a RawValue>,
+}
+
+async fn events(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    headers: header::HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let result = match server.online.get(&name) {
+        Some(online) => ingest(&server, online, &headers, body).await,
+        None if server.transforms.contains_key(&name) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "no_aggregations",
+            format!("transform `{name}` declares no aggregations, so it takes no events"),
+        )),
+        None => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "unknown_transform",
+            format!(
+                "no transform named `{name}`; this server has: {}",
+                server.names().join(", ")
+            ),
+        )),
+    };
+    match result {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(failure) => {
+            server.failures.failed(&log::Failed {
+                status: failure.status.as_u16(),
+                kind: failure.kind,
+                transform: &name,
+                row: failure.row,
+                field: failure.field.as_deref(),
+                message: &failure.message,
+                elapsed: started.elapsed(),
+            });
+            failure.into_response()
+        }
+    }
+}
+
+/// Applies an events request to the live state; answers once they are
+/// durable.
+async fn ingest(
+    server: &Server,
+    online: &Online,
+    headers: &header::HeaderMap,
+    body: Body,
+) -> std::result::Result<String, Failure> {
+    let bytes = read_body(&server.config, headers, body).await?;
+    let request: EventsRequest<'_> =
+        serde_json::from_slice(&bytes).map_err(|e| malformed(&bytes, &e))?;
+    if request.rows.len() > server.config.max_rows {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_rows",
+            format!(
+                "{} events in one request; the limit is {} (the server's `max_rows`)",
+                request.rows.len(),
+                server.config.max_rows
+            ),
+        ));
+    }
+    let (batch, texts) = online
+        .decode_events_json(&request.rows)
+        .map_err(|e| Failure::from_error(&e))?;
+    let _permit = call_slot(server).await?;
+    let worker = online.clone();
+    let ingested =
+        blocking(move || worker.ingest_rows(&batch, texts, crate::online::now_micros())).await?;
+    let transform = online.transform();
+    Ok(json!({
+        "transform": {
+            "name": transform.name(),
+            "version": transform.version(),
+            "sha256": transform.sha256(),
+        },
+        "applied": ingested.applied,
+        "duplicates": ingested.duplicates,
+        "late": ingested.late,
+        "expired": ingested.expired,
+        "arrival": crate::codec::text::timestamp_text(ingested.arrival),
+    })
+    .to_string())
 }
 
 /// The answer of each row alone: its features, or `{"error": {...}}` with
@@ -753,7 +913,15 @@ async fn call_blocking(
     batch: RecordBatch,
 ) -> std::result::Result<RecordBatch, Failure> {
     let worker = transform.clone();
-    tokio::task::spawn_blocking(move || worker.call(&batch))
+    blocking(move || worker.call(&batch)).await
+}
+
+/// Runs `work` (a guest call, a durable write) on tokio's blocking pool;
+/// see [`call_blocking`].
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::result::Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| {
             Failure::new(
@@ -791,7 +959,57 @@ async fn healthz() -> Response {
 async fn metrics(State(server): State<Arc<Server>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        server.metrics.render(&server.transforms),
+        server.metrics.render(&server.transforms) + &online_metrics(&server.online),
     )
         .into_response()
+}
+
+/// The live states' counts, in Prometheus text.
+fn online_metrics(online: &BTreeMap<String, Online>) -> String {
+    use std::fmt::Write;
+    if online.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    out.push_str(
+        "# HELP skewless_events_total Events posted, by what became of them.\n\
+         # TYPE skewless_events_total counter\n",
+    );
+    let stats: Vec<_> = online.iter().map(|(n, o)| (n, o.stats())).collect();
+    for (name, stats) in &stats {
+        for (fate, count) in [
+            ("applied", stats.applied),
+            ("duplicate", stats.duplicates),
+            ("late", stats.late),
+            ("expired", stats.expired),
+        ] {
+            let _ = writeln!(
+                out,
+                "skewless_events_total{{transform=\"{name}\",fate=\"{fate}\"}} {count}"
+            );
+        }
+    }
+    out.push_str(
+        "# HELP skewless_state_events Events the live state holds.\n\
+         # TYPE skewless_state_events gauge\n",
+    );
+    for (name, stats) in &stats {
+        let _ = writeln!(
+            out,
+            "skewless_state_events{{transform=\"{name}\"}} {}",
+            stats.events
+        );
+    }
+    out.push_str(
+        "# HELP skewless_state_entities Entities the live state holds events of.\n\
+         # TYPE skewless_state_entities gauge\n",
+    );
+    for (name, stats) in &stats {
+        let _ = writeln!(
+            out,
+            "skewless_state_entities{{transform=\"{name}\"}} {}",
+            stats.entities
+        );
+    }
+    out
 }

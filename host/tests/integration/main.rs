@@ -10,6 +10,7 @@ mod examples;
 mod files;
 mod isolation;
 mod loading;
+mod online;
 mod python;
 mod python_package;
 mod rejecting;

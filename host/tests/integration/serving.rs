@@ -499,11 +499,18 @@ fn the_failure_log_can_carry_messages_and_is_rate_limited() {
     server.post(&name, r#"{"rows": [17]}"#);
     let logged = server.logged.lock().unwrap().clone();
     let last: Value = serde_json::from_str(logged.last().unwrap()).unwrap();
-    assert_eq!(
-        last["dropped_before"].as_u64().unwrap() as usize,
-        burst - (logged.len() - 1),
-        "{logged:?}"
-    );
+    assert!(last["dropped_before"].as_u64().unwrap() > 0, "{logged:?}");
+    // Every dropped line is counted once, by the line after it (a slow
+    // machine may see the rate recover mid-burst, and report twice).
+    let dropped: u64 = logged
+        .iter()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["dropped_before"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(dropped as usize, burst + 1 - logged.len(), "{logged:?}");
 }
 
 #[test]

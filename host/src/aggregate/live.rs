@@ -1,0 +1,482 @@
+//! Served aggregations: the [`State`] behind requests, the rules of
+//! ingestion (duplicates, lateness, expiry) and, with a directory, its
+//! durability.
+//!
+//! - Ingestion runs one batch at a time (a mutex): each event is checked
+//!   against the state and the batch's earlier events, the accepted ones
+//!   are written to the journal and committed (fsync), and only then
+//!   applied to the state that queries read. An acknowledged event is on
+//!   disk; a query never sees an event that is not.
+//! - An event whose id the state already holds for its key is a
+//!   duplicate, and is acknowledged without being applied again.
+//! - An event older than its key's newest event minus the declared
+//!   lateness is late: counted, reported and dropped.
+//! - The state answers queries as of times no earlier than the newest
+//!   event it has seen minus the lateness minus the query lag; events
+//!   older than that minus the longest window can count in no such
+//!   answer, so they expire (from memory and disk), and an event that old
+//!   on arrival is dropped as expired.
+//!
+//! The journal is a [redb](https://docs.rs/redb) database (copy-on-write
+//! B-trees, crash-safe commits): one table of the accepted events by
+//! (time, sequence), each with its key, values, id, arrival time and the
+//! row as it was received; and the sha256 of the component that made it.
+//! Opening it replays the events into a fresh state, which therefore
+//! equals the state of a clean replay of every acknowledged event.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Answer, Event, Plan, State, Value};
+use crate::error::{Error, Result};
+
+/// Accepted events: (time, sequence) -> the record ([`Record::encode`]).
+const EVENTS: TableDefinition<'_, (i64, u64), &[u8]> = TableDefinition::new("events");
+/// What the journal is: `sha256` (of the component), `format`.
+const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
+/// The journal's own format; another is refused rather than misread.
+const FORMAT: &str = "1";
+/// The journal's file in the state directory.
+pub(crate) const JOURNAL_FILE: &str = "events.redb";
+
+/// The rules of a served state, in microseconds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rules {
+    /// How far behind its key's newest event an event may arrive.
+    pub(crate) lateness: i64,
+    /// How far before the newest event (less the lateness) a query may ask.
+    pub(crate) query_lag: i64,
+    /// The longest window.
+    pub(crate) longest: i64,
+}
+
+impl Rules {
+    /// The earliest time a query may be as of, when the newest event seen
+    /// is at `newest`.
+    fn earliest_query(&self, newest: i64) -> i64 {
+        newest
+            .saturating_sub(self.lateness)
+            .saturating_sub(self.query_lag)
+    }
+
+    /// Events before this time can count in no answer the state gives.
+    fn horizon(&self, newest: i64) -> i64 {
+        self.earliest_query(newest).saturating_sub(self.longest)
+    }
+}
+
+/// An event offered to the state.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) key: Value,
+    pub(crate) event: Event,
+    pub(crate) id: Option<Value>,
+    /// The row as received (a JSON object), kept for export.
+    pub(crate) row: String,
+}
+
+/// What became of an offered event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Applied,
+    /// Its id was already applied for its key.
+    Duplicate,
+    /// Older than its key's newest event minus the lateness.
+    Late,
+    /// Older than anything the state still answers for.
+    Expired,
+}
+
+/// Counts since the state was opened.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) applied: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) late: AtomicU64,
+    pub(crate) expired: AtomicU64,
+}
+
+/// A served state.
+pub(crate) struct Live {
+    rules: Rules,
+    state: RwLock<State>,
+    writer: Mutex<Writer>,
+    /// The newest event time applied (`i64::MIN` before the first).
+    newest: AtomicI64,
+    pub(crate) counters: Counters,
+    /// The journal's path, for errors and `export`.
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("rules", &self.rules)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Writer {
+    journal: Option<redb::Database>,
+    next_seq: u64,
+    /// The horizon of the last expiry.
+    expired_to: i64,
+}
+
+/// One journal record.
+struct Record {
+    key: Value,
+    event: Event,
+    id: Option<Value>,
+    arrival: i64,
+    row: String,
+}
+
+impl Record {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.row.len());
+        self.key.encode(&mut out);
+        self.event.tie.encode(&mut out);
+        out.extend_from_slice(&(self.event.values.len() as u32).to_le_bytes());
+        for value in &self.event.values {
+            value.encode(&mut out);
+        }
+        self.id.clone().unwrap_or(Value::Null).encode(&mut out);
+        out.extend_from_slice(&self.arrival.to_le_bytes());
+        Value::Text(self.row.as_str().into()).encode(&mut out);
+        out
+    }
+
+    fn decode(time: i64, mut bytes: &[u8]) -> Option<Record> {
+        let bytes = &mut bytes;
+        let key = Value::decode(bytes)?;
+        let tie = Value::decode(bytes)?;
+        let (count, rest) = bytes.split_at_checked(4)?;
+        *bytes = rest;
+        let count = u32::from_le_bytes(count.try_into().ok()?);
+        let values = (0..count)
+            .map(|_| Value::decode(bytes))
+            .collect::<Option<Box<[Value]>>>()?;
+        let id = Some(Value::decode(bytes)?).filter(|id| !id.is_null());
+        let (arrival, rest) = bytes.split_at_checked(8)?;
+        *bytes = rest;
+        let arrival = i64::from_le_bytes(arrival.try_into().ok()?);
+        let Value::Text(row) = Value::decode(bytes)? else {
+            return None;
+        };
+        bytes.is_empty().then(|| Record {
+            key,
+            event: Event { time, tie, values },
+            id,
+            arrival,
+            row: row.into(),
+        })
+    }
+}
+
+/// An event as the journal holds it (for `export`).
+#[derive(Debug)]
+pub(crate) struct Logged {
+    pub(crate) seq: u64,
+    pub(crate) arrival: i64,
+    pub(crate) row: String,
+}
+
+impl Live {
+    /// A state in memory only (`dir` `None`), or kept in `dir`'s journal,
+    /// which is created when missing and replayed when present. `sha256`
+    /// is the component's: a journal made by another is refused.
+    pub(crate) fn open(
+        plan: Arc<Plan>,
+        rules: Rules,
+        dir: Option<&Path>,
+        sha256: &str,
+    ) -> Result<Live> {
+        let mut live = Live {
+            rules,
+            state: RwLock::new(State::new(plan)),
+            writer: Mutex::new(Writer {
+                journal: None,
+                next_seq: 0,
+                expired_to: i64::MIN,
+            }),
+            newest: AtomicI64::new(i64::MIN),
+            counters: Counters::default(),
+            path: None,
+        };
+        let Some(dir) = dir else {
+            return Ok(live);
+        };
+        std::fs::create_dir_all(dir).map_err(|cause| Error::Io {
+            action: "cannot create the state directory",
+            path: dir.to_path_buf(),
+            cause,
+        })?;
+        let path = dir.join(JOURNAL_FILE);
+        let failed = |message: String| Error::Data {
+            action: "cannot open the state",
+            path: path.clone(),
+            message,
+        };
+        let db = redb::Database::create(&path).map_err(|e| failed(e.to_string()))?;
+        let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;
+            let found = |name: &str| -> Result<Option<String>> {
+                Ok(meta
+                    .get(name)
+                    .map_err(|e| failed(e.to_string()))?
+                    .map(|v| v.value().to_string()))
+            };
+            match (found("sha256")?, found("format")?) {
+                (None, _) => {
+                    meta.insert("sha256", sha256)
+                        .map_err(|e| failed(e.to_string()))?;
+                    meta.insert("format", FORMAT)
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                (Some(other), _) if other != sha256 => {
+                    return Err(failed(format!(
+                        "it holds the events of the component with sha256 {other}, not of this \
+                         one ({sha256}); its aggregates may differ, so give this component a \
+                         state directory of its own"
+                    )));
+                }
+                (Some(_), format) if format.as_deref() != Some(FORMAT) => {
+                    return Err(failed(format!(
+                        "its format is {}, and this skewless reads format {FORMAT}",
+                        format.as_deref().unwrap_or("unknown")
+                    )));
+                }
+                _ => {}
+            }
+        }
+        txn.commit().map_err(|e| failed(e.to_string()))?;
+        // Replay.
+        let mut next_seq = 0;
+        {
+            let read = db.begin_read().map_err(|e| failed(e.to_string()))?;
+            let table = read.open_table(EVENTS).map_err(|e| match e {
+                redb::TableError::TableDoesNotExist(_) => None,
+                e => Some(failed(e.to_string())),
+            });
+            match table {
+                Err(Some(error)) => return Err(error),
+                Err(None) => {}
+                Ok(table) => {
+                    let state = live.state.get_mut().expect("not shared yet");
+                    let mut newest = i64::MIN;
+                    for entry in table.iter().map_err(|e| failed(e.to_string()))? {
+                        let (key, value) = entry.map_err(|e| failed(e.to_string()))?;
+                        let (time, seq) = key.value();
+                        let record = Record::decode(time, value.value()).ok_or_else(|| {
+                            failed(format!("the event of sequence {seq} is not readable"))
+                        })?;
+                        next_seq = next_seq.max(seq + 1);
+                        newest = newest.max(time);
+                        state.apply_with_id(record.key, record.event, record.id);
+                    }
+                    *live.newest.get_mut() = newest;
+                }
+            }
+        }
+        let writer = live.writer.get_mut().expect("not shared yet");
+        writer.journal = Some(db);
+        writer.next_seq = next_seq;
+        live.path = Some(path);
+        Ok(live)
+    }
+
+    /// Offers `incoming` (one batch, in order) arrived at `arrival`: what
+    /// became of each event. Returns once the applied events are durable.
+    pub(crate) fn ingest(&self, incoming: Vec<Incoming>, arrival: i64) -> Result<Vec<Fate>> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fates = Vec::with_capacity(incoming.len());
+        let mut accepted: Vec<Record> = Vec::new();
+        let mut newest = self.newest.load(Ordering::Acquire);
+        {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            // The batch's own accepted events, by key: newest time and ids.
+            let mut batch_newest: std::collections::HashMap<&Value, i64> = Default::default();
+            let mut batch_ids: std::collections::HashSet<(&Value, &Value)> = Default::default();
+            for item in &incoming {
+                let seen = |id: &Value| {
+                    state.has_id(&item.key, id) || batch_ids.contains(&(&item.key, id))
+                };
+                let key_newest = state
+                    .newest(&item.key)
+                    .into_iter()
+                    .chain(batch_newest.get(&item.key).copied())
+                    .max();
+                let fate = if item.id.as_ref().is_some_and(seen) {
+                    Fate::Duplicate
+                } else if key_newest
+                    .is_some_and(|n| item.event.time < n.saturating_sub(self.rules.lateness))
+                {
+                    Fate::Late
+                } else if newest != i64::MIN && item.event.time < self.rules.horizon(newest) {
+                    Fate::Expired
+                } else {
+                    Fate::Applied
+                };
+                if fate == Fate::Applied {
+                    let entry = batch_newest.entry(&item.key).or_insert(item.event.time);
+                    *entry = (*entry).max(item.event.time);
+                    if let Some(id) = &item.id {
+                        batch_ids.insert((&item.key, id));
+                    }
+                    newest = newest.max(item.event.time);
+                }
+                fates.push(fate);
+            }
+        }
+        for (item, fate) in incoming.into_iter().zip(&fates) {
+            if *fate == Fate::Applied {
+                accepted.push(Record {
+                    key: item.key,
+                    event: item.event,
+                    id: item.id,
+                    arrival,
+                    row: item.row,
+                });
+            }
+        }
+        let horizon = self.rules.horizon(newest);
+        // Expire in steps of a 64th of the longest window (at least a
+        // second), not at every event.
+        let step = (self.rules.longest / 64).max(1_000_000);
+        let expire = newest != i64::MIN && horizon >= writer.expired_to.saturating_add(step);
+        let first_seq = writer.next_seq;
+        if let Some(db) = &writer.journal {
+            let path = self.path.as_deref().unwrap_or(Path::new(JOURNAL_FILE));
+            let failed = |message: String| Error::Data {
+                action: "cannot write the events to the state",
+                path: path.to_path_buf(),
+                message,
+            };
+            let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
+            {
+                let mut table = txn.open_table(EVENTS).map_err(|e| failed(e.to_string()))?;
+                for (offset, record) in accepted.iter().enumerate() {
+                    table
+                        .insert(
+                            (record.event.time, first_seq + offset as u64),
+                            record.encode().as_slice(),
+                        )
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+                if expire {
+                    table
+                        .retain_in(..(horizon, 0_u64), |_, _| false)
+                        .map_err(|e| failed(e.to_string()))?;
+                }
+            }
+            txn.commit().map_err(|e| failed(e.to_string()))?;
+        }
+        writer.next_seq = first_seq + accepted.len() as u64;
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            for record in accepted {
+                state.apply_with_id(record.key, record.event, record.id);
+            }
+            if expire {
+                state.expire(horizon);
+            }
+        }
+        if expire {
+            writer.expired_to = horizon;
+        }
+        self.newest.store(newest, Ordering::Release);
+        for fate in &fates {
+            let counter = match fate {
+                Fate::Applied => &self.counters.applied,
+                Fate::Duplicate => &self.counters.duplicates,
+                Fate::Late => &self.counters.late,
+                Fate::Expired => &self.counters.expired,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(fates)
+    }
+
+    /// The aggregates of each (key, time): the answers, or why there are
+    /// none (a time earlier than the state answers for, a sum beyond its
+    /// type).
+    pub(crate) fn query(&self, queries: &[(Value, i64)]) -> Vec<Result<Vec<Answer>, String>> {
+        let newest = self.newest.load(Ordering::Acquire);
+        let earliest = if newest == i64::MIN {
+            i64::MIN
+        } else {
+            self.rules.earliest_query(newest)
+        };
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        queries
+            .iter()
+            .map(|(key, t)| {
+                if *t < earliest {
+                    return Err(format!(
+                        "the time is {}, and this state answers as of {} or later (its newest \
+                         event, {}, less the lateness and the query lag); ask a backfill for \
+                         older times",
+                        crate::codec::text::timestamp_text(*t),
+                        crate::codec::text::timestamp_text(earliest),
+                        crate::codec::text::timestamp_text(newest),
+                    ));
+                }
+                state.query(key, *t)
+            })
+            .collect()
+    }
+
+    /// Events and entities held.
+    pub(crate) fn held(&self) -> (u64, u64) {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        (state.events(), state.entities())
+    }
+
+    /// The newest event time applied, if any.
+    pub(crate) fn newest(&self) -> Option<i64> {
+        Some(self.newest.load(Ordering::Acquire)).filter(|&n| n != i64::MIN)
+    }
+
+    /// Every event the journal holds, in the order they were applied.
+    pub(crate) fn logged(&self) -> Result<Vec<Logged>> {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let (Some(db), Some(path)) = (&writer.journal, &self.path) else {
+            return Err(Error::BadRequest(
+                "this state is in memory only; give it a directory to keep (and export) its \
+                 events"
+                    .into(),
+            ));
+        };
+        let failed = |message: String| Error::Data {
+            action: "cannot read the state",
+            path: path.clone(),
+            message,
+        };
+        let read = db.begin_read().map_err(|e| failed(e.to_string()))?;
+        let table = match read.open_table(EVENTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        let mut logged = Vec::new();
+        for entry in table.iter().map_err(|e| failed(e.to_string()))? {
+            let (key, value) = entry.map_err(|e| failed(e.to_string()))?;
+            let (time, seq) = key.value();
+            let record = Record::decode(time, value.value())
+                .ok_or_else(|| failed(format!("the event of sequence {seq} is not readable")))?;
+            logged.push(Logged {
+                seq,
+                arrival: record.arrival,
+                row: record.row,
+            });
+        }
+        logged.sort_unstable_by_key(|l| l.seq);
+        Ok(logged)
+    }
+}

@@ -1,0 +1,479 @@
+//! Aggregations online: a transform's live state, fed events as they
+//! happen and asked for features as of a request's time (or now), by the
+//! same engine and the same component as backfills.
+//!
+//! `skewless serve` keeps one [`Online`] per transform that declares
+//! aggregations (`POST /v1/events/NAME` ingests, `POST
+//! /v1/transforms/NAME` asks); an embedder can keep its own:
+//!
+//! ```no_run
+//! use skewless::online::{Online, StateOptions};
+//! # let transform = skewless::Runtime::new(skewless::Config::default())?.load("card_velocity.wasm")?;
+//! let online = Online::open(&transform, &StateOptions::default().dir("state"))?;
+//! let events = serde_json::json!([{"card_id": "c1", "ts": "2026-03-01T10:00:00Z",
+//!     "amount": 12.5, "merchant": "books", "declined": false}]);
+//! online.ingest_json_values(events.as_array().unwrap())?;
+//! let features = online.features_json_values(&[serde_json::json!({"card_id": "c1", "amount": 30.0})])?;
+//! println!("as of {}: {}", features.as_of_text(), features.rows[0]);
+//! # Ok::<(), skewless::Error>(())
+//! ```
+//!
+//! The rules (see [`crate::aggregate`] for what an aggregate counts):
+//! an event with a declared id is applied once per key however often it
+//! is sent; an event older than its key's newest event minus the declared
+//! lateness is late, and dropped (counted, and named in the answer); the
+//! state answers as of times no earlier than its newest event less the
+//! lateness and the [query lag](StateOptions::query_lag), keeps only the
+//! events such answers need, and drops an event older than that on
+//! arrival (expired). With a directory, an event is on disk before its
+//! ingestion is acknowledged, and reopening the directory gives the state
+//! a clean replay of the acknowledged events would.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use serde_json::value::RawValue;
+
+use crate::aggregate::live::{Fate, Incoming, Live, Rules};
+use crate::aggregate::{self, Plan, Value};
+use crate::codec::json;
+use crate::engine::{Transform, prepare_columns};
+use crate::error::{Error, Result};
+use crate::spec::{DataType, Field};
+
+/// Default [`StateOptions::query_lag`]: one hour.
+pub const DEFAULT_QUERY_LAG: Duration = Duration::from_secs(3600);
+
+/// Where an [`Online`] state lives and how far back it answers.
+#[derive(Clone, Debug)]
+pub struct StateOptions {
+    dir: Option<PathBuf>,
+    query_lag: Duration,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            dir: None,
+            query_lag: DEFAULT_QUERY_LAG,
+        }
+    }
+}
+
+impl StateOptions {
+    /// Keeps the state in `dir` (created when missing, reopened when
+    /// present), durable across crashes and restarts. Default: in memory,
+    /// lost when the process ends.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// How far before the newest event (less the declared lateness) a
+    /// query may be as of; the state keeps the events such queries need
+    /// and no more. Default [`DEFAULT_QUERY_LAG`] (one hour).
+    pub fn query_lag(mut self, lag: Duration) -> Self {
+        self.query_lag = lag;
+        self
+    }
+
+    /// The directory, if the state is kept in one.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+}
+
+/// A transform's live state (cheap to clone: clones share it).
+#[derive(Clone, Debug)]
+pub struct Online {
+    transform: Transform,
+    plan: Arc<Plan>,
+    live: Arc<Live>,
+}
+
+/// What an ingestion did: the rows (of the batch sent, from 0) that were
+/// not applied, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Ingested {
+    /// Events applied (now durable when the state has a directory).
+    pub applied: u64,
+    /// Rows whose event id was already applied for their key.
+    pub duplicates: Vec<u64>,
+    /// Rows older than their key's newest event minus the lateness.
+    pub late: Vec<u64>,
+    /// Rows older than anything the state still answers for.
+    pub expired: Vec<u64>,
+    /// When they arrived (UTC microseconds).
+    pub arrival: i64,
+}
+
+/// Features of JSON rows: one JSON object per row, and the clock the rows
+/// without a time were answered as of.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Answered {
+    /// The output rows, as JSON objects.
+    pub rows: Vec<String>,
+    /// The server's clock when asked (UTC microseconds).
+    pub as_of: i64,
+}
+
+impl Answered {
+    /// [`Answered::as_of`] as RFC 3339 text.
+    pub fn as_of_text(&self) -> String {
+        crate::codec::text::timestamp_text(self.as_of)
+    }
+}
+
+/// Counts of an [`Online`] state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OnlineStats {
+    /// Events held (within the windows).
+    pub events: u64,
+    /// Entities with events held.
+    pub entities: u64,
+    /// Since opened: events applied, duplicates, late and expired ones.
+    pub applied: u64,
+    /// See [`OnlineStats::applied`].
+    pub duplicates: u64,
+    /// See [`OnlineStats::applied`].
+    pub late: u64,
+    /// See [`OnlineStats::applied`].
+    pub expired: u64,
+}
+
+/// The clock: UTC microseconds.
+pub fn now_micros() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Online {
+    /// The live state of `transform` (which must declare aggregations).
+    pub fn open(transform: &Transform, options: &StateOptions) -> Result<Online> {
+        let aggregation = aggregate::declared(transform)?;
+        let plan = Arc::new(Plan::new(aggregation));
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let rules = Rules {
+            lateness: aggregation.lateness_micros,
+            query_lag: micros(options.query_lag),
+            longest: plan.longest_window(),
+        };
+        let live = Live::open(
+            plan.clone(),
+            rules,
+            options.dir.as_deref(),
+            transform.sha256(),
+        )?;
+        Ok(Online {
+            transform: transform.clone(),
+            plan,
+            live: Arc::new(live),
+        })
+    }
+
+    /// The transform it serves.
+    pub fn transform(&self) -> &Transform {
+        &self.transform
+    }
+
+    /// Counts of what it holds and did.
+    pub fn stats(&self) -> OnlineStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (events, entities) = self.live.held();
+        let counters = &self.live.counters;
+        OnlineStats {
+            events,
+            entities,
+            applied: counters.applied.load(Relaxed),
+            duplicates: counters.duplicates.load(Relaxed),
+            late: counters.late.load(Relaxed),
+            expired: counters.expired.load(Relaxed),
+        }
+    }
+
+    /// The newest event time applied (UTC microseconds), if any.
+    pub fn newest_event(&self) -> Option<i64> {
+        self.live.newest()
+    }
+
+    /// Ingests events given as JSON objects (the events' columns, by the
+    /// same JSON rules as requests), arrived now.
+    pub fn ingest_json(&self, rows: &[&RawValue]) -> Result<Ingested> {
+        let (batch, texts) = self.decode_events_json(rows)?;
+        self.ingest_rows(&batch, texts, now_micros())
+    }
+
+    /// JSON events decoded, with each row's text (what the journal keeps).
+    pub(crate) fn decode_events_json(
+        &self,
+        rows: &[&RawValue],
+    ) -> Result<(RecordBatch, Vec<String>)> {
+        let aggregation = aggregate::declared(&self.transform)?;
+        let batch = json::decode_rows(
+            self.transform.name(),
+            &aggregation.event_columns(),
+            rows,
+            self.transform.config().naive_timestamps,
+        )?;
+        let texts = rows.iter().map(|r| r.get().trim().to_string()).collect();
+        Ok((batch, texts))
+    }
+
+    /// [`Online::ingest_json`] for `serde_json` values.
+    pub fn ingest_json_values(&self, rows: &[serde_json::Value]) -> Result<Ingested> {
+        let raw = raw_rows(rows)?;
+        self.ingest_json(&raw.iter().map(|r| &**r).collect::<Vec<_>>())
+    }
+
+    /// Ingests the events of `batch` (its event columns, by name), arrived
+    /// now.
+    pub fn ingest(&self, batch: &RecordBatch) -> Result<Ingested> {
+        let aggregation = aggregate::declared(&self.transform)?;
+        let fields = aggregation.event_columns();
+        let columns = prepare_columns(
+            self.transform.name(),
+            &fields,
+            batch,
+            self.transform.config().naive_timestamps,
+        )?;
+        let events = batch_of(&fields, columns, batch.num_rows())?;
+        let texts = json::encode_rows(&events);
+        self.ingest_rows(&events, texts, now_micros())
+    }
+
+    pub(crate) fn ingest_rows(
+        &self,
+        batch: &RecordBatch,
+        texts: Vec<String>,
+        arrival: i64,
+    ) -> Result<Ingested> {
+        let aggregation = aggregate::declared(&self.transform)?;
+        let naive = self.transform.config().naive_timestamps;
+        let computed = aggregate::event_batch(&self.transform, batch, naive)?;
+        let ids: Vec<Option<Value>> = match &aggregation.event_id {
+            None => vec![None; batch.num_rows()],
+            Some(field) => {
+                let column = &prepare_columns(
+                    self.transform.name(),
+                    std::slice::from_ref(field),
+                    batch,
+                    naive,
+                )?[0];
+                let scalar = field.data_type.scalar().expect("a scalar event id");
+                (0..batch.num_rows())
+                    .map(|row| Some(aggregate::value::read(column.as_ref(), scalar, row)))
+                    .map(|id| id.filter(|id| !id.is_null()))
+                    .collect()
+            }
+        };
+        let incoming = aggregate::events_of(aggregation, &computed)
+            .into_iter()
+            .zip(ids)
+            .zip(texts)
+            .map(|(((key, event), id), row)| Incoming {
+                key,
+                event,
+                id,
+                row,
+            })
+            .collect();
+        let fates = self.live.ingest(incoming, arrival)?;
+        let mut ingested = Ingested {
+            arrival,
+            ..Ingested::default()
+        };
+        for (row, fate) in fates.into_iter().enumerate() {
+            let row = row as u64;
+            match fate {
+                Fate::Applied => ingested.applied += 1,
+                Fate::Duplicate => ingested.duplicates.push(row),
+                Fate::Late => ingested.late.push(row),
+                Fate::Expired => ingested.expired.push(row),
+            }
+        }
+        Ok(ingested)
+    }
+
+    /// Features of requests given as JSON objects: the key, the request's
+    /// time (optional: without it, or null, a row is as of the clock) and
+    /// the row function's own inputs.
+    pub fn features_json(&self, rows: &[&RawValue]) -> Result<Answered> {
+        let batch = self.decode_requests_json(rows)?;
+        let (output, as_of) = self.features(&batch)?;
+        Ok(Answered {
+            rows: json::encode_rows(&output),
+            as_of,
+        })
+    }
+
+    /// JSON requests decoded (a missing time is null).
+    pub(crate) fn decode_requests_json(&self, rows: &[&RawValue]) -> Result<RecordBatch> {
+        let aggregation = aggregate::declared(&self.transform)?;
+        let fields: Vec<Field> = self
+            .transform
+            .info()
+            .spine_inputs()
+            .into_iter()
+            .map(|mut f| {
+                if f.name == aggregation.request_time {
+                    f.nullable = true;
+                }
+                f
+            })
+            .collect();
+        json::decode_rows_with(
+            self.transform.name(),
+            &fields,
+            rows,
+            self.transform.config().naive_timestamps,
+            Some(&aggregation.request_time),
+        )
+    }
+
+    /// [`Online::features_json`] for `serde_json` values; the rows come
+    /// back as values.
+    pub fn features_json_values(&self, rows: &[serde_json::Value]) -> Result<Answered> {
+        let raw = raw_rows(rows)?;
+        self.features_json(&raw.iter().map(|r| &**r).collect::<Vec<_>>())
+    }
+
+    /// Features of the requests in `batch` (the key, the request's time,
+    /// the row function's inputs, by name): a null or missing time is
+    /// the clock's. Returns the output rows and the clock.
+    pub fn features(&self, batch: &RecordBatch) -> Result<(RecordBatch, i64)> {
+        let as_of = now_micros();
+        Ok((self.features_as_of(batch, as_of)?, as_of))
+    }
+
+    fn features_as_of(&self, batch: &RecordBatch, as_of: i64) -> Result<RecordBatch> {
+        let aggregation = aggregate::declared(&self.transform)?;
+        let naive = self.transform.config().naive_timestamps;
+        // The time, the clock's where not given.
+        let time_field = Field {
+            name: aggregation.request_time.clone(),
+            data_type: DataType::TimestampMicros,
+            nullable: true,
+        };
+        let times: ArrayRef = if batch.column_by_name(&time_field.name).is_some() {
+            let given = prepare_columns(
+                self.transform.name(),
+                std::slice::from_ref(&time_field),
+                batch,
+                naive,
+            )?;
+            let given = given[0]
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .expect("a timestamp column");
+            Arc::new(
+                given
+                    .iter()
+                    .map(|t| Some(t.unwrap_or(as_of)))
+                    .collect::<TimestampMicrosecondArray>()
+                    .with_timezone(crate::spec::UTC),
+            )
+        } else {
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![as_of; batch.num_rows()])
+                    .with_timezone(crate::spec::UTC),
+            )
+        };
+        let mut fields: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.name() != &time_field.name)
+            .cloned()
+            .collect();
+        let mut columns: Vec<ArrayRef> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .filter(|(f, _)| f.name() != &time_field.name)
+            .map(|(_, c)| c.clone())
+            .collect();
+        fields.push(Arc::new(arrow::datatypes::Field::new(
+            &time_field.name,
+            times.data_type().clone(),
+            false,
+        )));
+        columns.push(times);
+        let options =
+            arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let batch = RecordBatch::try_new_with_options(
+            Arc::new(arrow::datatypes::Schema::new(fields)),
+            columns,
+            &options,
+        )
+        .map_err(|e| Error::Runtime(format!("cannot assemble the requests: {e}")))?;
+        let queries = aggregate::read_queries(&self.transform, &batch, naive)?;
+        let answers = self.live.query(&queries);
+        if let Some((row, Err(reason))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
+            return Err(Error::InvalidValue {
+                column: aggregation.request_time.clone(),
+                row: row as u64,
+                reason: reason.clone(),
+            });
+        }
+        let rows: Vec<Option<&[aggregate::Answer]>> = answers
+            .iter()
+            .map(|a| a.as_ref().ok().map(Vec::as_slice))
+            .collect();
+        let with = aggregate::with_answers(&self.plan, &batch, &rows)?;
+        self.transform.call(&with)
+    }
+
+    /// Writes every event the state holds, in the order they were applied,
+    /// to `path` as JSON Lines: each row as it was received, with its
+    /// arrival time in `_arrival` (what `skewless run --as-served` reads).
+    /// Returns how many. Only for a state kept in a directory.
+    pub fn export(&self, path: &Path) -> Result<u64> {
+        use std::io::Write;
+        let logged = self.live.logged()?;
+        let io = |cause| Error::Io {
+            action: "cannot write",
+            path: path.to_path_buf(),
+            cause,
+        };
+        let file = std::fs::File::create(path).map_err(io)?;
+        let mut out = std::io::BufWriter::new(file);
+        for event in &logged {
+            let arrival = crate::codec::text::timestamp_text(event.arrival);
+            let rest = event.row.trim_start().strip_prefix('{').unwrap_or("}");
+            let separator = if rest.trim_start().starts_with('}') {
+                ""
+            } else {
+                ","
+            };
+            writeln!(out, "{{\"{ARRIVAL}\":\"{arrival}\"{separator}{rest}").map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+        out.get_ref().sync_all().map_err(io)?;
+        Ok(logged.len() as u64)
+    }
+}
+
+/// The column of an exported events file that holds each event's arrival.
+pub const ARRIVAL: &str = "_arrival";
+
+fn raw_rows(rows: &[serde_json::Value]) -> Result<Vec<Box<RawValue>>> {
+    rows.iter()
+        .map(serde_json::value::to_raw_value)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))
+}
+
+fn batch_of(fields: &[Field], columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+    let schema = arrow::datatypes::Schema::new(fields.iter().map(Field::arrow).collect::<Vec<_>>());
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(Arc::new(schema), columns, &options)
+        .map_err(|e| Error::Runtime(format!("cannot assemble the events: {e}")))
+}

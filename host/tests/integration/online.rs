@@ -1,0 +1,442 @@
+//! Aggregations online: events posted to `skewless serve` and features
+//! asked of its live state give, bit for bit, what the backfill gives for
+//! the same spine; in memory, in a state directory, and across a `kill -9`
+//! and a restart. Duplicated event ids and late events follow the rules.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use skewless::io::{ColumnRequest, Reader};
+use skewless::online::{Online, StateOptions};
+use skewless::serve::ServeConfig;
+use skewless_test_artifacts as artifacts;
+
+use crate::support::{TestServer, http, load};
+
+fn example(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/card-velocity/data")
+        .join(file)
+}
+
+/// The rows of `path` (its `fields`, typed) as JSON objects, as a client
+/// would send them.
+fn json_rows(path: &Path, fields: &[skewless::Field]) -> Vec<String> {
+    let requests: Vec<ColumnRequest> = fields
+        .iter()
+        .map(|f| ColumnRequest {
+            name: f.name.clone(),
+            data_type: Some(f.data_type),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for batch in Reader::open(path, Some(&requests), 1000, Default::default()).unwrap() {
+        rows.extend(skewless::codec::json::encode_rows(&batch.unwrap()));
+    }
+    rows
+}
+
+/// Field `name` of a JSON row, as text (RFC 3339 times in UTC with
+/// microseconds, as the codec writes them, order as their times).
+fn field(row: &str, name: &str) -> String {
+    let value: Value = serde_json::from_str(row).unwrap();
+    value[name].as_str().unwrap().to_string()
+}
+
+fn body(rows: &[String]) -> String {
+    format!("{{\"rows\":[{}]}}", rows.join(","))
+}
+
+/// What `skewless run --events` writes for the card-velocity example's
+/// spine, row by row.
+fn backfill_rows(component: &str) -> Vec<Value> {
+    let dir = tempfile::TempDir::new().unwrap();
+    let out = dir.path().join("features.jsonl");
+    let status = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .arg("run")
+        .arg(component)
+        .arg("--events")
+        .arg(example("events.csv"))
+        .arg("--input")
+        .arg(example("spine.csv"))
+        .arg("--output")
+        .arg(&out)
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The events (in time order: the example declares no lateness, so an
+/// event behind its card's newest would be late) and the spine's rows as
+/// requests, for the card-velocity example.
+fn card_velocity_data(transform: &skewless::Transform) -> (Vec<String>, Vec<String>) {
+    let aggregation = transform.info().aggregation.clone().unwrap();
+    let mut events = json_rows(&example("events.csv"), &aggregation.event_columns());
+    events.sort_by_key(|row| field(row, "ts"));
+    let spine = json_rows(&example("spine.csv"), &transform.info().spine_inputs());
+    (events, spine)
+}
+
+/// Posts the events in requests of `chunk`, each acknowledged.
+fn post_events(addr: std::net::SocketAddr, name: &str, events: &[String], chunk: usize) {
+    for rows in events.chunks(chunk) {
+        let (status, text) = http(addr, "POST", &format!("/v1/events/{name}"), &body(rows));
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["applied"], rows.len(), "{text}");
+    }
+}
+
+/// Asks the features of every spine row, in requests of 100.
+fn ask(addr: std::net::SocketAddr, name: &str, spine: &[String]) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for chunk in spine.chunks(100) {
+        let (status, text) = http(
+            addr,
+            "POST",
+            &format!("/v1/transforms/{name}"),
+            &body(chunk),
+        );
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        rows.extend(answer["rows"].as_array().unwrap().iter().cloned());
+    }
+    rows
+}
+
+fn assert_same(served: &[Value], backfill: &[Value]) {
+    assert_eq!(served.len(), backfill.len());
+    for (row, (served, backfill)) in served.iter().zip(backfill).enumerate() {
+        // The backfill's rows carry no input columns here; compare every
+        // feature, whose JSON text is exact (shortest round-trip floats).
+        for (name, value) in backfill.as_object().unwrap() {
+            assert_eq!(&served[name], value, "row {row}, feature `{name}`");
+        }
+    }
+}
+
+/// The spine asked of a server fed the events file (card by card, not in
+/// time order: only each card's own order matters, for lateness) gives the backfill's features, by bits, with
+/// the state in memory and in a directory.
+#[test]
+fn served_aggregates_equal_the_backfill() {
+    let transform = load(artifacts::CARD_VELOCITY);
+    let (mut events, spine) = card_velocity_data(&transform);
+    events.sort_by_key(|row| field(row, "card_id"));
+    let backfill = backfill_rows(artifacts::CARD_VELOCITY);
+    let dir = tempfile::TempDir::new().unwrap();
+    // The spine's times go back weeks before the newest event.
+    let lag = Duration::from_secs(60 * 86_400);
+    for state in [
+        StateOptions::default().query_lag(lag),
+        StateOptions::default().query_lag(lag).dir(dir.path()),
+    ] {
+        let server =
+            TestServer::start(vec![transform.clone()], ServeConfig::default().state(state));
+        post_events(server.addr, "card-velocity", &events, 500);
+        let served = ask(server.addr, "card-velocity", &spine);
+        assert_same(&served, &backfill);
+    }
+    assert!(
+        dir.path()
+            .join("card-velocity")
+            .join("events.redb")
+            .is_file()
+    );
+}
+
+/// Production's order: each request asked when the events before its time
+/// have arrived, with the default query lag, gives the backfill's answer.
+#[test]
+fn a_replay_in_time_order_equals_the_backfill() {
+    let transform = load(artifacts::CARD_VELOCITY);
+    let (events, spine) = card_velocity_data(&transform);
+    let backfill = backfill_rows(artifacts::CARD_VELOCITY);
+    let time = |row: &String| field(row, "ts");
+    let events: Vec<(String, String)> = events.into_iter().map(|e| (time(&e), e)).collect();
+    let mut order: Vec<usize> = (0..spine.len()).collect();
+    order.sort_by_key(|&i| time(&spine[i]));
+    let online = Online::open(&transform, &StateOptions::default()).unwrap();
+    let mut served = vec![Value::Null; spine.len()];
+    let mut next = 0;
+    for i in order {
+        let t = time(&spine[i]);
+        let upto = next + events[next..].partition_point(|(et, _)| *et < t);
+        if upto > next {
+            let batch: Vec<Value> = events[next..upto]
+                .iter()
+                .map(|(_, e)| serde_json::from_str(e).unwrap())
+                .collect();
+            let ingested = online.ingest_json_values(&batch).unwrap();
+            assert_eq!(ingested.applied, batch.len() as u64);
+            next = upto;
+        }
+        let request: Value = serde_json::from_str(&spine[i]).unwrap();
+        let answered = online.features_json_values(&[request]).unwrap();
+        served[i] = serde_json::from_str(&answered.rows[0]).unwrap();
+    }
+    assert_same(&served, &backfill);
+    // Events before the horizon (the newest less an hour, less 7 days)
+    // are forgotten as the replay goes.
+    let stats = online.stats();
+    assert!(stats.events < 4_000, "{stats:?}");
+    assert_eq!(stats.applied, 4_000);
+}
+
+/// A request without a time is answered as of the server's clock, which
+/// the answer says; one older than the state answers for is refused,
+/// naming the row and the times.
+#[test]
+fn requests_as_of_now_and_too_old() {
+    let transform = load(artifacts::PAYMENTS);
+    let server = TestServer::start(vec![transform], ServeConfig::default());
+    let now = chrono::Utc::now();
+    let at = |ago: i64| {
+        (now - chrono::Duration::seconds(ago)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    let events = [
+        format!(
+            r#"{{"user": "u1", "ts": "{}", "id": "a", "amount": 1.5}}"#,
+            at(120)
+        ),
+        format!(
+            r#"{{"user": "u1", "ts": "{}", "id": "b", "amount": 2.0}}"#,
+            at(7200)
+        ),
+    ];
+    let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&events));
+    assert_eq!(status, 200, "{text}");
+    let (status, answer) = server.post("payments", r#"{"rows": [{"user": "u1"}]}"#);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rows"][0]["payments_1h"], 1);
+    assert_eq!(answer["rows"][0]["amount_1h"], 1.5);
+    let as_of = chrono::DateTime::parse_from_rfc3339(answer["as_of"].as_str().unwrap()).unwrap();
+    assert!((as_of.timestamp() - now.timestamp()).abs() < 60, "{answer}");
+    let (status, answer) = server.post(
+        "payments",
+        &format!(r#"{{"rows": [{{"user": "u1", "ts": "{}"}}]}}"#, at(86_400)),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["row"], 0);
+    assert_eq!(answer["error"]["field"], "ts");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("answers as of"), "{message}");
+}
+
+/// An event id is applied once per key however often it is sent (in one
+/// request or across requests); an event more than the declared lateness
+/// (10 minutes) behind its key's newest is dropped and named; the
+/// counts are in /metrics.
+#[test]
+fn duplicates_and_late_events() {
+    let transform = load(artifacts::PAYMENTS);
+    let server = TestServer::start(vec![transform], ServeConfig::default());
+    let event = |user: &str, time: &str, id: &str, amount: f64| {
+        format!(
+            r#"{{"user": "{user}", "ts": "2026-03-01T{time}Z", "id": "{id}", "amount": {amount}}}"#
+        )
+    };
+    let first = [
+        event("u1", "10:00:00", "a", 1.0),
+        event("u1", "10:05:00", "b", 2.0),
+        event("u1", "10:05:00", "b", 2.0),
+        // The same id of another user is another event.
+        event("u2", "10:05:00", "b", 4.0),
+    ];
+    let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&first));
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["applied"], 3, "{text}");
+    assert_eq!(answer["duplicates"], serde_json::json!([2]), "{text}");
+    let second = [
+        // A retry of the whole first request.
+        event("u1", "10:00:00", "a", 1.0),
+        event("u1", "10:30:00", "c", 8.0),
+        // 25 minutes behind u1's newest (10:30): late.
+        event("u1", "10:05:00", "d", 16.0),
+        // 9 minutes behind: on time.
+        event("u1", "10:21:00", "e", 32.0),
+    ];
+    let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&second));
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["applied"], 2, "{text}");
+    assert_eq!(answer["duplicates"], serde_json::json!([0]), "{text}");
+    assert_eq!(answer["late"], serde_json::json!([2]), "{text}");
+    let (status, answer) = server.post(
+        "payments",
+        r#"{"rows": [{"user": "u1", "ts": "2026-03-01T10:40:00Z"}]}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rows"][0]["payments_1h"], 4);
+    assert_eq!(answer["rows"][0]["amount_1h"], 43.0);
+    let (_, metrics) = server.request("GET", "/metrics", "");
+    for line in [
+        r#"skewless_events_total{transform="payments",fate="applied"} 5"#,
+        r#"skewless_events_total{transform="payments",fate="duplicate"} 2"#,
+        r#"skewless_events_total{transform="payments",fate="late"} 1"#,
+        r#"skewless_state_events{transform="payments"} 5"#,
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
+}
+
+/// A state directory made by one component is refused by another.
+#[test]
+fn a_state_is_refused_by_another_component() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let payments = load(artifacts::PAYMENTS);
+    drop(Online::open(&payments, &StateOptions::default().dir(dir.path())).unwrap());
+    let card = load(artifacts::CARD_VELOCITY);
+    let error = Online::open(&card, &StateOptions::default().dir(dir.path())).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("events.redb"), "{message}");
+    assert!(message.contains(payments.sha256()), "{message}");
+    assert!(message.contains("state directory of its own"), "{message}");
+}
+
+/// `skewless serve --state DIR`, killed with SIGKILL while events are
+/// being posted and started again: every acknowledged event is there (and
+/// at most the one unacknowledged request besides); after the rest are
+/// posted, the features equal the backfill's.
+#[test]
+fn acknowledged_events_survive_kill_9() {
+    let transform = load(artifacts::CARD_VELOCITY);
+    let (events, spine) = card_velocity_data(&transform);
+    let backfill = backfill_rows(artifacts::CARD_VELOCITY);
+    let dir = tempfile::TempDir::new().unwrap();
+    let chunks: Vec<&[String]> = events.chunks(100).collect();
+
+    let (mut child, addr) = start_cli(dir.path());
+    // Post from another thread; kill after a few are acknowledged, while
+    // the next ones are in flight.
+    let (acks, acked) = std::sync::mpsc::channel();
+    let sender = {
+        let chunks: Vec<Vec<String>> = chunks.iter().map(|c| c.to_vec()).collect();
+        std::thread::spawn(move || {
+            let mut acknowledged = 0;
+            for rows in &chunks {
+                let Ok((status, _)) = std::panic::catch_unwind(|| {
+                    http(addr, "POST", "/v1/events/card-velocity", &body(rows))
+                }) else {
+                    break;
+                };
+                if status != 200 {
+                    break;
+                }
+                acknowledged += 1;
+                let _ = acks.send(acknowledged);
+            }
+            acknowledged
+        })
+    };
+    while acked.recv().unwrap() < 5 {}
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let acknowledged: usize = sender.join().unwrap();
+    assert!(
+        acknowledged < chunks.len(),
+        "killed too late to test anything"
+    );
+
+    let (mut child, addr) = start_cli(dir.path());
+    let held = state_events(addr);
+    let acked_events: usize = chunks[..acknowledged].iter().map(|c| c.len()).sum();
+    let in_flight = chunks[acknowledged].len();
+    assert!(
+        held == acked_events || held == acked_events + in_flight,
+        "{held} events after the restart; {acked_events} were acknowledged"
+    );
+    let resume = if held == acked_events {
+        acknowledged
+    } else {
+        acknowledged + 1
+    };
+    post_events(addr, "card-velocity", &events[resume * 100..], 100);
+    let served = ask(addr, "card-velocity", &spine);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_same(&served, &backfill);
+}
+
+/// `skewless serve` on a free port with its state in `dir`; returns when
+/// it listens.
+fn start_cli(dir: &Path) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["serve", artifacts::CARD_VELOCITY, "--addr", "127.0.0.1:0"])
+        .arg("--state")
+        .arg(dir)
+        .args(["--query-lag", "60d"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server's output").unwrap();
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            break addr.parse().unwrap();
+        }
+    };
+    // Keep draining its stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn state_events(addr: std::net::SocketAddr) -> usize {
+    let (_, metrics) = http(addr, "GET", "/metrics", "");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("skewless_state_events{"))
+        .unwrap_or_else(|| panic!("no state gauge in:\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// A state kept in a directory exports the events it holds, in the order
+/// they were applied, each as it was received with its arrival time; an
+/// in-memory state has nothing to export, and says so.
+#[test]
+fn a_state_exports_what_it_holds() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let payments = load(artifacts::PAYMENTS);
+    let online = Online::open(&payments, &StateOptions::default().dir(dir.path())).unwrap();
+    let events: Vec<Value> = serde_json::from_str(
+        r#"[{"user": "u1", "ts": "2026-03-01T10:05:00Z", "id": "b", "amount": 2.5},
+            {"user": "u1", "ts": "2026-03-01T10:00:00Z", "id": "a", "amount": 1.0},
+            {"user": "u1", "ts": "2026-03-01T10:00:00Z", "id": "a", "amount": 1.0}]"#,
+    )
+    .unwrap();
+    let ingested = online.ingest_json_values(&events).unwrap();
+    assert_eq!(ingested.applied, 2);
+    let out = dir.path().join("export.jsonl");
+    assert_eq!(online.export(&out).unwrap(), 2);
+    let lines: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (line, event) in lines.iter().zip(&events) {
+        for (name, value) in event.as_object().unwrap() {
+            assert_eq!(&line[name], value);
+        }
+        let arrival = line[skewless::online::ARRIVAL].as_str().unwrap();
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(arrival)
+                .unwrap()
+                .timestamp_micros(),
+            ingested.arrival
+        );
+    }
+    let memory = Online::open(&payments, &StateOptions::default()).unwrap();
+    let error = memory.export(&out).unwrap_err().to_string();
+    assert!(error.contains("in memory only"), "{error}");
+}
