@@ -222,7 +222,14 @@ impl Live {
             path: path.clone(),
             message,
         };
-        let db = redb::Database::create(&path).map_err(|e| failed(e.to_string()))?;
+        let db = redb::Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => failed(
+                "another process has it open (one `skewless serve` owns a state directory; \
+                 give each its own)"
+                    .into(),
+            ),
+            e => failed(e.to_string()),
+        })?;
         let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;

@@ -221,11 +221,12 @@ impl ServeCommand {
                         None => "in memory only (--state DIR keeps it)".into(),
                     };
                     eprintln!(
-                        "  events at POST http://{addr}/v1/events/{}; state {kept}: {} events \
-                         of {} entities",
+                        "  events at POST http://{addr}/v1/events/{}; state {kept}: {} \
+                         event(s) of {} entit{}",
                         transform.name(),
                         stats.events,
-                        stats.entities
+                        stats.entities,
+                        if stats.entities == 1 { "y" } else { "ies" }
                     );
                 }
             }
