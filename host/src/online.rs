@@ -36,7 +36,7 @@ use std::time::Duration;
 use arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use serde_json::value::RawValue;
 
-use crate::aggregate::live::{Fate, Incoming, Live, Rules};
+use crate::aggregate::live::{Fate, Incoming, Live, Rules, Unanswered};
 use crate::aggregate::{self, Plan, Value};
 use crate::codec::json;
 use crate::engine::{Transform, prepare_columns};
@@ -416,11 +416,18 @@ impl Online {
         .map_err(|e| Error::Runtime(format!("cannot assemble the requests: {e}")))?;
         let queries = aggregate::read_queries(&self.transform, &batch, naive)?;
         let answers = self.live.query(&queries);
-        if let Some((row, Err(reason))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
-            return Err(Error::InvalidValue {
-                column: aggregation.request_time.clone(),
-                row: row as u64,
-                reason: reason.clone(),
+        if let Some((row, Err(why))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
+            return Err(match why {
+                Unanswered::TooOld(reason) => Error::InvalidValue {
+                    column: aggregation.request_time.clone(),
+                    row: row as u64,
+                    reason: reason.clone(),
+                },
+                Unanswered::Failed(message) => Error::RowFailed {
+                    transform: self.transform.name().to_string(),
+                    row: Some(row as u64),
+                    message: message.clone(),
+                },
             });
         }
         let rows: Vec<Option<&[aggregate::Answer]>> = answers
@@ -433,7 +440,8 @@ impl Online {
 
     /// Writes every event the state holds, in the order they were applied,
     /// to `path` as JSON Lines: each row as it was received, with its
-    /// arrival time in `_arrival` (what `skewless run --as-served` reads).
+    /// arrival time in `_arrival` (an events file `skewless run --events`
+    /// reads; replaying it by arrival time is planned).
     /// Returns how many. Only for a state kept in a directory.
     pub fn export(&self, path: &Path) -> Result<u64> {
         use std::io::Write;

@@ -104,8 +104,14 @@ pub(crate) struct Live {
     rules: Rules,
     state: RwLock<State>,
     writer: Mutex<Writer>,
-    /// The newest event time applied (`i64::MIN` before the first).
+    /// The newest event time applied (`i64::MIN` before the first);
+    /// written under the state's write lock, read under its read lock, so
+    /// a query sees it and the state of one moment.
     newest: AtomicI64,
+    /// Events before this time may have been forgotten (the last expiry's
+    /// horizon, kept in the journal so a reopening with a longer query lag
+    /// cannot answer from a state that lost what it needs).
+    floor: AtomicI64,
     pub(crate) counters: Counters,
     /// The journal's path, for errors and `export`.
     path: Option<PathBuf>,
@@ -178,6 +184,15 @@ impl Record {
     }
 }
 
+/// Why a query has no answer.
+#[derive(Debug)]
+pub(crate) enum Unanswered {
+    /// Its time is earlier than the state answers for.
+    TooOld(String),
+    /// An aggregate cannot be computed (a sum beyond its type).
+    Failed(String),
+}
+
 /// An event as the journal holds it (for `export`).
 #[derive(Debug)]
 pub(crate) struct Logged {
@@ -205,6 +220,7 @@ impl Live {
                 expired_to: i64::MIN,
             }),
             newest: AtomicI64::new(i64::MIN),
+            floor: AtomicI64::new(i64::MIN),
             counters: Counters::default(),
             path: None,
         };
@@ -239,6 +255,12 @@ impl Live {
                     .map_err(|e| failed(e.to_string()))?
                     .map(|v| v.value().to_string()))
             };
+            if let Some(floor) = found("expired_to")? {
+                let floor = floor
+                    .parse::<i64>()
+                    .map_err(|_| failed(format!("its expiry mark `{floor}` is not a time")))?;
+                *live.floor.get_mut() = floor;
+            }
             match (found("sha256")?, found("format")?) {
                 (None, _) => {
                     meta.insert("sha256", sha256)
@@ -294,6 +316,7 @@ impl Live {
         let writer = live.writer.get_mut().expect("not shared yet");
         writer.journal = Some(db);
         writer.next_seq = next_seq;
+        writer.expired_to = *live.floor.get_mut();
         live.path = Some(path);
         Ok(live)
     }
@@ -325,7 +348,7 @@ impl Live {
                     .is_some_and(|n| item.event.time < n.saturating_sub(self.rules.lateness))
                 {
                     Fate::Late
-                } else if newest != i64::MIN && item.event.time < self.rules.horizon(newest) {
+                } else if item.event.time < self.horizon(newest) {
                     Fate::Expired
                 } else {
                     Fate::Applied
@@ -352,7 +375,7 @@ impl Live {
                 });
             }
         }
-        let horizon = self.rules.horizon(newest);
+        let horizon = self.horizon(newest);
         // Expire in steps of a 64th of the longest window (at least a
         // second), not at every event.
         let step = (self.rules.longest / 64).max(1_000_000);
@@ -382,6 +405,11 @@ impl Live {
                         .map_err(|e| failed(e.to_string()))?;
                 }
             }
+            if expire {
+                let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;
+                meta.insert("expired_to", horizon.to_string().as_str())
+                    .map_err(|e| failed(e.to_string()))?;
+            }
             txn.commit().map_err(|e| failed(e.to_string()))?;
         }
         writer.next_seq = first_seq + accepted.len() as u64;
@@ -392,12 +420,13 @@ impl Live {
             }
             if expire {
                 state.expire(horizon);
+                self.floor.store(horizon, Ordering::Release);
             }
+            self.newest.store(newest, Ordering::Release);
         }
         if expire {
             writer.expired_to = horizon;
         }
-        self.newest.store(newest, Ordering::Release);
         for fate in &fates {
             let counter = match fate {
                 Fate::Applied => &self.counters.applied,
@@ -410,31 +439,45 @@ impl Live {
         Ok(fates)
     }
 
-    /// The aggregates of each (key, time): the answers, or why there are
-    /// none (a time earlier than the state answers for, a sum beyond its
-    /// type).
-    pub(crate) fn query(&self, queries: &[(Value, i64)]) -> Vec<Result<Vec<Answer>, String>> {
-        let newest = self.newest.load(Ordering::Acquire);
-        let earliest = if newest == i64::MIN {
-            i64::MIN
+    /// Events before this time can count in no answer the state gives
+    /// (none before the first event).
+    fn horizon(&self, newest: i64) -> i64 {
+        let floor = self.floor.load(Ordering::Acquire);
+        if newest == i64::MIN {
+            floor
         } else {
-            self.rules.earliest_query(newest)
-        };
+            self.rules.horizon(newest).max(floor)
+        }
+    }
+
+    /// The aggregates of each (key, time): the answers, or why there are
+    /// none.
+    pub(crate) fn query(&self, queries: &[(Value, i64)]) -> Vec<Result<Vec<Answer>, Unanswered>> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let newest = self.newest.load(Ordering::Acquire);
+        let floor = self.floor.load(Ordering::Acquire);
+        let mut earliest = floor.saturating_add(self.rules.longest);
+        if newest != i64::MIN {
+            earliest = earliest.max(self.rules.earliest_query(newest));
+        }
         queries
             .iter()
             .map(|(key, t)| {
                 if *t < earliest {
-                    return Err(format!(
+                    return Err(Unanswered::TooOld(format!(
                         "the time is {}, and this state answers as of {} or later (its newest \
-                         event, {}, less the lateness and the query lag); ask a backfill for \
-                         older times",
+                         event, {}, less the lateness and the query lag; or the oldest time \
+                         its kept events answer for); ask a backfill for older times",
                         crate::codec::text::timestamp_text(*t),
                         crate::codec::text::timestamp_text(earliest),
-                        crate::codec::text::timestamp_text(newest),
-                    ));
+                        if newest == i64::MIN {
+                            "none".to_string()
+                        } else {
+                            crate::codec::text::timestamp_text(newest)
+                        },
+                    )));
                 }
-                state.query(key, *t)
+                state.query(key, *t).map_err(Unanswered::Failed)
             })
             .collect()
     }

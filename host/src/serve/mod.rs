@@ -635,17 +635,6 @@ async fn answer(
         "version": transform.version(),
         "sha256": transform.sha256(),
     });
-    if request.per_row_errors {
-        let rows = request.rows.len() as u64;
-        let answers = per_row_answers(server, transform, &request.rows).await?;
-        return Ok((
-            format!(
-                "{{\"transform\":{identity},\"rows\":[{}]}}",
-                answers.join(",")
-            ),
-            rows,
-        ));
-    }
     if let Some(online) = server.online.get(transform.name()) {
         if request.per_row_errors {
             return Err(Failure::new(
@@ -671,6 +660,17 @@ async fn answer(
             json::encode_array(&output)
         );
         return Ok((body, rows));
+    }
+    if request.per_row_errors {
+        let rows = request.rows.len() as u64;
+        let answers = per_row_answers(server, transform, &request.rows).await?;
+        return Ok((
+            format!(
+                "{{\"transform\":{identity},\"rows\":[{}]}}",
+                answers.join(",")
+            ),
+            rows,
+        ));
     }
     let batch =
         json::decode_input(transform, &request.rows).map_err(|e| Failure::from_error(&e))?;

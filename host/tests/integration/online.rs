@@ -214,6 +214,9 @@ fn requests_as_of_now_and_too_old() {
     ];
     let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&events));
     assert_eq!(status, 200, "{text}");
+    // Two hours behind u1's newest, with ten minutes' lateness: late.
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["late"], serde_json::json!([1]), "{text}");
     let (status, answer) = server.post("payments", r#"{"rows": [{"user": "u1"}]}"#);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["rows"][0]["payments_1h"], 1);
@@ -229,6 +232,55 @@ fn requests_as_of_now_and_too_old() {
     assert_eq!(answer["error"]["field"], "ts");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("answers as of"), "{message}");
+    // Per-row errors would answer from request columns, not the state.
+    let (status, answer) = server.post(
+        "payments",
+        r#"{"rows": [{"user": "u1"}], "per_row_errors": true}"#,
+    );
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("declares aggregations"), "{message}");
+}
+
+/// A state expired under a short query lag and reopened with a longer one
+/// refuses the times whose events it no longer holds, rather than
+/// answering short.
+#[test]
+fn a_longer_lag_after_expiry_does_not_answer_short() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let payments = load(artifacts::PAYMENTS);
+    let event = |user: &str, day: u32, id: &str| -> Value {
+        serde_json::from_str(&format!(
+            r#"{{"user": "{user}", "ts": "2026-03-{day:02}T10:00:00Z", "id": "{id}", "amount": 1.0}}"#
+        ))
+        .unwrap()
+    };
+    {
+        let short = StateOptions::default().dir(dir.path());
+        let online = Online::open(&payments, &short).unwrap();
+        online.ingest_json_values(&[event("u1", 1, "a")]).unwrap();
+        // Five days later: the first event is past the 1h lag and window.
+        online.ingest_json_values(&[event("u1", 6, "b")]).unwrap();
+        assert_eq!(online.stats().events, 1);
+    }
+    let long = StateOptions::default()
+        .dir(dir.path())
+        .query_lag(Duration::from_secs(30 * 86_400));
+    let online = Online::open(&payments, &long).unwrap();
+    let ask = |time: &str| {
+        let request: Value =
+            serde_json::from_str(&format!(r#"{{"user": "u1", "ts": "{time}"}}"#)).unwrap();
+        online.features_json_values(&[request])
+    };
+    let error = ask("2026-03-01T10:30:00Z").unwrap_err().to_string();
+    assert!(error.contains("answers as of"), "{error}");
+    let answered = ask("2026-03-06T10:30:00Z").unwrap();
+    let row: Value = serde_json::from_str(&answered.rows[0]).unwrap();
+    assert_eq!(row["payments_1h"], 1);
+    // An event from before the expiry mark (of a user with no newer one,
+    // so not late) is dropped as expired.
+    let ingested = online.ingest_json_values(&[event("u2", 2, "c")]).unwrap();
+    assert_eq!(ingested.expired, vec![0]);
 }
 
 /// An event id is applied once per key however often it is sent (in one
