@@ -552,17 +552,7 @@ async fn transform(
 ) -> Response {
     let started = Instant::now();
     let (label, result) = match server.transforms.get(&name) {
-        None => (
-            UNKNOWN,
-            Err(Failure::new(
-                StatusCode::NOT_FOUND,
-                "unknown_transform",
-                format!(
-                    "no transform named `{name}`; this server has: {}",
-                    server.names().join(", ")
-                ),
-            )),
-        ),
+        None => (UNKNOWN, Err(unknown_transform(&server, &name))),
         Some(transform) => (
             transform.name(),
             answer(&server, transform, &headers, body).await,
@@ -576,15 +566,7 @@ async fn transform(
             rows,
         ),
         Err(failure) => {
-            server.failures.failed(&log::Failed {
-                status: failure.status.as_u16(),
-                kind: failure.kind,
-                transform: if label == UNKNOWN { &name } else { label },
-                row: failure.row,
-                field: failure.field.as_deref(),
-                message: &failure.message,
-                elapsed: started.elapsed(),
-            });
+            log_failure(&server, &name, &failure, started);
             let (status, kind) = (failure.status, failure.kind);
             (failure.into_response(), status, Some(kind), 0)
         }
@@ -725,30 +707,40 @@ async fn events(
             "no_aggregations",
             format!("transform `{name}` declares no aggregations, so it takes no events"),
         )),
-        None => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            "unknown_transform",
-            format!(
-                "no transform named `{name}`; this server has: {}",
-                server.names().join(", ")
-            ),
-        )),
+        None => Err(unknown_transform(&server, &name)),
     };
     match result {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(failure) => {
-            server.failures.failed(&log::Failed {
-                status: failure.status.as_u16(),
-                kind: failure.kind,
-                transform: &name,
-                row: failure.row,
-                field: failure.field.as_deref(),
-                message: &failure.message,
-                elapsed: started.elapsed(),
-            });
+            log_failure(&server, &name, &failure, started);
             failure.into_response()
         }
     }
+}
+
+/// 404 for a transform name this server does not have, naming those it has.
+fn unknown_transform(server: &Server, name: &str) -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        "unknown_transform",
+        format!(
+            "no transform named `{name}`; this server has: {}",
+            server.names().join(", ")
+        ),
+    )
+}
+
+/// The failed-request log line of a request for transform `name`.
+fn log_failure(server: &Server, name: &str, failure: &Failure, started: Instant) {
+    server.failures.failed(&log::Failed {
+        status: failure.status.as_u16(),
+        kind: failure.kind,
+        transform: name,
+        row: failure.row,
+        field: failure.field.as_deref(),
+        message: &failure.message,
+        elapsed: started.elapsed(),
+    });
 }
 
 /// Applies an events request to the live state; answers once they are
