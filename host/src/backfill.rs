@@ -57,6 +57,7 @@ pub struct Backfill {
     max_rejects: Option<MaxRejects>,
     progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
     events: Option<PathBuf>,
+    as_served: bool,
     spill_above: u64,
 }
 
@@ -178,6 +179,7 @@ impl Backfill {
             max_rejects: None,
             progress: None,
             events: None,
+            as_served: false,
             spill_above: crate::aggregate::backfill::DEFAULT_SPILL_ABOVE,
         }
     }
@@ -191,8 +193,21 @@ impl Backfill {
         self
     }
 
+    /// Computes the aggregates as the server answered them: the events
+    /// (and the input rows) carry arrival times in `_arrival`, the events
+    /// of each key are taken in the order they arrived under the serving
+    /// rules (an event id applied once, late events dropped), and an event
+    /// counts for a row only if it arrived at or before the row's
+    /// `_arrival`. With the events `GET /v1/events/NAME` exports and the
+    /// requests logged with their answers' `as_of` and `arrival`, this
+    /// gives every answer the server gave, bit for bit.
+    pub fn as_served(mut self, as_served: bool) -> Self {
+        self.as_served = as_served;
+        self
+    }
+
     /// Events files larger than this (in bytes) are partitioned to disk,
-    /// next to the output, while the aggregates are computed (default 256
+    /// next to the output, while the aggregates are computed (default 32
     /// MiB); smaller ones stay in memory. Results do not depend on it.
     #[doc(hidden)]
     pub fn spill_above(mut self, bytes: u64) -> Self {
@@ -296,6 +311,7 @@ impl Backfill {
                     batch_size: self.batch_size,
                     spill_above: self.spill_above,
                     spill_dir,
+                    as_served: self.as_served,
                 };
                 Some(crate::aggregate::backfill::Aggregated::compute(
                     &self.transform,

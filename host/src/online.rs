@@ -14,7 +14,7 @@
 //!     "amount": 12.5, "merchant": "books", "declined": false}]);
 //! online.ingest_json_values(events.as_array().unwrap())?;
 //! let features = online.features_json_values(&[serde_json::json!({"card_id": "c1", "amount": 30.0})])?;
-//! println!("as of {}: {}", features.as_of_text(), features.rows[0]);
+//! println!("as of {}: {}", features.moment.as_of_text(), features.rows[0]);
 //! # Ok::<(), skewless::Error>(())
 //! ```
 //!
@@ -106,26 +106,48 @@ pub struct Ingested {
     pub late: Vec<u64>,
     /// Rows older than anything the state still answers for.
     pub expired: Vec<u64>,
-    /// When they arrived (UTC microseconds).
+    /// When they arrived (UTC microseconds): the clock, or just after the
+    /// previous batch's arrival if the clock is behind it, so that arrival
+    /// times order batches.
     pub arrival: i64,
 }
 
-/// Features of JSON rows: one JSON object per row, and the clock the rows
-/// without a time were answered as of.
+/// When features were answered: the clock, which rows without a time were
+/// answered as of, and the arrival time of the last events the answer saw.
+/// A request logged with its time (or `as_of`) and `arrival` (as the
+/// spine's `_arrival`) is answered again, bit for bit, by `skewless run
+/// --as-served` from the exported events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Moment {
+    /// The clock when asked (UTC microseconds).
+    pub as_of: i64,
+    /// The answer counts every event that arrived at or before this time
+    /// (an [`Ingested::arrival`]) and none that arrived after.
+    pub arrival: i64,
+}
+
+impl Moment {
+    /// [`Moment::as_of`] as RFC 3339 text.
+    pub fn as_of_text(&self) -> String {
+        crate::codec::text::timestamp_text(self.as_of)
+    }
+
+    /// [`Moment::arrival`] as RFC 3339 text.
+    pub fn arrival_text(&self) -> String {
+        crate::codec::text::timestamp_text(self.arrival)
+    }
+}
+
+/// Features of JSON rows: one JSON object per row, and when they were
+/// answered.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Answered {
     /// The output rows, as JSON objects.
     pub rows: Vec<String>,
-    /// The server's clock when asked (UTC microseconds).
-    pub as_of: i64,
-}
-
-impl Answered {
-    /// [`Answered::as_of`] as RFC 3339 text.
-    pub fn as_of_text(&self) -> String {
-        crate::codec::text::timestamp_text(self.as_of)
-    }
+    /// When.
+    pub moment: Moment,
 }
 
 /// Counts of an [`Online`] state.
@@ -170,6 +192,7 @@ impl Online {
             rules,
             options.dir.as_deref(),
             transform.sha256(),
+            now_micros(),
         )?;
         Ok(Online {
             transform: transform.clone(),
@@ -248,11 +271,13 @@ impl Online {
         self.ingest_rows(&events, texts, now_micros())
     }
 
+    /// Ingests decoded events (with each row's text), arrived at the
+    /// clock's `now`.
     pub(crate) fn ingest_rows(
         &self,
         batch: &RecordBatch,
         texts: Vec<String>,
-        arrival: i64,
+        now: i64,
     ) -> Result<Ingested> {
         let aggregation = aggregate::declared(&self.transform)?;
         let naive = self.transform.config().naive_timestamps;
@@ -284,7 +309,7 @@ impl Online {
                 row,
             })
             .collect();
-        let fates = self.live.ingest(incoming, arrival)?;
+        let (fates, arrival) = self.live.ingest(incoming, now)?;
         let mut ingested = Ingested {
             arrival,
             ..Ingested::default()
@@ -306,10 +331,10 @@ impl Online {
     /// the row function's own inputs.
     pub fn features_json(&self, rows: &[&RawValue]) -> Result<Answered> {
         let batch = self.decode_requests_json(rows)?;
-        let (output, as_of) = self.features(&batch)?;
+        let (output, moment) = self.features(&batch)?;
         Ok(Answered {
             rows: json::encode_rows(&output),
-            as_of,
+            moment,
         })
     }
 
@@ -346,13 +371,12 @@ impl Online {
 
     /// Features of the requests in `batch` (the key, the request's time,
     /// the row function's inputs, by name): a null or missing time is
-    /// the clock's. Returns the output rows and the clock.
-    pub fn features(&self, batch: &RecordBatch) -> Result<(RecordBatch, i64)> {
-        let as_of = now_micros();
-        Ok((self.features_as_of(batch, as_of)?, as_of))
+    /// the clock's. Returns the output rows and when they were answered.
+    pub fn features(&self, batch: &RecordBatch) -> Result<(RecordBatch, Moment)> {
+        self.features_as_of(batch, now_micros())
     }
 
-    fn features_as_of(&self, batch: &RecordBatch, as_of: i64) -> Result<RecordBatch> {
+    fn features_as_of(&self, batch: &RecordBatch, as_of: i64) -> Result<(RecordBatch, Moment)> {
         let aggregation = aggregate::declared(&self.transform)?;
         let naive = self.transform.config().naive_timestamps;
         // The time, the clock's where not given.
@@ -415,7 +439,7 @@ impl Online {
         )
         .map_err(|e| Error::Runtime(format!("cannot assemble the requests: {e}")))?;
         let queries = aggregate::read_queries(&self.transform, &batch, naive)?;
-        let answers = self.live.query(&queries);
+        let (answers, arrival) = self.live.query(&queries);
         if let Some((row, Err(why))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
             return Err(match why {
                 Unanswered::TooOld(reason) => Error::InvalidValue {
@@ -435,17 +459,16 @@ impl Online {
             .map(|a| a.as_ref().ok().map(Vec::as_slice))
             .collect();
         let with = aggregate::with_answers(&self.plan, &batch, &rows)?;
-        self.transform.call(&with)
+        Ok((self.transform.call(&with)?, Moment { as_of, arrival }))
     }
 
     /// Writes every event the state holds, in the order they were applied,
     /// to `path` as JSON Lines: each row as it was received, with its
-    /// arrival time in `_arrival` (an events file `skewless run --events`
-    /// reads; replaying it by arrival time is planned).
-    /// Returns how many. Only for a state kept in a directory.
+    /// arrival time in `_arrival` (an events file that `skewless run
+    /// --events FILE --as-served` replays by arrival). Returns how many.
+    /// Only for a state kept in a directory; see [`Online::export_to`].
     pub fn export(&self, path: &Path) -> Result<u64> {
         use std::io::Write;
-        let logged = self.live.logged()?;
         let io = |cause| Error::Io {
             action: "cannot write",
             path: path.to_path_buf(),
@@ -453,6 +476,23 @@ impl Online {
         };
         let file = std::fs::File::create(path).map_err(io)?;
         let mut out = std::io::BufWriter::new(file);
+        let count = self.export_to(&mut out, None).map_err(|e| match e {
+            Error::Runtime(message) => Error::data("cannot write", path, message),
+            other => other,
+        })?;
+        out.flush().map_err(io)?;
+        out.get_ref().sync_all().map_err(io)?;
+        Ok(count)
+    }
+
+    /// [`Online::export`] to any writer, of the events that arrived after
+    /// `after` only when given (an incremental export: pass the last
+    /// `_arrival` of the previous one). The state keeps events only within
+    /// its windows, so a complete log of what was served is built by
+    /// exporting at least once per longest window (plus lateness and query
+    /// lag), each time after the previous export's last arrival.
+    pub fn export_to(&self, out: &mut impl std::io::Write, after: Option<i64>) -> Result<u64> {
+        let logged = self.live.logged(after.unwrap_or(i64::MIN))?;
         for event in &logged {
             let arrival = crate::codec::text::timestamp_text(event.arrival);
             let rest = event.row.trim_start().strip_prefix('{').unwrap_or("}");
@@ -461,10 +501,9 @@ impl Online {
             } else {
                 ","
             };
-            writeln!(out, "{{\"{ARRIVAL}\":\"{arrival}\"{separator}{rest}").map_err(io)?;
+            writeln!(out, "{{\"{ARRIVAL}\":\"{arrival}\"{separator}{rest}")
+                .map_err(|e| Error::Runtime(format!("cannot write the events: {e}")))?;
         }
-        out.flush().map_err(io)?;
-        out.get_ref().sync_all().map_err(io)?;
         Ok(logged.len() as u64)
     }
 }

@@ -199,6 +199,10 @@ pub(crate) struct Options {
     pub(crate) spill_above: u64,
     /// Where spilled partitions go (the output's directory).
     pub(crate) spill_dir: PathBuf,
+    /// As served ([`AsServed`]): the events and the spine carry arrival
+    /// times (`_arrival`), and an event counts only for rows it arrived
+    /// by, after the serving rules.
+    pub(crate) as_served: bool,
 }
 
 /// Where a backfill's events or spine come from.
@@ -304,12 +308,26 @@ impl Aggregated {
         let dir = spill.then_some(options.spill_dir.as_path());
 
         // 1. Events, through the transform's `events`, split by key.
-        let event_store = Store::new(partitions, event_schema(aggregation), dir)?;
-        let reader = events.open(
-            &requests(&aggregation.event_columns()),
-            options.batch_size,
-            naive,
-        )?;
+        let served = options.as_served.then(|| AsServed::new(aggregation));
+        let event_columns = match &served {
+            Some(served) => served.event_columns(aggregation),
+            None => aggregation.event_columns(),
+        };
+        let schema = match &served {
+            Some(served) => served.event_schema(aggregation),
+            None => event_schema(aggregation),
+        };
+        let event_store = Store::new(partitions, schema, dir)?;
+        let events_hint = |error: Error| match &served {
+            Some(_) => AsServed::explain(
+                error,
+                "each event's arrival time, as `GET /v1/events/NAME` exports them",
+            ),
+            None => error,
+        };
+        let reader = events
+            .open(&requests(&event_columns), options.batch_size, naive)
+            .map_err(events_hint)?;
         let source = Mutex::new((reader, 0_u64));
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         thread::scope(|scope| {
@@ -332,6 +350,12 @@ impl Aggregated {
                         let result = batch
                             .and_then(|batch| {
                                 event_batch(transform, &batch, naive)
+                                    .and_then(|computed| match &served {
+                                        Some(served) => served.with_arrival(
+                                            transform, &computed, &batch, naive, first,
+                                        ),
+                                        None => Ok(computed),
+                                    })
                                     .map_err(|e| events.within(e.offset_rows(first)))
                             })
                             .and_then(|batch| split(&batch, key_type, partitions))
@@ -352,7 +376,7 @@ impl Aggregated {
             }
         });
         if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            return Err(error);
+            return Err(events_hint(error));
         }
         event_store.seal()?;
         let event_count: u64 = event_store
@@ -362,7 +386,7 @@ impl Aggregated {
             .sum();
 
         // 2. The spine's keys and times, with their rows, split by key.
-        let query_schema = Arc::new(Schema::new(vec![
+        let mut query_fields = vec![
             Field {
                 name: "__key".into(),
                 ..aggregation.key.clone()
@@ -370,9 +394,13 @@ impl Aggregated {
             .arrow(),
             ArrowField::new("__time", ArrowType::Int64, false),
             ArrowField::new("__row", ArrowType::UInt64, false),
-        ]));
+        ];
+        if served.is_some() {
+            query_fields.push(ArrowField::new("__arrival", ArrowType::Int64, false));
+        }
+        let query_schema = Arc::new(Schema::new(query_fields));
         let query_store = Store::new(partitions, query_schema.clone(), dir)?;
-        let query_fields = [
+        let mut query_fields = vec![
             aggregation.key.clone(),
             Field {
                 name: aggregation.request_time.clone(),
@@ -380,12 +408,25 @@ impl Aggregated {
                 nullable: false,
             },
         ];
+        if served.is_some() {
+            query_fields.push(arrival_field());
+        }
         let mut spine_rows = 0_u64;
-        for batch in spine.open(&requests(&query_fields), options.batch_size, naive)? {
-            let batch = batch?;
+        let spine_hint = |error: Error| match &served {
+            Some(_) => AsServed::explain(
+                error,
+                "each row's `arrival`, as the server's answer to it returned it",
+            ),
+            None => error,
+        };
+        for batch in spine
+            .open(&requests(&query_fields), options.batch_size, naive)
+            .map_err(spine_hint)?
+        {
+            let batch = batch.map_err(spine_hint)?;
             let columns =
                 crate::engine::prepare_columns(transform.name(), &query_fields, &batch, naive)
-                    .map_err(|e| spine.within(e.offset_rows(spine_rows)))?;
+                    .map_err(|e| spine_hint(spine.within(e.offset_rows(spine_rows))))?;
             let times: ArrayRef = Arc::new(
                 columns[1]
                     .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
@@ -394,9 +435,16 @@ impl Aggregated {
             let rows: ArrayRef = Arc::new(UInt64Array::from_iter_values(
                 spine_rows..spine_rows + batch.num_rows() as u64,
             ));
-            let queries =
-                RecordBatch::try_new(query_schema.clone(), vec![columns[0].clone(), times, rows])
-                    .map_err(|e| Error::Runtime(format!("cannot assemble the queries: {e}")))?;
+            let mut query_columns = vec![columns[0].clone(), times, rows];
+            if served.is_some() {
+                query_columns.push(Arc::new(
+                    columns[2]
+                        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                        .reinterpret_cast::<arrow::datatypes::Int64Type>(),
+                ));
+            }
+            let queries = RecordBatch::try_new(query_schema.clone(), query_columns)
+                .map_err(|e| Error::Runtime(format!("cannot assemble the queries: {e}")))?;
             for (partition, part) in split(&queries, key_type, partitions)? {
                 query_store.add(partition, part)?;
             }
@@ -420,13 +468,22 @@ impl Aggregated {
                             *next += 1;
                             *next - 1
                         };
-                        let result = answer_partition(
-                            aggregation,
-                            &plan,
-                            &event_store,
-                            &query_store,
-                            partition,
-                        )
+                        let result = match &served {
+                            Some(served) => served.answer_partition(
+                                aggregation,
+                                &plan,
+                                &event_store,
+                                &query_store,
+                                partition,
+                            ),
+                            None => answer_partition(
+                                aggregation,
+                                &plan,
+                                &event_store,
+                                &query_store,
+                                partition,
+                            ),
+                        }
                         .and_then(|batch| results.add(partition, batch));
                         if let Err(error) = result {
                             failure
@@ -617,6 +674,7 @@ impl PointInTime {
             batch_size: crate::backfill::DEFAULT_BATCH_SIZE,
             spill_above: DEFAULT_SPILL_ABOVE,
             spill_dir: std::env::temp_dir(),
+            as_served: false,
         };
         let events = Data::Memory {
             name: "events",
@@ -710,6 +768,14 @@ fn answer_partition(
         });
         start = end;
     }
+    answers_batch(plan, answers)
+}
+
+/// A partition's answers (spine row, answer), as a batch sorted by row.
+fn answers_batch(
+    plan: &Plan,
+    mut answers: Vec<(u64, std::result::Result<Vec<Answer>, String>)>,
+) -> Result<RecordBatch> {
     answers.sort_unstable_by_key(|(row, _)| *row);
     let rows: ArrayRef = Arc::new(UInt64Array::from_iter_values(
         answers.iter().map(|(r, _)| *r),
@@ -727,6 +793,230 @@ fn answer_partition(
     columns.extend(super::answer_columns(plan, &rows_of));
     RecordBatch::try_new(result_schema(plan), columns)
         .map_err(|e| Error::Runtime(format!("cannot assemble the aggregates: {e}")))
+}
+
+/// The column of an events file or spine that holds arrival times.
+fn arrival_field() -> Field {
+    Field {
+        name: crate::online::ARRIVAL.into(),
+        data_type: DataType::TimestampMicros,
+        nullable: false,
+    }
+}
+
+/// A backfill as served: what the server's state would have answered.
+///
+/// Each event carries the time it arrived (`_arrival`), and so does each
+/// spine row (the arrival time of the last events its answer saw, which
+/// the server returns as `arrival`). Each key's events are taken in the
+/// order they arrived (ties in file order) under the serving rules: an
+/// event whose id an earlier one of its key had is a duplicate, and one
+/// older than its key's newest kept event minus the lateness is late;
+/// neither counts. A kept event counts for a row when it is in the row's
+/// window and arrived at or before the row's `_arrival`.
+///
+/// Expiry is not replayed: an event the server found expired is older
+/// than every window it answered, so it counts in no answer either way.
+struct AsServed {
+    lateness: i64,
+    /// The event id's field, when declared.
+    id: Option<Field>,
+}
+
+impl AsServed {
+    fn new(aggregation: &Aggregation) -> AsServed {
+        AsServed {
+            lateness: aggregation.lateness_micros,
+            id: aggregation.event_id.clone(),
+        }
+    }
+
+    /// `error`, when it is about `_arrival`, with what that column must
+    /// hold (`what`).
+    fn explain(error: Error, what: &str) -> Error {
+        let arrival = crate::online::ARRIVAL;
+        let hint = format!(" (as served, `{arrival}` holds {what})");
+        match error {
+            Error::Data {
+                action,
+                path,
+                message,
+            } if message.contains(&format!("`{arrival}`")) => Error::Data {
+                action,
+                path,
+                message: message + &hint,
+            },
+            Error::BadRequest(message) if message.contains(&format!("`{arrival}`")) => {
+                Error::BadRequest(message + &hint)
+            }
+            other => other,
+        }
+    }
+
+    /// The events file's columns: the transform's, and `_arrival`.
+    fn event_columns(&self, aggregation: &Aggregation) -> Vec<Field> {
+        let mut columns = aggregation.event_columns();
+        columns.push(arrival_field());
+        columns
+    }
+
+    /// [`event_schema`], then `__arrival`, `__seq` (the row in the file)
+    /// and `__id` (when declared).
+    fn event_schema(&self, aggregation: &Aggregation) -> SchemaRef {
+        let mut fields: Vec<_> = event_schema(aggregation).fields().to_vec();
+        fields.push(Arc::new(ArrowField::new(
+            "__arrival",
+            ArrowType::Int64,
+            false,
+        )));
+        fields.push(Arc::new(ArrowField::new("__seq", ArrowType::UInt64, false)));
+        if let Some(id) = &self.id {
+            fields.push(
+                Field {
+                    name: "__id".into(),
+                    nullable: true,
+                    ..id.clone()
+                }
+                .arrow()
+                .into(),
+            );
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// `computed` (an [`event_batch`] of `batch`, whose first row is row
+    /// `first` of the file) with the columns of [`AsServed::event_schema`].
+    fn with_arrival(
+        &self,
+        transform: &Transform,
+        computed: &RecordBatch,
+        batch: &RecordBatch,
+        naive: crate::spec::NaiveTimestamps,
+        first: u64,
+    ) -> Result<RecordBatch> {
+        let mut fields = vec![arrival_field()];
+        fields.extend(self.id.iter().cloned());
+        let given = crate::engine::prepare_columns(transform.name(), &fields, batch, naive)?;
+        let mut columns = computed.columns().to_vec();
+        columns.push(Arc::new(
+            given[0]
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .reinterpret_cast::<arrow::datatypes::Int64Type>(),
+        ));
+        columns.push(Arc::new(UInt64Array::from_iter_values(
+            first..first + batch.num_rows() as u64,
+        )));
+        columns.extend(given.into_iter().skip(1));
+        let schema = self.event_schema(crate::aggregate::declared(transform)?);
+        RecordBatch::try_new(schema, columns)
+            .map_err(|e| Error::Runtime(format!("cannot assemble the events: {e}")))
+    }
+
+    /// [`answer_partition`], as served.
+    fn answer_partition(
+        &self,
+        aggregation: &Aggregation,
+        plan: &Plan,
+        events: &Store,
+        queries: &Store,
+        partition: usize,
+    ) -> Result<RecordBatch> {
+        let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
+        let id_type = self
+            .id
+            .as_ref()
+            .map(|f| f.data_type.scalar().expect("a scalar event id"));
+        // (key, arrival, row in the file, event, id)
+        let mut arrived: Vec<(Value, i64, u64, super::Event, Value)> = Vec::new();
+        let first_extra = event_schema(aggregation).fields().len();
+        for batch in events.read(partition)? {
+            let batch = batch?;
+            let arrivals = batch
+                .column(first_extra)
+                .as_primitive::<arrow::datatypes::Int64Type>();
+            let seqs = batch
+                .column(first_extra + 1)
+                .as_primitive::<arrow::datatypes::UInt64Type>();
+            for (row, (key, event)) in events_of(aggregation, &batch).into_iter().enumerate() {
+                let id = match id_type {
+                    Some(scalar) => {
+                        super::value::read(batch.column(first_extra + 2).as_ref(), scalar, row)
+                    }
+                    None => Value::Null,
+                };
+                arrived.push((key, arrivals.value(row), seqs.value(row), event, id));
+            }
+        }
+        arrived.sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        // The serving rules, key by key in arrival order.
+        let mut kept: Vec<(Value, super::Event, i64)> = Vec::with_capacity(arrived.len());
+        let mut current: Option<Value> = None;
+        let mut newest: Option<i64> = None;
+        let mut ids = std::collections::HashSet::new();
+        for (key, arrival, _, event, id) in arrived {
+            if current.as_ref() != Some(&key) {
+                current = Some(key.clone());
+                newest = None;
+                ids.clear();
+            }
+            if !id.is_null() && ids.contains(&id) {
+                continue;
+            }
+            if newest.is_some_and(|n| event.time < n.saturating_sub(self.lateness)) {
+                continue;
+            }
+            newest = Some(newest.map_or(event.time, |n| n.max(event.time)));
+            if !id.is_null() {
+                ids.insert(id);
+            }
+            kept.push((key, event, arrival));
+        }
+        // Each entity's kept events in their one order.
+        kept.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut asked: Vec<(Value, i64, u64, i64)> = Vec::new();
+        for batch in queries.read(partition)? {
+            let batch = batch?;
+            let column = |i: usize| {
+                batch
+                    .column(i)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+            };
+            let (times, arrivals) = (column(1), column(3));
+            let rows = batch
+                .column(2)
+                .as_primitive::<arrow::datatypes::UInt64Type>();
+            for row in 0..batch.num_rows() {
+                asked.push((
+                    super::value::read(batch.column(0).as_ref(), key_type, row),
+                    times.value(row),
+                    rows.value(row),
+                    arrivals.value(row),
+                ));
+            }
+        }
+        let longest = plan.longest_window();
+        let mut answers = Vec::with_capacity(asked.len());
+        let mut window: Vec<super::Event> = Vec::new();
+        for (key, t, row, arrival) in asked {
+            let from = kept.partition_point(|k| k.0 < key);
+            let to = kept.partition_point(|k| k.0 <= key);
+            let of_key = &kept[from..to];
+            let start = t.saturating_sub(longest);
+            let lo = of_key.partition_point(|k| k.1.time < start);
+            let hi = of_key.partition_point(|k| k.1.time < t);
+            window.clear();
+            window.extend(
+                of_key[lo..hi]
+                    .iter()
+                    .filter(|k| k.2 <= arrival)
+                    .map(|k| k.1.clone()),
+            );
+            let mut answer = Err(String::new());
+            plan.answer(&window, &[t], |_, result| answer = result);
+            answers.push((row, answer));
+        }
+        answers_batch(plan, answers)
+    }
 }
 
 /// An error about a file's rows, said of the file.

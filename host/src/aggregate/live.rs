@@ -103,11 +103,19 @@ pub(crate) struct Counters {
 pub(crate) struct Live {
     rules: Rules,
     state: RwLock<State>,
+    /// The journal (with a directory): written by ingestion under the
+    /// writer's lock, read by exports without it.
+    journal: Option<redb::Database>,
     writer: Mutex<Writer>,
     /// The newest event time applied (`i64::MIN` before the first);
     /// written under the state's write lock, read under its read lock, so
     /// a query sees it and the state of one moment.
     newest: AtomicI64,
+    /// The arrival time of the last batch applied (or, before any, of the
+    /// state's opening): a query sees exactly the events that arrived at or
+    /// before it. Written under the state's write lock, read under its read
+    /// lock.
+    arrived: AtomicI64,
     /// Events before this time may have been forgotten (the last expiry's
     /// horizon, kept in the journal so a reopening with a longer query lag
     /// cannot answer from a state that lost what it needs).
@@ -127,8 +135,11 @@ impl std::fmt::Debug for Live {
 }
 
 struct Writer {
-    journal: Option<redb::Database>,
     next_seq: u64,
+    /// The last arrival time given: each batch's is later than the last,
+    /// so arrival times order the batches even when the clock stalls or
+    /// steps back.
+    last_arrival: i64,
     /// The horizon of the last expiry.
     expired_to: i64,
 }
@@ -210,16 +221,19 @@ impl Live {
         rules: Rules,
         dir: Option<&Path>,
         sha256: &str,
+        opened: i64,
     ) -> Result<Live> {
         let mut live = Live {
             rules,
             state: RwLock::new(State::new(plan)),
+            journal: None,
             writer: Mutex::new(Writer {
-                journal: None,
                 next_seq: 0,
+                last_arrival: opened,
                 expired_to: i64::MIN,
             }),
             newest: AtomicI64::new(i64::MIN),
+            arrived: AtomicI64::new(opened),
             floor: AtomicI64::new(i64::MIN),
             counters: Counters::default(),
             path: None,
@@ -299,6 +313,7 @@ impl Live {
                 Ok(table) => {
                     let state = live.state.get_mut().expect("not shared yet");
                     let mut newest = i64::MIN;
+                    let mut arrived = opened;
                     for entry in table.iter().map_err(|e| failed(e.to_string()))? {
                         let (key, value) = entry.map_err(|e| failed(e.to_string()))?;
                         let (time, seq) = key.value();
@@ -307,24 +322,30 @@ impl Live {
                         })?;
                         next_seq = next_seq.max(seq + 1);
                         newest = newest.max(time);
+                        arrived = arrived.max(record.arrival);
                         state.apply_with_id(record.key, record.event, record.id);
                     }
                     *live.newest.get_mut() = newest;
+                    *live.arrived.get_mut() = arrived;
                 }
             }
         }
+        live.journal = Some(db);
         let writer = live.writer.get_mut().expect("not shared yet");
-        writer.journal = Some(db);
         writer.next_seq = next_seq;
+        writer.last_arrival = *live.arrived.get_mut();
         writer.expired_to = *live.floor.get_mut();
         live.path = Some(path);
         Ok(live)
     }
 
-    /// Offers `incoming` (one batch, in order) arrived at `arrival`: what
-    /// became of each event. Returns once the applied events are durable.
-    pub(crate) fn ingest(&self, incoming: Vec<Incoming>, arrival: i64) -> Result<Vec<Fate>> {
+    /// Offers `incoming` (one batch, in order), arrived at the clock's
+    /// `now`: what became of each event, and the batch's arrival time
+    /// (`now`, or just after the last batch's when the clock is behind
+    /// it). Returns once the applied events are durable.
+    pub(crate) fn ingest(&self, incoming: Vec<Incoming>, now: i64) -> Result<(Vec<Fate>, i64)> {
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let arrival = now.max(writer.last_arrival.saturating_add(1));
         let mut fates = Vec::with_capacity(incoming.len());
         let mut accepted: Vec<Record> = Vec::new();
         let mut newest = self.newest.load(Ordering::Acquire);
@@ -381,7 +402,7 @@ impl Live {
         let step = (self.rules.longest / 64).max(1_000_000);
         let expire = newest != i64::MIN && horizon >= writer.expired_to.saturating_add(step);
         let first_seq = writer.next_seq;
-        if let Some(db) = &writer.journal {
+        if let Some(db) = &self.journal {
             let path = self.path.as_deref().unwrap_or(Path::new(JOURNAL_FILE));
             let failed = |message: String| Error::Data {
                 action: "cannot write the events to the state",
@@ -413,6 +434,7 @@ impl Live {
             txn.commit().map_err(|e| failed(e.to_string()))?;
         }
         writer.next_seq = first_seq + accepted.len() as u64;
+        writer.last_arrival = arrival;
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
             for record in accepted {
@@ -423,6 +445,7 @@ impl Live {
                 self.floor.store(horizon, Ordering::Release);
             }
             self.newest.store(newest, Ordering::Release);
+            self.arrived.store(arrival, Ordering::Release);
         }
         if expire {
             writer.expired_to = horizon;
@@ -436,7 +459,7 @@ impl Live {
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(fates)
+        Ok((fates, arrival))
     }
 
     /// Events before this time can count in no answer the state gives
@@ -451,16 +474,21 @@ impl Live {
     }
 
     /// The aggregates of each (key, time): the answers, or why there are
-    /// none.
-    pub(crate) fn query(&self, queries: &[(Value, i64)]) -> Vec<Result<Vec<Answer>, Unanswered>> {
+    /// none; and the arrival time of the last batch they saw (every event
+    /// that arrived at or before it, and none after).
+    pub(crate) fn query(
+        &self,
+        queries: &[(Value, i64)],
+    ) -> (Vec<Result<Vec<Answer>, Unanswered>>, i64) {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let arrived = self.arrived.load(Ordering::Acquire);
         let newest = self.newest.load(Ordering::Acquire);
         let floor = self.floor.load(Ordering::Acquire);
         let mut earliest = floor.saturating_add(self.rules.longest);
         if newest != i64::MIN {
             earliest = earliest.max(self.rules.earliest_query(newest));
         }
-        queries
+        let answers = queries
             .iter()
             .map(|(key, t)| {
                 if *t < earliest {
@@ -479,7 +507,8 @@ impl Live {
                 }
                 state.query(key, *t).map_err(Unanswered::Failed)
             })
-            .collect()
+            .collect();
+        (answers, arrived)
     }
 
     /// Events and entities held.
@@ -493,10 +522,10 @@ impl Live {
         Some(self.newest.load(Ordering::Acquire)).filter(|&n| n != i64::MIN)
     }
 
-    /// Every event the journal holds, in the order they were applied.
-    pub(crate) fn logged(&self) -> Result<Vec<Logged>> {
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let (Some(db), Some(path)) = (&writer.journal, &self.path) else {
+    /// Every event the journal holds that arrived after `after`, in the
+    /// order they were applied.
+    pub(crate) fn logged(&self, after: i64) -> Result<Vec<Logged>> {
+        let (Some(db), Some(path)) = (&self.journal, &self.path) else {
             return Err(Error::BadRequest(
                 "this state is in memory only; give it a directory to keep (and export) its \
                  events"
@@ -520,6 +549,9 @@ impl Live {
             let (time, seq) = key.value();
             let record = Record::decode(time, value.value())
                 .ok_or_else(|| failed(format!("the event of sequence {seq} is not readable")))?;
+            if record.arrival <= after {
+                continue;
+            }
             logged.push(Logged {
                 seq,
                 arrival: record.arrival,

@@ -48,6 +48,14 @@ pub(crate) enum Refused {
 }
 
 impl Refused {
+    /// Why `text` was refused, alone (for a value outside any column).
+    pub(crate) fn reason(self, text: &str) -> String {
+        match self {
+            Refused::NotA(what) => not_a(text, what),
+            Refused::Invalid(reason) | Refused::NoZone(reason) => reason,
+        }
+    }
+
     /// The error for the value `text` at `row` of `column`.
     pub(crate) fn into_error(self, column: &str, row: u64, text: &str) -> crate::Error {
         match self {

@@ -24,7 +24,11 @@ Examples:
       --on-error skip --rejects rejected.jsonl --max-rejects 1%
   # Point-in-time training data: each spine row's aggregates as of its time
   skewless run card_velocity.wasm --events transactions.parquet --input spine.parquet \\
-      --output training.parquet --keep card_id,ts,label";
+      --output training.parquet --keep card_id,ts,label
+  # What the server answered, again: its exported events, the logged requests
+  curl -s localhost:8080/v1/events/card_velocity > served-events.jsonl
+  skewless run card_velocity.wasm --events served-events.jsonl --as-served \\
+      --input logged-requests.jsonl --output served-features.jsonl";
 
 /// Backfill: run every row of a data file through a transform and write the
 /// features to another file.
@@ -53,6 +57,15 @@ pub struct RunCommand {
     /// aggregates as of its time: events at or after that time never count.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
+
+    /// With --events: the aggregates exactly as `skewless serve` answered
+    /// them. The events and the input rows carry arrival times in
+    /// `_arrival` (the events as `GET /v1/events/NAME` exports them; each
+    /// input row with the `arrival` its answer returned); each key's events
+    /// count in arrival order under the serving rules (an event id once,
+    /// late events dropped), and only for rows they arrived by.
+    #[arg(long, requires = "events")]
+    as_served: bool,
 
     /// The file to write the features to (replaced if it exists).
     #[arg(long, short, value_name = "FILE")]
@@ -127,7 +140,7 @@ impl RunCommand {
             .threads(threads)
             .on_error(self.on_error);
         if let Some(events) = &self.events {
-            backfill = backfill.events(events);
+            backfill = backfill.events(events).as_served(self.as_served);
         }
         if let Some(size) = self.spill_above {
             backfill = backfill.spill_above(size.0 as u64);

@@ -3,6 +3,7 @@
 //! ```text
 //! POST /v1/transforms/{name}   {"rows": [{...}, ...], "expect_sha256": "..."}  -> {"transform": {...}, "rows": [...]}
 //! POST /v1/events/{name}       {"rows": [{...}, ...]}  -> {"applied": n, "duplicates": [..], "late": [..], ...}
+//! GET  /v1/events/{name}?after=T  the events the state holds (JSON Lines, with `_arrival`)
 //! GET  /v1/transforms          the loaded transforms, their specs and hashes
 //! GET  /healthz                liveness
 //! GET  /metrics                Prometheus text: requests, errors by kind, latency histograms
@@ -16,7 +17,9 @@
 //! A transform that declares aggregations is served from its live state
 //! ([`crate::online`]): events are posted to `/v1/events/NAME` and
 //! answered once durable; a request's features are as of its time column,
-//! or of the server's clock (returned as `as_of`) when it has none.
+//! or of the server's clock (returned as `as_of`) when it has none, and
+//! the answer's `arrival` says which events it saw (for `skewless run
+//! --as-served`).
 //!
 //! Errors answer with `{"error": {"kind", "message", "row", "field"}}`:
 //! 400 for bad input (malformed JSON, missing field, wrong type, null in a
@@ -279,7 +282,7 @@ impl Server {
         Router::new()
             .route("/v1/transforms", get(list))
             .route("/v1/transforms/{name}", post(transform))
-            .route("/v1/events/{name}", post(events))
+            .route("/v1/events/{name}", post(events).get(export))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .fallback(not_found)
@@ -635,10 +638,11 @@ async fn answer(
         let rows = batch.num_rows() as u64;
         let _permit = call_slot(server).await?;
         let online = online.clone();
-        let (output, as_of) = blocking(move || online.features(&batch)).await?;
+        let (output, moment) = blocking(move || online.features(&batch)).await?;
         let body = format!(
-            "{{\"transform\":{identity},\"as_of\":\"{}\",\"rows\":{}}}",
-            crate::codec::text::timestamp_text(as_of),
+            "{{\"transform\":{identity},\"as_of\":\"{}\",\"arrival\":\"{}\",\"rows\":{}}}",
+            moment.as_of_text(),
+            moment.arrival_text(),
             json::encode_array(&output)
         );
         return Ok((body, rows));
@@ -716,6 +720,70 @@ async fn events(
             failure.into_response()
         }
     }
+}
+
+/// `GET /v1/events/NAME[?after=TIME]`: the events the state holds (that
+/// arrived after `after`), as JSON Lines with `_arrival`, for `skewless
+/// run --as-served`.
+async fn export(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    uri: axum::http::Uri,
+) -> Response {
+    let started = Instant::now();
+    let result = match server.online.get(&name) {
+        Some(online) => export_events(online, uri.query()).await,
+        None if server.transforms.contains_key(&name) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "no_aggregations",
+            format!("transform `{name}` declares no aggregations, so it has no events"),
+        )),
+        None => Err(unknown_transform(&server, &name)),
+    };
+    match result {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response(),
+        Err(failure) => {
+            log_failure(&server, &name, &failure, started);
+            failure.into_response()
+        }
+    }
+}
+
+async fn export_events(
+    online: &Online,
+    query: Option<&str>,
+) -> std::result::Result<Vec<u8>, Failure> {
+    let bad = |message: String| Failure::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    let mut after = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "after" {
+            return Err(bad(format!(
+                "unknown query parameter `{name}`; the one there is, `after`, takes an arrival \
+                 time (e.g. ?after=2026-03-01T10:00:00.000001Z)"
+            )));
+        }
+        // `+` in a query is a space, and `%2B` a plus.
+        let value = value
+            .replace("%2B", "+")
+            .replace("%2b", "+")
+            .replace("%3A", ":");
+        let value = value.replace("%3a", ":");
+        let parsed = crate::codec::parse::timestamp(&value, crate::spec::NaiveTimestamps::Refuse)
+            .map_err(|refused| {
+            bad(format!(
+                "`after` is not an arrival time: {}",
+                refused.reason(&value)
+            ))
+        })?;
+        after = Some(parsed);
+    }
+    let worker = online.clone();
+    blocking(move || {
+        let mut out = Vec::new();
+        worker.export_to(&mut out, after).map(|_| out)
+    })
+    .await
 }
 
 /// 404 for a transform name this server does not have, naming those it has.

@@ -492,3 +492,226 @@ fn a_state_exports_what_it_holds() {
     let error = memory.export(&out).unwrap_err().to_string();
     assert!(error.contains("in memory only"), "{error}");
 }
+
+/// The as-served round trip: a server fed events in batches (out of order
+/// within the lateness, some late, some retried) and asked between them
+/// (as of given times and as of now) answers exactly what `skewless run
+/// --as-served` gives for the logged requests (each with its time, or the
+/// answer's `as_of`, and the answer's `arrival`), from the events the
+/// server exports (in two incremental pulls), and from everything the
+/// producer sent with each batch's arrival (the rules dropping the same
+/// events offline). A plain backfill, which ignores arrival, does not.
+#[test]
+fn a_backfill_as_served_gives_every_answer_the_server_gave() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let transform = load(artifacts::PAYMENTS);
+    let server = TestServer::start(
+        vec![transform],
+        ServeConfig::default().state(StateOptions::default().dir(dir.path())),
+    );
+    let text = |micros: i64| {
+        chrono::DateTime::from_timestamp_micros(micros)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    let minute = 60_000_000_i64;
+    // Event times trail the clock, so that rows asked as of now see them.
+    let start = skewless::online::now_micros() - 100 * minute;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut random = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut sent: Vec<String> = Vec::new();
+    let mut posted: Vec<String> = Vec::new();
+    let (mut logged, mut answers) = (Vec::new(), Vec::<Value>::new());
+    let mut exported = String::new();
+    let mut last_arrival = None::<String>;
+    let export = |after: &Option<String>| {
+        let path = match after {
+            Some(after) => format!("/v1/events/payments?after={after}"),
+            None => "/v1/events/payments".to_string(),
+        };
+        let (status, text) = http(server.addr, "GET", &path, "");
+        assert_eq!(status, 200, "{text}");
+        text
+    };
+    let (mut late, mut duplicates) = (0, 0);
+    for step in 0..60 {
+        let now = start + step * minute;
+        let mut batch = Vec::new();
+        for n in 0..8 {
+            let (id, time, amount) = if random(10) == 0 && !posted.is_empty() {
+                // A retry of an event already sent.
+                let old: Value =
+                    serde_json::from_str(&posted[random(posted.len() as u64) as usize]).unwrap();
+                (
+                    old["id"].as_str().unwrap().to_string(),
+                    old["ts"].as_str().unwrap().to_string(),
+                    old["amount"].as_f64().unwrap(),
+                )
+            } else {
+                // Up to 8 minutes behind (within the 10 allowed), or 25 (late).
+                let behind = if random(12) == 0 {
+                    25
+                } else {
+                    random(9) as i64
+                };
+                (
+                    format!("{step}-{n}"),
+                    text(now - behind * minute - random(60) as i64 * 1_000_000),
+                    random(10_000) as f64 / 100.0 + 0.1,
+                )
+            };
+            let user = format!("u{}", random(6));
+            batch.push(format!(
+                r#"{{"user":"{user}","ts":"{time}","id":"{id}","amount":{amount}}}"#
+            ));
+        }
+        let (status, reply) = http(server.addr, "POST", "/v1/events/payments", &body(&batch));
+        assert_eq!(status, 200, "{reply}");
+        let reply: Value = serde_json::from_str(&reply).unwrap();
+        late += reply["late"].as_array().unwrap().len();
+        duplicates += reply["duplicates"].as_array().unwrap().len();
+        let arrival = reply["arrival"].as_str().unwrap().to_string();
+        for row in &batch {
+            sent.push(format!(r#"{{"_arrival":"{arrival}",{}"#, &row[1..]));
+        }
+        posted.extend(batch);
+        // Ask for a few users: as of a time up to 5 minutes back, or now.
+        let mut asked = Vec::new();
+        for _ in 0..3 {
+            let user = format!("u{}", random(6));
+            asked.push(if random(4) == 0 {
+                format!(r#"{{"user":"{user}"}}"#)
+            } else {
+                let t = text(now - random(300) as i64 * 1_000_000);
+                format!(r#"{{"user":"{user}","ts":"{t}"}}"#)
+            });
+        }
+        let (status, reply) = http(
+            server.addr,
+            "POST",
+            "/v1/transforms/payments",
+            &body(&asked),
+        );
+        assert_eq!(status, 200, "{reply}");
+        let reply: Value = serde_json::from_str(&reply).unwrap();
+        for (row, answer) in asked.iter().zip(reply["rows"].as_array().unwrap()) {
+            let row: Value = serde_json::from_str(row).unwrap();
+            let ts = row
+                .get("ts")
+                .cloned()
+                .unwrap_or_else(|| reply["as_of"].clone());
+            logged.push(serde_json::json!({
+                "user": row["user"], "ts": ts, "_arrival": reply["arrival"],
+            }));
+            answers.push(answer.clone());
+        }
+        if step == 30 {
+            exported = export(&None);
+            let last: Value = serde_json::from_str(exported.lines().last().unwrap()).unwrap();
+            last_arrival = Some(last["_arrival"].as_str().unwrap().to_string());
+        }
+    }
+    exported.push_str(&export(&last_arrival));
+    assert!(
+        late > 0 && duplicates > 0,
+        "late {late}, duplicates {duplicates}"
+    );
+    assert_eq!(
+        exported.lines().count(),
+        posted.len() - late - duplicates,
+        "the two exports hold every applied event once"
+    );
+
+    let files = tempfile::TempDir::new().unwrap();
+    let write = |name: &str, lines: &[String]| {
+        let path = files.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path
+    };
+    let spine = write(
+        "logged.jsonl",
+        &logged.iter().map(Value::to_string).collect::<Vec<_>>(),
+    );
+    let exported = write(
+        "exported.jsonl",
+        &exported.lines().map(str::to_string).collect::<Vec<_>>(),
+    );
+    let sent = write("sent.jsonl", &sent);
+    let backfill = |events: &Path, as_served: bool| -> Vec<Value> {
+        let out = files.path().join("out.jsonl");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_skewless"));
+        command
+            .arg("run")
+            .arg(artifacts::PAYMENTS)
+            .arg("--events")
+            .arg(events)
+            .arg("--input")
+            .arg(&spine)
+            .arg("--output")
+            .arg(&out)
+            .arg("--quiet");
+        if as_served {
+            command.arg("--as-served");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    assert_same(&answers, &backfill(&exported, true));
+    assert_same(&answers, &backfill(&sent, true));
+    let plain = backfill(&sent, false);
+    assert!(
+        answers.iter().zip(&plain).any(|(a, b)| a != b),
+        "arrival made no difference: the test would not see it ignored"
+    );
+}
+
+/// `--as-served` needs arrival times in the events and the input, and
+/// says so.
+#[test]
+fn as_served_names_a_missing_arrival() {
+    let files = tempfile::TempDir::new().unwrap();
+    let events = files.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        r#"{"user":"u1","ts":"2026-03-01T10:00:00Z","id":"a","amount":1.0}"#,
+    )
+    .unwrap();
+    let spine = files.path().join("spine.jsonl");
+    std::fs::write(
+        &spine,
+        r#"{"user":"u1","ts":"2026-03-01T11:00:00Z","_arrival":"2026-03-01T11:00:00Z"}"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .arg("run")
+        .arg(artifacts::PAYMENTS)
+        .args(["--events".as_ref(), events.as_os_str()])
+        .args(["--input".as_ref(), spine.as_os_str()])
+        .args([
+            "--output".as_ref(),
+            files.path().join("out.jsonl").as_os_str(),
+        ])
+        .arg("--as-served")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("events.jsonl") && stderr.contains("_arrival"),
+        "{stderr}"
+    );
+}
