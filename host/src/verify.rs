@@ -9,6 +9,9 @@
 //!    one, encoded as a JSON response and decoded again.
 //! 3. **Batches**: the whole file again, in batches of each size asked for
 //!    (by default 1, 7, 1024 and all rows at once).
+//! 4. **Served state** (aggregations): the events fed to a fresh live
+//!    state, as `skewless serve` keeps it, shuffled within the declared
+//!    lateness, and each spine row asked alone at its time, in time order.
 //!
 //! Every output value of every path is compared with the reference by its
 //! bits (floats included: NaN payloads, signed zeros), nulls included. A row
@@ -275,6 +278,12 @@ impl Verify {
             let outcome = self.batches(&input, chunk);
             paths.push(compare(name, &reference, outcome, &input));
         }
+        if let Some(events) = &self.events {
+            let name = "served state: events shuffled, rows at their times".to_string();
+            started(&name);
+            let outcome = self.served(&input, events);
+            paths.push(compare(name, &reference, outcome, &input));
+        }
         Ok(VerifyReport {
             rows,
             columns: self.transform.info().outputs.len(),
@@ -363,6 +372,7 @@ impl Verify {
         let mut reader = Reader::open(&self.input, Some(&requests), 64 * 1024, naive)?;
         reader.set_aside_bad_values();
         let mut batches = Vec::new();
+        let mut spine = Vec::new();
         let mut file_rows = Vec::new();
         let mut set_aside: Vec<(u64, String)> = Vec::new();
         let mut row = 0_u64;
@@ -388,7 +398,10 @@ impl Verify {
                     .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))?
             };
             let batch = match &state {
-                Some(state) => self.with_aggregates(state, &batch)?,
+                Some(state) => {
+                    spine.push(batch.clone());
+                    self.with_aggregates(state, &batch)?
+                }
                 None => batch,
             };
             batches.push(self.transform.prepare_input(&batch)?);
@@ -399,6 +412,18 @@ impl Verify {
             file_rows,
             set_aside,
             events: state.as_ref().map(crate::aggregate::State::events),
+            spine: match state {
+                Some(_) => Some(
+                    arrow::compute::concat_batches(
+                        &spine
+                            .first()
+                            .map_or_else(|| reader.schema().clone(), RecordBatch::schema),
+                        &spine,
+                    )
+                    .map_err(|e| Error::Runtime(format!("cannot gather the spine: {e}")))?,
+                ),
+                None => None,
+            },
         })
     }
 
@@ -441,6 +466,145 @@ impl Verify {
             state.apply(key, event);
         }
         Ok(state)
+    }
+
+    /// The online path of aggregations: a fresh live state (as `skewless
+    /// serve` keeps) is fed the events in the order a producer could send
+    /// them (each delayed by a fixed pseudo-random part of the declared
+    /// lateness, so they arrive shuffled but never late), and each spine
+    /// row is asked alone, in time order, once every event before its
+    /// time has arrived.
+    fn served(&self, input: &Input, events: &Path) -> Outcome {
+        let transport = |e: Error| Outcome {
+            output: Err(PathError::Transport(e.to_string())),
+            rejected: input.set_aside.clone(),
+        };
+        let spine = input.spine.as_ref().expect("a spine with aggregations");
+        let (online, all, delivery) = match self.served_events(events) {
+            Ok(read) => read,
+            Err(error) => return transport(error),
+        };
+        let aggregation = crate::aggregate::declared(&self.transform).expect("aggregations");
+        let naive = self.transform.config().naive_timestamps;
+        let queries = match crate::aggregate::read_queries(&self.transform, spine, naive) {
+            Ok(queries) => queries,
+            Err(error) => return transport(error),
+        };
+        let mut asked: Vec<usize> = (0..queries.len()).collect();
+        asked.sort_by_key(|&row| queries[row].1);
+        let mut outputs: Vec<Option<RecordBatch>> = vec![None; queries.len()];
+        let mut rejected = input.set_aside.clone();
+        let mut next = 0;
+        for row in asked {
+            let t = queries[row].1;
+            // Every event before `t` has arrived once those delivered
+            // before `t` plus the lateness have.
+            let due = t.saturating_add(aggregation.lateness_micros);
+            let end = next + delivery[next..].partition_point(|(d, _)| *d < due);
+            if end > next {
+                let indices = arrow::array::UInt64Array::from_iter_values(
+                    delivery[next..end].iter().map(|(_, i)| *i as u64),
+                );
+                let ingested = arrow::compute::take_record_batch(&all, &indices)
+                    .map_err(|e| Error::Runtime(format!("cannot select events: {e}")))
+                    .and_then(|batch| online.ingest(&batch));
+                match ingested {
+                    Ok(ingested) if ingested.applied == (end - next) as u64 => {}
+                    Ok(ingested) => {
+                        let file_row = |local: &u64| delivery[next + *local as usize].1;
+                        let (why, rows) = if !ingested.duplicates.is_empty() {
+                            ("repeat an event id", &ingested.duplicates)
+                        } else if !ingested.late.is_empty() {
+                            ("were late", &ingested.late)
+                        } else {
+                            ("had expired", &ingested.expired)
+                        };
+                        return Outcome {
+                            output: Err(PathError::Transform(format!(
+                                "events at rows {:?} of `{}` {why} when served, so the \
+                                 served state dropped them and the backfill did not",
+                                rows.iter().take(5).map(file_row).collect::<Vec<_>>(),
+                                events.display()
+                            ))),
+                            rejected,
+                        };
+                    }
+                    Err(error) => return transport(error),
+                }
+                next = end;
+            }
+            let file_row = input.file_rows[row];
+            match online.features(&spine.slice(row, 1)) {
+                Ok((output, _)) => outputs[row] = Some(output),
+                Err(error) if error.is_row_rejection() => {
+                    rejected.push((file_row, error.offset_rows(file_row).to_string()));
+                }
+                Err(error) => {
+                    return Outcome {
+                        output: Err(PathError::Transform(
+                            error.offset_rows(file_row).to_string(),
+                        )),
+                        rejected,
+                    };
+                }
+            }
+        }
+        rejected.sort();
+        let outputs: Vec<RecordBatch> = outputs.into_iter().flatten().collect();
+        Outcome {
+            output: concat(self.transform.output_schema(), &outputs)
+                .map_err(|e| PathError::Transport(e.to_string())),
+            rejected,
+        }
+    }
+
+    /// A fresh in-memory live state, the events file's events (its event
+    /// columns, in one batch), and the order they are delivered in: each
+    /// event's (time plus a fixed pseudo-random delay under the lateness,
+    /// row), sorted.
+    fn served_events(
+        &self,
+        events: &Path,
+    ) -> Result<(crate::online::Online, RecordBatch, Delivery)> {
+        let aggregation = crate::aggregate::declared(&self.transform)?;
+        let naive = self.transform.config().naive_timestamps;
+        let online =
+            crate::online::Online::open(&self.transform, &crate::online::StateOptions::default())?;
+        let fields = aggregation.event_columns();
+        let requests: Vec<ColumnRequest> = fields
+            .iter()
+            .map(|field| ColumnRequest {
+                name: field.name.clone(),
+                data_type: Some(field.data_type),
+            })
+            .collect();
+        let reader = Reader::open(events, Some(&requests), 64 * 1024, naive)?;
+        let schema = reader.schema().clone();
+        let batches: Vec<RecordBatch> = reader.collect::<Result<_>>()?;
+        let all = arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| Error::Runtime(format!("cannot gather the events: {e}")))?;
+        let time = crate::engine::prepare_columns(
+            self.transform.name(),
+            &aggregation.engine_columns()[1..2],
+            &all,
+            naive,
+        )
+        .map_err(|e| Error::data("cannot read", events, e.to_string()))?;
+        let times = time[0].as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let lateness = aggregation.lateness_micros.max(0) as u64;
+        let delivery = (0..all.num_rows())
+            .map(|row| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let delay = if lateness == 0 { 0 } else { seed % lateness };
+                (times.value(row).saturating_add(delay as i64), row)
+            })
+            .collect::<Vec<_>>();
+        let mut delivery = delivery;
+        delivery.sort_unstable();
+        Ok((online, all, delivery))
     }
 
     /// `batch` (spine rows) with each row's aggregates from `state`, each
@@ -550,6 +714,9 @@ impl Verify {
     }
 }
 
+/// Events in the order a producer delivers them: (delivery time, row).
+type Delivery = Vec<(i64, usize)>;
+
 /// The verification's input: the rows the reader took, as the transform
 /// receives them, the row of the file each one is, and the values the
 /// reader refused, with their rows and messages.
@@ -559,6 +726,9 @@ struct Input {
     set_aside: Vec<(u64, String)>,
     /// Events applied to the incremental state, for aggregations.
     events: Option<u64>,
+    /// The spine's rows as read (key, time, the row function's inputs),
+    /// for aggregations: what the served path asks.
+    spine: Option<RecordBatch>,
 }
 
 /// What a path computed: the output rows of the rows it did not reject (in

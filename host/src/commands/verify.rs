@@ -37,7 +37,9 @@ pub struct VerifyCommand {
 
     /// The events of a transform that declares aggregations (`--input` is
     /// then the spine): the backfill's aggregates are compared with those of
-    /// a state that takes the events one at a time, in a shuffled order.
+    /// a state that takes the events one at a time, in a shuffled order, and
+    /// with a served state (as `skewless serve` keeps) fed the events
+    /// shuffled within the declared lateness and asked each row at its time.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
 
