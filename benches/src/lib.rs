@@ -434,20 +434,27 @@ pub fn http_load(
     run
 }
 
-/// A server for `transforms` on a loopback port, on its own tokio runtime
-/// with `workers` threads.
-pub fn start_server(
-    transforms: Vec<Transform>,
-    workers: usize,
-) -> (
+/// A running in-process server: its address, the sender that stops it,
+/// and its thread.
+pub type RunningServer = (
     SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
-) {
-    let server = Arc::new(
-        skewless::serve::Server::new(transforms, skewless::serve::ServeConfig::default())
-            .expect("server"),
-    );
+);
+
+/// A server for `transforms` on a loopback port, on its own tokio runtime
+/// with `workers` threads.
+pub fn start_server(transforms: Vec<Transform>, workers: usize) -> RunningServer {
+    start_server_with(transforms, workers, skewless::serve::ServeConfig::default())
+}
+
+/// [`start_server`] with `config`.
+pub fn start_server_with(
+    transforms: Vec<Transform>,
+    workers: usize,
+    config: skewless::serve::ServeConfig,
+) -> RunningServer {
+    let server = Arc::new(skewless::serve::Server::new(transforms, config).expect("server"));
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
