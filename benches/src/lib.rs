@@ -550,3 +550,89 @@ pub fn fraud_parquet(rows: usize) -> PathBuf {
     std::fs::rename(&temp, &path).expect("rename");
     path
 }
+
+/// A `skewless serve` process of the CLI, on a free loopback port; its
+/// stderr goes to a log file.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Runs `skewless serve ARGS --addr 127.0.0.1:0` and waits until it
+    /// listens; exits the process (naming `who`) if it stops before.
+    pub fn start(skewless: &Path, args: &[&str], who: &str) -> ServerProcess {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(skewless)
+            .arg("serve")
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                eprintln!("{who}: cannot run {}: {e}", skewless.display());
+                std::process::exit(1);
+            });
+        let log = std::env::temp_dir().join(format!("skewless-{who}-{}.log", child.id()));
+        let mut file = std::fs::File::create(&log).expect("server log");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    let _ = writeln!(file, "{line}");
+                    if let Some(addr) = line.strip_prefix("listening on http://") {
+                        break addr.parse().expect("server address");
+                    }
+                }
+                _ => {
+                    eprintln!(
+                        "{who}: the server stopped before listening; see {}",
+                        log.display()
+                    );
+                    std::process::exit(1);
+                }
+            }
+        };
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        ServerProcess { child, addr, log }
+    }
+}
+
+/// The resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// A fixed pseudo-random sequence (xorshift64), so that runs see the same
+/// data.
+#[derive(Debug, Clone)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// The card-velocity example's card id of `key`.
+pub fn card_id(key: u64) -> String {
+    format!("card-{key:06}")
+}

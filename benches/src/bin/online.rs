@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::value::RawValue;
 use skewless::online::{Online, StateOptions};
 use skewless::{Config, Runtime};
-use skewless_benches::{Connection, percentiles};
+use skewless_benches::{Connection, XorShift, card_id, percentiles};
 use skewless_test_artifacts as artifacts;
 
 const USAGE: &str = "\
@@ -92,32 +92,16 @@ fn options() -> Options {
     options
 }
 
-/// A fixed pseudo-random sequence (xorshift), so runs see the same data.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 const MERCHANTS: [&str; 6] = ["grocery", "fuel", "books", "travel", "apparel", "gaming"];
-
-fn card(key: u64) -> String {
-    format!("card-{key:06}")
-}
 
 /// The events, as JSON rows in time order (the example declares no
 /// lateness: each card's events must arrive in time order).
 fn events(options: &Options, now: i64) -> Vec<String> {
     let week = 7 * 86_400 * 1_000_000_i64;
-    let mut random = Random(0x2545_f491_4f6c_dd1d);
+    let mut random = XorShift(0x2545_f491_4f6c_dd1d);
     let total = options.keys * options.per_key;
     let mut events: Vec<(i64, String)> = Vec::with_capacity(total + options.busiest);
-    let mut push = |random: &mut Random, key: u64| {
+    let mut push = |random: &mut XorShift, key: u64| {
         // Within the 7 days before now, less a minute.
         let time = now - 60_000_000 - random.below((week - 3_600_000_000) as u64) as i64;
         let stamp = chrono::DateTime::from_timestamp_micros(time)
@@ -130,7 +114,7 @@ fn events(options: &Options, now: i64) -> Vec<String> {
             time,
             format!(
                 r#"{{"card_id":"{}","ts":"{stamp}","amount":{amount},"merchant":"{merchant}","declined":{declined}}}"#,
-                card(key)
+                card_id(key)
             ),
         ));
     };
@@ -150,7 +134,7 @@ fn body(rows: &[String]) -> String {
 }
 
 fn query_row(key: u64, amount: u64) -> String {
-    format!(r#"{{"card_id":"{}","amount":{amount}.5}}"#, card(key))
+    format!(r#"{{"card_id":"{}","amount":{amount}.5}}"#, card_id(key))
 }
 
 /// Events per second of `ingest` over the events in batches.
@@ -283,7 +267,9 @@ fn main() {
 
     // Embedded ingestion, in memory and in a directory.
     let memory = Online::open(&transform, &StateOptions::default()).expect("open");
-    let per_second = rate(&events, options.batch, |rows| embedded_ingest(&memory, rows));
+    let per_second = rate(&events, options.batch, |rows| {
+        embedded_ingest(&memory, rows)
+    });
     record(
         "ingest_embedded_memory",
         per_second.into(),
@@ -292,7 +278,9 @@ fn main() {
     drop(memory);
     let dir = tempfile_dir("embedded");
     let durable = Online::open(&transform, &StateOptions::default().dir(&dir)).expect("open");
-    let per_second = rate(&events, options.batch, |rows| embedded_ingest(&durable, rows));
+    let per_second = rate(&events, options.batch, |rows| {
+        embedded_ingest(&durable, rows)
+    });
     record(
         "ingest_embedded_dir",
         per_second.into(),
@@ -300,7 +288,7 @@ fn main() {
     );
 
     // Embedded queries.
-    let mut random = Random(0x9e37_79b9_7f4a_7c15);
+    let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     let keys: Vec<u64> = (0..10_000)
         .map(|_| 1 + random.below(options.keys as u64 - 1))
         .collect();
@@ -330,7 +318,12 @@ fn main() {
     let per_second = rate(&events, options.batch, |rows| {
         let request = connection.post_request(&path, &body(rows));
         let status = connection.send(&request).expect("post");
-        assert_eq!(status, 200, "{}", String::from_utf8_lossy(connection.body()));
+        assert_eq!(
+            status,
+            200,
+            "{}",
+            String::from_utf8_lossy(connection.body())
+        );
     });
     record(
         "ingest_http_dir",

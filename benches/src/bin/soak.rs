@@ -5,15 +5,13 @@
 //! it is not part of CI's default run (it takes ten minutes).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use skewless_benches::{Connection, Example};
+use skewless_benches::{Connection, Example, ServerProcess, rss_kib};
 
 const USAGE: &str = "\
 Usage: soak --skewless PATH [--minutes N] [--connections N] [--out FILE.json]
@@ -148,7 +146,17 @@ struct Options {
 
 fn main() {
     let options = parse_args();
-    let mut server = start(&options.skewless);
+    use skewless_test_artifacts as artifacts;
+    let mut server = ServerProcess::start(
+        &options.skewless,
+        &[
+            artifacts::FRAUD_FEATURES,
+            artifacts::INFINITE_LOOP,
+            artifacts::MEMORY_HOG,
+            artifacts::PANICS,
+        ],
+        "soak",
+    );
     let addr = server.addr;
     std::thread::sleep(Duration::from_secs(1));
     let idle = rss_kib(server.child.id()).unwrap_or(0);
@@ -269,59 +277,6 @@ fn parse_args() -> Options {
     options
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-/// Starts `skewless serve` on a free port; its stderr goes to a log file.
-fn start(skewless: &std::path::Path) -> Server {
-    use skewless_test_artifacts as artifacts;
-    let mut child = Command::new(skewless)
-        .arg("serve")
-        .args([
-            artifacts::FRAUD_FEATURES,
-            artifacts::INFINITE_LOOP,
-            artifacts::MEMORY_HOG,
-            artifacts::PANICS,
-        ])
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            eprintln!("soak: cannot run {}: {e}", skewless.display());
-            std::process::exit(1);
-        });
-    let log = std::env::temp_dir().join(format!("skewless-soak-{}.log", child.id()));
-    let mut file = std::fs::File::create(&log).expect("server log");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                let _ = writeln!(file, "{line}");
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    break addr.parse().expect("server address");
-                }
-            }
-            _ => {
-                eprintln!(
-                    "soak: the server stopped before listening; see {}",
-                    log.display()
-                );
-                std::process::exit(1);
-            }
-        }
-    };
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = writeln!(file, "{line}");
-        }
-    });
-    Server { child, addr, log }
-}
-
 /// One connection's requests until `deadline`.
 fn drive(
     addr: SocketAddr,
@@ -377,14 +332,6 @@ fn drive(
 }
 
 /// Resident memory of process `pid`, in KiB (Linux `/proc`).
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-}
-
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;

@@ -410,6 +410,142 @@ impl NativeTransform {
     }
 }
 
+/// A transform's live state (`skewless::online::Online`): what `skewless
+/// serve` keeps for a transform that aggregates, in this process.
+#[pyclass(frozen, name = "Online", module = "skewless._native")]
+struct NativeOnline {
+    online: skewless::online::Online,
+}
+
+/// An ingestion: (applied, duplicates, late, expired, arrival in UTC
+/// microseconds).
+type IngestedTuple = (u64, Vec<u64>, Vec<u64>, Vec<u64>, i64);
+
+fn ingested_tuple(ingested: skewless::online::Ingested) -> IngestedTuple {
+    (
+        ingested.applied,
+        ingested.duplicates,
+        ingested.late,
+        ingested.expired,
+        ingested.arrival,
+    )
+}
+
+/// Batches as one (an ingestion or a query is one batch: one arrival, one
+/// moment).
+fn one_batch(schema: &SchemaRef, batches: &[RecordBatch]) -> skewless::Result<RecordBatch> {
+    arrow::compute::concat_batches(schema, batches)
+        .map_err(|e| Error::BadRequest(format!("cannot gather the batches: {e}")))
+}
+
+#[pymethods]
+impl NativeOnline {
+    #[new]
+    #[pyo3(signature = (transform, state_dir=None, query_lag_micros=3_600_000_000))]
+    fn new(
+        py: Python<'_>,
+        transform: &NativeTransform,
+        state_dir: Option<PathBuf>,
+        query_lag_micros: u64,
+    ) -> PyResult<Self> {
+        let mut options = skewless::online::StateOptions::default()
+            .query_lag(Duration::from_micros(query_lag_micros));
+        if let Some(dir) = state_dir {
+            options = options.dir(dir);
+        }
+        let transform = &transform.transform;
+        let online = py.detach(|| skewless::online::Online::open(transform, &options));
+        Ok(NativeOnline {
+            online: online.py_err(py)?,
+        })
+    }
+
+    /// Events as a JSON array of objects.
+    fn ingest_json(&self, py: Python<'_>, rows: &str) -> PyResult<IngestedTuple> {
+        let online = &self.online;
+        let ingested = py.detach(|| -> skewless::Result<_> {
+            let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(rows)
+                .map_err(|e| Error::BadRequest(format!("the rows are not a JSON array: {e}")))?;
+            online.ingest_json(&rows)
+        });
+        ingested.py_err(py).map(ingested_tuple)
+    }
+
+    /// Events as Arrow data.
+    fn ingest(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<IngestedTuple> {
+        let (schema, batches) = batches_of(data)?;
+        let online = &self.online;
+        let ingested = py.detach(|| online.ingest(&one_batch(&schema, &batches)?));
+        ingested.py_err(py).map(ingested_tuple)
+    }
+
+    /// Features of JSON rows: (the rows as a JSON array, as of, arrival).
+    fn features_json(&self, py: Python<'_>, rows: &str) -> PyResult<(String, i64, i64)> {
+        let online = &self.online;
+        let answered = py.detach(|| -> skewless::Result<_> {
+            let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(rows)
+                .map_err(|e| Error::BadRequest(format!("the rows are not a JSON array: {e}")))?;
+            online.features_json(&rows)
+        });
+        let answered = answered.py_err(py)?;
+        Ok((
+            format!("[{}]", answered.rows.join(",")),
+            answered.moment.as_of,
+            answered.moment.arrival,
+        ))
+    }
+
+    /// Features of Arrow rows: (a pyarrow Table, as of, arrival).
+    fn features<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, i64, i64)> {
+        let (schema, batches) = batches_of(data)?;
+        let online = &self.online;
+        let answered = py.detach(|| online.features(&one_batch(&schema, &batches)?));
+        let (output, moment) = answered.py_err(py)?;
+        let table = Table::try_new(vec![output.clone()], output.schema())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarrow(py)?;
+        Ok((table, moment.as_of, moment.arrival))
+    }
+
+    /// (events, entities, applied, duplicates, late, expired).
+    fn stats(&self) -> (u64, u64, u64, u64, u64, u64) {
+        let stats = self.online.stats();
+        (
+            stats.events,
+            stats.entities,
+            stats.applied,
+            stats.duplicates,
+            stats.late,
+            stats.expired,
+        )
+    }
+
+    /// Writes the events the state holds (that arrived after `after`) to
+    /// `path` as JSON Lines; returns how many.
+    #[pyo3(signature = (path, after=None))]
+    fn export(&self, py: Python<'_>, path: PathBuf, after: Option<i64>) -> PyResult<u64> {
+        let online = &self.online;
+        let written = py.detach(|| -> skewless::Result<u64> {
+            use std::io::Write as _;
+            let io = |cause| Error::Io {
+                action: "cannot write",
+                path: path.clone(),
+                cause,
+            };
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+            let count = online.export_to(&mut out, after)?;
+            out.flush().map_err(io)?;
+            out.get_ref().sync_all().map_err(io)?;
+            Ok(count)
+        });
+        written.py_err(py)
+    }
+}
+
 /// `skewless run`'s backfill: returns (rows, batches, seconds, rejected).
 #[pyfunction]
 #[pyo3(signature = (transform, input, output, *, keep=Vec::new(), on_error="fail", rejects=None,
@@ -515,6 +651,7 @@ fn default_cache_dir() -> Option<PathBuf> {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeTransform>()?;
+    module.add_class::<NativeOnline>()?;
     module.add_function(wrap_pyfunction!(load, module)?)?;
     module.add_function(wrap_pyfunction!(run, module)?)?;
     module.add_function(wrap_pyfunction!(verify, module)?)?;

@@ -736,23 +736,10 @@ fn answer_partition(
     keyed.sort_unstable();
     let (keys, events): (Vec<Value>, Vec<super::Event>) = keyed.into_iter().unzip();
     let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
-    let mut asked: Vec<(Value, i64, u64)> = Vec::new();
-    for batch in queries.read(partition)? {
-        let batch = batch?;
-        let times = batch
-            .column(1)
-            .as_primitive::<arrow::datatypes::Int64Type>();
-        let rows = batch
-            .column(2)
-            .as_primitive::<arrow::datatypes::UInt64Type>();
-        for row in 0..batch.num_rows() {
-            asked.push((
-                super::value::read(batch.column(0).as_ref(), key_type, row),
-                times.value(row),
-                rows.value(row),
-            ));
-        }
-    }
+    let mut asked: Vec<(Value, i64, u64)> = read_queries(queries, partition, key_type)?
+        .into_iter()
+        .map(|(key, time, row, _)| (key, time, row))
+        .collect();
     asked.sort_unstable();
     let mut answers: Vec<(u64, std::result::Result<Vec<Answer>, String>)> =
         Vec::with_capacity(asked.len());
@@ -769,6 +756,38 @@ fn answer_partition(
         start = end;
     }
     answers_batch(plan, answers)
+}
+
+/// A partition's queries: each one's key, time, spine row and, as served,
+/// arrival (0 otherwise).
+fn read_queries(
+    queries: &Store,
+    partition: usize,
+    key_type: crate::spec::ScalarType,
+) -> Result<Vec<(Value, i64, u64, i64)>> {
+    let mut asked = Vec::new();
+    for batch in queries.read(partition)? {
+        let batch = batch?;
+        let int64 = |i: usize| {
+            batch
+                .column(i)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+        };
+        let times = int64(1);
+        let arrivals = (batch.num_columns() > 3).then(|| int64(3));
+        let rows = batch
+            .column(2)
+            .as_primitive::<arrow::datatypes::UInt64Type>();
+        for row in 0..batch.num_rows() {
+            asked.push((
+                super::value::read(batch.column(0).as_ref(), key_type, row),
+                times.value(row),
+                rows.value(row),
+                arrivals.map_or(0, |a| a.value(row)),
+            ));
+        }
+    }
+    Ok(asked)
 }
 
 /// A partition's answers (spine row, answer), as a batch sorted by row.
@@ -973,27 +992,7 @@ impl AsServed {
         }
         // Each entity's kept events in their one order.
         kept.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let mut asked: Vec<(Value, i64, u64, i64)> = Vec::new();
-        for batch in queries.read(partition)? {
-            let batch = batch?;
-            let column = |i: usize| {
-                batch
-                    .column(i)
-                    .as_primitive::<arrow::datatypes::Int64Type>()
-            };
-            let (times, arrivals) = (column(1), column(3));
-            let rows = batch
-                .column(2)
-                .as_primitive::<arrow::datatypes::UInt64Type>();
-            for row in 0..batch.num_rows() {
-                asked.push((
-                    super::value::read(batch.column(0).as_ref(), key_type, row),
-                    times.value(row),
-                    rows.value(row),
-                    arrivals.value(row),
-                ));
-            }
-        }
+        let asked = read_queries(queries, partition, key_type)?;
         let longest = plan.longest_window();
         let mut answers = Vec::with_capacity(asked.len());
         let mut window: Vec<super::Event> = Vec::new();

@@ -370,6 +370,138 @@ def _loaded(transform: Union[Transform, str, "_os.PathLike[str]", bytes]) -> Tra
     return transform if isinstance(transform, Transform) else load(transform)
 
 
+def _utc(micros: int) -> _datetime.datetime:
+    """UTC microseconds as an aware datetime (exact: both count microseconds)."""
+    epoch = _datetime.datetime(1970, 1, 1, tzinfo=_datetime.timezone.utc)
+    return epoch + _datetime.timedelta(microseconds=micros)
+
+
+def _micros(moment: _datetime.datetime) -> int:
+    if moment.tzinfo is None:
+        raise BadInput("a naive datetime has no time zone; pass an aware one (UTC)",
+                       kind="wrong_type")
+    epoch = _datetime.datetime(1970, 1, 1, tzinfo=_datetime.timezone.utc)
+    delta = moment - epoch
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What :meth:`Online.ingest` did: events applied, and the rows (of the
+    batch given, from 0) that were not, by why."""
+
+    applied: int
+    duplicates: List[int]
+    late: List[int]
+    expired: List[int]
+    #: When the batch arrived (UTC). Answers that saw these events have an
+    #: :attr:`Answered.arrival` at or after it.
+    arrival: _datetime.datetime
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What :meth:`Online.features` answered."""
+
+    #: The feature rows: dicts for dict rows, a pyarrow Table for Arrow data.
+    rows: Any
+    #: The clock when asked: the time of rows that gave none (UTC).
+    as_of: _datetime.datetime
+    #: The arrival of the last events the answer saw: log it with the
+    #: request as ``_arrival`` to get the answer again with ``skewless run
+    #: --as-served``.
+    arrival: _datetime.datetime
+
+
+class Online:
+    """A transform's live state, in this process: what ``skewless serve``
+    keeps for a transform that declares aggregations, with the same rules
+    and the same engine::
+
+        online = skewless.Online(t, state_dir="state")   # or in memory
+        online.ingest([{"card_id": "c1", "ts": "2026-03-01T10:00:00Z", "amount": 12.5,
+                        "merchant": "books", "declined": False}])
+        answered = online.features([{"card_id": "c1", "amount": 30.0}])  # as of now
+        answered.rows[0]["tx_count_1h"], answered.as_of, answered.arrival
+
+    An event with a declared id is applied once per key; one older than its
+    key's newest event minus the declared lateness is late (dropped, and
+    named); the state answers as of times no earlier than its newest event
+    less the lateness and ``query_lag``. With ``state_dir``, an ingestion
+    returns once its events are on disk, and opening the directory again
+    replays them (one process at a time holds a directory).
+    """
+
+    def __init__(self, transform: Union[Transform, str, "_os.PathLike[str]", bytes], *,
+                 state_dir: Optional[Union[str, "_os.PathLike[str]"]] = None,
+                 query_lag: Union[_datetime.timedelta, float] = _datetime.timedelta(hours=1)) -> None:
+        t = _loaded(transform)
+        if isinstance(query_lag, _datetime.timedelta):
+            lag = query_lag // _datetime.timedelta(microseconds=1)
+        else:
+            lag = round(float(query_lag) * 1_000_000)
+        if lag < 0:
+            raise InvalidSetting(f"query_lag must not be negative, not {query_lag!r}")
+        self.transform = t
+        self._native = _native.Online(
+            t._native, None if state_dir is None else _os.fspath(state_dir), lag)
+
+    @staticmethod
+    def _is_rows(data: Any) -> bool:
+        return isinstance(data, (list, tuple)) or (
+            not hasattr(data, "__arrow_c_stream__") and not hasattr(data, "__arrow_c_array__")
+            and not type(data).__module__.startswith("pandas") and isinstance(data, Iterable))
+
+    @staticmethod
+    def _arrow(data: Any) -> Any:
+        if type(data).__module__.startswith("pandas"):
+            import pyarrow as pa
+
+            return pa.Table.from_pandas(data, preserve_index=False)
+        return data
+
+    def ingest(self, events: Any) -> Ingested:
+        """Applies events (one batch: one arrival): dicts (as
+        :meth:`Transform.transform_rows` takes rows), Arrow data, or a
+        pandas DataFrame, with the transform's event columns."""
+        if self._is_rows(events):
+            rows = [_json_row(i, row) for i, row in enumerate(events)]
+            result = self._native.ingest_json(_json.dumps(rows, allow_nan=False))
+        else:
+            result = self._native.ingest(self._arrow(events))
+        applied, duplicates, late, expired, arrival = result
+        return Ingested(applied, list(duplicates), list(late), list(expired), _utc(arrival))
+
+    def features(self, rows: Any) -> Answered:
+        """The features of requests (the key, optionally the time, and the
+        row function's inputs), as of each row's time or, without one, now.
+        Dicts in, dicts out (through the serving codec: what ``skewless
+        serve`` answers); Arrow data or pandas in, a pyarrow Table out."""
+        if self._is_rows(rows):
+            rows = [_json_row(i, row) for i, row in enumerate(rows)]
+            text, as_of, arrival = self._native.features_json(_json.dumps(rows, allow_nan=False))
+            return Answered(_json.loads(text), _utc(as_of), _utc(arrival))
+        table, as_of, arrival = self._native.features(self._arrow(rows))
+        return Answered(table, _utc(as_of), _utc(arrival))
+
+    def stats(self) -> dict:
+        """Events and entities held; events applied, duplicates, late and
+        expired since opened."""
+        names = ("events", "entities", "applied", "duplicates", "late", "expired")
+        return dict(zip(names, self._native.stats()))
+
+    def export(self, path: Union[str, "_os.PathLike[str]"], *,
+               after: Optional[_datetime.datetime] = None) -> int:
+        """Writes the events the state holds (that arrived after ``after``)
+        to ``path`` as JSON Lines, each as received with ``_arrival``: the
+        events file of ``skewless run --as-served``. Returns how many. Only
+        for a state kept in a directory."""
+        return self._native.export(_os.fspath(path), None if after is None else _micros(after))
+
+    def __repr__(self) -> str:
+        return f"<skewless.Online {self.transform.name} {self.stats()}>"
+
+
 @dataclass(frozen=True)
 class BackfillSummary:
     """What :func:`run` did."""
@@ -516,6 +648,9 @@ __all__ = [
     "verify",
     "Transform",
     "Field",
+    "Online",
+    "Ingested",
+    "Answered",
     "BackfillSummary",
     "VerifyReport",
     "PathReport",
