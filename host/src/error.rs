@@ -229,6 +229,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A served state kept elsewhere (Redis) cannot be reached, or refused
+    /// what was asked of it; nothing asked was done unless it says so.
+    #[error("{action} at {location}: {message}")]
+    StateUnavailable {
+        /// What was being done, e.g. "cannot read the state".
+        action: &'static str,
+        /// Where the state is (its URL, without a password).
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A [`Config`](crate::Config) setting has a value the runtime cannot use.
     #[error("invalid `{}`: {reason}", setting.name())]
     InvalidSetting {
@@ -465,7 +477,9 @@ impl Error {
             Error::RowFailed { .. } | Error::Trap { .. } => ErrorClass::RowRejected,
             Error::LimitExceeded { .. } => ErrorClass::LimitExceeded,
             Error::InvalidOutput { .. } => ErrorClass::InvalidOutput,
-            Error::Io { .. } | Error::Data { .. } => ErrorClass::Data,
+            Error::Io { .. } | Error::Data { .. } | Error::StateUnavailable { .. } => {
+                ErrorClass::Data
+            }
             Error::InvalidSetting { .. } => ErrorClass::InvalidSetting,
             Error::Runtime(_) => ErrorClass::Runtime,
         }
@@ -497,6 +511,7 @@ impl Error {
             Error::BadRow { .. } => "bad_row",
             Error::Io { .. } => "io",
             Error::Data { .. } => "data",
+            Error::StateUnavailable { .. } => "state_unavailable",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::Runtime(_) => "runtime",
         }

@@ -27,7 +27,10 @@
 //! events such answers need, and drops an event older than that on
 //! arrival (expired). With a directory, an event is on disk before its
 //! ingestion is acknowledged, and reopening the directory gives the state
-//! a clean replay of the acknowledged events would.
+//! a clean replay of the acknowledged events would. In Redis
+//! ([`StateOptions::redis`]), the state is shared by every process that
+//! serves it there: each answers from every event any of them
+//! acknowledged.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,7 +39,7 @@ use std::time::Duration;
 use arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use serde_json::value::RawValue;
 
-use crate::aggregate::live::{Fate, Incoming, Live, Rules, Unanswered};
+use crate::aggregate::live::{Fate, Incoming, Live, Rules, Store, Unanswered};
 use crate::aggregate::{self, Plan, Value};
 use crate::codec::json;
 use crate::engine::{Transform, prepare_columns};
@@ -50,6 +53,7 @@ pub const DEFAULT_QUERY_LAG: Duration = Duration::from_secs(3600);
 #[derive(Clone, Debug)]
 pub struct StateOptions {
     dir: Option<PathBuf>,
+    redis: Option<String>,
     query_lag: Duration,
 }
 
@@ -57,6 +61,7 @@ impl Default for StateOptions {
     fn default() -> Self {
         StateOptions {
             dir: None,
+            redis: None,
             query_lag: DEFAULT_QUERY_LAG,
         }
     }
@@ -68,7 +73,32 @@ impl StateOptions {
     /// lost when the process ends.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
+        self.redis = None;
         self
+    }
+
+    /// Keeps the state in Redis at `url` (`redis://HOST:PORT/DB`, e.g.
+    /// `redis://127.0.0.1:6379/0`), under keys named after the transform
+    /// (`skewless:NAME:log`, `skewless:NAME:meta`), shared by every
+    /// process that serves it there: each answers from every event any of
+    /// them acknowledged. An event is acknowledged once Redis has it
+    /// (durable across a crash of Redis with `appendonly yes` and
+    /// `appendfsync always`). Every replica holds the whole state in
+    /// memory, and all must keep the same query lag.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.redis = Some(url.into());
+        self.dir = None;
+        self
+    }
+
+    /// [`StateOptions::redis`] when `location` is a Redis URL
+    /// (`redis://...`), [`StateOptions::dir`] otherwise.
+    pub fn location(self, location: &str) -> Self {
+        if aggregate::shared::is_redis_url(location) {
+            self.redis(location)
+        } else {
+            self.dir(location)
+        }
     }
 
     /// How far before the newest event (less the declared lateness) a
@@ -82,6 +112,11 @@ impl StateOptions {
     /// The directory, if the state is kept in one.
     pub fn state_dir(&self) -> Option<&Path> {
         self.dir.as_deref()
+    }
+
+    /// The Redis URL, if the state is kept in Redis.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis.as_deref()
     }
 }
 
@@ -187,13 +222,15 @@ impl Online {
             query_lag: micros(options.query_lag),
             longest: plan.longest_window(),
         };
-        let live = Live::open(
-            plan.clone(),
-            rules,
-            options.dir.as_deref(),
-            transform.sha256(),
-            now_micros(),
-        )?;
+        let store = match (&options.dir, &options.redis) {
+            (_, Some(url)) => Store::Redis {
+                url,
+                name: transform.name(),
+            },
+            (Some(dir), None) => Store::Dir(dir),
+            (None, None) => Store::Memory,
+        };
+        let live = Live::open(plan.clone(), rules, store, transform.sha256(), now_micros())?;
         Ok(Online {
             transform: transform.clone(),
             plan,
@@ -219,6 +256,25 @@ impl Online {
             late: counters.late.load(Relaxed),
             expired: counters.expired.load(Relaxed),
         }
+    }
+
+    /// Where the state is kept: its journal file, its Redis URL (without a
+    /// password), or `None` in memory.
+    pub fn location(&self) -> Option<String> {
+        self.live.location()
+    }
+
+    /// For a state in Redis, what Redis's settings promise about an
+    /// acknowledged event (durable or not across a crash of Redis), when
+    /// Redis tells (`CONFIG GET`).
+    pub fn durability(&self) -> Option<String> {
+        self.live.durability()
+    }
+
+    /// Applies what other replicas of a state in Redis appended (queries
+    /// and ingestions do this first; [`Online::stats`] does not).
+    pub fn sync(&self) -> Result<()> {
+        self.live.sync()
     }
 
     /// The newest event time applied (UTC microseconds), if any.
@@ -439,7 +495,7 @@ impl Online {
         )
         .map_err(|e| Error::Runtime(format!("cannot assemble the requests: {e}")))?;
         let queries = aggregate::read_queries(&self.transform, &batch, naive)?;
-        let (answers, arrival) = self.live.query(&queries);
+        let (answers, arrival) = self.live.query(&queries)?;
         if let Some((row, Err(why))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
             return Err(match why {
                 Unanswered::TooOld(reason) => Error::InvalidValue {

@@ -23,13 +23,22 @@
 //! row as it was received; and the sha256 of the component that made it.
 //! Opening it replays the events into a fresh state, which therefore
 //! equals the state of a clean replay of every acknowledged event.
+//!
+//! Shared by replicas, the journal is a Redis stream instead (see
+//! [`super::shared`]): each replica mirrors it in memory, reads what the
+//! others appended before it decides a batch or answers a query, and
+//! appends a batch only as the stream's next entry after the last it
+//! read (or reads again and decides again).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redis::Connection;
 
+use super::shared::{Entry, RedisLog};
 use super::{Answer, Event, Plan, State, Value};
 use crate::error::{Error, Result};
 
@@ -99,42 +108,64 @@ pub(crate) struct Counters {
     pub(crate) expired: AtomicU64,
 }
 
+/// Where a served state keeps its journal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Store<'a> {
+    /// Nowhere: the state is lost with the process.
+    Memory,
+    /// A redb file in the directory.
+    Dir(&'a Path),
+    /// A Redis stream shared with other replicas (see [`super::shared`]),
+    /// under the transform's name.
+    Redis { url: &'a str, name: &'a str },
+}
+
+/// The journal of a served state.
+enum Journal {
+    Memory,
+    /// Written by ingestion under the writer's lock, read by exports
+    /// without it.
+    Dir {
+        db: redb::Database,
+        path: PathBuf,
+    },
+    /// Its connection is the writer's.
+    Redis(RedisLog),
+}
+
 /// A served state.
 pub(crate) struct Live {
     rules: Rules,
     state: RwLock<State>,
-    /// The journal (with a directory): written by ingestion under the
-    /// writer's lock, read by exports without it.
-    journal: Option<redb::Database>,
+    journal: Journal,
     writer: Mutex<Writer>,
     /// The newest event time applied (`i64::MIN` before the first);
     /// written under the state's write lock, read under its read lock, so
     /// a query sees it and the state of one moment.
     newest: AtomicI64,
     /// The arrival time of the last batch applied (or, before any, of the
-    /// state's opening): a query sees exactly the events that arrived at or
-    /// before it. Written under the state's write lock, read under its read
-    /// lock.
+    /// state's opening, or with Redis of its creation): a query sees
+    /// exactly the events that arrived at or before it. Written under the
+    /// state's write lock, read under its read lock.
     arrived: AtomicI64,
     /// Events before this time may have been forgotten (the last expiry's
     /// horizon, kept in the journal so a reopening with a longer query lag
     /// cannot answer from a state that lost what it needs).
     floor: AtomicI64,
     pub(crate) counters: Counters,
-    /// The journal's path, for errors and `export`.
-    path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Live")
             .field("rules", &self.rules)
-            .field("path", &self.path)
+            .field("journal", &self.location())
             .finish_non_exhaustive()
     }
 }
 
 struct Writer {
+    /// The next sequence number of the redb journal.
     next_seq: u64,
     /// The last arrival time given: each batch's is later than the last,
     /// so arrival times order the batches even when the clock stalls or
@@ -142,6 +173,12 @@ struct Writer {
     last_arrival: i64,
     /// The horizon of the last expiry.
     expired_to: i64,
+    /// With Redis: the connection (`None` after a failure, until the next
+    /// use reconnects), the number of the last entry applied, and the
+    /// newest event time of each entry applied and not yet trimmed.
+    redis: Option<Connection>,
+    tail: u64,
+    entries: VecDeque<(u64, i64)>,
 }
 
 /// One journal record.
@@ -154,6 +191,35 @@ struct Record {
 }
 
 impl Record {
+    /// A batch of records, for a Redis entry: each as its time and the
+    /// length of [`Record::encode`]'s bytes, then them.
+    fn encode_batch<'r>(records: impl Iterator<Item = &'r Record>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for record in records {
+            let bytes = record.encode();
+            out.extend_from_slice(&record.event.time.to_le_bytes());
+            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        out
+    }
+
+    /// [`Record::encode_batch`]'s records, each arrived at `arrival`.
+    fn decode_batch(mut bytes: &[u8], arrival: i64) -> Option<Vec<Record>> {
+        let mut records = Vec::new();
+        while !bytes.is_empty() {
+            let (time, rest) = bytes.split_at_checked(8)?;
+            let (len, rest) = rest.split_at_checked(4)?;
+            let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
+            let (record, rest) = rest.split_at_checked(len)?;
+            let mut record = Record::decode(i64::from_le_bytes(time.try_into().ok()?), record)?;
+            record.arrival = arrival;
+            records.push(record);
+            bytes = rest;
+        }
+        Some(records)
+    }
+
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.row.len());
         self.key.encode(&mut out);
@@ -195,6 +261,9 @@ impl Record {
     }
 }
 
+/// A query's answers, or why it has none.
+pub(crate) type Queried = std::result::Result<Vec<Answer>, Unanswered>;
+
 /// Why a query has no answer.
 #[derive(Debug)]
 pub(crate) enum Unanswered {
@@ -213,34 +282,56 @@ pub(crate) struct Logged {
 }
 
 impl Live {
-    /// A state in memory only (`dir` `None`), or kept in `dir`'s journal,
-    /// which is created when missing and replayed when present. `sha256`
+    /// A state in memory only, kept in a directory's journal (created when
+    /// missing and replayed when present) or in Redis (likewise). `sha256`
     /// is the component's: a journal made by another is refused.
     pub(crate) fn open(
         plan: Arc<Plan>,
         rules: Rules,
-        dir: Option<&Path>,
+        store: Store<'_>,
         sha256: &str,
         opened: i64,
     ) -> Result<Live> {
         let mut live = Live {
             rules,
             state: RwLock::new(State::new(plan)),
-            journal: None,
+            journal: Journal::Memory,
             writer: Mutex::new(Writer {
                 next_seq: 0,
                 last_arrival: opened,
                 expired_to: i64::MIN,
+                redis: None,
+                tail: 0,
+                entries: VecDeque::new(),
             }),
             newest: AtomicI64::new(i64::MIN),
             arrived: AtomicI64::new(opened),
             floor: AtomicI64::new(i64::MIN),
             counters: Counters::default(),
-            path: None,
         };
-        let Some(dir) = dir else {
-            return Ok(live);
-        };
+        match store {
+            Store::Memory => {}
+            Store::Dir(dir) => live.open_dir(dir, sha256, opened)?,
+            Store::Redis { url, name } => {
+                let (log, conn, found) =
+                    RedisLog::open(url, name, sha256, rules.query_lag, opened)?;
+                live.journal = Journal::Redis(log);
+                let floor = found.floor.unwrap_or(i64::MIN);
+                *live.floor.get_mut() = floor;
+                *live.arrived.get_mut() = found.created;
+                let writer = live.writer.get_mut().expect("not shared yet");
+                writer.expired_to = floor;
+                writer.last_arrival = found.created;
+                writer.redis = Some(conn);
+                let mut writer = live.writer.lock().expect("not shared yet");
+                live.catch_up(&mut writer)?;
+                drop(writer);
+            }
+        }
+        Ok(live)
+    }
+
+    fn open_dir(&mut self, dir: &Path, sha256: &str, opened: i64) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|cause| Error::Io {
             action: "cannot create the state directory",
             path: dir.to_path_buf(),
@@ -273,7 +364,7 @@ impl Live {
                 let floor = floor
                     .parse::<i64>()
                     .map_err(|_| failed(format!("its expiry mark `{floor}` is not a time")))?;
-                *live.floor.get_mut() = floor;
+                *self.floor.get_mut() = floor;
             }
             match (found("sha256")?, found("format")?) {
                 (None, _) => {
@@ -311,7 +402,7 @@ impl Live {
                 Err(Some(error)) => return Err(error),
                 Err(None) => {}
                 Ok(table) => {
-                    let state = live.state.get_mut().expect("not shared yet");
+                    let state = self.state.get_mut().expect("not shared yet");
                     let mut newest = i64::MIN;
                     let mut arrived = opened;
                     for entry in table.iter().map_err(|e| failed(e.to_string()))? {
@@ -325,130 +416,276 @@ impl Live {
                         arrived = arrived.max(record.arrival);
                         state.apply_with_id(record.key, record.event, record.id);
                     }
-                    *live.newest.get_mut() = newest;
-                    *live.arrived.get_mut() = arrived;
+                    *self.newest.get_mut() = newest;
+                    *self.arrived.get_mut() = arrived;
                 }
             }
         }
-        live.journal = Some(db);
-        let writer = live.writer.get_mut().expect("not shared yet");
+        self.journal = Journal::Dir { db, path };
+        let writer = self.writer.get_mut().expect("not shared yet");
         writer.next_seq = next_seq;
-        writer.last_arrival = *live.arrived.get_mut();
-        writer.expired_to = *live.floor.get_mut();
-        live.path = Some(path);
-        Ok(live)
+        writer.last_arrival = *self.arrived.get_mut();
+        writer.expired_to = *self.floor.get_mut();
+        Ok(())
     }
 
-    /// Offers `incoming` (one batch, in order), arrived at the clock's
-    /// `now`: what became of each event, and the batch's arrival time
-    /// (`now`, or just after the last batch's when the clock is behind
-    /// it). Returns once the applied events are durable.
-    pub(crate) fn ingest(&self, incoming: Vec<Incoming>, now: i64) -> Result<(Vec<Fate>, i64)> {
+    /// Where the journal is: a redb file, a Redis URL, or none.
+    pub(crate) fn location(&self) -> Option<String> {
+        match &self.journal {
+            Journal::Memory => None,
+            Journal::Dir { path, .. } => Some(path.display().to_string()),
+            Journal::Redis(log) => Some(log.location().to_string()),
+        }
+    }
+
+    /// What the store promises about an acknowledged event, where it can
+    /// tell (Redis's persistence settings).
+    pub(crate) fn durability(&self) -> Option<String> {
+        let Journal::Redis(log) = &self.journal else {
+            return None;
+        };
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let arrival = now.max(writer.last_arrival.saturating_add(1));
-        let mut fates = Vec::with_capacity(incoming.len());
-        let mut accepted: Vec<Record> = Vec::new();
-        let mut newest = self.newest.load(Ordering::Acquire);
-        {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            // The batch's own accepted events, by key: newest time and ids.
-            let mut batch_newest: std::collections::HashMap<&Value, i64> = Default::default();
-            let mut batch_ids: std::collections::HashSet<(&Value, &Value)> = Default::default();
-            for item in &incoming {
-                let seen = |id: &Value| {
-                    state.has_id(&item.key, id) || batch_ids.contains(&(&item.key, id))
-                };
-                let key_newest = state
-                    .newest(&item.key)
-                    .into_iter()
-                    .chain(batch_newest.get(&item.key).copied())
-                    .max();
-                let fate = if item.id.as_ref().is_some_and(seen) {
-                    Fate::Duplicate
-                } else if key_newest
-                    .is_some_and(|n| item.event.time < n.saturating_sub(self.rules.lateness))
-                {
-                    Fate::Late
-                } else if item.event.time < self.horizon(newest) {
-                    Fate::Expired
-                } else {
-                    Fate::Applied
-                };
-                if fate == Fate::Applied {
-                    let entry = batch_newest.entry(&item.key).or_insert(item.event.time);
-                    *entry = (*entry).max(item.event.time);
-                    if let Some(id) = &item.id {
-                        batch_ids.insert((&item.key, id));
-                    }
-                    newest = newest.max(item.event.time);
+        let conn = self.connection(&mut writer).ok()?;
+        log.durability(conn)
+    }
+
+    /// The writer's Redis connection, opened again after a failure.
+    fn connection<'w>(&self, writer: &'w mut Writer) -> Result<&'w mut Connection> {
+        let Journal::Redis(log) = &self.journal else {
+            unreachable!("a connection of a state that is not in Redis")
+        };
+        if writer.redis.is_none() {
+            writer.redis = Some(log.connect()?);
+        }
+        Ok(writer.redis.as_mut().expect("just connected"))
+    }
+
+    /// With Redis: applies the entries other replicas appended since the
+    /// last this replica applied. Nothing to do otherwise.
+    fn catch_up(&self, writer: &mut Writer) -> Result<()> {
+        const COUNT: usize = 1000;
+        let Journal::Redis(log) = &self.journal else {
+            return Ok(());
+        };
+        loop {
+            let tail = writer.tail;
+            let conn = self.connection(writer)?;
+            let entries = match log.read_after(conn, tail, COUNT) {
+                Ok(entries) => entries,
+                Err(error) => {
+                    writer.redis = None;
+                    return Err(error);
                 }
-                fates.push(fate);
-            }
-        }
-        for (item, fate) in incoming.into_iter().zip(&fates) {
-            if *fate == Fate::Applied {
-                accepted.push(Record {
-                    key: item.key,
-                    event: item.event,
-                    id: item.id,
-                    arrival,
-                    row: item.row,
-                });
-            }
-        }
-        let horizon = self.horizon(newest);
-        // Expire in steps of a 64th of the longest window (at least a
-        // second), not at every event.
-        let step = (self.rules.longest / 64).max(1_000_000);
-        let expire = newest != i64::MIN && horizon >= writer.expired_to.saturating_add(step);
-        let first_seq = writer.next_seq;
-        if let Some(db) = &self.journal {
-            let path = self.path.as_deref().unwrap_or(Path::new(JOURNAL_FILE));
-            let failed = |message: String| Error::Data {
-                action: "cannot write the events to the state",
-                path: path.to_path_buf(),
-                message,
             };
-            let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
-            {
-                let mut table = txn.open_table(EVENTS).map_err(|e| failed(e.to_string()))?;
-                for (offset, record) in accepted.iter().enumerate() {
-                    table
-                        .insert(
-                            (record.event.time, first_seq + offset as u64),
-                            record.encode().as_slice(),
-                        )
-                        .map_err(|e| failed(e.to_string()))?;
-                }
-                if expire {
-                    table
-                        .retain_in(..(horizon, 0_u64), |_, _| false)
-                        .map_err(|e| failed(e.to_string()))?;
-                }
+            let read = entries.len();
+            for entry in entries {
+                let records =
+                    Record::decode_batch(&entry.events, entry.arrival).ok_or_else(|| {
+                        Error::StateUnavailable {
+                            action: "cannot read the state",
+                            location: log.location().to_string(),
+                            message: format!("its entry {} is not readable", entry.seq),
+                        }
+                    })?;
+                // Entries another replica trimmed before this one read them
+                // held only events older than anything the state answers
+                // for once it has the later ones (the entry of the newest
+                // event is never trimmed), so skipping them changes no
+                // answer.
+                let newest = self.newest.load(Ordering::Acquire).max(entry.newest);
+                let expire = self.expiry(writer, newest);
+                writer.tail = entry.seq;
+                writer.entries.push_back((entry.seq, entry.newest));
+                self.apply(writer, records, newest, entry.arrival, expire);
             }
-            if expire {
-                let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;
-                meta.insert("expired_to", horizon.to_string().as_str())
-                    .map_err(|e| failed(e.to_string()))?;
+            if read < COUNT {
+                return Ok(());
             }
-            txn.commit().map_err(|e| failed(e.to_string()))?;
         }
-        writer.next_seq = first_seq + accepted.len() as u64;
+    }
+
+    /// Makes the state current: with Redis, every batch any replica
+    /// appended is applied.
+    pub(crate) fn sync(&self) -> Result<()> {
+        if let Journal::Redis(_) = &self.journal {
+            let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.catch_up(&mut writer)?;
+        }
+        Ok(())
+    }
+
+    /// What becomes of each of `records` (one batch, in order) offered to
+    /// the state as it is, and the newest event time once the accepted
+    /// ones are applied.
+    fn decide(&self, records: &[Record]) -> (Vec<Fate>, i64) {
+        let mut newest = self.newest.load(Ordering::Acquire);
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        // The batch's own accepted events, by key: newest time and ids.
+        let mut batch_newest: std::collections::HashMap<&Value, i64> = Default::default();
+        let mut batch_ids: std::collections::HashSet<(&Value, &Value)> = Default::default();
+        let mut fates = Vec::with_capacity(records.len());
+        for item in records {
+            let seen =
+                |id: &Value| state.has_id(&item.key, id) || batch_ids.contains(&(&item.key, id));
+            let key_newest = state
+                .newest(&item.key)
+                .into_iter()
+                .chain(batch_newest.get(&item.key).copied())
+                .max();
+            let fate = if item.id.as_ref().is_some_and(seen) {
+                Fate::Duplicate
+            } else if key_newest
+                .is_some_and(|n| item.event.time < n.saturating_sub(self.rules.lateness))
+            {
+                Fate::Late
+            } else if item.event.time < self.horizon(newest) {
+                Fate::Expired
+            } else {
+                Fate::Applied
+            };
+            if fate == Fate::Applied {
+                let entry = batch_newest.entry(&item.key).or_insert(item.event.time);
+                *entry = (*entry).max(item.event.time);
+                if let Some(id) = &item.id {
+                    batch_ids.insert((&item.key, id));
+                }
+                newest = newest.max(item.event.time);
+            }
+            fates.push(fate);
+        }
+        (fates, newest)
+    }
+
+    /// The horizon to expire to once the newest event is `newest`, if it
+    /// has moved far enough since the last expiry: in steps of a 64th of
+    /// the longest window (at least a second), not at every event.
+    fn expiry(&self, writer: &Writer, newest: i64) -> Option<i64> {
+        let horizon = self.horizon(newest);
+        let step = (self.rules.longest / 64).max(1_000_000);
+        (newest != i64::MIN && horizon >= writer.expired_to.saturating_add(step)).then_some(horizon)
+    }
+
+    /// Applies `records` (durable by now), arrived at `arrival`, to the
+    /// state that queries read, and expires to `expire`.
+    fn apply(
+        &self,
+        writer: &mut Writer,
+        records: Vec<Record>,
+        newest: i64,
+        arrival: i64,
+        expire: Option<i64>,
+    ) {
         writer.last_arrival = arrival;
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            for record in accepted {
+            for record in records {
                 state.apply_with_id(record.key, record.event, record.id);
             }
-            if expire {
+            if let Some(horizon) = expire {
                 state.expire(horizon);
                 self.floor.store(horizon, Ordering::Release);
             }
             self.newest.store(newest, Ordering::Release);
             self.arrived.store(arrival, Ordering::Release);
         }
-        if expire {
+        if let Some(horizon) = expire {
             writer.expired_to = horizon;
+        }
+    }
+
+    /// Offers `incoming` (one batch, in order), arrived at the clock's
+    /// `now`: what became of each event, and the batch's arrival time
+    /// (`now`, or just after the last batch's when the clock is behind
+    /// it; with Redis, when nothing was applied, the last batch's).
+    /// Returns once the applied events are durable.
+    pub(crate) fn ingest(&self, incoming: Vec<Incoming>, now: i64) -> Result<(Vec<Fate>, i64)> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut records: Vec<Record> = incoming
+            .into_iter()
+            .map(|item| Record {
+                key: item.key,
+                event: item.event,
+                id: item.id,
+                arrival: 0,
+                row: item.row,
+            })
+            .collect();
+        let (fates, newest, arrival, expire) = loop {
+            // With Redis, decide against every batch appended before.
+            self.catch_up(&mut writer)?;
+            let arrival = now.max(writer.last_arrival.saturating_add(1));
+            let (fates, newest) = self.decide(&records);
+            let expire = self.expiry(&writer, newest);
+            for record in &mut records {
+                record.arrival = arrival;
+            }
+            let accepted = || {
+                records
+                    .iter()
+                    .zip(&fates)
+                    .filter(|(_, fate)| **fate == Fate::Applied)
+                    .map(|(record, _)| record)
+            };
+            match &self.journal {
+                Journal::Memory => {}
+                Journal::Dir { db, path } => {
+                    let first_seq = writer.next_seq;
+                    self.write_dir(db, path, accepted(), first_seq, expire)?;
+                    writer.next_seq = first_seq + accepted().count() as u64;
+                }
+                Journal::Redis(log) => {
+                    if accepted().next().is_none() {
+                        // Nothing to write, nor a new arrival to give.
+                        let last = writer.last_arrival;
+                        break (fates, self.newest.load(Ordering::Acquire), last, None);
+                    }
+                    let entry = Entry {
+                        seq: writer.tail + 1,
+                        arrival,
+                        newest: accepted().map(|r| r.event.time).max().expect("one"),
+                        events: Record::encode_batch(accepted()),
+                    };
+                    let conn = self.connection(&mut writer)?;
+                    match log.append(conn, &entry) {
+                        Ok(true) => {
+                            writer.tail = entry.seq;
+                            writer.entries.push_back((entry.seq, entry.newest));
+                        }
+                        // Another replica appended first: read it, decide again.
+                        Ok(false) => continue,
+                        Err(error) => {
+                            writer.redis = None;
+                            return Err(error);
+                        }
+                    }
+                }
+            }
+            break (fates, newest, arrival, expire);
+        };
+        let accepted = records
+            .into_iter()
+            .zip(&fates)
+            .filter(|(_, fate)| **fate == Fate::Applied)
+            .map(|(record, _)| record)
+            .collect();
+        self.apply(&mut writer, accepted, newest, arrival, expire);
+        if let (Some(horizon), Journal::Redis(log)) = (expire, &self.journal) {
+            // Forget the entries whose events are all past the horizon. A
+            // failure changes no answer (the next expiry trims them), so
+            // it does not fail the acknowledged ingestion.
+            while writer
+                .entries
+                .front()
+                .is_some_and(|(_, newest)| *newest < horizon)
+            {
+                writer.entries.pop_front();
+            }
+            if let Some(&(first_kept, _)) = writer.entries.front()
+                && let Ok(conn) = self.connection(&mut writer)
+                && log.trim(conn, horizon, first_kept).is_err()
+            {
+                writer.redis = None;
+            }
         }
         for fate in &fates {
             let counter = match fate {
@@ -460,6 +697,46 @@ impl Live {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         Ok((fates, arrival))
+    }
+
+    /// Writes `accepted` to the redb journal from sequence `first_seq`, and
+    /// forgets the events before `expire`, in one commit.
+    fn write_dir<'r>(
+        &self,
+        db: &redb::Database,
+        path: &Path,
+        accepted: impl Iterator<Item = &'r Record>,
+        first_seq: u64,
+        expire: Option<i64>,
+    ) -> Result<()> {
+        let failed = |message: String| Error::Data {
+            action: "cannot write the events to the state",
+            path: path.to_path_buf(),
+            message,
+        };
+        let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
+        {
+            let mut table = txn.open_table(EVENTS).map_err(|e| failed(e.to_string()))?;
+            for (offset, record) in accepted.enumerate() {
+                table
+                    .insert(
+                        (record.event.time, first_seq + offset as u64),
+                        record.encode().as_slice(),
+                    )
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+            if let Some(horizon) = expire {
+                table
+                    .retain_in(..(horizon, 0_u64), |_, _| false)
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+        }
+        if let Some(horizon) = expire {
+            let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;
+            meta.insert("expired_to", horizon.to_string().as_str())
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        txn.commit().map_err(|e| failed(e.to_string()))
     }
 
     /// Events before this time can count in no answer the state gives
@@ -475,11 +752,10 @@ impl Live {
 
     /// The aggregates of each (key, time): the answers, or why there are
     /// none; and the arrival time of the last batch they saw (every event
-    /// that arrived at or before it, and none after).
-    pub(crate) fn query(
-        &self,
-        queries: &[(Value, i64)],
-    ) -> (Vec<Result<Vec<Answer>, Unanswered>>, i64) {
+    /// that arrived at or before it, and none after). With Redis, first
+    /// applies every batch any replica appended.
+    pub(crate) fn query(&self, queries: &[(Value, i64)]) -> Result<(Vec<Queried>, i64)> {
+        self.sync()?;
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         let arrived = self.arrived.load(Ordering::Acquire);
         let newest = self.newest.load(Ordering::Acquire);
@@ -508,7 +784,7 @@ impl Live {
                 state.query(key, *t).map_err(Unanswered::Failed)
             })
             .collect();
-        (answers, arrived)
+        Ok((answers, arrived))
     }
 
     /// Events and entities held.
@@ -525,12 +801,16 @@ impl Live {
     /// Every event the journal holds that arrived after `after`, in the
     /// order they were applied.
     pub(crate) fn logged(&self, after: i64) -> Result<Vec<Logged>> {
-        let (Some(db), Some(path)) = (&self.journal, &self.path) else {
-            return Err(Error::BadRequest(
-                "this state is in memory only; give it a directory to keep (and export) its \
-                 events"
-                    .into(),
-            ));
+        let (db, path) = match &self.journal {
+            Journal::Memory => {
+                return Err(Error::BadRequest(
+                    "this state is in memory only; give it a directory (or Redis) to keep, and \
+                     export, its events"
+                        .into(),
+                ));
+            }
+            Journal::Redis(log) => return logged_in_redis(log, after),
+            Journal::Dir { db, path } => (db, path),
         };
         let failed = |message: String| Error::Data {
             action: "cannot read the state",
@@ -560,5 +840,36 @@ impl Live {
         }
         logged.sort_unstable_by_key(|l| l.seq);
         Ok(logged)
+    }
+}
+
+/// [`Live::logged`] of a state in Redis, on a connection of its own (an
+/// export does not hold up ingestion).
+fn logged_in_redis(log: &RedisLog, after: i64) -> Result<Vec<Logged>> {
+    let mut conn = log.connect()?;
+    let mut logged = Vec::new();
+    let mut tail = 0;
+    loop {
+        let entries = log.read_after(&mut conn, tail, 1000)?;
+        let Some(last) = entries.last() else {
+            return Ok(logged);
+        };
+        tail = last.seq;
+        for entry in entries.into_iter().filter(|e| e.arrival > after) {
+            let records = Record::decode_batch(&entry.events, entry.arrival).ok_or_else(|| {
+                Error::StateUnavailable {
+                    action: "cannot read the state",
+                    location: log.location().to_string(),
+                    message: format!("its entry {} is not readable", entry.seq),
+                }
+            })?;
+            for record in records {
+                logged.push(Logged {
+                    seq: logged.len() as u64,
+                    arrival: record.arrival,
+                    row: record.row,
+                });
+            }
+        }
     }
 }

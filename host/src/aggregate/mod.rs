@@ -30,6 +30,7 @@
 pub(crate) mod backfill;
 pub(crate) mod exact_sum;
 pub(crate) mod live;
+pub(crate) mod shared;
 pub(crate) mod value;
 pub(crate) mod window;
 

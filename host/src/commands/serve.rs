@@ -26,7 +26,9 @@ Examples:
   skewless serve card_velocity.wasm --state /var/lib/skewless
   curl -s localhost:8080/v1/events/card-velocity -d '{\"rows\": [{\"card_id\": \"c1\", \
       \"ts\": \"2026-03-01T10:00:00Z\", \"amount\": 12.5, \"merchant\": \"books\", \"declined\": false}]}'
-  curl -s localhost:8080/v1/transforms/card-velocity -d '{\"rows\": [{\"card_id\": \"c1\", \"amount\": 30}]}'";
+  curl -s localhost:8080/v1/transforms/card-velocity -d '{\"rows\": [{\"card_id\": \"c1\", \"amount\": 30}]}'
+  # Replicas behind a load balancer share one state in Redis
+  skewless serve card_velocity.wasm --state redis://127.0.0.1:6379/0 --addr 0.0.0.0:8080";
 
 /// Serve transforms over HTTP: POST JSON rows to /v1/transforms/NAME, get
 /// feature rows back, computed by the same component and runtime as
@@ -101,10 +103,13 @@ pub struct ServeCommand {
 
     /// Keep the live state of transforms with aggregations in DIR (each in
     /// a subdirectory named after it): an acknowledged event survives a
-    /// crash and a restart. Without it, the state is in memory and lost
-    /// when the server stops.
-    #[arg(long, value_name = "DIR", help_heading = "Aggregations")]
-    state: Option<PathBuf>,
+    /// crash and a restart. Or in Redis, `redis://HOST:PORT/DB`, shared by
+    /// every `skewless serve` given the same URL (each answers from every
+    /// event any of them acknowledged; run Redis with `appendonly yes` and
+    /// `appendfsync always` to keep them across a crash of Redis). Without
+    /// it, the state is in memory and lost when the server stops.
+    #[arg(long, value_name = "DIR|URL", help_heading = "Aggregations")]
+    state: Option<String>,
 
     /// How far before the newest event (less the declared lateness) a
     /// request's time may be, e.g. `1h`, `30d`; the state keeps the events
@@ -186,7 +191,7 @@ impl ServeCommand {
             .state({
                 let state = skewless::online::StateOptions::default().query_lag(self.query_lag);
                 match &self.state {
-                    Some(dir) => state.dir(dir),
+                    Some(location) => state.location(location),
                     None => state,
                 }
             });
@@ -216,9 +221,9 @@ impl ServeCommand {
                 );
                 if let Some(online) = server.online(transform.name()) {
                     let stats = online.stats();
-                    let kept = match &self.state {
-                        Some(dir) => format!("kept in {}", dir.join(transform.name()).display()),
-                        None => "in memory only (--state DIR keeps it)".into(),
+                    let kept = match online.location() {
+                        Some(location) => format!("kept in {location}"),
+                        None => "in memory only (--state DIR or URL keeps it)".into(),
                     };
                     eprintln!(
                         "  events at POST http://{addr}/v1/events/{}; state {kept}: {} \
@@ -228,6 +233,9 @@ impl ServeCommand {
                         stats.entities,
                         if stats.entities == 1 { "y" } else { "ies" }
                     );
+                    if let Some(durability) = online.durability() {
+                        eprintln!("  Redis says acknowledged events are {durability}");
+                    }
                 }
             }
             eprintln!("listening on http://{addr}");

@@ -473,6 +473,7 @@ impl Failure {
                 ..
             } => StatusCode::SERVICE_UNAVAILABLE,
             Error::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::StateUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Failure {
@@ -481,7 +482,8 @@ impl Failure {
             message: error.to_string(),
             row: error.row(),
             field: error.column().map(str::to_string),
-            retry_after: None,
+            // Another replica, or this one a moment later, may reach it.
+            retry_after: matches!(error, Error::StateUnavailable { .. }).then_some(1),
         }
     }
 

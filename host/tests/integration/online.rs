@@ -13,7 +13,7 @@ use skewless::online::{Online, StateOptions};
 use skewless::serve::ServeConfig;
 use skewless_test_artifacts as artifacts;
 
-use crate::support::{TestServer, http, load};
+use crate::support::{RedisServer, TestServer, http, load};
 
 fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -419,14 +419,15 @@ fn acknowledged_events_survive_kill_9() {
     assert_same(&served, &backfill);
 }
 
-/// `skewless serve` on a free port with its state in `dir`; returns when
+/// `skewless serve` on a free port with its state in `state` (a directory
+/// or a Redis URL); returns when
 /// it listens.
-fn start_cli(dir: &Path) -> (std::process::Child, std::net::SocketAddr) {
+fn start_cli(state: impl AsRef<std::ffi::OsStr>) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_skewless"))
         .args(["serve", artifacts::CARD_VELOCITY, "--addr", "127.0.0.1:0"])
         .arg("--state")
-        .arg(dir)
+        .arg(state)
         .args(["--query-lag", "60d"])
         .stderr(Stdio::piped())
         .spawn()
@@ -714,4 +715,229 @@ fn as_served_names_a_missing_arrival() {
         stderr.contains("events.jsonl") && stderr.contains("_arrival"),
         "{stderr}"
     );
+}
+
+/// Two replicas on one Redis, each sent every other request of events,
+/// answer (each half of the spine, and each all of it) what the backfill
+/// gives, by bits; for the Rust and the Python card-velocity examples.
+#[test]
+fn replicas_on_one_redis_answer_as_the_backfill() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let python = crate::python::python_guest("examples/card-velocity-py");
+    for (db, component) in [
+        (0, Path::new(artifacts::CARD_VELOCITY)),
+        (1, python.as_path()),
+    ] {
+        let transform = load(component.to_str().unwrap());
+        let name = transform.name().to_string();
+        let (mut events, spine) = card_velocity_data(&transform);
+        events.sort_by_key(|row| field(row, "card_id"));
+        let backfill = backfill_rows(component.to_str().unwrap());
+        let state = StateOptions::default()
+            .query_lag(Duration::from_secs(60 * 86_400))
+            .redis(redis.url(db));
+        let replicas = [
+            TestServer::start(
+                vec![transform.clone()],
+                ServeConfig::default().state(state.clone()),
+            ),
+            TestServer::start(vec![transform.clone()], ServeConfig::default().state(state)),
+        ];
+        for (i, rows) in events.chunks(250).enumerate() {
+            post_events(replicas[i % 2].addr, &name, rows, 250);
+        }
+        let half = spine.len() / 2;
+        let mut served = ask(replicas[0].addr, &name, &spine[..half]);
+        served.extend(ask(replicas[1].addr, &name, &spine[half..]));
+        assert_same(&served, &backfill);
+        assert_eq!(
+            ask(replicas[0].addr, &name, &spine),
+            ask(replicas[1].addr, &name, &spine),
+            "{name}: the replicas answer differently"
+        );
+    }
+}
+
+/// A replica killed (`kill -9`) while a producer sends it events loses
+/// nothing it acknowledged: the other replica holds every acknowledged
+/// event (and at most the one unacknowledged request besides) at once; a
+/// restarted replica catches up; after the rest are posted to both, both
+/// answer what the backfill gives.
+#[test]
+fn a_replica_killed_mid_ingestion_on_redis_loses_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url(0);
+    let transform = load(artifacts::CARD_VELOCITY);
+    let (events, spine) = card_velocity_data(&transform);
+    let backfill = backfill_rows(artifacts::CARD_VELOCITY);
+    let chunks: Vec<Vec<String>> = events.chunks(100).map(<[String]>::to_vec).collect();
+    let (mut doomed, doomed_addr) = start_cli(&url);
+    let (mut other, other_addr) = start_cli(&url);
+
+    let (acks, acked) = std::sync::mpsc::channel();
+    let sender = {
+        let chunks = chunks.clone();
+        std::thread::spawn(move || {
+            let mut acknowledged = 0;
+            for rows in &chunks {
+                let Ok((status, _)) = std::panic::catch_unwind(|| {
+                    http(doomed_addr, "POST", "/v1/events/card-velocity", &body(rows))
+                }) else {
+                    break;
+                };
+                if status != 200 {
+                    break;
+                }
+                acknowledged += 1;
+                let _ = acks.send(acknowledged);
+            }
+            acknowledged
+        })
+    };
+    while acked.recv().unwrap() < 5 {}
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let acknowledged: usize = sender.join().unwrap();
+    assert!(
+        acknowledged < chunks.len(),
+        "killed too late to test anything"
+    );
+
+    // A query makes the other replica read what the stream holds.
+    ask(other_addr, "card-velocity", &spine[..1]);
+    let held = state_events(other_addr);
+    let acked_events: usize = chunks[..acknowledged].iter().map(Vec::len).sum();
+    let in_flight = chunks[acknowledged].len();
+    assert!(
+        held == acked_events || held == acked_events + in_flight,
+        "{held} events held by the other replica; {acked_events} were acknowledged"
+    );
+    let resume = if held == acked_events {
+        acknowledged
+    } else {
+        acknowledged + 1
+    };
+    let (mut restarted, restarted_addr) = start_cli(&url);
+    ask(restarted_addr, "card-velocity", &spine[..1]);
+    assert_eq!(state_events(restarted_addr), held);
+    for (i, rows) in chunks[resume..].iter().enumerate() {
+        let addr = [restarted_addr, other_addr][i % 2];
+        post_events(addr, "card-velocity", rows, 100);
+    }
+    let served = [
+        ask(restarted_addr, "card-velocity", &spine),
+        ask(other_addr, "card-velocity", &spine),
+    ];
+    for child in [&mut restarted, &mut other] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_same(&served[0], &backfill);
+    assert_same(&served[1], &backfill);
+}
+
+/// Two replicas of a state in Redis, in one process: an event id applied
+/// by one is a duplicate at the other; lateness is judged against the
+/// newest event either applied; batches sent to both at once (each
+/// append racing the other's) are each applied exactly once; replicas
+/// must keep one query lag; an unreachable Redis is a clear error.
+#[test]
+fn replicas_in_redis_share_ids_lateness_and_every_batch() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let payments = load(artifacts::PAYMENTS);
+    let state = StateOptions::default().redis(redis.url(2));
+    let replicas = [
+        Online::open(&payments, &state).unwrap(),
+        Online::open(&payments, &state).unwrap(),
+    ];
+    let event = |user: &str, time: &str, id: &str, amount: f64| -> Value {
+        serde_json::from_str(&format!(
+            r#"{{"user": "{user}", "ts": "2026-03-01T{time}Z", "id": "{id}", "amount": {amount}}}"#
+        ))
+        .unwrap()
+    };
+    let first = [
+        event("u1", "10:00:00", "a", 1.0),
+        event("u1", "10:05:00", "b", 2.0),
+    ];
+    assert_eq!(replicas[0].ingest_json_values(&first).unwrap().applied, 2);
+    let retried = replicas[1].ingest_json_values(&first).unwrap();
+    assert_eq!((retried.applied, retried.duplicates), (0, vec![0, 1]));
+    // 15 minutes behind u1's newest, with 10 minutes' lateness.
+    let late = replicas[1]
+        .ingest_json_values(&[event("u1", "09:50:00", "x", 4.0)])
+        .unwrap();
+    assert_eq!(late.late, vec![0]);
+
+    std::thread::scope(|scope| {
+        for (n, replica) in replicas.iter().enumerate() {
+            scope.spawn(move || {
+                for batch in 0..40 {
+                    let rows: Vec<Value> = (0..10)
+                        .map(|i| {
+                            let second = batch * 10 + i;
+                            event(
+                                &format!("r{n}-u{}", i % 3),
+                                &format!("10:{:02}:{:02}", 10 + second / 60, second % 60),
+                                &format!("{n}-{second}"),
+                                f64::from(second),
+                            )
+                        })
+                        .collect();
+                    let ingested = replica.ingest_json_values(&rows).unwrap();
+                    assert_eq!(ingested.applied, 10, "{ingested:?}");
+                }
+            });
+        }
+    });
+    let ask = |replica: &Online| -> Vec<String> {
+        let requests: Vec<Value> = ["u1", "r0-u0", "r0-u1", "r0-u2", "r1-u0", "r1-u1", "r1-u2"]
+            .iter()
+            .map(|user| serde_json::json!({"user": user, "ts": "2026-03-01T10:30:00Z"}))
+            .collect();
+        replica.features_json_values(&requests).unwrap().rows
+    };
+    let answers = ask(&replicas[0]);
+    assert_eq!(answers, ask(&replicas[1]));
+    let row: Value = serde_json::from_str(&answers[0]).unwrap();
+    assert_eq!(
+        (row["payments_1h"].clone(), row["amount_1h"].clone()),
+        (2.into(), 3.0.into())
+    );
+    let counts: i64 = answers[1..]
+        .iter()
+        .map(|a| {
+            serde_json::from_str::<Value>(a).unwrap()["payments_1h"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counts, 800);
+    for replica in &replicas {
+        assert_eq!(replica.stats().events, 802);
+    }
+    // A third replica catches up on opening.
+    let third = Online::open(&payments, &state).unwrap();
+    assert_eq!(ask(&third), answers);
+
+    let other_lag = state.clone().query_lag(Duration::from_secs(7200));
+    let error = Online::open(&payments, &other_lag).unwrap_err().to_string();
+    assert!(
+        error.contains("query lag of 1h") && error.contains("--query-lag 1h"),
+        "{error}"
+    );
+
+    let location = redis.url(2);
+    drop(redis);
+    let error = replicas[0]
+        .features_json_values(&[serde_json::json!({"user": "u1"})])
+        .unwrap_err();
+    assert_eq!(error.kind(), "state_unavailable", "{error}");
+    assert!(error.to_string().contains(&location), "{error}");
 }

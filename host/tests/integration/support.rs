@@ -165,3 +165,86 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[size + 2..];
     }
 }
+
+/// A `redis-server` of the test's own, on a free loopback port, appending
+/// every write to its file with an fsync (`appendfsync always`), as a
+/// deployment that must not lose an acknowledged event runs it; stopped on
+/// drop.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// `None`, saying why, where Debian's `redis-server` is not installed,
+    /// unless `SKEWLESS_REQUIRE_REDIS` is set (`.ci/run` installs it and
+    /// sets it), where that fails the test.
+    pub fn start() -> Option<RedisServer> {
+        let dir = tempfile::TempDir::new().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if std::env::var_os("SKEWLESS_REQUIRE_REDIS").is_none() => {
+                eprintln!(
+                    "SKIPPED: this test needs `redis-server` (apt-get install redis-server): {e}"
+                );
+                return None;
+            }
+            Err(e) => panic!("SKEWLESS_REQUIRE_REDIS is set and redis-server cannot start: {e}"),
+        };
+        let server = RedisServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            use std::io::{Read, Write};
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let mut answer = [0; 7];
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read_exact(&mut answer).is_ok()
+                    && &answer == b"+PONG\r\n"
+                {
+                    return Some(server);
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not answer on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The URL of database `db`.
+    pub fn url(&self, db: u32) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,353 @@
+//! A served state shared by replicas: its journal in Redis.
+//!
+//! The journal is a Redis stream (`skewless:NAME:log`) of ingested
+//! batches, numbered 1, 2, 3... as the stream's ids (`N-0`); each entry
+//! holds the batch's accepted events, its arrival time and its newest
+//! event time. Every replica keeps the whole state in memory, as a mirror
+//! of the stream: before it decides a batch's fates or answers a query, it
+//! reads the entries it has not applied yet. A replica appends a batch
+//! with the next number after the last entry it applied, which Redis
+//! refuses when another replica appended that number first (an append with
+//! an id at or below the stream's last); the replica then reads what it
+//! missed and decides again. So the rules of ingestion are decided in one
+//! place (the Rust code every replica runs, against a state that has every
+//! earlier batch), the stream orders all batches, and arrival times grow
+//! along it.
+//!
+//! A batch is acknowledged once Redis has it; it survives a crash of
+//! Redis only as Redis's own persistence allows (`appendonly yes` with
+//! `appendfsync always` makes an acknowledged write durable).
+//!
+//! Expiry trims the stream's oldest entries once every event in them is
+//! older than anything the state still answers for, and keeps that horizon
+//! (`floor`) in the state's hash (`skewless:NAME:meta`), beside the
+//! component's sha256, the journal's format, the query lag (replicas
+//! that kept different lags could not answer alike, so another is refused)
+//! and the time the state was created (the arrival before any event).
+
+use std::time::Duration;
+
+use redis::{Connection, Value};
+
+use crate::error::{Error, Result};
+
+/// The journal's own format; another is refused rather than misread.
+const FORMAT: &str = "1";
+
+/// How long a connection may take to open, and a command to answer.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Raises the state's floor (never lowers it) and trims the stream's
+/// entries before an id, in one step.
+const TRIM: &str = r"
+local floor = redis.call('HGET', KEYS[1], 'floor')
+if (not floor) or tonumber(floor) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'floor', ARGV[1])
+end
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[2])
+return 1
+";
+
+/// A state's journal in Redis.
+pub(crate) struct RedisLog {
+    client: redis::Client,
+    /// The URL without its password, for messages.
+    location: String,
+    log: String,
+    meta: String,
+}
+
+impl std::fmt::Debug for RedisLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLog")
+            .field("location", &self.location)
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One batch of the stream.
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    pub(crate) arrival: i64,
+    /// The newest event time in the batch.
+    pub(crate) newest: i64,
+    /// The events (see `live::Record::encode_batch`).
+    pub(crate) events: Vec<u8>,
+}
+
+/// What the state's hash says when a replica opens it.
+pub(crate) struct Opened {
+    pub(crate) floor: Option<i64>,
+    /// When the state was created: the arrival time before any event.
+    pub(crate) created: i64,
+}
+
+/// Whether `text` names a Redis state rather than a directory.
+pub(crate) fn is_redis_url(text: &str) -> bool {
+    ["redis://", "rediss://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|scheme| text.starts_with(scheme))
+}
+
+/// `url` without the password it may hold.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl RedisLog {
+    /// Connects to the state of transform `name` at `url`, creating it
+    /// when missing; refuses one made by another component, in another
+    /// format or with another query lag.
+    pub(crate) fn open(
+        url: &str,
+        name: &str,
+        sha256: &str,
+        query_lag: i64,
+        now: i64,
+    ) -> Result<(RedisLog, Connection, Opened)> {
+        let location = redacted(url);
+        let client = redis::Client::open(url).map_err(|e| Error::StateUnavailable {
+            action: "cannot use the state",
+            location: location.clone(),
+            message: e.to_string(),
+        })?;
+        let log = RedisLog {
+            client,
+            location,
+            log: format!("skewless:{name}:log"),
+            meta: format!("skewless:{name}:meta"),
+        };
+        let mut conn = log.connect()?;
+        let failed = |message: String| Error::StateUnavailable {
+            action: "cannot open the state",
+            location: log.location.clone(),
+            message,
+        };
+        let lag = query_lag.to_string();
+        let created = now.to_string();
+        let fields: Vec<(String, String)> = redis::pipe()
+            .atomic()
+            .cmd("HSETNX")
+            .arg(&log.meta)
+            .arg("sha256")
+            .arg(sha256)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&log.meta)
+            .arg("format")
+            .arg(FORMAT)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&log.meta)
+            .arg("query_lag")
+            .arg(&lag)
+            .ignore()
+            .cmd("HSETNX")
+            .arg(&log.meta)
+            .arg("created")
+            .arg(&created)
+            .ignore()
+            .cmd("HGETALL")
+            .arg(&log.meta)
+            .query::<(Vec<(String, String)>,)>(&mut conn)
+            .map_err(|e| failed(e.to_string()))?
+            .0;
+        let get = |field: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, v)| v.as_str())
+        };
+        let key = &log.meta;
+        if let Some(other) = get("sha256").filter(|other| *other != sha256) {
+            return Err(failed(format!(
+                "`{key}` holds the events of the component with sha256 {other}, not of this one \
+                 ({sha256}); its aggregates may differ, so serve this component under another \
+                 name or from another Redis database"
+            )));
+        }
+        if let Some(other) = get("format").filter(|other| *other != FORMAT) {
+            return Err(failed(format!(
+                "`{key}` is in format {other}, and this skewless reads format {FORMAT}"
+            )));
+        }
+        if let Some(other) = get("query_lag").filter(|other| *other != lag) {
+            let seconds = |micros: &str| match micros.parse::<i64>().map(|m| m / 1_000_000) {
+                Ok(s) if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+                Ok(s) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+                Ok(s) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+                Ok(s) => format!("{s}s"),
+                Err(_) => micros.to_string(),
+            };
+            return Err(failed(format!(
+                "`{key}` is served with a query lag of {}, and this replica was given {}; \
+                 replicas of one state must keep the same (give --query-lag {})",
+                seconds(other),
+                seconds(&lag),
+                seconds(other)
+            )));
+        }
+        let time = |field: &str| -> Result<Option<i64>> {
+            get(field)
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| failed(format!("its `{field}` (`{v}`) is not a time")))
+                })
+                .transpose()
+        };
+        let opened = Opened {
+            floor: time("floor")?,
+            created: time("created")?.unwrap_or(now),
+        };
+        Ok((log, conn, opened))
+    }
+
+    /// Where the state is, for messages (the URL without a password).
+    pub(crate) fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// A new connection.
+    pub(crate) fn connect(&self) -> Result<Connection> {
+        let failed = |e: redis::RedisError| self.unavailable("cannot connect to the state", e);
+        let conn = self
+            .client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(failed)?;
+        conn.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
+        conn.set_write_timeout(Some(TIMEOUT)).map_err(failed)?;
+        Ok(conn)
+    }
+
+    fn unavailable(&self, action: &'static str, e: redis::RedisError) -> Error {
+        Error::StateUnavailable {
+            action,
+            location: self.location.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Up to `count` entries after number `after`, in order.
+    pub(crate) fn read_after(
+        &self,
+        conn: &mut Connection,
+        after: u64,
+        count: usize,
+    ) -> Result<Vec<Entry>> {
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(&self.log)
+            .arg(format!("({after}-0"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query(conn)
+            .map_err(|e| self.unavailable("cannot read the state", e))?;
+        let unreadable = |what: &str| Error::StateUnavailable {
+            action: "cannot read the state",
+            location: self.location.clone(),
+            message: format!("`{}` holds {what}", self.log),
+        };
+        let Value::Array(items) = reply else {
+            return Err(unreadable("something other than a stream"));
+        };
+        items
+            .into_iter()
+            .map(|item| entry(item).ok_or_else(|| unreadable("an entry skewless did not write")))
+            .collect()
+    }
+
+    /// Appends batch number `seq`: `false` (and nothing written) when the
+    /// stream already has it, appended by another replica.
+    pub(crate) fn append(&self, conn: &mut Connection, entry: &Entry) -> Result<bool> {
+        let written: redis::RedisResult<Value> = redis::cmd("XADD")
+            .arg(&self.log)
+            .arg(format!("{}-0", entry.seq))
+            .arg("a")
+            .arg(entry.arrival)
+            .arg("n")
+            .arg(entry.newest)
+            .arg("e")
+            .arg(entry.events.as_slice())
+            .query(conn);
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if e.to_string().contains("equal or smaller") => Ok(false),
+            Err(e) => Err(self.unavailable("cannot write the events to the state", e)),
+        }
+    }
+
+    /// Forgets the entries before number `first_kept`, whose events are all
+    /// older than `floor`.
+    pub(crate) fn trim(&self, conn: &mut Connection, floor: i64, first_kept: u64) -> Result<()> {
+        redis::cmd("EVAL")
+            .arg(TRIM)
+            .arg(2)
+            .arg(&self.meta)
+            .arg(&self.log)
+            .arg(floor)
+            .arg(format!("{first_kept}-0"))
+            .query::<Value>(conn)
+            .map(drop)
+            .map_err(|e| self.unavailable("cannot expire events from the state", e))
+    }
+
+    /// What Redis promises about an acknowledged write, as its settings
+    /// say (`None` when it does not tell: `CONFIG` may be refused).
+    pub(crate) fn durability(&self, conn: &mut Connection) -> Option<String> {
+        let mut config = |name: &str| -> Option<String> {
+            let pairs: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(conn).ok()?;
+            pairs.get(1).cloned()
+        };
+        let appendonly = config("appendonly")?;
+        let fsync = config("appendfsync")?;
+        Some(if appendonly == "yes" && fsync == "always" {
+            "durable (appendonly yes, appendfsync always)".to_string()
+        } else {
+            format!(
+                "NOT durable across a crash of Redis (appendonly {appendonly}, appendfsync \
+                 {fsync}; set appendonly yes and appendfsync always)"
+            )
+        })
+    }
+}
+
+/// An entry of the stream: `[id, [field, value, ...]]`.
+fn entry(item: Value) -> Option<Entry> {
+    let Value::Array(mut parts) = item else {
+        return None;
+    };
+    let (Some(Value::Array(fields)), Some(id)) = (parts.pop(), parts.pop()) else {
+        return None;
+    };
+    let id = match id {
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok()?,
+        Value::SimpleString(text) => text,
+        _ => return None,
+    };
+    let seq = id.strip_suffix("-0")?.parse().ok()?;
+    let (mut arrival, mut newest, mut events) = (None, None, None);
+    let mut fields = fields.into_iter();
+    while let (Some(Value::BulkString(name)), Some(Value::BulkString(value))) =
+        (fields.next(), fields.next())
+    {
+        let number = || std::str::from_utf8(&value).ok()?.parse::<i64>().ok();
+        match name.as_slice() {
+            b"a" => arrival = number(),
+            b"n" => newest = number(),
+            b"e" => events = Some(value),
+            _ => {}
+        }
+    }
+    Some(Entry {
+        seq,
+        arrival: arrival?,
+        newest: newest?,
+        events: events?,
+    })
+}
