@@ -30,7 +30,8 @@ use skewless_benches::{Connection, XorShift, card_id, percentiles};
 use skewless_test_artifacts as artifacts;
 
 const USAGE: &str = "\
-Usage: online [--keys N] [--events-per-key N] [--busiest N] [--batch N] [--seconds N] [--out FILE.json]
+Usage: online [--keys N] [--events-per-key N] [--busiest N] [--batch N] [--seconds N]
+              [--redis URL] [--out FILE.json]
 
 Generates events for N cards [default: 100000], N events each on average
 [default: 10] spread over the last 7 days, and N events for the busiest card
@@ -38,7 +39,10 @@ Generates events for N cards [default: 100000], N events each on average
 memory, then in a state directory) and over HTTP into a state directory;
 then asks single-row features as of now for N seconds per measurement
 [default: 5]: embedded, and over HTTP at 1 and 16 connections, for random
-cards and for the busiest one, beside the server's /healthz.";
+cards and for the busiest one, beside the server's /healthz. With --redis
+(e.g. redis://127.0.0.1:6379/15: its card-velocity keys are deleted first),
+the same with the state in Redis: ingestion embedded, queries embedded and
+over HTTP.";
 
 struct Options {
     keys: usize,
@@ -46,6 +50,7 @@ struct Options {
     busiest: usize,
     batch: usize,
     seconds: u64,
+    redis: Option<String>,
     out: Option<PathBuf>,
 }
 
@@ -56,6 +61,7 @@ fn options() -> Options {
         busiest: 1_000,
         batch: 1_000,
         seconds: 5,
+        redis: None,
         out: None,
     };
     let mut args = std::env::args().skip(1);
@@ -79,6 +85,7 @@ fn options() -> Options {
             "--batch" => options.batch = number(value()).max(1),
             "--seconds" => options.seconds = number(value()) as u64,
             "--out" => options.out = Some(PathBuf::from(value())),
+            "--redis" => options.redis = Some(value()),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -287,49 +294,157 @@ fn main() {
         format!("ingestion, embedded, state directory (fsync per batch): {per_second:.0} events/s"),
     );
 
-    // Embedded queries.
     let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     let keys: Vec<u64> = (0..10_000)
         .map(|_| 1 + random.below(options.keys as u64 - 1))
         .collect();
-    for (name, keys) in [("random", keys.clone()), ("busiest", vec![0])] {
-        let mut latencies = embedded_queries(&durable, &keys, options.seconds);
-        let (p50, p99, _) = percentiles(&mut latencies);
-        record(
-            &format!("query_embedded_{name}"),
-            serde_json::json!({"p50_us": micros(p50), "p99_us": micros(p99)}),
-            format!(
-                "query, embedded, {name} card: p50 {:.1} us, p99 {:.1} us",
-                micros(p50),
-                micros(p99)
-            ),
-        );
-    }
+    embedded_section(&durable, &keys, &options, "", &mut record);
     drop(durable);
     let _ = std::fs::remove_dir_all(&dir);
 
     // Over HTTP, into a state directory.
     let dir = tempfile_dir("http");
-    let config = skewless::serve::ServeConfig::default().state(StateOptions::default().dir(&dir));
+    let state = StateOptions::default().dir(&dir);
+    http_section(
+        &transform,
+        state,
+        Some(&events),
+        &keys,
+        &options,
+        "",
+        &mut record,
+    );
+    let _ = std::fs::remove_dir_all(dir);
+
+    if let Some(url) = &options.redis {
+        // The state in Redis: ingested embedded, then asked embedded and
+        // over HTTP (a server that reads the stream on opening).
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        let mut connection = client.get_connection().expect("connect to Redis");
+        for key in ["log", "meta"] {
+            redis::cmd("DEL")
+                .arg(format!("skewless:{}:{key}", transform.name()))
+                .exec(&mut connection)
+                .expect("DEL");
+        }
+        let state = StateOptions::default().redis(url);
+        let shared = Online::open(&transform, &state).expect("open");
+        if let Some(durability) = shared.durability() {
+            record(
+                "redis_durability",
+                durability.clone().into(),
+                format!("Redis: {durability}"),
+            );
+        }
+        let per_second = rate(&events, options.batch, |rows| {
+            embedded_ingest(&shared, rows)
+        });
+        record(
+            "ingest_embedded_redis",
+            per_second.into(),
+            format!("ingestion, embedded, Redis: {per_second:.0} events/s"),
+        );
+        let bytes: i64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(format!("skewless:{}:log", transform.name()))
+            .arg("SAMPLES")
+            .arg(0)
+            .query(&mut connection)
+            .expect("MEMORY USAGE");
+        let held = shared.stats().events;
+        record(
+            "redis_bytes_per_event",
+            (bytes as f64 / held as f64).into(),
+            format!(
+                "Redis holds the stream in {:.0} MiB: {:.0} bytes per event held ({held})",
+                bytes as f64 / 1048576.0,
+                bytes as f64 / held as f64
+            ),
+        );
+        embedded_section(&shared, &keys, &options, "redis_", &mut record);
+        drop(shared);
+        http_section(
+            &transform,
+            state,
+            None,
+            &keys,
+            &options,
+            "redis_",
+            &mut record,
+        );
+    }
+    if let Some(out) = &options.out {
+        let mut file = std::fs::File::create(out).expect("out");
+        writeln!(
+            file,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Object(report)).expect("JSON")
+        )
+        .expect("write");
+    }
+    println!("{}", lines.join("\n"));
+}
+
+type Record<'a> = dyn FnMut(&str, serde_json::Value, String) + 'a;
+
+/// Single-row queries as of now, embedded, for random cards and for the
+/// busiest.
+fn embedded_section(
+    online: &Online,
+    keys: &[u64],
+    options: &Options,
+    prefix: &str,
+    record: &mut Record<'_>,
+) {
+    for (name, keys) in [("random", keys.to_vec()), ("busiest", vec![0])] {
+        let mut latencies = embedded_queries(online, &keys, options.seconds);
+        let (p50, p99, _) = percentiles(&mut latencies);
+        record(
+            &format!("query_embedded_{prefix}{name}"),
+            serde_json::json!({"p50_us": micros(p50), "p99_us": micros(p99)}),
+            format!(
+                "query, embedded, {prefix}{name} card: p50 {:.1} us, p99 {:.1} us",
+                micros(p50),
+                micros(p99)
+            ),
+        );
+    }
+}
+
+/// A server with its state as `state`: the events posted over one
+/// connection (when given), then single-row queries at 1 and 16
+/// connections beside its `/healthz`.
+fn http_section(
+    transform: &skewless::Transform,
+    state: StateOptions,
+    events: Option<&[String]>,
+    keys: &[u64],
+    options: &Options,
+    prefix: &str,
+    record: &mut Record<'_>,
+) {
+    let config = skewless::serve::ServeConfig::default().state(state);
     let (addr, stop, thread) =
         skewless_benches::start_server_with(vec![transform.clone()], 2, config);
-    let mut connection = Connection::open(addr).expect("connect");
-    let path = format!("/v1/events/{}", transform.name());
-    let per_second = rate(&events, options.batch, |rows| {
-        let request = connection.post_request(&path, &body(rows));
-        let status = connection.send(&request).expect("post");
-        assert_eq!(
-            status,
-            200,
-            "{}",
-            String::from_utf8_lossy(connection.body())
+    if let Some(events) = events {
+        let mut connection = Connection::open(addr).expect("connect");
+        let path = format!("/v1/events/{}", transform.name());
+        let per_second = rate(events, options.batch, |rows| {
+            let request = connection.post_request(&path, &body(rows));
+            let status = connection.send(&request).expect("post");
+            assert_eq!(
+                status,
+                200,
+                "{}",
+                String::from_utf8_lossy(connection.body())
+            );
+        });
+        record(
+            &format!("ingest_http_{prefix}dir"),
+            per_second.into(),
+            format!("ingestion, HTTP, one connection, state directory: {per_second:.0} events/s"),
         );
-    });
-    record(
-        "ingest_http_dir",
-        per_second.into(),
-        format!("ingestion, HTTP, one connection, state directory: {per_second:.0} events/s"),
-    );
+    }
     let path = format!("/v1/transforms/{}", transform.name());
     let random_bodies: Vec<String> = keys
         .iter()
@@ -347,13 +462,13 @@ fn main() {
                 http_queries(addr, path, bodies, connections, options.seconds);
             let (p50, p99, _) = percentiles(&mut latencies);
             record(
-                &format!("http_{name}_{connections}"),
+                &format!("http_{prefix}{name}_{connections}"),
                 serde_json::json!({
                     "p50_us": micros(p50), "p99_us": micros(p99), "per_second": per_second,
                 }),
                 format!(
-                    "HTTP {name} at {connections} connection(s): p50 {:.0} us, p99 {:.0} us, \
-                     {per_second:.0} requests/s",
+                    "HTTP {prefix}{name} at {connections} connection(s): p50 {:.0} us, p99 {:.0} \
+                     us, {per_second:.0} requests/s",
                     micros(p50),
                     micros(p99)
                 ),
@@ -362,17 +477,6 @@ fn main() {
     }
     let _ = stop.send(());
     let _ = thread.join();
-    let _ = std::fs::remove_dir_all(dir);
-    if let Some(out) = &options.out {
-        let mut file = std::fs::File::create(out).expect("out");
-        writeln!(
-            file,
-            "{}",
-            serde_json::to_string_pretty(&serde_json::Value::Object(report)).expect("JSON")
-        )
-        .expect("write");
-    }
-    println!("{}", lines.join("\n"));
 }
 
 fn tempfile_dir(name: &str) -> PathBuf {

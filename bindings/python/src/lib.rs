@@ -450,8 +450,12 @@ impl NativeOnline {
     ) -> PyResult<Self> {
         let mut options = skewless::online::StateOptions::default()
             .query_lag(Duration::from_micros(query_lag_micros));
-        if let Some(dir) = state_dir {
-            options = options.dir(dir);
+        // A directory, or a Redis URL (`redis://...`).
+        if let Some(state) = state_dir {
+            options = match state.to_str() {
+                Some(text) => options.location(text),
+                None => options.dir(state),
+            };
         }
         let transform = &transform.transform;
         let online = py.detach(|| skewless::online::Online::open(transform, &options));

@@ -48,7 +48,7 @@ def test_dict_rows_as_pandas_gives_them_and_a_state_that_persists(examples, tmp_
     events = events.take(pc.sort_indices(events, sort_keys=[("ts", "ascending")]))
     records = events.to_pandas().to_dict("records")  # pd.Timestamp, numpy scalars, NaN
     state = tmp_path / "state"
-    online = skewless.Online(t, state_dir=state, query_lag=LAG)
+    online = skewless.Online(t, state=state, query_lag=LAG)
     first = online.ingest(records[:2000])
     second = online.ingest(records[2000:])
     assert first.applied + second.applied == len(records)
@@ -91,3 +91,59 @@ def test_online_errors(examples, fraud, tmp_path):
         online.ingest([{"ts": "2026-03-01T10:00:00Z", "amount": 1.0, "merchant": "m"}])
     with pytest.raises(skewless.BadInput, match="in memory only"):
         online.export(tmp_path / "x.jsonl")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A redis-server of the test's own (fsync always), on a free port."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("SKEWLESS_REQUIRE_REDIS"):
+            pytest.fail("SKEWLESS_REQUIRE_REDIS is set and redis-server is not installed")
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--appendonly", "yes",
+         "--appendfsync", "always", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(7) == b"+PONG\r\n":
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not answer"
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_two_online_states_on_one_redis_answer_alike(examples, tmp_path, redis_url):
+    example = examples["card-velocity"]
+    expected = cli_features(example, tmp_path)
+    t = skewless.load(example["component"])
+    spine = read_csv_as_skewless(example["data"])
+    events = read_csv_as_skewless(example["events"])
+    events = events.take(pc.sort_indices(events, sort_keys=[("ts", "ascending")]))
+    replicas = [skewless.Online(t, state=redis_url, query_lag=LAG) for _ in range(2)]
+    for i, batch in enumerate(events.to_batches(max_chunksize=500)):
+        assert replicas[i % 2].ingest(batch).applied == batch.num_rows
+    answers = [replica.features(spine) for replica in replicas]
+    assert_same_bits(expected, answers[0].rows)
+    assert_same_bits(expected, answers[1].rows)
+    assert answers[0].arrival == answers[1].arrival
+    with pytest.raises(skewless.DataError, match="query lag"):
+        skewless.Online(t, state=redis_url, query_lag=dt.timedelta(days=1))

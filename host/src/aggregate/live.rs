@@ -153,6 +153,10 @@ pub(crate) struct Live {
     /// cannot answer from a state that lost what it needs).
     floor: AtomicI64,
     pub(crate) counters: Counters,
+    /// With Redis: catch-ups begun, and the number of the last that ended
+    /// without an error (each begins and ends under the writer's lock).
+    catch_ups_begun: AtomicU64,
+    caught_up: AtomicU64,
 }
 
 impl std::fmt::Debug for Live {
@@ -308,6 +312,8 @@ impl Live {
             arrived: AtomicI64::new(opened),
             floor: AtomicI64::new(i64::MIN),
             counters: Counters::default(),
+            catch_ups_begun: AtomicU64::new(0),
+            caught_up: AtomicU64::new(0),
         };
         match store {
             Store::Memory => {}
@@ -467,6 +473,7 @@ impl Live {
         let Journal::Redis(log) = &self.journal else {
             return Ok(());
         };
+        let number = self.catch_ups_begun.fetch_add(1, Ordering::AcqRel) + 1;
         loop {
             let tail = writer.tail;
             let conn = self.connection(writer)?;
@@ -499,6 +506,7 @@ impl Live {
                 self.apply(writer, records, newest, entry.arrival, expire);
             }
             if read < COUNT {
+                self.caught_up.store(number, Ordering::Release);
                 return Ok(());
             }
         }
@@ -508,7 +516,14 @@ impl Live {
     /// appended is applied.
     pub(crate) fn sync(&self) -> Result<()> {
         if let Journal::Redis(_) = &self.journal {
+            let ticket = self.catch_ups_begun.load(Ordering::Acquire);
             let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            // A catch-up that began after this call did, and ended well
+            // while it waited for the lock, read everything acknowledged
+            // before this call: concurrent queries share one round trip.
+            if self.caught_up.load(Ordering::Acquire) > ticket {
+                return Ok(());
+            }
             self.catch_up(&mut writer)?;
         }
         Ok(())

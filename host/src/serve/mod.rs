@@ -706,19 +706,44 @@ async fn events(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let result = match server.online.get(&name) {
-        Some(online) => ingest(&server, online, &headers, body).await,
-        None if server.transforms.contains_key(&name) => Err(Failure::new(
+    let result = match online_of(&server, &name, "takes no events") {
+        Ok(online) => ingest(&server, online, &headers, body).await,
+        Err(failure) => Err(failure),
+    };
+    respond(&server, &name, started, "application/json", result)
+}
+
+/// The live state of transform `name`, or the 404 of a request for its
+/// events (the transform `what`s: "takes no events", "has no events").
+fn online_of<'s>(
+    server: &'s Server,
+    name: &str,
+    what: &str,
+) -> std::result::Result<&'s Online, Failure> {
+    match server.online.get(name) {
+        Some(online) => Ok(online),
+        None if server.transforms.contains_key(name) => Err(Failure::new(
             StatusCode::NOT_FOUND,
             "no_aggregations",
-            format!("transform `{name}` declares no aggregations, so it takes no events"),
+            format!("transform `{name}` declares no aggregations, so it {what}"),
         )),
-        None => Err(unknown_transform(&server, &name)),
-    };
+        None => Err(unknown_transform(server, name)),
+    }
+}
+
+/// The answer of an events endpoint: `body` as `content_type`, or the
+/// failure, logged.
+fn respond(
+    server: &Server,
+    name: &str,
+    started: Instant,
+    content_type: &'static str,
+    result: std::result::Result<impl IntoResponse, Failure>,
+) -> Response {
     match result {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(failure) => {
-            log_failure(&server, &name, &failure, started);
+            log_failure(server, name, &failure, started);
             failure.into_response()
         }
     }
@@ -733,22 +758,11 @@ async fn export(
     uri: axum::http::Uri,
 ) -> Response {
     let started = Instant::now();
-    let result = match server.online.get(&name) {
-        Some(online) => export_events(online, uri.query()).await,
-        None if server.transforms.contains_key(&name) => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            "no_aggregations",
-            format!("transform `{name}` declares no aggregations, so it has no events"),
-        )),
-        None => Err(unknown_transform(&server, &name)),
+    let result = match online_of(&server, &name, "has no events") {
+        Ok(online) => export_events(online, uri.query()).await,
+        Err(failure) => Err(failure),
     };
-    match result {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response(),
-        Err(failure) => {
-            log_failure(&server, &name, &failure, started);
-            failure.into_response()
-        }
-    }
+    respond(&server, &name, started, "application/x-ndjson", result)
 }
 
 async fn export_events(

@@ -418,7 +418,7 @@ class Online:
     keeps for a transform that declares aggregations, with the same rules
     and the same engine::
 
-        online = skewless.Online(t, state_dir="state")   # or in memory
+        online = skewless.Online(t, state="state")   # or in memory, or "redis://host:6379/0"
         online.ingest([{"card_id": "c1", "ts": "2026-03-01T10:00:00Z", "amount": 12.5,
                         "merchant": "books", "declined": False}])
         answered = online.features([{"card_id": "c1", "amount": 30.0}])  # as of now
@@ -427,15 +427,24 @@ class Online:
     An event with a declared id is applied once per key; one older than its
     key's newest event minus the declared lateness is late (dropped, and
     named); the state answers as of times no earlier than its newest event
-    less the lateness and ``query_lag``. With ``state_dir``, an ingestion
-    returns once its events are on disk, and opening the directory again
-    replays them (one process at a time holds a directory).
+    less the lateness and ``query_lag``. With ``state`` a directory, an
+    ingestion returns once its events are on disk, and opening the directory
+    again replays them (one process at a time holds a directory). With
+    ``state`` a Redis URL, the state is shared with every ``skewless serve``
+    and ``Online`` given the same URL (each answers from every event any of
+    them acknowledged; all must keep the same ``query_lag``).
+    ``state_dir`` is the older name of ``state``.
     """
 
     def __init__(self, transform: Union[Transform, str, "_os.PathLike[str]", bytes], *,
-                 state_dir: Optional[Union[str, "_os.PathLike[str]"]] = None,
-                 query_lag: Union[_datetime.timedelta, float] = _datetime.timedelta(hours=1)) -> None:
+                 state: Optional[Union[str, "_os.PathLike[str]"]] = None,
+                 query_lag: Union[_datetime.timedelta, float] = _datetime.timedelta(hours=1),
+                 state_dir: Optional[Union[str, "_os.PathLike[str]"]] = None) -> None:
         t = _loaded(transform)
+        if state is not None and state_dir is not None:
+            raise InvalidSetting("give state (a directory or a Redis URL), not also state_dir")
+        if state is None:
+            state = state_dir
         if isinstance(query_lag, _datetime.timedelta):
             lag = query_lag // _datetime.timedelta(microseconds=1)
         else:
@@ -444,7 +453,7 @@ class Online:
             raise InvalidSetting(f"query_lag must not be negative, not {query_lag!r}")
         self.transform = t
         self._native = _native.Online(
-            t._native, None if state_dir is None else _os.fspath(state_dir), lag)
+            t._native, None if state is None else _os.fspath(state), lag)
 
     @staticmethod
     def _is_rows(data: Any) -> bool:
