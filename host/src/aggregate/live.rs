@@ -48,6 +48,8 @@ const EVENTS: TableDefinition<'_, (i64, u64), &[u8]> = TableDefinition::new("eve
 const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
 /// The journal's own format; another is refused rather than misread.
 const FORMAT: &str = "1";
+/// The journal's page cache, in bytes.
+const JOURNAL_CACHE: usize = 16 << 20;
 /// The journal's file in the state directory.
 pub(crate) const JOURNAL_FILE: &str = "events.redb";
 
@@ -349,14 +351,20 @@ impl Live {
             path: path.clone(),
             message,
         };
-        let db = redb::Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => failed(
-                "another process has it open (one `skewless serve` owns a state directory; \
+        // The journal is written at every batch and read only on opening
+        // and by exports: a small page cache, not redb's 1 GiB default
+        // (the soak's resident memory was 110 MiB lower with 16 MiB).
+        let db = redb::Database::builder()
+            .set_cache_size(JOURNAL_CACHE)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => failed(
+                    "another process has it open (one `skewless serve` owns a state directory; \
                  give each its own)"
-                    .into(),
-            ),
-            e => failed(e.to_string()),
-        })?;
+                        .into(),
+                ),
+                e => failed(e.to_string()),
+            })?;
         let txn = db.begin_write().map_err(|e| failed(e.to_string()))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| failed(e.to_string()))?;
