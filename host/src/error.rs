@@ -230,7 +230,9 @@ pub enum Error {
     },
 
     /// A served state kept elsewhere (Redis) cannot be reached, or refused
-    /// what was asked of it; nothing asked was done unless it says so.
+    /// what was asked of it. An ingestion that fails so may have been
+    /// written before the connection broke (the message says so): send it
+    /// again, which an event id makes safe.
     #[error("{action} at {location}: {message}")]
     StateUnavailable {
         /// What was being done, e.g. "cannot read the state".

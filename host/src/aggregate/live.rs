@@ -477,7 +477,8 @@ impl Live {
     /// With Redis: applies the entries other replicas appended since the
     /// last this replica applied. Nothing to do otherwise.
     fn catch_up(&self, writer: &mut Writer) -> Result<()> {
-        const COUNT: usize = 1000;
+        // Entries a read may bring (each up to a batch of events).
+        const COUNT: usize = 64;
         let Journal::Redis(log) = &self.journal else {
             return Ok(());
         };
@@ -509,9 +510,9 @@ impl Live {
                 // answer.
                 let newest = self.newest.load(Ordering::Acquire).max(entry.newest);
                 let expire = self.expiry(writer, newest);
+                self.apply(writer, records, newest, entry.arrival, expire);
                 writer.tail = entry.seq;
                 writer.entries.push_back((entry.seq, entry.newest));
-                self.apply(writer, records, newest, entry.arrival, expire);
             }
             if read < COUNT {
                 self.caught_up.store(number, Ordering::Release);
@@ -613,6 +614,16 @@ impl Live {
         }
         if let Some(horizon) = expire {
             writer.expired_to = horizon;
+            // With Redis: the entries whose events are all past the
+            // horizon are no longer needed (the one before the first kept
+            // is what `trim` forgets).
+            while writer
+                .entries
+                .front()
+                .is_some_and(|(_, newest)| *newest < horizon)
+            {
+                writer.entries.pop_front();
+            }
         }
     }
 
@@ -633,9 +644,23 @@ impl Live {
                 row: item.row,
             })
             .collect();
+        let mut refused_at = None;
         let (fates, newest, arrival, expire) = loop {
             // With Redis, decide against every batch appended before.
             self.catch_up(&mut writer)?;
+            if refused_at == Some(writer.tail) {
+                // Refused, and nothing new to read: entries after this
+                // replica's last were deleted from the stream by hand.
+                return Err(Error::StateUnavailable {
+                    action: "cannot write the events to the state",
+                    location: self.location().unwrap_or_default(),
+                    message: format!(
+                        "its stream has entries after {} that cannot be read (deleted by \
+                         hand?); restart the replicas to serve what it holds",
+                        writer.tail
+                    ),
+                });
+            }
             let arrival = now.max(writer.last_arrival.saturating_add(1));
             let (fates, newest) = self.decide(&records);
             let expire = self.expiry(&writer, newest);
@@ -675,7 +700,10 @@ impl Live {
                             writer.entries.push_back((entry.seq, entry.newest));
                         }
                         // Another replica appended first: read it, decide again.
-                        Ok(false) => continue,
+                        Ok(false) => {
+                            refused_at = Some(writer.tail);
+                            continue;
+                        }
                         Err(error) => {
                             writer.redis = None;
                             return Err(error);
@@ -693,16 +721,10 @@ impl Live {
             .collect();
         self.apply(&mut writer, accepted, newest, arrival, expire);
         if let (Some(horizon), Journal::Redis(log)) = (expire, &self.journal) {
-            // Forget the entries whose events are all past the horizon. A
-            // failure changes no answer (the next expiry trims them), so
-            // it does not fail the acknowledged ingestion.
-            while writer
-                .entries
-                .front()
-                .is_some_and(|(_, newest)| *newest < horizon)
-            {
-                writer.entries.pop_front();
-            }
+            // Forget in Redis the entries whose events are all past the
+            // horizon (`apply` dropped them from `entries`). A failure
+            // changes no answer (the next expiry trims them), so it does
+            // not fail the acknowledged ingestion.
             if let Some(&(first_kept, _)) = writer.entries.front()
                 && let Ok(conn) = self.connection(&mut writer)
                 && log.trim(conn, horizon, first_kept).is_err()

@@ -5,14 +5,16 @@
 //! holds the batch's accepted events, its arrival time and its newest
 //! event time. Every replica keeps the whole state in memory, as a mirror
 //! of the stream: before it decides a batch's fates or answers a query, it
-//! reads the entries it has not applied yet. A replica appends a batch
-//! with the next number after the last entry it applied, which Redis
-//! refuses when another replica appended that number first (an append with
-//! an id at or below the stream's last); the replica then reads what it
-//! missed and decides again. So the rules of ingestion are decided in one
-//! place (the Rust code every replica runs, against a state that has every
-//! earlier batch), the stream orders all batches, and arrival times grow
-//! along it.
+//! reads the entries it has not applied yet. A replica appends a batch as
+//! the number after the last entry it applied, through a script that
+//! appends only when that entry is the stream's last: when another replica
+//! appended first, the replica reads what it missed and decides again;
+//! when the stream's last is older than what the replica applied, Redis
+//! lost acknowledged writes (a restart without its append-only file, an
+//! eviction, a failover), and the replica refuses rather than diverge. So
+//! the rules of ingestion are decided in one place (the Rust code every
+//! replica runs, against a state that has every earlier batch), each batch
+//! once, the stream orders all batches, and arrival times grow along it.
 //!
 //! A batch is acknowledged once Redis has it; it survives a crash of
 //! Redis only as Redis's own persistence allows (`appendonly yes` with
@@ -36,6 +38,27 @@ const FORMAT: &str = "1";
 
 /// How long a connection may take to open, and a command to answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Appends entry `ARGV[1]` (its fields after) when the stream's last
+/// generated id is `ARGV[2]`: `ok`; `behind` when it is later (another
+/// replica appended), `lost` (with it) when it is earlier.
+const APPEND: &str = r"
+local last = '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+end
+if last == ARGV[2] then
+  redis.call('XADD', KEYS[1], ARGV[1], 'a', ARGV[3], 'n', ARGV[4], 'e', ARGV[5])
+  return 'ok'
+end
+local seq = tonumber(string.match(last, '^(%d+)-'))
+local expected = tonumber(string.match(ARGV[2], '^(%d+)-'))
+if seq > expected then return 'behind' end
+return 'lost ' .. last
+";
 
 /// Raises the state's floor (never lowers it) and trims the stream's
 /// entries before an id, in one step.
@@ -262,23 +285,43 @@ impl RedisLog {
             .collect()
     }
 
-    /// Appends batch number `seq`: `false` (and nothing written) when the
-    /// stream already has it, appended by another replica.
+    /// Appends batch number `entry.seq` after number `entry.seq - 1`:
+    /// `false` (and nothing written) when the stream already has a later
+    /// one, appended by another replica.
     pub(crate) fn append(&self, conn: &mut Connection, entry: &Entry) -> Result<bool> {
-        let written: redis::RedisResult<Value> = redis::cmd("XADD")
+        let answer: String = redis::cmd("EVAL")
+            .arg(APPEND)
+            .arg(1)
             .arg(&self.log)
             .arg(format!("{}-0", entry.seq))
-            .arg("a")
+            .arg(format!("{}-0", entry.seq - 1))
             .arg(entry.arrival)
-            .arg("n")
             .arg(entry.newest)
-            .arg("e")
             .arg(entry.events.as_slice())
-            .query(conn);
-        match written {
-            Ok(_) => Ok(true),
-            Err(e) if e.to_string().contains("equal or smaller") => Ok(false),
-            Err(e) => Err(self.unavailable("cannot write the events to the state", e)),
+            .query(conn)
+            .map_err(|e| {
+                self.unavailable(
+                    "cannot write the events to the state (they may or may not have been \
+                     written: send them again, which an event id makes safe)",
+                    e,
+                )
+            })?;
+        match answer.as_str() {
+            "ok" => Ok(true),
+            "behind" => Ok(false),
+            lost => Err(Error::StateUnavailable {
+                action: "cannot write the events to the state",
+                location: self.location.clone(),
+                message: format!(
+                    "`{}` ends at entry {}, and this replica has applied up to entry {}: Redis \
+                     lost acknowledged writes (run it with appendonly yes, appendfsync always \
+                     and maxmemory-policy noeviction); restart the replicas to serve what it \
+                     still holds",
+                    self.log,
+                    lost.trim_start_matches("lost ").trim_end_matches("-0"),
+                    entry.seq - 1
+                ),
+            }),
         }
     }
 

@@ -977,3 +977,73 @@ fn replicas_in_redis_share_ids_lateness_and_every_batch() {
     assert_eq!(error.kind(), "state_unavailable", "{error}");
     assert!(error.to_string().contains(&location), "{error}");
 }
+
+/// Expiry with the state in Redis: ingesting eight hours of a transform
+/// with 1-hour windows trims the stream's old entries and raises its floor;
+/// a replica opened afterwards, on the trimmed stream, answers what the
+/// long-running one answers. And when Redis loses entries a replica
+/// applied (here deleted by hand, as a restart without the append-only
+/// file would), the replica's next ingestion refuses rather than diverge.
+#[test]
+fn replicas_on_redis_expire_and_a_later_replica_answers_the_same() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let payments = load(artifacts::PAYMENTS);
+    let state = StateOptions::default().redis(redis.url(4));
+    let first = Online::open(&payments, &state).unwrap();
+    let time = |minutes: u32| {
+        format!(
+            "2026-03-01T{:02}:{:02}:00Z",
+            10 + minutes / 60,
+            minutes % 60
+        )
+    };
+    for batch in 0..48 {
+        let rows: Vec<Value> = (0..5)
+            .map(|user| {
+                serde_json::json!({"user": format!("u{user}"), "ts": time(batch * 10 + user),
+                                   "id": format!("{batch}-{user}"), "amount": batch + user})
+            })
+            .collect();
+        assert_eq!(first.ingest_json_values(&rows).unwrap().applied, 5);
+    }
+    let mut conn = redis::Client::open(redis.url(4))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let entries: u64 = redis::cmd("XLEN")
+        .arg("skewless:payments:log")
+        .query(&mut conn)
+        .unwrap();
+    assert!(entries < 48, "{entries} entries: nothing was trimmed");
+    let floor: Option<String> = redis::cmd("HGET")
+        .arg("skewless:payments:meta")
+        .arg("floor")
+        .query(&mut conn)
+        .unwrap();
+    assert!(floor.is_some());
+    let later = Online::open(&payments, &state).unwrap();
+    let ask = |replica: &Online| -> Vec<String> {
+        let requests: Vec<Value> = (0..5)
+            .flat_map(|user| {
+                [410, 440, 479]
+                    .map(|m| serde_json::json!({"user": format!("u{user}"), "ts": time(m)}))
+            })
+            .collect();
+        replica.features_json_values(&requests).unwrap().rows
+    };
+    assert_eq!(ask(&later), ask(&first));
+
+    redis::cmd("DEL")
+        .arg("skewless:payments:log")
+        .exec(&mut conn)
+        .unwrap();
+    let row = serde_json::json!({"user": "u9", "ts": time(480), "id": "x", "amount": 1.0});
+    let error = first.ingest_json_values(&[row]).unwrap_err();
+    assert_eq!(error.kind(), "state_unavailable", "{error}");
+    assert!(
+        error.to_string().contains("lost acknowledged writes"),
+        "{error}"
+    );
+}
