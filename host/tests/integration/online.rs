@@ -365,39 +365,10 @@ fn acknowledged_events_survive_kill_9() {
     let (events, spine) = card_velocity_data(&transform);
     let backfill = backfill_rows(artifacts::CARD_VELOCITY);
     let dir = tempfile::TempDir::new().unwrap();
-    let chunks: Vec<&[String]> = events.chunks(100).collect();
+    let chunks: Vec<Vec<String>> = events.chunks(100).map(<[String]>::to_vec).collect();
 
     let (mut child, addr) = start_cli(dir.path());
-    // Post from another thread; kill after a few are acknowledged, while
-    // the next ones are in flight.
-    let (acks, acked) = std::sync::mpsc::channel();
-    let sender = {
-        let chunks: Vec<Vec<String>> = chunks.iter().map(|c| c.to_vec()).collect();
-        std::thread::spawn(move || {
-            let mut acknowledged = 0;
-            for rows in &chunks {
-                let Ok((status, _)) = std::panic::catch_unwind(|| {
-                    http(addr, "POST", "/v1/events/card-velocity", &body(rows))
-                }) else {
-                    break;
-                };
-                if status != 200 {
-                    break;
-                }
-                acknowledged += 1;
-                let _ = acks.send(acknowledged);
-            }
-            acknowledged
-        })
-    };
-    while acked.recv().unwrap() < 5 {}
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let acknowledged: usize = sender.join().unwrap();
-    assert!(
-        acknowledged < chunks.len(),
-        "killed too late to test anything"
-    );
+    let acknowledged = kill_while_posting(&mut child, addr, &chunks);
 
     let (mut child, addr) = start_cli(dir.path());
     let held = state_events(addr);
@@ -417,6 +388,46 @@ fn acknowledged_events_survive_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_same(&served, &backfill);
+}
+
+/// Posts `chunks` of card-velocity events to `server` (at `addr`) from
+/// another thread and kills the server (`kill -9`) once five are
+/// acknowledged, while the next ones are in flight; returns how many were
+/// acknowledged (fewer than all, or the kill came too late to test).
+fn kill_while_posting(
+    server: &mut std::process::Child,
+    addr: std::net::SocketAddr,
+    chunks: &[Vec<String>],
+) -> usize {
+    let (acks, acked) = std::sync::mpsc::channel();
+    let sender = {
+        let chunks = chunks.to_vec();
+        std::thread::spawn(move || {
+            let mut acknowledged = 0;
+            for rows in &chunks {
+                let Ok((status, _)) = std::panic::catch_unwind(|| {
+                    http(addr, "POST", "/v1/events/card-velocity", &body(rows))
+                }) else {
+                    break;
+                };
+                if status != 200 {
+                    break;
+                }
+                acknowledged += 1;
+                let _ = acks.send(acknowledged);
+            }
+            acknowledged
+        })
+    };
+    while acked.recv().unwrap() < 5 {}
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged: usize = sender.join().unwrap();
+    assert!(
+        acknowledged < chunks.len(),
+        "killed too late to test anything"
+    );
+    acknowledged
 }
 
 /// `skewless serve` on a free port with its state in `state` (a directory
@@ -814,34 +825,7 @@ fn a_replica_killed_mid_ingestion_on_redis_loses_nothing() {
     let (mut doomed, doomed_addr) = start_cli(&url);
     let (mut other, other_addr) = start_cli(&url);
 
-    let (acks, acked) = std::sync::mpsc::channel();
-    let sender = {
-        let chunks = chunks.clone();
-        std::thread::spawn(move || {
-            let mut acknowledged = 0;
-            for rows in &chunks {
-                let Ok((status, _)) = std::panic::catch_unwind(|| {
-                    http(doomed_addr, "POST", "/v1/events/card-velocity", &body(rows))
-                }) else {
-                    break;
-                };
-                if status != 200 {
-                    break;
-                }
-                acknowledged += 1;
-                let _ = acks.send(acknowledged);
-            }
-            acknowledged
-        })
-    };
-    while acked.recv().unwrap() < 5 {}
-    doomed.kill().unwrap();
-    doomed.wait().unwrap();
-    let acknowledged: usize = sender.join().unwrap();
-    assert!(
-        acknowledged < chunks.len(),
-        "killed too late to test anything"
-    );
+    let acknowledged = kill_while_posting(&mut doomed, doomed_addr, &chunks);
 
     // A query makes the other replica read what the stream holds.
     ask(other_addr, "card-velocity", &spine[..1]);
