@@ -52,16 +52,22 @@ pub const DEFAULT_QUERY_LAG: Duration = Duration::from_secs(3600);
 /// Where an [`Online`] state lives and how far back it answers.
 #[derive(Clone, Debug)]
 pub struct StateOptions {
-    dir: Option<PathBuf>,
-    redis: Option<String>,
+    kept: Kept,
     query_lag: Duration,
+}
+
+/// Where a state is kept (one place at a time).
+#[derive(Clone, Debug)]
+enum Kept {
+    Memory,
+    Dir(PathBuf),
+    Redis(String),
 }
 
 impl Default for StateOptions {
     fn default() -> Self {
         StateOptions {
-            dir: None,
-            redis: None,
+            kept: Kept::Memory,
             query_lag: DEFAULT_QUERY_LAG,
         }
     }
@@ -72,8 +78,7 @@ impl StateOptions {
     /// present), durable across crashes and restarts. Default: in memory,
     /// lost when the process ends.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.dir = Some(dir.into());
-        self.redis = None;
+        self.kept = Kept::Dir(dir.into());
         self
     }
 
@@ -86,8 +91,7 @@ impl StateOptions {
     /// `appendfsync always`). Every replica holds the whole state in
     /// memory, and all must keep the same query lag.
     pub fn redis(mut self, url: impl Into<String>) -> Self {
-        self.redis = Some(url.into());
-        self.dir = None;
+        self.kept = Kept::Redis(url.into());
         self
     }
 
@@ -111,12 +115,18 @@ impl StateOptions {
 
     /// The directory, if the state is kept in one.
     pub fn state_dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
+        match &self.kept {
+            Kept::Dir(dir) => Some(dir),
+            _ => None,
+        }
     }
 
     /// The Redis URL, if the state is kept in Redis.
     pub fn redis_url(&self) -> Option<&str> {
-        self.redis.as_deref()
+        match &self.kept {
+            Kept::Redis(url) => Some(url),
+            _ => None,
+        }
     }
 }
 
@@ -222,13 +232,13 @@ impl Online {
             query_lag: micros(options.query_lag),
             longest: plan.longest_window(),
         };
-        let store = match (&options.dir, &options.redis) {
-            (_, Some(url)) => Store::Redis {
+        let store = match &options.kept {
+            Kept::Memory => Store::Memory,
+            Kept::Dir(dir) => Store::Dir(dir),
+            Kept::Redis(url) => Store::Redis {
                 url,
                 name: transform.name(),
             },
-            (Some(dir), None) => Store::Dir(dir),
-            (None, None) => Store::Memory,
         };
         let live = Live::open(plan.clone(), rules, store, transform.sha256(), now_micros())?;
         Ok(Online {
