@@ -211,6 +211,10 @@ pub struct OnlineStats {
     pub late: u64,
     /// See [`OnlineStats::applied`].
     pub expired: u64,
+    /// With Redis, since opened: expiries whose trim of the shared stream
+    /// failed. Answers are unaffected (the next expiry trims what one
+    /// left); a count that keeps growing means Redis's memory does.
+    pub trims_failed: u64,
 }
 
 /// The clock: UTC microseconds.
@@ -265,6 +269,7 @@ impl Online {
             duplicates: counters.duplicates.load(Relaxed),
             late: counters.late.load(Relaxed),
             expired: counters.expired.load(Relaxed),
+            trims_failed: counters.trims_failed.load(Relaxed),
         }
     }
 

@@ -323,7 +323,7 @@ fn main() {
         let mut connection = client.get_connection().expect("connect to Redis");
         for key in ["log", "meta"] {
             redis::cmd("DEL")
-                .arg(format!("skewless:{}:{key}", transform.name()))
+                .arg(format!("skewless:{{{}}}:{key}", transform.name()))
                 .exec(&mut connection)
                 .expect("DEL");
         }
@@ -346,7 +346,7 @@ fn main() {
         );
         let bytes: i64 = redis::cmd("MEMORY")
             .arg("USAGE")
-            .arg(format!("skewless:{}:log", transform.name()))
+            .arg(format!("skewless:{{{}}}:log", transform.name()))
             .arg("SAMPLES")
             .arg(0)
             .query(&mut connection)

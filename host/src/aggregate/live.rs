@@ -108,6 +108,9 @@ pub(crate) struct Counters {
     pub(crate) duplicates: AtomicU64,
     pub(crate) late: AtomicU64,
     pub(crate) expired: AtomicU64,
+    /// With Redis: expiries whose trim of the stream failed (the next
+    /// expiry trims what they left).
+    pub(crate) trims_failed: AtomicU64,
 }
 
 /// Where a served state keeps its journal.
@@ -155,10 +158,9 @@ pub(crate) struct Live {
     /// cannot answer from a state that lost what it needs).
     floor: AtomicI64,
     pub(crate) counters: Counters,
-    /// With Redis: catch-ups begun, and the number of the last that ended
-    /// without an error (each begins and ends under the writer's lock).
+    /// With Redis: catch-ups begun (each begins and ends under the
+    /// writer's lock; see [`Writer::ended`]).
     catch_ups_begun: AtomicU64,
-    caught_up: AtomicU64,
 }
 
 impl std::fmt::Debug for Live {
@@ -185,6 +187,10 @@ struct Writer {
     redis: Option<Connection>,
     tail: u64,
     entries: VecDeque<(u64, i64)>,
+    /// With Redis: the number of the last catch-up that ended, and its
+    /// error when it failed.
+    ended: u64,
+    failure: Option<Error>,
 }
 
 /// One journal record.
@@ -309,13 +315,14 @@ impl Live {
                 redis: None,
                 tail: 0,
                 entries: VecDeque::new(),
+                ended: 0,
+                failure: None,
             }),
             newest: AtomicI64::new(i64::MIN),
             arrived: AtomicI64::new(opened),
             floor: AtomicI64::new(i64::MIN),
             counters: Counters::default(),
             catch_ups_begun: AtomicU64::new(0),
-            caught_up: AtomicU64::new(0),
         };
         match store {
             Store::Memory => {}
@@ -459,40 +466,28 @@ impl Live {
             return None;
         };
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let conn = self.connection(&mut writer).ok()?;
-        log.durability(conn)
-    }
-
-    /// The writer's Redis connection, opened again after a failure.
-    fn connection<'w>(&self, writer: &'w mut Writer) -> Result<&'w mut Connection> {
-        let Journal::Redis(log) = &self.journal else {
-            unreachable!("a connection of a state that is not in Redis")
-        };
-        if writer.redis.is_none() {
-            writer.redis = Some(log.connect()?);
-        }
-        Ok(writer.redis.as_mut().expect("just connected"))
+        log.durability(&mut writer.redis)
     }
 
     /// With Redis: applies the entries other replicas appended since the
     /// last this replica applied. Nothing to do otherwise.
     fn catch_up(&self, writer: &mut Writer) -> Result<()> {
-        // Entries a read may bring (each up to a batch of events).
-        const COUNT: usize = 64;
         let Journal::Redis(log) = &self.journal else {
             return Ok(());
         };
         let number = self.catch_ups_begun.fetch_add(1, Ordering::AcqRel) + 1;
+        let outcome = self.read_new(writer, log);
+        writer.ended = number;
+        writer.failure = outcome.as_ref().err().map(shared_failure);
+        outcome
+    }
+
+    /// [`Live::catch_up`]'s reads.
+    fn read_new(&self, writer: &mut Writer, log: &RedisLog) -> Result<()> {
+        // Entries a read may bring (each up to a batch of events).
+        const COUNT: usize = 64;
         loop {
-            let tail = writer.tail;
-            let conn = self.connection(writer)?;
-            let entries = match log.read_after(conn, tail, COUNT) {
-                Ok(entries) => entries,
-                Err(error) => {
-                    writer.redis = None;
-                    return Err(error);
-                }
-            };
+            let entries = log.read_after(&mut writer.redis, writer.tail, COUNT)?;
             let read = entries.len();
             for entry in entries {
                 let records =
@@ -515,10 +510,28 @@ impl Live {
                 writer.entries.push_back((entry.seq, entry.newest));
             }
             if read < COUNT {
-                self.caught_up.store(number, Ordering::Release);
                 return Ok(());
             }
         }
+    }
+
+    /// [`Live::catch_up`] for a call that took `ticket` (the catch-ups
+    /// begun) before it waited for the writer's lock. A catch-up that began
+    /// after the ticket and ended while the call waited read everything
+    /// acknowledged before the call began, so a query (`fresh_enough`)
+    /// takes the state as it is; or it failed to reach Redis after the
+    /// call began, and its error is the call's too: concurrent calls share
+    /// one round trip, and an outage costs them one timeout, not one each.
+    fn catch_up_since(&self, writer: &mut Writer, ticket: u64, fresh_enough: bool) -> Result<()> {
+        if writer.ended > ticket {
+            if let Some(failure) = &writer.failure {
+                return Err(shared_failure(failure));
+            }
+            if fresh_enough {
+                return Ok(());
+            }
+        }
+        self.catch_up(writer)
     }
 
     /// Makes the state current: with Redis, every batch any replica
@@ -527,13 +540,7 @@ impl Live {
         if let Journal::Redis(_) = &self.journal {
             let ticket = self.catch_ups_begun.load(Ordering::Acquire);
             let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            // A catch-up that began after this call did, and ended well
-            // while it waited for the lock, read everything acknowledged
-            // before this call: concurrent queries share one round trip.
-            if self.caught_up.load(Ordering::Acquire) > ticket {
-                return Ok(());
-            }
-            self.catch_up(&mut writer)?;
+            self.catch_up_since(&mut writer, ticket, true)?;
         }
         Ok(())
     }
@@ -633,6 +640,7 @@ impl Live {
     /// it; with Redis, when nothing was applied, the last batch's).
     /// Returns once the applied events are durable.
     pub(crate) fn ingest(&self, incoming: Vec<Incoming>, now: i64) -> Result<(Vec<Fate>, i64)> {
+        let ticket = self.catch_ups_begun.load(Ordering::Acquire);
         let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut records: Vec<Record> = incoming
             .into_iter()
@@ -647,7 +655,11 @@ impl Live {
         let mut refused_at = None;
         let (fates, newest, arrival, expire) = loop {
             // With Redis, decide against every batch appended before.
-            self.catch_up(&mut writer)?;
+            if refused_at.is_none() {
+                self.catch_up_since(&mut writer, ticket, false)?;
+            } else {
+                self.catch_up(&mut writer)?;
+            }
             if refused_at == Some(writer.tail) {
                 // Refused, and nothing new to read: entries after this
                 // replica's last were deleted from the stream by hand.
@@ -693,8 +705,7 @@ impl Live {
                         newest: accepted().map(|r| r.event.time).max().expect("one"),
                         events: Record::encode_batch(accepted()),
                     };
-                    let conn = self.connection(&mut writer)?;
-                    match log.append(conn, &entry) {
+                    match log.append(&mut writer.redis, &entry) {
                         Ok(true) => {
                             writer.tail = entry.seq;
                             writer.entries.push_back((entry.seq, entry.newest));
@@ -704,10 +715,7 @@ impl Live {
                             refused_at = Some(writer.tail);
                             continue;
                         }
-                        Err(error) => {
-                            writer.redis = None;
-                            return Err(error);
-                        }
+                        Err(error) => return Err(error),
                     }
                 }
             }
@@ -724,12 +732,11 @@ impl Live {
             // Forget in Redis the entries whose events are all past the
             // horizon (`apply` dropped them from `entries`). A failure
             // changes no answer (the next expiry trims them), so it does
-            // not fail the acknowledged ingestion.
+            // not fail the acknowledged ingestion; it is counted.
             if let Some(&(first_kept, _)) = writer.entries.front()
-                && let Ok(conn) = self.connection(&mut writer)
-                && log.trim(conn, horizon, first_kept).is_err()
+                && log.trim(&mut writer.redis, horizon, first_kept).is_err()
             {
-                writer.redis = None;
+                self.counters.trims_failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         for fate in &fates {
@@ -891,7 +898,7 @@ impl Live {
 /// [`Live::logged`] of a state in Redis, on a connection of its own (an
 /// export does not hold up ingestion).
 fn logged_in_redis(log: &RedisLog, after: i64) -> Result<Vec<Logged>> {
-    let mut conn = log.connect()?;
+    let mut conn = Some(log.connect()?);
     let mut logged = Vec::new();
     let mut tail = 0;
     loop {
@@ -916,5 +923,26 @@ fn logged_in_redis(log: &RedisLog, after: i64) -> Result<Vec<Logged>> {
                 });
             }
         }
+    }
+}
+
+/// A catch-up's error again, for a call that waited on it (only
+/// `StateUnavailable` comes from one).
+fn shared_failure(error: &Error) -> Error {
+    match error {
+        Error::StateUnavailable {
+            action,
+            location,
+            message,
+        } => Error::StateUnavailable {
+            action,
+            location: location.clone(),
+            message: message.clone(),
+        },
+        other => Error::StateUnavailable {
+            action: "cannot read the state",
+            location: String::new(),
+            message: other.to_string(),
+        },
     }
 }

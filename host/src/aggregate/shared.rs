@@ -1,6 +1,6 @@
 //! A served state shared by replicas: its journal in Redis.
 //!
-//! The journal is a Redis stream (`skewless:NAME:log`) of ingested
+//! The journal is a Redis stream (`skewless:{NAME}:log`) of ingested
 //! batches, numbered 1, 2, 3... as the stream's ids (`N-0`); each entry
 //! holds the batch's accepted events, its arrival time and its newest
 //! event time. Every replica keeps the whole state in memory, as a mirror
@@ -22,14 +22,22 @@
 //!
 //! Expiry trims the stream's oldest entries once every event in them is
 //! older than anything the state still answers for, and keeps that horizon
-//! (`floor`) in the state's hash (`skewless:NAME:meta`), beside the
+//! (`floor`) in the state's hash (`skewless:{NAME}:meta`), beside the
 //! component's sha256, the journal's format, the query lag (replicas
 //! that kept different lags could not answer alike, so another is refused)
 //! and the time the state was created (the arrival before any event).
+//! The braces make the two keys one hash slot, as a script that touches
+//! both needs in Redis Cluster (which this client does not speak yet: a
+//! single primary, with its replicas for failover, is what it serves from).
+//!
+//! Each replica talks to Redis over one connection (its writer's), opened
+//! again after a failure; a read or a trim whose connection had broken (an
+//! idle connection does when Redis restarts) is tried once more on a new
+//! one, an append never (it might have been written).
 
 use std::time::Duration;
 
-use redis::{Connection, Value};
+use redis::{Connection, RedisResult, Value};
 
 use crate::error::{Error, Result};
 
@@ -108,19 +116,39 @@ pub(crate) struct Opened {
 
 /// Whether `text` names a Redis state rather than a directory.
 pub(crate) fn is_redis_url(text: &str) -> bool {
-    ["redis://", "rediss://", "redis+unix://", "unix://"]
-        .iter()
-        .any(|scheme| text.starts_with(scheme))
+    [
+        "redis://",
+        "rediss://",
+        "redis+unix://",
+        "unix://",
+        "valkey://",
+        "valkeys://",
+        "valkey+unix://",
+    ]
+    .iter()
+    .any(|scheme| text.starts_with(scheme))
 }
 
-/// `url` without the password it may hold.
+/// `url` without the password it may hold (`user:password@` before the
+/// host, or a socket's `pass=` parameter).
 fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let mut url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://***{}", &url[..scheme], &url[at..])
         }
         _ => url.to_string(),
+    };
+    if let Some(query) = url.find('?') {
+        let mut start = query + 1;
+        while start < url.len() {
+            let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+            if url[start..end].starts_with("pass=") {
+                url.replace_range(start + "pass=".len()..end, "***");
+            }
+            start = url[start..].find('&').map_or(url.len(), |i| start + i + 1);
+        }
     }
+    url
 }
 
 impl RedisLog {
@@ -135,16 +163,25 @@ impl RedisLog {
         now: i64,
     ) -> Result<(RedisLog, Connection, Opened)> {
         let location = redacted(url);
-        let client = redis::Client::open(url).map_err(|e| Error::StateUnavailable {
+        let refused = |message: String| Error::StateUnavailable {
             action: "cannot use the state",
             location: location.clone(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        if url.starts_with("rediss://") || url.starts_with("valkeys://") {
+            return Err(refused(
+                "this skewless speaks to Redis without TLS; give a `redis://` URL on a \
+                 network you trust, or one of a TLS tunnel to Redis (e.g. stunnel) on this \
+                 machine"
+                    .to_string(),
+            ));
+        }
+        let client = redis::Client::open(url).map_err(|e| refused(e.to_string()))?;
         let log = RedisLog {
             client,
             location,
-            log: format!("skewless:{name}:log"),
-            meta: format!("skewless:{name}:meta"),
+            log: format!("skewless:{{{name}}}:log"),
+            meta: format!("skewless:{{{name}}}:meta"),
         };
         let mut conn = log.connect()?;
         let failed = |message: String| Error::StateUnavailable {
@@ -256,21 +293,53 @@ impl RedisLog {
         }
     }
 
+    /// Runs `command` on the connection in `conn`, opening one when there
+    /// is none. On failure the connection is dropped (the next use opens
+    /// another); a command safe to run twice (`repeatable`) whose
+    /// connection had broken before this call is run once more on a new
+    /// connection.
+    fn run<T>(
+        &self,
+        conn: &mut Option<Connection>,
+        action: &'static str,
+        repeatable: bool,
+        mut command: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T> {
+        let mut fresh = conn.is_none();
+        loop {
+            if conn.is_none() {
+                *conn = Some(self.connect()?);
+            }
+            match command(conn.as_mut().expect("connected")) {
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    *conn = None;
+                    if repeatable && !fresh && e.is_connection_dropped() {
+                        fresh = true;
+                        continue;
+                    }
+                    return Err(self.unavailable(action, e));
+                }
+            }
+        }
+    }
+
     /// Up to `count` entries after number `after`, in order.
     pub(crate) fn read_after(
         &self,
-        conn: &mut Connection,
+        conn: &mut Option<Connection>,
         after: u64,
         count: usize,
     ) -> Result<Vec<Entry>> {
-        let reply: Value = redis::cmd("XRANGE")
-            .arg(&self.log)
-            .arg(format!("({after}-0"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(count)
-            .query(conn)
-            .map_err(|e| self.unavailable("cannot read the state", e))?;
+        let reply: Value = self.run(conn, "cannot read the state", true, |conn| {
+            redis::cmd("XRANGE")
+                .arg(&self.log)
+                .arg(format!("({after}-0"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query(conn)
+        })?;
         let unreadable = |what: &str| Error::StateUnavailable {
             action: "cannot read the state",
             location: self.location.clone(),
@@ -288,24 +357,25 @@ impl RedisLog {
     /// Appends batch number `entry.seq` after number `entry.seq - 1`:
     /// `false` (and nothing written) when the stream already has a later
     /// one, appended by another replica.
-    pub(crate) fn append(&self, conn: &mut Connection, entry: &Entry) -> Result<bool> {
-        let answer: String = redis::cmd("EVAL")
-            .arg(APPEND)
-            .arg(1)
-            .arg(&self.log)
-            .arg(format!("{}-0", entry.seq))
-            .arg(format!("{}-0", entry.seq - 1))
-            .arg(entry.arrival)
-            .arg(entry.newest)
-            .arg(entry.events.as_slice())
-            .query(conn)
-            .map_err(|e| {
-                self.unavailable(
-                    "cannot write the events to the state (they may or may not have been \
-                     written: send them again, which an event id makes safe)",
-                    e,
-                )
-            })?;
+    pub(crate) fn append(&self, conn: &mut Option<Connection>, entry: &Entry) -> Result<bool> {
+        let answer: String = self.run(
+            conn,
+            "cannot write the events to the state (they may or may not have been written: \
+             send them again, which an event id makes safe)",
+            false,
+            |conn| {
+                redis::cmd("EVAL")
+                    .arg(APPEND)
+                    .arg(1)
+                    .arg(&self.log)
+                    .arg(format!("{}-0", entry.seq))
+                    .arg(format!("{}-0", entry.seq - 1))
+                    .arg(entry.arrival)
+                    .arg(entry.newest)
+                    .arg(entry.events.as_slice())
+                    .query(conn)
+            },
+        )?;
         match answer.as_str() {
             "ok" => Ok(true),
             "behind" => Ok(false),
@@ -327,24 +397,34 @@ impl RedisLog {
 
     /// Forgets the entries before number `first_kept`, whose events are all
     /// older than `floor`.
-    pub(crate) fn trim(&self, conn: &mut Connection, floor: i64, first_kept: u64) -> Result<()> {
-        redis::cmd("EVAL")
-            .arg(TRIM)
-            .arg(2)
-            .arg(&self.meta)
-            .arg(&self.log)
-            .arg(floor)
-            .arg(format!("{first_kept}-0"))
-            .query::<Value>(conn)
-            .map(drop)
-            .map_err(|e| self.unavailable("cannot expire events from the state", e))
+    pub(crate) fn trim(
+        &self,
+        conn: &mut Option<Connection>,
+        floor: i64,
+        first_kept: u64,
+    ) -> Result<()> {
+        self.run(conn, "cannot expire events from the state", true, |conn| {
+            redis::cmd("EVAL")
+                .arg(TRIM)
+                .arg(2)
+                .arg(&self.meta)
+                .arg(&self.log)
+                .arg(floor)
+                .arg(format!("{first_kept}-0"))
+                .query::<Value>(conn)
+        })
+        .map(drop)
     }
 
     /// What Redis promises about an acknowledged write, as its settings
     /// say (`None` when it does not tell: `CONFIG` may be refused).
-    pub(crate) fn durability(&self, conn: &mut Connection) -> Option<String> {
+    pub(crate) fn durability(&self, conn: &mut Option<Connection>) -> Option<String> {
         let mut config = |name: &str| -> Option<String> {
-            let pairs: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(conn).ok()?;
+            let pairs: Vec<String> = self
+                .run(conn, "cannot read Redis's settings", true, |conn| {
+                    redis::cmd("CONFIG").arg("GET").arg(name).query(conn)
+                })
+                .ok()?;
             pairs.get(1).cloned()
         };
         let appendonly = config("appendonly")?;
@@ -393,4 +473,40 @@ fn entry(item: Value) -> Option<Entry> {
         newest: newest?,
         events: events?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_hide_passwords() {
+        assert_eq!(
+            redacted("redis://app:s3cret@10.0.0.5:6379/0"),
+            "redis://***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            redacted("unix:///run/redis.sock?db=2&pass=s3cret&user=app"),
+            "unix:///run/redis.sock?db=2&pass=***&user=app"
+        );
+        assert_eq!(
+            redacted("redis+unix:///run/redis.sock?pass=s3cret"),
+            "redis+unix:///run/redis.sock?pass=***"
+        );
+        assert_eq!(
+            redacted("redis://10.0.0.5:6379/0"),
+            "redis://10.0.0.5:6379/0"
+        );
+    }
+
+    #[test]
+    fn tls_urls_are_refused_by_name() {
+        let error = RedisLog::open("rediss://:s3cret@10.0.0.5:6380/0", "t", "sha", 0, 0)
+            .map(drop)
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("without TLS"), "{message}");
+        assert!(message.contains("rediss://***@10.0.0.5"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
 }

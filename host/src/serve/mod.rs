@@ -1087,5 +1087,17 @@ fn online_metrics(online: &BTreeMap<String, Online>) -> String {
             stats.entities
         );
     }
+    out.push_str(
+        "# HELP skewless_state_trims_failed_total Expiries whose trim of the state in Redis \
+         failed (the next trims what they left).\n\
+         # TYPE skewless_state_trims_failed_total counter\n",
+    );
+    for (name, stats) in &stats {
+        let _ = writeln!(
+            out,
+            "skewless_state_trims_failed_total{{transform=\"{name}\"}} {}",
+            stats.trims_failed
+        );
+    }
     out
 }

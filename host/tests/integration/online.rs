@@ -997,12 +997,12 @@ fn replicas_on_redis_expire_and_a_later_replica_answers_the_same() {
         .get_connection()
         .unwrap();
     let entries: u64 = redis::cmd("XLEN")
-        .arg("skewless:payments:log")
+        .arg("skewless:{payments}:log")
         .query(&mut conn)
         .unwrap();
     assert!(entries < 48, "{entries} entries: nothing was trimmed");
     let floor: Option<String> = redis::cmd("HGET")
-        .arg("skewless:payments:meta")
+        .arg("skewless:{payments}:meta")
         .arg("floor")
         .query(&mut conn)
         .unwrap();
@@ -1020,7 +1020,7 @@ fn replicas_on_redis_expire_and_a_later_replica_answers_the_same() {
     assert_eq!(ask(&later), ask(&first));
 
     redis::cmd("DEL")
-        .arg("skewless:payments:log")
+        .arg("skewless:{payments}:log")
         .exec(&mut conn)
         .unwrap();
     let row = serde_json::json!({"user": "u9", "ts": time(480), "id": "x", "amount": 1.0});
@@ -1029,5 +1029,98 @@ fn replicas_on_redis_expire_and_a_later_replica_answers_the_same() {
     assert!(
         error.to_string().contains("lost acknowledged writes"),
         "{error}"
+    );
+}
+
+/// A replica's connection to Redis broken while idle (as Redis restarting,
+/// or a proxy between them, breaks it) costs no request: the next query
+/// reads on a new connection and answers.
+#[test]
+fn a_replica_reconnects_when_redis_drops_its_connection() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let payments = load(artifacts::PAYMENTS);
+    let replica = Online::open(&payments, &StateOptions::default().redis(redis.url(0))).unwrap();
+    let row =
+        serde_json::json!({"user": "u1", "ts": "2026-03-01T10:00:00Z", "id": "a", "amount": 2.5});
+    assert_eq!(replica.ingest_json_values(&[row]).unwrap().applied, 1);
+    let request = [serde_json::json!({"user": "u1", "ts": "2026-03-01T10:30:00Z"})];
+    let before = replica.features_json_values(&request).unwrap().rows;
+    let mut admin = redis::Client::open(redis.url(0))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"])
+        .query(&mut admin)
+        .unwrap();
+    assert!(killed >= 1, "the replica's connection was not killed");
+    assert_eq!(replica.features_json_values(&request).unwrap().rows, before);
+}
+
+/// Redis not answering: queries waiting on the writer's lock share the
+/// failure of the catch-up that began after they did rather than each
+/// trying a connection of its own, one 5 s timeout after another. Eight
+/// queries at once while Redis is paused for 15 s: every one fails
+/// within the pause, on at most two attempts (the first catch-up's, and
+/// one for queries that came in after it began, on the one new
+/// connection Redis accepts); each trying on its own, only the first two
+/// or three would fail before the pause ended.
+#[test]
+fn queries_waiting_on_an_unanswering_redis_share_one_failure() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let payments = load(artifacts::PAYMENTS);
+    let replica = Online::open(&payments, &StateOptions::default().redis(redis.url(0))).unwrap();
+    let row =
+        serde_json::json!({"user": "u1", "ts": "2026-03-01T10:00:00Z", "id": "a", "amount": 2.5});
+    assert_eq!(replica.ingest_json_values(&[row]).unwrap().applied, 1);
+    let mut admin = redis::Client::open(redis.url(0))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let accepted = |admin: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(admin).unwrap();
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_connections_received:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let before = accepted(&mut admin);
+    // Longer than two of the client's 5 s timeouts, one after the other.
+    redis::cmd("CLIENT")
+        .arg(&["PAUSE", "15000", "ALL"])
+        .exec(&mut admin)
+        .unwrap();
+    let request = [serde_json::json!({"user": "u1", "ts": "2026-03-01T10:30:00Z"})];
+    let barrier = std::sync::Barrier::new(8);
+    let failures = std::thread::scope(|scope| {
+        let queries: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    replica.features_json_values(&request).err()
+                })
+            })
+            .collect();
+        queries
+            .into_iter()
+            .filter_map(|query| query.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    // (INFO waits for the pause to end.)
+    let opened = accepted(&mut admin) - before;
+    assert_eq!(failures.len(), 8, "{failures:?}");
+    for error in &failures {
+        assert_eq!(error.kind(), "state_unavailable", "{error}");
+    }
+    assert!(
+        opened <= 1,
+        "{opened} connections opened by {} failed queries",
+        failures.len()
     );
 }
