@@ -202,8 +202,18 @@ impl ServeCommand {
                 .with_context(|| format!("refusing to serve (`--expect {name}=...`)"))?;
         }
         let server = Arc::new(server);
+        // Guest calls, durable writes and the state's reads run on tokio's
+        // blocking pool, at most `concurrency` at a time (the call slots)
+        // plus exports. A pool of that size whose threads stay: tokio's
+        // default (up to 512 threads, each leaving after 10 s idle) kept
+        // about 40 coming and going under the served-aggregations soak,
+        // and the events each allocated outlived it in the state, so the
+        // allocator held pages of threads long gone and resident memory
+        // grew with uptime.
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .max_blocking_threads(concurrency + 4)
+            .thread_keep_alive(Duration::from_secs(24 * 3600))
             .build()
             .context("cannot start the async runtime")?;
         tokio.block_on(async move {
