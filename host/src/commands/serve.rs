@@ -206,10 +206,9 @@ impl ServeCommand {
         // blocking pool, at most `concurrency` at a time (the call slots)
         // plus exports. A pool of that size whose threads stay: tokio's
         // default (up to 512 threads, each leaving after 10 s idle) kept
-        // about 40 coming and going under the served-aggregations soak,
-        // and the events each allocated outlived it in the state, so the
-        // allocator held pages of threads long gone and resident memory
-        // grew with uptime.
+        // about 40 coming and going under the served-aggregations soak;
+        // this pool keeps 12 threads in all there, and answered more
+        // queries a minute (BENCHMARKS.md).
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .max_blocking_threads(concurrency + 4)
