@@ -1011,7 +1011,7 @@ impl AsServed {
                     .map(|k| k.1.clone()),
             );
             let mut answer = Err(String::new());
-            plan.answer(&window, &[t], |_, result| answer = result);
+            plan.answer(&window[..], &[t], |_, result| answer = result);
             answers.push((row, answer));
         }
         answers_batch(plan, answers)

@@ -14,6 +14,8 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -36,7 +38,10 @@ pub(crate) enum Value {
     F32(f32),
     F64(f64),
     Decimal(i128),
-    Text(Box<str>),
+    /// Text of up to 24 bytes is held inline: keys, merchants and
+    /// categories mostly are, so the state and the accumulators that
+    /// clone them allocate nothing for them.
+    Text(CompactString),
     Bytes(Box<[u8]>),
 }
 

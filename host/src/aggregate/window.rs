@@ -28,6 +28,26 @@ pub(crate) struct Event {
     pub(crate) values: Box<[Value]>,
 }
 
+/// Events in their one order, as the engine reads them: each one's time
+/// and values (the tie-break only orders them).
+pub(crate) trait Events {
+    fn len(&self) -> usize;
+    fn time(&self, i: usize) -> i64;
+    fn values(&self, i: usize) -> &[Value];
+}
+
+impl Events for [Event] {
+    fn len(&self) -> usize {
+        <[Event]>::len(self)
+    }
+    fn time(&self, i: usize) -> i64 {
+        self[i].time
+    }
+    fn values(&self, i: usize) -> &[Value] {
+        &self[i].values
+    }
+}
+
 /// What an aggregate gives for one query.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Answer {
@@ -131,9 +151,9 @@ impl Plan {
     /// (ascending), over `events` (sorted in their order: what the answers
     /// assume, and what a test of `verify` breaks): one row of answers per query,
     /// in order, or why an answer cannot be given (a sum beyond its type).
-    pub(crate) fn answer(
+    pub(crate) fn answer<E: Events + ?Sized>(
         &self,
-        events: &[Event],
+        events: &E,
         times: &[i64],
         mut each: impl FnMut(usize, Result<Vec<Answer>, String>),
     ) {
@@ -197,24 +217,24 @@ struct Sliding {
 
 impl Sliding {
     /// Moves the window to end at `t`: events with `t - window <= time < t`.
-    fn slide(&mut self, plan: &[Planned], events: &[Event], t: i64) {
+    fn slide<E: Events + ?Sized>(&mut self, plan: &[Planned], events: &E, t: i64) {
         let start = t.saturating_sub(self.window);
-        while self.lo < self.hi && events[self.lo].time < start {
+        while self.lo < self.hi && events.time(self.lo) < start {
             for (index, accumulator) in &mut self.members {
-                accumulator.remove(&plan[*index], &events[self.lo]);
+                accumulator.remove(&plan[*index], events.time(self.lo), events.values(self.lo));
             }
             self.lo += 1;
         }
         if self.lo == self.hi {
             // Nothing in the window: skip what ends before it unread.
-            while self.hi < events.len() && events[self.hi].time < start {
+            while self.hi < events.len() && events.time(self.hi) < start {
                 self.hi += 1;
             }
             self.lo = self.hi;
         }
-        while self.hi < events.len() && events[self.hi].time < t {
+        while self.hi < events.len() && events.time(self.hi) < t {
             for (index, accumulator) in &mut self.members {
-                accumulator.add(&plan[*index], &events[self.hi]);
+                accumulator.add(&plan[*index], events.time(self.hi), events.values(self.hi));
             }
             self.hi += 1;
         }
@@ -278,21 +298,22 @@ impl Accumulator {
     /// The event's value for this aggregate, when the event counts (its
     /// filter holds) and has one (`Value::Null` for an aggregate of events
     /// rather than values); `None` when it does not count.
-    fn take<'e>(planned: &Planned, event: &'e Event) -> Option<&'e Value> {
+    fn take<'e>(planned: &Planned, values: &'e [Value]) -> Option<&'e Value> {
         if let Some(filter) = planned.filter
-            && !matches!(event.values[filter], Value::Bool(true))
+            && !matches!(values[filter], Value::Bool(true))
         {
             return None;
         }
         match planned.value {
             None => Some(&Value::Null),
-            Some(index) if event.values[index].is_null() => None,
-            Some(index) => Some(&event.values[index]),
+            Some(index) if values[index].is_null() => None,
+            Some(index) => Some(&values[index]),
         }
     }
 
-    fn add(&mut self, planned: &Planned, event: &Event) {
-        let Some(value) = Self::take(planned, event) else {
+    /// Adds the event of time `time` and values `values`.
+    fn add(&mut self, planned: &Planned, time: i64, values: &[Value]) {
+        let Some(value) = Self::take(planned, values) else {
             return;
         };
         match self {
@@ -310,12 +331,13 @@ impl Accumulator {
             }
             Accumulator::Extreme { values, .. } => *values.entry(value.clone()).or_insert(0) += 1,
             Accumulator::Distinct(values) => *values.entry(value.clone()).or_insert(0) += 1,
-            Accumulator::Recent(events) => events.push_back((event.time, value.clone())),
+            Accumulator::Recent(events) => events.push_back((time, value.clone())),
         }
     }
 
-    fn remove(&mut self, planned: &Planned, event: &Event) {
-        let Some(value) = Self::take(planned, event) else {
+    /// Removes the oldest event added, of time `time` and values `values`.
+    fn remove(&mut self, planned: &Planned, time: i64, values: &[Value]) {
+        let Some(value) = Self::take(planned, values) else {
             return;
         };
         let forget = |values: &mut BTreeMap<Value, u32>| {
@@ -351,7 +373,7 @@ impl Accumulator {
             Accumulator::Recent(events) => {
                 // Events leave in the order they came: the oldest first.
                 let oldest = events.pop_front();
-                debug_assert_eq!(oldest.map(|(time, _)| time), Some(event.time));
+                debug_assert_eq!(oldest.map(|(oldest, _)| oldest), Some(time));
             }
         }
     }
