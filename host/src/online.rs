@@ -40,7 +40,7 @@ use arrow::array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use serde_json::value::RawValue;
 
 use crate::aggregate::live::{Fate, Incoming, Live, Rules, Store, Unanswered};
-use crate::aggregate::{self, Plan, Value};
+use crate::aggregate::{self, Plan};
 use crate::codec::json;
 use crate::engine::{Transform, prepare_columns};
 use crate::error::{Error, Result};
@@ -353,22 +353,7 @@ impl Online {
         let aggregation = aggregate::declared(&self.transform)?;
         let naive = self.transform.config().naive_timestamps;
         let computed = aggregate::event_batch(&self.transform, batch, naive)?;
-        let ids: Vec<Option<Value>> = match &aggregation.event_id {
-            None => vec![None; batch.num_rows()],
-            Some(field) => {
-                let column = &prepare_columns(
-                    self.transform.name(),
-                    std::slice::from_ref(field),
-                    batch,
-                    naive,
-                )?[0];
-                let scalar = field.data_type.scalar().expect("a scalar event id");
-                (0..batch.num_rows())
-                    .map(|row| Some(aggregate::value::read(column.as_ref(), scalar, row)))
-                    .map(|id| id.filter(|id| !id.is_null()))
-                    .collect()
-            }
-        };
+        let ids = aggregate::ids_of(aggregation, &computed);
         let incoming = aggregate::events_of(aggregation, &computed)
             .into_iter()
             .zip(ids)

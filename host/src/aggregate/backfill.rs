@@ -31,7 +31,7 @@ use std::thread;
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 
-use super::{Answer, Plan, Value, event_batch, event_schema, events_of};
+use super::{Answer, Plan, Value, event_batch, event_schema, events_of, ids_of};
 use crate::engine::Transform;
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Reader};
@@ -729,11 +729,21 @@ fn answer_partition(
     partition: usize,
 ) -> Result<RecordBatch> {
     let mut keyed: Vec<(Value, super::Event)> = Vec::new();
+    let mut ids: Vec<Option<Value>> = Vec::new();
     for batch in events.read(partition)? {
-        keyed.extend(events_of(aggregation, &batch?));
+        let batch = batch?;
+        keyed.extend(events_of(aggregation, &batch));
+        if aggregation.event_id.is_some() {
+            ids.extend(ids_of(aggregation, &batch));
+        }
     }
     // Each entity's events in their one order.
-    keyed.sort_unstable();
+    let keyed = if aggregation.event_id.is_some() {
+        once_per_id(keyed, ids)
+    } else {
+        keyed.sort_unstable();
+        keyed
+    };
     let (keys, events): (Vec<Value>, Vec<super::Event>) = keyed.into_iter().unzip();
     let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
     let mut asked: Vec<(Value, i64, u64)> = read_queries(queries, partition, key_type)?
@@ -756,6 +766,38 @@ fn answer_partition(
         start = end;
     }
     answers_batch(plan, answers)
+}
+
+/// Keyed events, sorted into each entity's one order, with the events
+/// whose id an earlier one of their entity carries left out: served, an
+/// id counts once (a producer's retry), and so it does here. Without
+/// arrival times "earlier" is in the one order (time, tie-break, values),
+/// so the answer does not depend on the order of the file; a retry
+/// repeats its event, and then every rule keeps the same one. (An id
+/// given to two different events is the producer's error: served, the
+/// first to arrive counts; `verify` compares the two.)
+fn once_per_id(
+    keyed: Vec<(Value, super::Event)>,
+    ids: Vec<Option<Value>>,
+) -> Vec<(Value, super::Event)> {
+    let mut all: Vec<((Value, super::Event), Option<Value>)> = keyed.into_iter().zip(ids).collect();
+    all.sort_unstable();
+    let mut seen = std::collections::HashSet::new();
+    let mut current: Option<Value> = None;
+    let mut kept = Vec::with_capacity(all.len());
+    for ((key, event), id) in all {
+        if current.as_ref() != Some(&key) {
+            current = Some(key.clone());
+            seen.clear();
+        }
+        if let Some(id) = id
+            && !seen.insert(id)
+        {
+            continue;
+        }
+        kept.push((key, event));
+    }
+    kept
 }
 
 /// A partition's queries: each one's key, time, spine row and, as served,
@@ -838,15 +880,12 @@ fn arrival_field() -> Field {
 /// than every window it answered, so it counts in no answer either way.
 struct AsServed {
     lateness: i64,
-    /// The event id's field, when declared.
-    id: Option<Field>,
 }
 
 impl AsServed {
     fn new(aggregation: &Aggregation) -> AsServed {
         AsServed {
             lateness: aggregation.lateness_micros,
-            id: aggregation.event_id.clone(),
         }
     }
 
@@ -879,8 +918,8 @@ impl AsServed {
         columns
     }
 
-    /// [`event_schema`], then `__arrival`, `__seq` (the row in the file)
-    /// and `__id` (when declared).
+    /// [`event_schema`], then `__arrival` and `__seq` (the row in the
+    /// file).
     fn event_schema(&self, aggregation: &Aggregation) -> SchemaRef {
         let mut fields: Vec<_> = event_schema(aggregation).fields().to_vec();
         fields.push(Arc::new(ArrowField::new(
@@ -889,17 +928,6 @@ impl AsServed {
             false,
         )));
         fields.push(Arc::new(ArrowField::new("__seq", ArrowType::UInt64, false)));
-        if let Some(id) = &self.id {
-            fields.push(
-                Field {
-                    name: "__id".into(),
-                    nullable: true,
-                    ..id.clone()
-                }
-                .arrow()
-                .into(),
-            );
-        }
         Arc::new(Schema::new(fields))
     }
 
@@ -913,9 +941,8 @@ impl AsServed {
         naive: crate::spec::NaiveTimestamps,
         first: u64,
     ) -> Result<RecordBatch> {
-        let mut fields = vec![arrival_field()];
-        fields.extend(self.id.iter().cloned());
-        let given = crate::engine::prepare_columns(transform.name(), &fields, batch, naive)?;
+        let given =
+            crate::engine::prepare_columns(transform.name(), &[arrival_field()], batch, naive)?;
         let mut columns = computed.columns().to_vec();
         columns.push(Arc::new(
             given[0]
@@ -925,7 +952,6 @@ impl AsServed {
         columns.push(Arc::new(UInt64Array::from_iter_values(
             first..first + batch.num_rows() as u64,
         )));
-        columns.extend(given.into_iter().skip(1));
         let schema = self.event_schema(crate::aggregate::declared(transform)?);
         RecordBatch::try_new(schema, columns)
             .map_err(|e| Error::Runtime(format!("cannot assemble the events: {e}")))
@@ -941,10 +967,6 @@ impl AsServed {
         partition: usize,
     ) -> Result<RecordBatch> {
         let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
-        let id_type = self
-            .id
-            .as_ref()
-            .map(|f| f.data_type.scalar().expect("a scalar event id"));
         // (key, arrival, row in the file, event, id)
         let mut arrived: Vec<(Value, i64, u64, super::Event, Value)> = Vec::new();
         let first_extra = event_schema(aggregation).fields().len();
@@ -956,13 +978,13 @@ impl AsServed {
             let seqs = batch
                 .column(first_extra + 1)
                 .as_primitive::<arrow::datatypes::UInt64Type>();
-            for (row, (key, event)) in events_of(aggregation, &batch).into_iter().enumerate() {
-                let id = match id_type {
-                    Some(scalar) => {
-                        super::value::read(batch.column(first_extra + 2).as_ref(), scalar, row)
-                    }
-                    None => Value::Null,
-                };
+            let ids = ids_of(aggregation, &batch);
+            for (row, ((key, event), id)) in events_of(aggregation, &batch)
+                .into_iter()
+                .zip(ids)
+                .enumerate()
+            {
+                let id = id.unwrap_or(Value::Null);
                 arrived.push((key, arrivals.value(row), seqs.value(row), event, id));
             }
         }

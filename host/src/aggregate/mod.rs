@@ -59,8 +59,9 @@ pub(crate) fn declared(transform: &Transform) -> Result<&Aggregation> {
 }
 
 /// A batch of events as the engine keeps them: the key, the time, the
-/// tie-break (when declared) and the event values the transform's
-/// `events` computed, in [`event_schema`]'s columns.
+/// tie-break (when declared), the event values the transform's `events`
+/// computed and the event id (when declared), in [`event_schema`]'s
+/// columns.
 pub(crate) fn event_batch(
     transform: &Transform,
     batch: &RecordBatch,
@@ -83,6 +84,14 @@ pub(crate) fn event_batch(
     }
     let mut columns = engine;
     columns.extend(values.columns().iter().cloned());
+    if let Some(id) = &aggregation.event_id {
+        columns.extend(prepare_columns(
+            transform.name(),
+            std::slice::from_ref(id),
+            batch,
+            naive,
+        )?);
+    }
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     RecordBatch::try_new_with_options(event_schema(aggregation), columns, &options)
         .map_err(|e| Error::Runtime(format!("cannot assemble the events: {e}")))
@@ -113,7 +122,33 @@ pub(crate) fn event_schema(aggregation: &Aggregation) -> SchemaRef {
         );
     }
     fields.extend(aggregation.event_values.iter().map(Field::arrow));
+    if let Some(id) = &aggregation.event_id {
+        fields.push(
+            Field {
+                name: ID.into(),
+                nullable: true,
+                ..id.clone()
+            }
+            .arrow(),
+        );
+    }
     Arc::new(Schema::new(fields))
+}
+
+/// The column of an [`event_batch`] holding each event's declared id.
+const ID: &str = "__id";
+
+/// The declared id of each event of an [`event_batch`] (`None`: no id
+/// declared, or a null one).
+pub(crate) fn ids_of(aggregation: &Aggregation, batch: &RecordBatch) -> Vec<Option<Value>> {
+    let Some(field) = &aggregation.event_id else {
+        return vec![None; batch.num_rows()];
+    };
+    let scalar = field.data_type.scalar().expect("a scalar event id");
+    let column = batch.column_by_name(ID).expect("the events' id column");
+    (0..batch.num_rows())
+        .map(|row| Some(value::read(column.as_ref(), scalar, row)).filter(|id| !id.is_null()))
+        .collect()
 }
 
 /// The events of an [`event_batch`]: each one's key, and the event.
@@ -264,14 +299,13 @@ pub(crate) struct State {
 /// the ids of those that carry one (with their times, so that they expire
 /// with them).
 ///
-/// Compact because a served state lives as long as the process: an
-/// [`Event`] is three allocations (itself in a vector, its boxed values,
-/// a string), about 200 bytes of heap for a card transaction, and
-/// millions of them, freed one by one as they expire, shared the
-/// allocator's pages with every request's garbage (the 20-minute soak's
-/// resident memory grew +38% with the live heap flat). Here an entity is
-/// three vectors whatever it holds, and an event about 40 bytes; queries
-/// decode the events their windows reach.
+/// Compact because a served state holds millions of events for as long
+/// as the process runs: an [`Event`] is three allocations (itself in a
+/// vector, its boxed values, a string), and a state of them held 197
+/// bytes of heap per card transaction; this layout holds 67
+/// (`state_memory` in benches/, BENCHMARKS.md), in three vectors per
+/// entity whatever it holds. Queries decode the events their windows
+/// reach.
 #[derive(Default)]
 struct Entity {
     times: Vec<i64>,
@@ -476,11 +510,6 @@ impl State {
         self.entities
             .get(key)
             .is_some_and(|e| e.ids.contains_key(id))
-    }
-
-    /// Adds one event of entity `key`.
-    pub(crate) fn apply(&mut self, key: Value, event: Event) {
-        self.apply_with_id(key, event, None);
     }
 
     /// Adds one event of entity `key`, with its id when it has one.
