@@ -125,26 +125,9 @@ fn verify_drives_a_served_state_and_a_repeated_event_id_counts_once() {
     let repeated = write("repeated.jsonl", &events);
     let report = verify(&repeated);
     assert!(report.passed(), "{report:?}");
-    let backfill = |events: &Path| -> String {
-        let out = dir.path().join("out.jsonl");
-        let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
-            .arg("run")
-            .arg(artifacts::PAYMENTS)
-            .arg("--events")
-            .arg(events)
-            .arg("--input")
-            .arg(&spine)
-            .arg("--output")
-            .arg(&out)
-            .arg("--quiet")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::read_to_string(&out).unwrap()
+    let out = dir.path().join("out.jsonl");
+    let backfill = |events: &Path| {
+        crate::support::run_backfill(artifacts::PAYMENTS, events, &spine, &out, &[])
     };
     assert_eq!(backfill(&repeated), backfill(&once));
 }

@@ -690,30 +690,10 @@ fn as_served_round_trip(replicas: &[TestServer]) {
         &exported.lines().map(str::to_string).collect::<Vec<_>>(),
     );
     let sent = write("sent.jsonl", &sent);
+    let out = files.path().join("out.jsonl");
     let backfill = |events: &Path, as_served: bool| -> Vec<Value> {
-        let out = files.path().join("out.jsonl");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_skewless"));
-        command
-            .arg("run")
-            .arg(artifacts::PAYMENTS)
-            .arg("--events")
-            .arg(events)
-            .arg("--input")
-            .arg(&spine)
-            .arg("--output")
-            .arg(&out)
-            .arg("--quiet");
-        if as_served {
-            command.arg("--as-served");
-        }
-        let output = command.output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::read_to_string(&out)
-            .unwrap()
+        let extra: &[&str] = if as_served { &["--as-served"] } else { &[] };
+        crate::support::run_backfill(artifacts::PAYMENTS, events, &spine, &out, extra)
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()

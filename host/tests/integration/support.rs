@@ -118,6 +118,36 @@ impl Drop for TestServer {
     }
 }
 
+/// `skewless run COMPONENT --events EVENTS --input SPINE --output OUT
+/// --quiet` and then `extra`, which must succeed: what it wrote to `out`.
+pub fn run_backfill(
+    component: &str,
+    events: &std::path::Path,
+    spine: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .arg("run")
+        .arg(component)
+        .arg("--events")
+        .arg(events)
+        .arg("--input")
+        .arg(spine)
+        .arg("--output")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(out).unwrap()
+}
+
 /// A minimal HTTP/1.1 client: one request per connection.
 pub fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let head = format!(
