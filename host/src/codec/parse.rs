@@ -49,6 +49,7 @@ pub(crate) enum Refused {
 
 impl Refused {
     /// Why `text` was refused, alone (for a value outside any column).
+    #[cfg(feature = "serve")]
     pub(crate) fn reason(self, text: &str) -> String {
         match self {
             Refused::NotA(what) => not_a(text, what),
