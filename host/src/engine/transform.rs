@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use sha2::{Digest, Sha256};
+use wasmtime::component::{ComponentExportIndex, Func, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use super::bindings::{HOST_INTERFACES, v1, v2};
@@ -66,17 +67,106 @@ struct TransformInner {
     idle: Mutex<Vec<Instance>>,
 }
 
-/// A component resolved against the linker, for the contract it was built
-/// for.
-enum Pre {
-    V1(v1::TransformPre<GuestState>),
-    V2(v2::TransformPre<GuestState>),
+/// A component resolved against the linker, with the contract it was
+/// built for and where its exports are.
+struct Pre {
+    contract: Contract,
+    instance: InstancePre<GuestState>,
+    describe: ComponentExportIndex,
+    transform: ComponentExportIndex,
+    /// `events` (contract 0.2.0).
+    events: Option<ComponentExportIndex>,
 }
 
-/// An instance's exports, by contract.
-enum Guest {
-    V1(v1::Transform),
-    V2(v2::Transform),
+/// The contract a component was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Contract {
+    V1,
+    V2,
+}
+
+/// An instance's exports. Their types are checked against the contract's
+/// once, on the instance `Transform::load` makes ([`Guest::check`]); every
+/// instance of the component has the same, so a call's instance takes its
+/// exports by index without checking them again (which took about a
+/// microsecond a call, comparing the contract's record and variant types
+/// field by field).
+struct Guest {
+    describe: Func,
+    transform: Func,
+    events: Option<Func>,
+}
+
+/// The exports' signatures, by contract.
+mod signature {
+    use super::{v1, v2};
+    use v1::skewless::transform::types as t1;
+    use v2::skewless::transform::types as t2;
+
+    pub(super) type Describe1 = (t1::TransformInfo,);
+    pub(super) type Batch1<'a> = (t1::BatchParam<'a>,);
+    pub(super) type Answer1 = (Result<t1::BatchResult, t1::TransformError>,);
+    pub(super) type Describe2 = (t2::TransformInfo,);
+    pub(super) type Batch2<'a> = (t2::BatchParam<'a>,);
+    pub(super) type Answer2 = (Result<t2::BatchResult, t2::TransformError>,);
+}
+
+impl Guest {
+    /// The exports of a new `instance` of `pre`'s component.
+    fn of(
+        store: &mut Store<GuestState>,
+        instance: &wasmtime::component::Instance,
+        pre: &Pre,
+    ) -> Option<Guest> {
+        Some(Guest {
+            describe: instance.get_func(&mut *store, &pre.describe)?,
+            transform: instance.get_func(&mut *store, &pre.transform)?,
+            events: match &pre.events {
+                Some(events) => Some(instance.get_func(&mut *store, events)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Checks the exports' types against `contract`'s: what makes the
+    /// unchecked calls below sound.
+    fn check(&self, store: &Store<GuestState>, contract: Contract) -> wasmtime::Result<()> {
+        use signature::*;
+        match contract {
+            Contract::V1 => {
+                self.describe.typed::<(), Describe1>(store)?;
+                self.transform.typed::<Batch1<'static>, Answer1>(store)?;
+            }
+            Contract::V2 => {
+                self.describe.typed::<(), Describe2>(store)?;
+                self.transform.typed::<Batch2<'static>, Answer2>(store)?;
+                if let Some(events) = &self.events {
+                    events.typed::<Batch2<'static>, Answer2>(store)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls `func` as a function of `Params` to `Results`.
+///
+/// # Safety
+///
+/// `func`'s type must have been checked against `Params` and `Results`
+/// ([`Guest::check`]).
+unsafe fn call_unchecked<Params, Results>(
+    store: &mut Store<GuestState>,
+    func: Func,
+    params: Params,
+) -> wasmtime::Result<Results>
+where
+    Params: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+    Results: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    // SAFETY: the caller checked the type.
+    let typed = unsafe { TypedFunc::<Params, Results>::new_unchecked(func) };
+    typed.call(store, params)
 }
 
 /// One instantiated guest in its own store.
@@ -201,13 +291,14 @@ impl Transform {
         // The contract it was built for: the version of the host interface
         // it imports, else whichever world its exports match.
         let built_for_v1 = imports.iter().any(|name| name == HOST_INTERFACES[0]);
-        let pre = if built_for_v1 {
-            v1::TransformPre::new(instance_pre).map(Pre::V1)
+        // (The generated bindings check that the world's exports are there.)
+        let contract = if built_for_v1 {
+            v1::TransformPre::new(instance_pre.clone()).map(|_| Contract::V1)
         } else {
             match v2::TransformPre::new(instance_pre.clone()) {
-                Ok(pre) => Ok(Pre::V2(pre)),
-                Err(v2_error) => v1::TransformPre::new(instance_pre)
-                    .map(Pre::V1)
+                Ok(_) => Ok(Contract::V2),
+                Err(v2_error) => v1::TransformPre::new(instance_pre.clone())
+                    .map(|_| Contract::V1)
                     .map_err(|_| v2_error),
             }
         }
@@ -218,6 +309,17 @@ impl Transform {
                  another contract? ({e})"
             ))
         })?;
+        let export = |name: &str| component.get_export_index(None, name);
+        let pre = Pre {
+            contract,
+            describe: export("describe").expect("the bindings found `describe`"),
+            transform: export("transform").expect("the bindings found `transform`"),
+            events: match contract {
+                Contract::V1 => None,
+                Contract::V2 => Some(export("events").expect("the bindings found `events`")),
+            },
+            instance: instance_pre,
+        };
         // Until `describe` answers, errors name the transform by its file.
         let file_name = std::path::Path::new(source_name).file_name().map_or_else(
             || source_name.to_string(),
@@ -248,10 +350,29 @@ impl Transform {
         let mut instance = transform
             .instantiate()
             .map_err(|e| invalid(format!("it cannot be instantiated: {e}")))?;
+        instance
+            .guest
+            .check(&instance.store, transform.pre.contract)
+            .map_err(|e| {
+                invalid(format!(
+                    "its exports do not have the types of the `skewless:transform` contract it \
+                     names; was it built against another version of it? ({e})"
+                ))
+            })?;
         transform.prepare_call(&mut instance, 0, Mode::Precise);
-        let described = match &instance.guest {
-            Guest::V1(guest) => guest.call_describe(&mut instance.store).map(Into::into),
-            Guest::V2(guest) => guest.call_describe(&mut instance.store).map(Into::into),
+        let Instance { store, guest } = &mut instance;
+        // SAFETY: the types were checked just above.
+        let described = unsafe {
+            match transform.pre.contract {
+                Contract::V1 => {
+                    call_unchecked::<(), signature::Describe1>(store, guest.describe, ())
+                        .map(|(info,)| info.into())
+                }
+                Contract::V2 => {
+                    call_unchecked::<(), signature::Describe2>(store, guest.describe, ())
+                        .map(|(info,)| info.into())
+                }
+            }
         };
         let info: TransformInfo = match described {
             Ok(info) => info,
@@ -492,10 +613,15 @@ impl TransformInner {
             .begin_call(0, true, Mode::Precise, 0);
         set_fuel(&mut instance_store, fuel);
         self.set_deadline(&mut instance_store);
-        let guest = match &self.pre {
-            Pre::V1(pre) => pre.instantiate(&mut instance_store).map(Guest::V1),
-            Pre::V2(pre) => pre.instantiate(&mut instance_store).map(Guest::V2),
-        };
+        let guest = self
+            .pre
+            .instance
+            .instantiate(&mut instance_store)
+            .and_then(|instance| {
+                Guest::of(&mut instance_store, &instance, &self.pre).ok_or_else(|| {
+                    wasmtime::format_err!("an instance lacks an export its component has")
+                })
+            });
         match guest {
             Ok(guest) => Ok(Instance {
                 store: instance_store,
@@ -569,9 +695,9 @@ impl TransformInner {
                 u32::MAX
             )));
         }
-        let input = match &self.pre {
-            Pre::V1(_) => Input::V1(convert::WitInputV1::new(arrays, rows)),
-            Pre::V2(_) => Input::V2(convert::WitInputV2::new(arrays, rows)),
+        let input = match self.pre.contract {
+            Contract::V1 => Input::V1(convert::WitInputV1::new(arrays, rows)),
+            Contract::V2 => Input::V2(convert::WitInputV2::new(arrays, rows)),
         };
         // Held while this call's instance exists: at most `max_instances`.
         let _slot = self.core.slots.take();
@@ -785,24 +911,35 @@ enum Input<'a> {
 /// contract: both follow the component's).
 fn run(instance: &mut Instance, export: Export, input: &Input<'_>) -> wasmtime::Result<Answer> {
     let Instance { store, guest } = instance;
-    match (guest, input) {
-        (Guest::V1(guest), Input::V1(input)) => {
-            debug_assert_eq!(export, Export::Transform, "0.1.0 has no events");
-            let columns = input.columns();
-            guest
-                .call_transform(&mut *store, input.batch(&columns))
-                .map(|answer| Answer::V1(answer.map_err(Into::into)))
-        }
-        (Guest::V2(guest), Input::V2(input)) => {
-            let columns = input.columns();
-            let batch = input.batch(&columns);
-            match export {
-                Export::Transform => guest.call_transform(&mut *store, batch),
-                Export::Events => guest.call_events(&mut *store, batch),
+    let func = match export {
+        Export::Transform => guest.transform,
+        Export::Events => guest
+            .events
+            .expect("only 0.2.0 components are asked for events"),
+    };
+    // SAFETY: `Transform::load` checked the exports' types against the
+    // contract the input's layout follows (`Guest::check`).
+    unsafe {
+        match input {
+            Input::V1(input) => {
+                let columns = input.columns();
+                call_unchecked::<signature::Batch1<'_>, signature::Answer1>(
+                    store,
+                    func,
+                    (input.batch(&columns),),
+                )
+                .map(|(answer,)| Answer::V1(answer.map_err(Into::into)))
             }
-            .map(|answer| Answer::V2(answer.map_err(Into::into)))
+            Input::V2(input) => {
+                let columns = input.columns();
+                call_unchecked::<signature::Batch2<'_>, signature::Answer2>(
+                    store,
+                    func,
+                    (input.batch(&columns),),
+                )
+                .map(|(answer,)| Answer::V2(answer.map_err(Into::into)))
+            }
         }
-        _ => unreachable!("a call's input follows its component's contract"),
     }
 }
 
