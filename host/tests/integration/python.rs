@@ -397,6 +397,55 @@ fn hostile_python_guests_fail_the_same_way_offline_and_online() {
     }
 }
 
+/// What one call of a Python transform left in a module global or a class
+/// attribute is not there for the next call, embedded or served; rows of
+/// one call, and calls on a reused instance, do see it, so the probe is
+/// not blind.
+#[test]
+fn a_python_call_finds_nothing_an_earlier_call_left() {
+    let path = python_guest("test-programs/python/py_leftover");
+    let call = |transform: &Transform, secrets: Vec<&str>| {
+        let output = transform
+            .call(&batch(vec![("secret", array(StringArray::from(secrets)))]))
+            .unwrap();
+        (0..output.num_rows())
+            .map(|row| {
+                (
+                    output.column(0).as_string::<i32>().value(row).to_string(),
+                    output.column(1).as_string::<i32>().value(row).to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let blank = (String::new(), String::new());
+    let clean = runtime_with(Config::default()).load(&path).unwrap();
+    let within = call(&clean, vec!["first", "second"]);
+    assert_eq!(within[1], ("first".to_string(), "first".to_string()));
+    let reused = runtime_with(Config::default().reuse_instances(true).max_instances(1))
+        .load(&path)
+        .unwrap();
+    call(&reused, vec!["card 4111 1111 1111 1111"]);
+    assert_eq!(
+        call(&reused, vec!["next"]),
+        [(
+            "card 4111 1111 1111 1111".to_string(),
+            "card 4111 1111 1111 1111".to_string()
+        )]
+    );
+    call(&clean, vec!["card 4111 1111 1111 1111"]);
+    assert_eq!(call(&clean, vec!["next"]), [blank.clone()]);
+    let server = TestServer::start(vec![clean.clone()], Default::default());
+    for secret in ["alice's ssn", "bob", "carol"] {
+        let (status, answer) = server.post(
+            clean.name(),
+            &format!(r#"{{"rows": [{{"secret": "{secret}"}}]}}"#),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(answer["rows"][0]["in_global"], "", "{answer}");
+        assert_eq!(answer["rows"][0]["in_class"], "", "{answer}");
+    }
+}
+
 /// What a Python transform sees of the world, in two runs of the same
 /// file, offline and online: no file, no environment, no network, clocks
 /// at the epoch, zero random bytes, and the same hash and random values.
