@@ -11,8 +11,11 @@
 //!
 //! A request decodes (with the exact JSON codec in [`crate::codec::json`]) into a
 //! `RecordBatch` and goes through [`Transform::call`], the same call a
-//! backfill makes. Guest calls run on tokio's blocking pool, at most
-//! `max_concurrency` at a time; a failing request fails alone.
+//! backfill makes, at most `max_concurrency` at a time; a failing request
+//! fails alone. A call of a few rows whose transform answered the last
+//! such call within [`IN_PLACE_LIMIT`] runs in place on the request's
+//! async worker; every other call runs on tokio's blocking pool (see
+//! [`run_call`]).
 //!
 //! A transform that declares aggregations is served from its live state
 //! ([`crate::online`]): events are posted to `/v1/events/NAME` and
@@ -34,7 +37,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -179,6 +181,10 @@ pub struct Server {
     calls: Semaphore,
     /// Requests waiting for a call slot.
     waiting: std::sync::atomic::AtomicUsize,
+    /// How long each transform's last small call took (by name).
+    call_times: BTreeMap<String, Arc<CallTime>>,
+    /// Calls running in place on async workers now.
+    in_place: std::sync::atomic::AtomicUsize,
     metrics: Metrics,
     failures: log::FailureLog,
 }
@@ -226,8 +232,14 @@ impl Server {
             }
         }
         let metrics = Metrics::new(by_name.keys().map(String::as_str).chain([UNKNOWN]));
+        let call_times = by_name
+            .keys()
+            .map(|name| (name.clone(), Arc::new(CallTime::default())))
+            .collect();
         Ok(Server {
             online,
+            call_times,
+            in_place: std::sync::atomic::AtomicUsize::new(0),
             calls: Semaphore::new(config.max_concurrency.max(1)),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             transforms: by_name,
@@ -640,7 +652,10 @@ async fn answer(
         let rows = batch.num_rows() as u64;
         let _permit = call_slot(server).await?;
         let online = online.clone();
-        let (output, moment) = blocking(move || online.features(&batch)).await?;
+        let (output, moment) = run_call(server, transform, batch.num_rows(), move || {
+            online.features(&batch)
+        })
+        .await?;
         let body = format!(
             "{{\"transform\":{identity},\"as_of\":\"{}\",\"arrival\":\"{}\",\"rows\":{}}}",
             moment.as_of_text(),
@@ -664,7 +679,11 @@ async fn answer(
         json::decode_input(transform, &request.rows).map_err(|e| Failure::from_error(&e))?;
     let rows = batch.num_rows() as u64;
     let _permit = call_slot(server).await?;
-    let output = call_blocking(transform, batch).await?;
+    let worker = transform.clone();
+    let output = run_call(server, transform, batch.num_rows(), move || {
+        worker.call(&batch)
+    })
+    .await?;
     let body = format!(
         "{{\"transform\":{identity},\"rows\":{}}}",
         json::encode_array(&output)
@@ -900,16 +919,10 @@ async fn per_row_answers(
             .map_err(|e| Failure::from_error(&Error::Runtime(e.to_string())))?;
         let _permit = call_slot(server).await?;
         let worker = transform.clone();
-        let outcome = tokio::task::spawn_blocking(move || worker.call_rejecting(&batch))
-            .await
-            .map_err(|e| {
-                Failure::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    format!("the call failed: {e}"),
-                )
-            })?
-            .map_err(|e| Failure::from_error(&e))?;
+        let outcome = run_call(server, transform, batch.num_rows(), move || {
+            worker.call_rejecting(&batch)
+        })
+        .await?;
         let mut computed = json::encode_rows(&outcome.output).into_iter();
         let mut rejected = outcome.rejected.into_iter().peekable();
         for (index, position) in positions.into_iter().enumerate() {
@@ -977,23 +990,120 @@ async fn call_slot(
     }
 }
 
-/// Runs a guest call, which blocks, on tokio's blocking pool, so the async
-/// workers keep accepting and answering. (`block_in_place` on the request's
-/// own worker avoids this hand-off but costs more: it moves the worker's
-/// scheduler to another thread on every call. Measured with the report's
-/// serving section on this project's 2-core machine: 14.3k requests/s at
-/// best and a p99 over 1 ms, against 16.8k and 0.5 ms here. It would also
-/// panic on a current-thread runtime.)
-async fn call_blocking(
+/// Calls of at most this many rows may run in place (see [`run_call`]).
+pub const IN_PLACE_ROWS: usize = 16;
+/// A small call runs in place when the transform's last small call took at
+/// most this long (see [`run_call`]).
+pub const IN_PLACE_LIMIT: Duration = Duration::from_micros(100);
+
+/// How long a transform's last call of at most [`IN_PLACE_ROWS`] rows
+/// took, in nanoseconds (`u64::MAX` before the first).
+struct CallTime(std::sync::atomic::AtomicU64);
+
+impl Default for CallTime {
+    fn default() -> Self {
+        CallTime(std::sync::atomic::AtomicU64::new(u64::MAX))
+    }
+}
+
+impl CallTime {
+    fn quick(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) <= IN_PLACE_LIMIT.as_nanos() as u64
+    }
+
+    /// Runs `work`, remembering how long it took.
+    fn time<T>(&self, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let output = work();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0.store(nanos, std::sync::atomic::Ordering::Relaxed);
+        output
+    }
+}
+
+/// Runs `work`, a call of `rows` rows of `transform`, where it costs least.
+///
+/// A guest call blocks its thread. Handing it to tokio's blocking pool
+/// keeps the async workers answering, but costs two thread wake-ups per
+/// request, which on this project's 2-core machine were much of a
+/// one-row request's time. Measured with the in-process load generator of
+/// the report (one build, a switch between the two, three runs each, on
+/// 2026-12-05): one-row `fraud-features` requests ran at 17.1k-18.2k
+/// requests/s at 16 connections through the pool against 21.8k-27.4k in
+/// place (21.2k-22.0k against 36.7k-45.1k with reused instances), and at
+/// one connection at a median of 162-203 µs against 139-144 µs. So a
+/// call of at most [`IN_PLACE_ROWS`] rows
+/// runs in place when the same transform's last such call took at most
+/// [`IN_PLACE_LIMIT`], tokio's own bound for work between two awaits, and
+/// fewer calls than the runtime has workers run in place at once, so one
+/// worker is always free to accept, answer `/healthz` and hand calls to
+/// the pool (a current-thread runtime runs none in place). Everything else
+/// (the first call, larger batches, a transform whose small calls are
+/// slow, like a Python one on a clean instance) goes to the pool. A
+/// request whose rows turn out slow holds its worker for at most the row
+/// budget or the deadline, once: its time sends the next small call to the
+/// pool until one is quick again. A panic in place answers 500, as one on
+/// the pool does. (`block_in_place` on the
+/// request's worker was measured earlier and is slower than both: it moves
+/// the worker's scheduler to another thread on every call, and it panics
+/// on a current-thread runtime.)
+async fn run_call<T: Send + 'static>(
+    server: &Server,
     transform: &Transform,
-    batch: RecordBatch,
-) -> std::result::Result<RecordBatch, Failure> {
-    let worker = transform.clone();
-    blocking(move || worker.call(&batch)).await
+    rows: usize,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::result::Result<T, Failure> {
+    let Some(time) = server
+        .call_times
+        .get(transform.name())
+        .filter(|_| rows <= IN_PLACE_ROWS)
+    else {
+        return blocking(work).await;
+    };
+    if time.quick()
+        && let Some(_in_place) = InPlace::enter(&server.in_place)
+    {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| time.time(work)));
+        return match outcome {
+            Ok(result) => result.map_err(|e| Failure::from_error(&e)),
+            Err(_) => Err(Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the call failed: it panicked",
+            )),
+        };
+    }
+    let time = time.clone();
+    blocking(move || time.time(work)).await
+}
+
+/// A call running in place, counted in `Server::in_place` while it lives.
+struct InPlace<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> InPlace<'a> {
+    /// Counts a call in place, unless as many run in place as the runtime
+    /// has workers but one.
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<InPlace<'a>> {
+        use std::sync::atomic::Ordering;
+        let workers = tokio::runtime::Handle::try_current()
+            .map_or(1, |runtime| runtime.metrics().num_workers());
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now + 1 < workers).then_some(now + 1)
+            })
+            .ok()
+            .map(|_| InPlace(count))
+    }
+}
+
+impl Drop for InPlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Runs `work` (a guest call, a durable write) on tokio's blocking pool;
-/// see [`call_blocking`].
+/// see [`run_call`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> std::result::Result<T, Failure> {

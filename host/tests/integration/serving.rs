@@ -717,6 +717,39 @@ fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
     assert_eq!(server.post("fraud-features", good).0, 200);
 }
 
+/// Small calls of a transform that has been quick run in place on the
+/// server's async workers, but never on all of them: two requests that
+/// turn out slow at once leave a worker to answer `/healthz` while they
+/// run, and both still answer.
+#[test]
+fn calls_that_turn_slow_cannot_take_every_worker() {
+    let runtime = Runtime::new(Config::default().fuel_per_row(1 << 40)).unwrap();
+    let server = TestServer::start(
+        vec![runtime.load(artifacts::BURN).unwrap()],
+        ServeConfig::default(),
+    );
+    // Quick calls first: the next small ones may run in place.
+    for _ in 0..3 {
+        assert_eq!(server.post("burn", r#"{"rows": [{"units": 1}]}"#).0, 200);
+    }
+    let addr = server.addr;
+    // Seconds of work each (a few instructions an iteration).
+    let slow = r#"{"rows": [{"units": 3000000000}]}"#;
+    let calls: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || http(addr, "POST", "/v1/transforms/burn", slow).0))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, _) = http(addr, "GET", "/healthz", "");
+    assert_eq!(status, 200);
+    assert!(
+        calls.iter().all(|call| !call.is_finished()),
+        "/healthz answered only once a slow call had finished"
+    );
+    for call in calls {
+        assert_eq!(call.join().unwrap(), 200);
+    }
+}
+
 /// Starts `skewless serve` and returns it with its address, read from the
 /// line it prints when listening.
 fn spawn_cli(args: &[&str]) -> (std::process::Child, String) {
