@@ -119,8 +119,8 @@ impl Guest {
         pre: &Pre,
     ) -> Option<Guest> {
         Some(Guest {
-            describe: instance.get_func(&mut *store, &pre.describe)?,
-            transform: instance.get_func(&mut *store, &pre.transform)?,
+            describe: instance.get_func(&mut *store, pre.describe)?,
+            transform: instance.get_func(&mut *store, pre.transform)?,
             events: match &pre.events {
                 Some(events) => Some(instance.get_func(&mut *store, events)?),
                 None => None,

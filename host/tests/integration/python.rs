@@ -417,7 +417,6 @@ fn a_python_call_finds_nothing_an_earlier_call_left() {
             })
             .collect::<Vec<_>>()
     };
-    let blank = (String::new(), String::new());
     let clean = runtime_with(Config::default()).load(&path).unwrap();
     let within = call(&clean, vec!["first", "second"]);
     assert_eq!(within[1], ("first".to_string(), "first".to_string()));
@@ -433,7 +432,7 @@ fn a_python_call_finds_nothing_an_earlier_call_left() {
         )]
     );
     call(&clean, vec!["card 4111 1111 1111 1111"]);
-    assert_eq!(call(&clean, vec!["next"]), [blank.clone()]);
+    assert_eq!(call(&clean, vec!["next"]), [(String::new(), String::new())]);
     let server = TestServer::start(vec![clean.clone()], Default::default());
     for secret in ["alice's ssn", "bob", "carol"] {
         let (status, answer) = server.post(
