@@ -382,8 +382,9 @@ impl Connection {
 }
 
 /// A closed-loop HTTP/1.1 load generator: `connections` keep-alive
-/// connections, each sending `body` to `path` and waiting for the answer
-/// before the next request, for `duration`.
+/// connections, each sending `body` to `path` (a `GET` of `path` when
+/// `body` is empty) and waiting for the answer before the next request,
+/// for `duration`.
 pub fn http_load(
     addr: SocketAddr,
     path: &str,
@@ -398,7 +399,11 @@ pub fn http_load(
             .map(|_| {
                 scope.spawn(move || {
                     let mut connection = Connection::open(addr).expect("connect");
-                    let request = connection.post_request(path, body);
+                    let request = if body.is_empty() {
+                        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
+                    } else {
+                        connection.post_request(path, body)
+                    };
                     let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
                     while Instant::now() < deadline {
                         let start = Instant::now();

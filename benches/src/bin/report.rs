@@ -269,42 +269,40 @@ natively is itself about 1.3 µs at the median (the native column).
 Reaching 2 µs would take a different boundary for tiny batches (one flat
 buffer per call instead of a list per column), a contract change not made.
 
-**A clean instance per call (1.5 µs aim).** Missed, and in this report
-over the 10 µs bound too: the clean slate cost `fraud-features` 12.3 µs at
-the median, where a quick run of the section on the same day measured
-7.3 µs (9.3 µs clean against 2.1 µs reused); this report's reused call was
-itself 3.6 µs, so the machine was slower, but the clean call is 4.4x the
-reused one in both. It stays the default all the same: a transform that
-keeps state answers the same request differently, which is the skew
-skewless exists to prevent, and one call's data stays readable in the
-next; reuse is one flag for whoever has checked their transform, and 12 µs
-is 7% of a single-row HTTP request's p50 here. Timed by hand on 2026-12-02 (temporary timers around each step,
-warm one-row `fraud-features` calls, mean 9.95 µs per clean call):
-instantiating 4.70 µs (a `Store` and its limits 0.76 µs; the component's
-instantiation 3.9 µs: taking a pooling slot, mapping its copy-on-write
-memory image, creating the several core instances a component is made of
-and resolving their imports), setting budgets and the guest call 1.74 µs,
-dropping the instance 2.52 µs (the kernel's scan of written pages, about
-1 µs, resetting the kept-resident megabyte, `madvise` for the rest, the
-table), the rest converting columns. Batches pay it once per call, plus
-the page faults of a memory that starts cold each time (1.06x to 1.42x on
-65,536-row batches). What would bring the latency down without giving
-up a clean slate: preparing clean instances off the call path (a thread
-per transform that drops used instances and instantiates the next one;
-the same CPU, less latency), fewer core instances per component, a larger
-kept-resident size (memory per slot). Not done in this change.
+**A clean instance per call (1.5 µs aim).** Missed; the figures are in
+the isolation section. From `perf` profiles of the single-row loop on this
+machine, what a clean call pays beyond a reused one is wasmtime's own
+work: instantiating the component (a `Store`, a pooling slot, the three
+core modules a Rust component is made of, the user's code and two small
+shims the component tooling adds, with their contexts and tables, and the
+lowered WASI imports) and dropping it (one `PAGEMAP_SCAN` system call to
+find the pages the call wrote, and copying the image back into them). Two
+costs of skewless's own are gone: the generated bindings type-checked
+every export, field by field, on each instantiation (now once, when the
+component loads), and each call made a futex system call to wake slot
+waiters that did not exist. Reaching 1.5 µs needs a reset in place of an
+instance's memory, globals and tables; wasmtime's component API has no
+such reset (its pooling allocator resets a slot's memory for the next new
+instance). Making instances ahead on a background thread, and dropping
+them there, was tried and was slower on this machine: waking the
+background thread for each call cost more than it saved. It stays the
+default all the same: a transform that keeps state answers the same
+request differently, which is the skew skewless exists to prevent, and one
+call's data stays readable in the next; reuse is one flag for whoever has
+checked their transform. Clean batches pay for resetting the pages a
+batch wrote; each slot keeps 8 MiB resident, so a 65,536-row batch no
+longer faults its memory in on every call.
 
-**HTTP p99 (1 ms at the highest throughput).** Met in some runs of this
-report and missed in others, by a few hundred microseconds: the plateau
-(15k to 21k requests/s) is reached at 4 to 16 connections, and the
-load generator is closed-loop and shares the two cores with the server, so
-past the plateau each added connection only adds queueing. The same build
-lands on a low (15k to 16k) or a high (20k to 21k) plateau from one run
-to the next on this shared machine: seen on 2026-11-27 alternating two
-builds, four runs each, both builds showing both. Guest calls run
-on tokio's blocking pool; running them in place (`block_in_place`) was
-measured slower (14.3k requests/s at best, p99 1.66 ms, against 16.8k and
-0.50 ms in the same comparison).
+**HTTP (one connection at most 1.3x `/healthz`, 16 connections at least
+half its requests/s).** The ratios, measured in the same run, are in the
+isolation section. Beyond `/healthz`, a one-row request decodes its JSON
+row into Arrow, takes a clean instance, calls the guest and encodes the
+answer. Small calls of a transform whose last small call was quick run in
+place on the request's async worker (fewer at once than there are
+workers); through tokio's blocking pool each request paid two thread
+wake-ups, which on this 2-core virtual machine were the largest single
+cost. Past a few connections the closed-loop load generator shares the
+two cores with the server, so each added connection adds queueing.
 
 **Backfill scaling (2 threads 1.7x one).** Each thread reads (in turn,
 under a lock), transforms and encodes its own run of rows, so `--threads
@@ -740,13 +738,25 @@ fn single_row(transform: &Transform, row: &RecordBatch, calls: usize) -> (f64, f
 
 /// `(requests/s, p50 µs, p99 µs)` of single-row `fraud-features` requests.
 fn http_single_row(addr: SocketAddr, connections: usize, duration: Duration) -> (f64, f64, f64) {
-    let mut run = http_load(
+    http_figures(
         addr,
         "/v1/transforms/fraud-features",
         &Example::Fraud.request_body(),
         connections,
         duration,
-    );
+    )
+}
+
+/// `(requests/s, p50 µs, p99 µs)` of a closed-loop run of `body` to `path`
+/// (a `GET` when `body` is empty).
+fn http_figures(
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    connections: usize,
+    duration: Duration,
+) -> (f64, f64, f64) {
+    let mut run = http_load(addr, path, body, connections, duration);
     assert_eq!(run.failed, 0, "failed requests");
     let throughput = run.throughput();
     let (p50, p99, _) = percentiles(&mut run.latencies);
@@ -839,13 +849,20 @@ fn isolation(options: &Options, out: &mut String) {
     let _ = writeln!(
         out,
         "\n**HTTP single-row requests** (`skewless serve` in process, 2 tokio workers, \
-         the load generator of the serving section):\n"
+         the load generator of the serving section, in this process; the same server's \
+         `/healthz` is the HTTP floor, measured alternately with the others; \
+         `benches/http/compare.sh` measures from another process with wrk):\n"
     );
     let _ = writeln!(
         out,
-        "| connections | clean requests/s | clean p50 | clean p99 | reuse requests/s | reuse p50 | reuse p99 |"
+        "| connections | `/healthz` requests/s | `/healthz` p50 | clean requests/s | clean p50 | \
+         clean p99 | reuse requests/s | reuse p50 | reuse p99 | clean p50 / `/healthz` p50 | \
+         clean requests/s / `/healthz` |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     let (clean_addr, clean_stop, clean_thread) = start_server(vec![Example::Fraud.transform()], 2);
     let (reuse_addr, reuse_stop, reuse_thread) =
         start_server(vec![reusing(Path::new(Example::Fraud.component()))], 2);
@@ -854,19 +871,29 @@ fn isolation(options: &Options, out: &mut String) {
     } else {
         Duration::from_secs(2)
     };
+    let mut http_ratios = Vec::new();
     for connections in [1, 16] {
-        let mut figures: [Vec<f64>; 6] = Default::default();
+        let mut figures: [Vec<f64>; 8] = Default::default();
+        let (mut latency_ratio, mut throughput_ratio) = (Vec::new(), Vec::new());
         for _ in 0..options.runs.min(3) {
+            let (h, i, _) = http_figures(clean_addr, "/healthz", "", connections, duration);
             let (a, b, c) = http_single_row(clean_addr, connections, duration);
             let (d, e, f) = http_single_row(reuse_addr, connections, duration);
-            for (list, value) in figures.iter_mut().zip([a, b, c, d, e, f]) {
+            for (list, value) in figures.iter_mut().zip([h, i, a, b, c, d, e, f]) {
                 list.push(value);
             }
+            latency_ratio.push(b / i);
+            throughput_ratio.push(a / h);
         }
-        let [a, b, c, d, e, f] = figures.map(|mut list| median(&mut list));
+        let [h, i, a, b, c, d, e, f] = figures.map(|mut list| median(&mut list));
+        let (latency_ratio, throughput_ratio) =
+            (median(&mut latency_ratio), median(&mut throughput_ratio));
+        http_ratios.push((connections, latency_ratio, throughput_ratio));
         let _ = writeln!(
             out,
-            "| {connections} | {} | {b:.0} µs | {c:.0} µs | {} | {e:.0} µs | {f:.0} µs |",
+            "| {connections} | {} | {i:.0} µs | {} | {b:.0} µs | {c:.0} µs | {} | {e:.0} µs | \
+             {f:.0} µs | {latency_ratio:.2}x | {throughput_ratio:.2}x |",
+            si(h),
             si(a),
             si(d)
         );
@@ -888,6 +915,20 @@ fn isolation(options: &Options, out: &mut String) {
         "\nA clean slate costs `fraud-features` {fraud_cost:.2} µs per call at the median: \
          {verdict}."
     );
+    for (connections, latency, throughput) in http_ratios {
+        let _ = match connections {
+            1 => writeln!(
+                out,
+                "At 1 connection, a clean one-row request's p50 is {latency:.2}x the same \
+                 server's `/healthz` p50 (aim: at most 1.3x)."
+            ),
+            _ => writeln!(
+                out,
+                "At {connections} connections, clean one-row requests run at {throughput:.2}x \
+                 the same server's `/healthz` requests/s (aim: at least 0.5x)."
+            ),
+        };
+    }
 }
 
 /// The Feast comparison's results (`--feast`), if they can be read.
@@ -909,6 +950,28 @@ fn feast_results(options: &Options) -> Result<serde_json::Value, String> {
             path.display()
         )),
     }
+}
+
+/// Rows/s of the Python example's function run by native CPython over
+/// `rows` rows (`benches/python/native_loop.py`), with the interpreter of
+/// `--python-package`; `None` without one.
+fn native_cpython(options: &Options, rows: usize) -> Option<f64> {
+    let python = options.python_package.as_ref()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/native_loop.py");
+    let output = Command::new(python)
+        .arg(script)
+        .args(["--rows", &rows.to_string(), "--runs", "3"])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        eprintln!(
+            "native_loop.py: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    answer["rows_per_second"].as_f64()
 }
 
 fn python(options: &Options, out: &mut String) {
@@ -974,8 +1037,11 @@ fn python(options: &Options, out: &mut String) {
     // Batches.
     let rows = 65_536;
     let batch = Example::Fraud.batch(rows);
-    let (mut p, mut r, mut n) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut p, mut r, mut n, mut cpython) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..options.runs.min(3) {
+        if let Some(rate) = native_cpython(options, rows) {
+            cpython.push(rate);
+        }
         p.push(rows_per_second(rows, window(options), || {
             std::hint::black_box(py.call(&batch).expect("call"));
         }));
@@ -987,21 +1053,31 @@ fn python(options: &Options, out: &mut String) {
         }));
     }
     let (p, r, n) = (median(&mut p), median(&mut r), median(&mut n));
+    let c = if cpython.is_empty() {
+        f64::NAN
+    } else {
+        median(&mut cpython)
+    };
     let _ = writeln!(
         out,
-        "\n**65,536-row batches:**\n\n| engine | rows/s | ns per row | time / native |\n|---|---:|---:|---:|"
+        "\n**65,536-row batches** (native CPython: the same user function in a plain loop \
+         building the four output lists, `benches/python/native_loop.py`, alternated with \
+         the others):\n\n| engine | rows/s | ns per row | time / native Rust | time / native \
+         CPython |\n|---|---:|---:|---:|---:|"
     );
     for (name, rate) in [
         ("Python component", p),
+        ("native CPython loop", c),
         ("Rust component", r),
         ("native Rust", n),
     ] {
         let _ = writeln!(
             out,
-            "| {name} | {} | {:.0} | {:.1}x |",
+            "| {name} | {} | {:.0} | {:.1}x | {:.2}x |",
             si(rate),
             1e9 / rate,
-            n / rate
+            n / rate,
+            c / rate
         );
     }
 
@@ -1082,8 +1158,12 @@ fn python(options: &Options, out: &mut String) {
         out,
         "\nA clean instance per call means a fresh CPython interpreter state per call, \
          restored from the component's memory image: that is most of the clean single-row \
-         time. A service that trusts its transform and wants the Python row speed can serve \
-         it with `--reuse-instances`."
+         time. Instantiating a component of many thousands of functions costs more than a \
+         Rust one's, and a CPython call writes pages scattered over its heap (reference \
+         counts), in more runs than the 32 that wasmtime's scan of written pages reports: the \
+         pages past them are given back to the system on every reset and fault in again on \
+         the next call. A service that trusts its transform and wants the Python row speed \
+         can serve it with `--reuse-instances`."
     );
 }
 

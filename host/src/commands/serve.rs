@@ -202,9 +202,10 @@ impl ServeCommand {
                 .with_context(|| format!("refusing to serve (`--expect {name}=...`)"))?;
         }
         let server = Arc::new(server);
-        // Guest calls, durable writes and the state's reads run on tokio's
-        // blocking pool, at most `concurrency` at a time (the call slots)
-        // plus exports. A pool of that size whose threads stay: tokio's
+        // Guest calls (but small quick ones, which run in place: see
+        // `skewless::serve`), durable writes and the state's reads run on
+        // tokio's blocking pool, at most `concurrency` at a time (the call
+        // slots) plus exports. A pool of that size whose threads stay: tokio's
         // default (up to 512 threads, each leaving after 10 s idle) kept
         // about 40 coming and going under the served-aggregations soak;
         // this pool keeps 12 threads in all there, and answered more
