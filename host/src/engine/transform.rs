@@ -85,12 +85,14 @@ enum Contract {
     V2,
 }
 
-/// An instance's exports. Their types are checked against the contract's
-/// once, on the instance `Transform::load` makes ([`Guest::check`]); every
-/// instance of the component has the same, so a call's instance takes its
-/// exports by index without checking them again (which took about a
-/// microsecond a call, comparing the contract's record and variant types
-/// field by field).
+/// An instance's exports. Their types are checked when the component
+/// loads: by the generated bindings (`TransformPre::new`, against the
+/// world), and on the instance `Transform::load` makes against the very
+/// types the calls below use ([`Guest::check`]). Every instance of the
+/// component has the same, so a call's instance takes its exports by index
+/// without checking them again (the bindings' `instantiate` re-checked
+/// them on every instance, about a microsecond a call, comparing the
+/// contract's record and variant types field by field).
 struct Guest {
     describe: Func,
     transform: Func,
@@ -291,7 +293,8 @@ impl Transform {
         // The contract it was built for: the version of the host interface
         // it imports, else whichever world its exports match.
         let built_for_v1 = imports.iter().any(|name| name == HOST_INTERFACES[0]);
-        // (The generated bindings check that the world's exports are there.)
+        // (The generated bindings check that the world's exports are there,
+        // with its types.)
         let contract = if built_for_v1 {
             v1::TransformPre::new(instance_pre.clone()).map(|_| Contract::V1)
         } else {
