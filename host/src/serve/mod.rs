@@ -996,27 +996,35 @@ pub const IN_PLACE_ROWS: usize = 16;
 /// most this long (see [`run_call`]).
 pub const IN_PLACE_LIMIT: Duration = Duration::from_micros(100);
 
-/// How long a transform's last call of at most [`IN_PLACE_ROWS`] rows
-/// took, in nanoseconds (`u64::MAX` before the first).
-struct CallTime(std::sync::atomic::AtomicU64);
+/// How long a transform's last two calls of at most [`IN_PLACE_ROWS`] rows
+/// took, in nanoseconds (`u64::MAX` before the first). Wall time on a busy
+/// machine includes time the thread was preempted, which only ever adds:
+/// the shorter of the two is the estimate, so one preempted call does not
+/// send the next to the pool, and two slow calls in a row do.
+struct CallTime([std::sync::atomic::AtomicU64; 2]);
 
 impl Default for CallTime {
     fn default() -> Self {
-        CallTime(std::sync::atomic::AtomicU64::new(u64::MAX))
+        CallTime(std::array::from_fn(|_| {
+            std::sync::atomic::AtomicU64::new(u64::MAX)
+        }))
     }
 }
 
 impl CallTime {
     fn quick(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed) <= IN_PLACE_LIMIT.as_nanos() as u64
+        use std::sync::atomic::Ordering::Relaxed;
+        let shorter = self.0[0].load(Relaxed).min(self.0[1].load(Relaxed));
+        shorter <= IN_PLACE_LIMIT.as_nanos() as u64
     }
 
     /// Runs `work`, remembering how long it took.
     fn time<T>(&self, work: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::Relaxed;
         let started = Instant::now();
         let output = work();
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.0.store(nanos, std::sync::atomic::Ordering::Relaxed);
+        self.0[0].store(self.0[1].swap(nanos, Relaxed), Relaxed);
         output
     }
 }
@@ -1041,8 +1049,8 @@ impl CallTime {
 /// (the first call, larger batches, a transform whose small calls are
 /// slow, like a Python one on a clean instance) goes to the pool. A
 /// request whose rows turn out slow holds its worker for at most the row
-/// budget or the deadline, once: its time sends the next small call to the
-/// pool until one is quick again. A panic in place answers 500, as one on
+/// budget or the deadline; two slow calls in a row send the next small
+/// calls to the pool until one is quick again. A panic in place answers 500, as one on
 /// the pool does. (`block_in_place` on the
 /// request's worker was measured earlier and is slower than both: it moves
 /// the worker's scheduler to another thread on every call, and it panics
