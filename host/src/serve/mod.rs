@@ -12,10 +12,10 @@
 //! A request decodes (with the exact JSON codec in [`crate::codec::json`]) into a
 //! `RecordBatch` and goes through [`Transform::call`], the same call a
 //! backfill makes, at most `max_concurrency` at a time; a failing request
-//! fails alone. A call of a few rows whose transform answered the last
-//! such call within [`IN_PLACE_LIMIT`] runs in place on the request's
+//! fails alone. A call of a few rows whose transform answered its recent
+//! such calls within [`IN_PLACE_LIMIT`] runs in place on the request's
 //! async worker; every other call runs on tokio's blocking pool (see
-//! [`run_call`]).
+//! `run_call`).
 //!
 //! A transform that declares aggregations is served from its live state
 //! ([`crate::online`]): events are posted to `/v1/events/NAME` and
@@ -990,10 +990,11 @@ async fn call_slot(
     }
 }
 
-/// Calls of at most this many rows may run in place (see [`run_call`]).
+/// Calls of at most this many rows may run in place (see the module's
+/// documentation).
 pub const IN_PLACE_ROWS: usize = 16;
-/// A small call runs in place when the transform's last small call took at
-/// most this long (see [`run_call`]).
+/// A small call runs in place when the shorter of the transform's last two
+/// small calls took at most this long (see the module's documentation).
 pub const IN_PLACE_LIMIT: Duration = Duration::from_micros(100);
 
 /// How long a transform's last two calls of at most [`IN_PLACE_ROWS`] rows
@@ -1040,9 +1041,9 @@ impl CallTime {
 /// requests/s at 16 connections through the pool against 21.8k-27.4k in
 /// place (21.2k-22.0k against 36.7k-45.1k with reused instances), and at
 /// one connection at a median of 162-203 µs against 139-144 µs. So a
-/// call of at most [`IN_PLACE_ROWS`] rows
-/// runs in place when the same transform's last such call took at most
-/// [`IN_PLACE_LIMIT`], tokio's own bound for work between two awaits, and
+/// call of at most [`IN_PLACE_ROWS`] rows runs in place when the same
+/// transform's recent such calls took at most [`IN_PLACE_LIMIT`] (see
+/// [`CallTime`]), tokio's own bound for work between two awaits, and
 /// fewer calls than the runtime has workers run in place at once, so one
 /// worker is always free to accept, answer `/healthz` and hand calls to
 /// the pool (a current-thread runtime runs none in place). Everything else
@@ -1050,11 +1051,11 @@ impl CallTime {
 /// slow, like a Python one on a clean instance) goes to the pool. A
 /// request whose rows turn out slow holds its worker for at most the row
 /// budget or the deadline; two slow calls in a row send the next small
-/// calls to the pool until one is quick again. A panic in place answers 500, as one on
-/// the pool does. (`block_in_place` on the
-/// request's worker was measured earlier and is slower than both: it moves
-/// the worker's scheduler to another thread on every call, and it panics
-/// on a current-thread runtime.)
+/// calls to the pool until one is quick again. A panic in place answers
+/// 500, as one on the pool does. (`block_in_place` on the request's worker
+/// was measured earlier and is slower than both: it moves the worker's
+/// scheduler to another thread on every call, and it panics on a
+/// current-thread runtime.)
 async fn run_call<T: Send + 'static>(
     server: &Server,
     transform: &Transform,
