@@ -164,6 +164,14 @@ pub(crate) struct RowBudget {
 /// 20,000 a row by bisecting the batch size, so this leaves it room while
 /// still bounding a guest that works outside its rows)...
 const BATCH_FUEL_PER_ROW: u64 = 100_000;
+/// ...and this much per value (a row's input and output columns): a row
+/// computed on its own budget stores its output outside it, so the work
+/// outside rows grows with the columns. The Python SDK was measured at
+/// about 2,000 a value storing rows computed one at a time (a transform of
+/// forty float outputs: 93,000 a row outside its rows in all), so without
+/// this, a wide Python transform whose batch was re-run one row at a time
+/// (to find a row over its budget) failed on the batch's budget instead...
+const BATCH_FUEL_PER_VALUE: u64 = 10_000;
 /// ...plus this much per call.
 const BATCH_FUEL_BASE: u64 = 50_000_000;
 /// Rows in the first fast run of a transform, before its cost is known.
@@ -191,6 +199,7 @@ impl RowBudget {
     pub(crate) fn begin_call(
         &mut self,
         rows: u64,
+        columns: u64,
         reports_rows: bool,
         mode: Mode,
         fuel_per_row_seen: u64,
@@ -204,7 +213,10 @@ impl RowBudget {
             mode
         };
         self.fuel_per_row_seen = fuel_per_row_seen;
-        self.batch_fuel = BATCH_FUEL_BASE.saturating_add(BATCH_FUEL_PER_ROW.saturating_mul(rows));
+        let per_row = BATCH_FUEL_PER_VALUE
+            .saturating_mul(columns)
+            .saturating_add(BATCH_FUEL_PER_ROW);
+        self.batch_fuel = BATCH_FUEL_BASE.saturating_add(per_row.saturating_mul(rows));
         if reports_rows {
             self.batch_fuel
         } else {
@@ -572,10 +584,13 @@ mod tests {
     #[test]
     fn batch_budget_grows_with_rows_and_includes_rows_without_row_reports() {
         let mut budget = RowBudget::new(1_000);
-        let with_rows = budget.begin_call(10, true, Mode::Fast, 0);
-        assert_eq!(with_rows, BATCH_FUEL_BASE + 10 * BATCH_FUEL_PER_ROW);
+        let with_rows = budget.begin_call(10, 3, true, Mode::Fast, 0);
         assert_eq!(
-            budget.begin_call(10, false, Mode::Fast, 0),
+            with_rows,
+            BATCH_FUEL_BASE + 10 * (BATCH_FUEL_PER_ROW + 3 * BATCH_FUEL_PER_VALUE)
+        );
+        assert_eq!(
+            budget.begin_call(10, 3, false, Mode::Fast, 0),
             with_rows + 10 * 1_000
         );
         assert_eq!(budget.current_row(), None);
@@ -584,7 +599,7 @@ mod tests {
     #[test]
     fn precise_runs_are_one_row_on_the_full_budget() {
         let mut budget = RowBudget::new(1_000_000);
-        let batch = budget.begin_call(3, true, Mode::Precise, 0);
+        let batch = budget.begin_call(3, 1, true, Mode::Precise, 0);
         assert_eq!(budget.start_rows(0, batch - 5).unwrap(), (1, 1_000_000));
         assert_eq!(budget.current_row(), Some(0));
         assert!(budget.start_rows(1, 0).is_err(), "row 0 was not ended");
@@ -603,7 +618,7 @@ mod tests {
     #[test]
     fn fast_runs_size_themselves_from_the_cost_seen() {
         let mut budget = RowBudget::new(1_000_000);
-        budget.begin_call(100_000, true, Mode::Fast, 0);
+        budget.begin_call(100_000, 1, true, Mode::Fast, 0);
         let fast = 1_000_000 - ROW_MARGIN;
         assert_eq!(budget.start_rows(0, 0).unwrap(), (256, fast));
         assert!(budget.retry_precisely());
@@ -617,7 +632,7 @@ mod tests {
     #[test]
     fn tiny_budgets_are_always_precise() {
         let mut budget = RowBudget::new(ROW_MARGIN);
-        budget.begin_call(10, true, Mode::Fast, 0);
+        budget.begin_call(10, 1, true, Mode::Fast, 0);
         assert_eq!(budget.mode, Mode::Precise);
     }
 }

@@ -61,9 +61,12 @@ struct TransformInner {
     event_schema: SchemaRef,
     /// Whether the guest calls `start-rows`/`end-rows` (every SDK guest does).
     reports_rows: bool,
-    /// Fuel per row seen in the last fast run (0 before the first), to size
-    /// the next ones.
-    fuel_per_row_seen: AtomicU64,
+    /// Fuel per row seen in the last fast run of each export (0 before the
+    /// first), to size the next ones. Per export: a transform's rows and
+    /// its events' rows cost different amounts, and sizing one by the other
+    /// made fast runs of the dearer one run out of fuel and be run again
+    /// one row at a time, or not at all, depending on which ran last.
+    fuel_per_row_seen: [AtomicU64; 2],
     idle: Mutex<Vec<Instance>>,
 }
 
@@ -175,6 +178,13 @@ where
 struct Instance {
     store: Store<GuestState>,
     guest: Guest,
+}
+
+/// The size of a call's batch: its rows, and its input and output columns.
+#[derive(Clone, Copy, Debug, Default)]
+struct Shape {
+    rows: u64,
+    columns: u64,
 }
 
 /// Which export a call runs.
@@ -346,7 +356,7 @@ impl Transform {
             sha256,
             source_name: source_name.to_string(),
             reports_rows,
-            fuel_per_row_seen: AtomicU64::new(0),
+            fuel_per_row_seen: [AtomicU64::new(0), AtomicU64::new(0)],
             idle: Mutex::new(Vec::new()),
         };
         let slot = core.slots.take();
@@ -362,7 +372,12 @@ impl Transform {
                      names; was it built against another version of it? ({e})"
                 ))
             })?;
-        transform.prepare_call(&mut instance, 0, Mode::Precise);
+        transform.prepare_call(
+            &mut instance,
+            Export::Transform,
+            Shape::default(),
+            Mode::Precise,
+        );
         let Instance { store, guest } = &mut instance;
         // SAFETY: the types were checked just above.
         let described = unsafe {
@@ -613,7 +628,7 @@ impl TransformInner {
         let fuel = instance_store
             .data_mut()
             .rows
-            .begin_call(0, true, Mode::Precise, 0);
+            .begin_call(0, 0, true, Mode::Precise, 0);
         set_fuel(&mut instance_store, fuel);
         self.set_deadline(&mut instance_store);
         let guest = self
@@ -646,15 +661,16 @@ impl TransformInner {
         }
     }
 
-    /// Resets fuel, deadline and output limits of `instance` for a call with
-    /// `rows` rows budgeted in `mode`.
-    fn prepare_call(&self, instance: &mut Instance, rows: u64, mode: Mode) {
+    /// Resets fuel, deadline and output limits of `instance` for a call of
+    /// `export` on a batch of `shape`, budgeted in `mode`.
+    fn prepare_call(&self, instance: &mut Instance, export: Export, shape: Shape, mode: Mode) {
         let store = &mut instance.store;
-        let seen = self.fuel_per_row_seen.load(Ordering::Relaxed);
+        let seen = self.fuel_per_row_seen[export as usize].load(Ordering::Relaxed);
+        let Shape { rows, columns } = shape;
         let fuel = store
             .data_mut()
             .rows
-            .begin_call(rows, self.reports_rows, mode, seen);
+            .begin_call(rows, columns, self.reports_rows, mode, seen);
         set_fuel(store, fuel);
         self.set_deadline(store);
         store.set_hostcall_fuel(self.core.config.max_output_bytes);
@@ -705,7 +721,15 @@ impl TransformInner {
         // Held while this call's instance exists: at most `max_instances`.
         let _slot = self.core.slots.take();
         let mut instance = self.checkout()?;
-        self.prepare_call(&mut instance, rows as u64, Mode::Fast);
+        let output = match export {
+            Export::Transform => &self.output_schema,
+            Export::Events => &self.event_schema,
+        };
+        let shape = Shape {
+            rows: rows as u64,
+            columns: (arrays.len() + output.fields().len()) as u64,
+        };
+        self.prepare_call(&mut instance, export, shape, Mode::Fast);
         let mut result = run(&mut instance, export, &input);
         if let Err(trap) = &result {
             let budget = &instance.store.data().rows;
@@ -716,12 +740,12 @@ impl TransformInner {
                 // its own budget) comes from running precisely, on a fresh
                 // instance.
                 if matches!(trap.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-                    self.fuel_per_row_seen
+                    self.fuel_per_row_seen[export as usize]
                         .fetch_max(budget.cost_after_fast_failure(), Ordering::Relaxed);
                 }
                 drop(instance);
                 instance = self.checkout()?;
-                self.prepare_call(&mut instance, rows as u64, Mode::Precise);
+                self.prepare_call(&mut instance, export, shape, Mode::Precise);
                 result = run(&mut instance, export, &input);
             }
         }
@@ -732,7 +756,7 @@ impl TransformInner {
                 let output = state.output.take();
                 let rows_done = state.rows.all_rows_done();
                 if state.rows.mode == Mode::Fast && state.rows.fuel_per_row_seen > 0 {
-                    self.fuel_per_row_seen
+                    self.fuel_per_row_seen[export as usize]
                         .store(state.rows.fuel_per_row_seen, Ordering::Relaxed);
                 }
                 self.checkin(instance);

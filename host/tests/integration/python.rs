@@ -310,7 +310,9 @@ fn small_fuel() -> Config {
 fn hostile_python_guests_fail_the_same_way_offline_and_online() {
     // (limits, guest, column, values, error kind, what the message says)
     type Case<'a> = (Config, &'a str, &'a str, &'a [&'a str], &'a str, &'a str);
-    let cases: [Case<'_>; 6] = [
+    let wide: Vec<String> = (0..3000).map(|x| x.to_string()).collect();
+    let wide: Vec<&str> = wide.iter().map(String::as_str).collect();
+    let cases: [Case<'_>; 7] = [
         (
             small_fuel(),
             "py_loop",
@@ -326,6 +328,16 @@ fn hostile_python_guests_fail_the_same_way_offline_and_online() {
             &["1", "13", "2"],
             "fuel_exhausted",
             "at row 1",
+        ),
+        // Found by running the batch again one row at a time, whose forty
+        // outputs a row are stored outside the rows' budgets.
+        (
+            small_fuel(),
+            "py_wide_slow_row",
+            "x",
+            &wide,
+            "fuel_exhausted",
+            "at row 2999",
         ),
         (
             Config::default().memory_limit(32 << 20),
