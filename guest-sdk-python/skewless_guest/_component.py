@@ -2,14 +2,21 @@
 
 Imported only inside a component (componentize-py generates `wit_world`
 from the contract in `wit/`, its only copy). Columns arrive as byte buffers
-in Arrow's layout; a column is read in place through a ``memoryview`` cast
-to its type (one C-level index a value, no per-value objects made ahead of
-the row that reads them) and written back through ``array`` and ``bytes``
-joins. The row loop is the Rust SDK's: rows are bracketed by the host's
-`start-rows` and `end-rows`, so the per-row CPU budget means the same thing
-for a Python transform; a row run alone on its own budget ends before its
-output is stored, so it is measured the same way wherever it sits in its
-batch.
+in Arrow's layout. The row loop is the Rust SDK's: rows are bracketed by
+the host's `start-rows` and `end-rows`, so the per-row CPU budget means the
+same thing for a Python transform; a row run alone on its own budget ends
+before its output is stored, so it is measured the same way wherever it
+sits in its batch.
+
+Within a run of rows the interpreter does as little as it can besides the
+transform's own function: plain columns are turned into Python values a
+run at a time by C code (`memoryview.tolist`, string slices), the function
+is mapped over them, and each output column is taken from the results and
+checked a run at a time (`attrgetter`, the set of the values' types),
+falling back to a value at a time only for the types and values that need
+it. A run's answer, and which failure a batch reports (the first in row
+order), are what computing and storing one row at a time gives; the SDK's
+tests run the same batches both ways.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import datetime
 import decimal
 from array import array
 from itertools import accumulate
+from operator import attrgetter
 
 import wit_world
 from componentize_py_types import Err
@@ -204,6 +212,39 @@ def _reader(column: Column, declared, rows: int):
     return nullable
 
 
+def _chunks(column: Column, declared, rows: int):
+    """A function of (start, end) that iterates this column's values of
+    rows `start` to `end` (`None` for a null), after checking the column's
+    shape once. Plain columns (no nulls; numbers, booleans, text, bytes)
+    are read a run of rows at a time by C code (a memoryview's `tolist`, a
+    string's slices); the others row by row through `_reader`, lazily, so a
+    value that cannot be read fails on its own row, after the rows before
+    it."""
+    read = _reader(column, declared, rows)
+    kind, shape, _, _ = _shape(declared.data_type)
+    if column.validity is not None or shape is not None:
+        return lambda start, end: map(read, range(start, end))
+    values = column.values
+    if kind in ("int32", "int64", "float32", "float64"):
+        view = memoryview(values).cast(_FORMATS[kind])
+        return lambda start, end: view[start:end].tolist()
+    if kind == "boolean":
+        return lambda start, end: map(bool, values[start:end])
+    if kind in ("utf8", "binary"):
+        bounds = memoryview(column.offsets).cast("I").tolist()
+        if kind == "binary":
+            source = values
+        elif values.isascii():
+            # One decode of the whole column; a character is a byte.
+            source = values.decode("ascii")
+        else:
+            return lambda start, end: map(read, range(start, end))
+        return lambda start, end: [
+            source[i:j] for i, j in zip(bounds[start:end], bounds[start + 1:end + 1])
+        ]
+    return lambda start, end: map(read, range(start, end))
+
+
 def _check(name: str, kind: str, value):
     """`value` as the column stores it; raises `_RowFailed` for a value the
     column's type cannot hold exactly."""
@@ -296,26 +337,63 @@ def _encode(kind: str, values: list) -> tuple[bytes, bytes | None]:
     return array(_FORMATS[kind], values).tobytes(), None
 
 
+class _FieldFailed(Exception):
+    """A field of row `row` that its column cannot hold."""
+
+    def __init__(self, row: int, message: str):
+        super().__init__(message)
+        self.row = row
+        self.message = message
+
+
+# Per scalar type, the exact Python types whose values `_check` returns
+# unchanged: a run of values of only these types (and in range, for
+# integers) is stored as it is, without a call a value.
+_PLAIN = {"float64": {float}, "float32": {float}, "int64": {int}, "int32": {int},
+          "boolean": {bool}, "utf8": {str}, "binary": {bytes}}
+
+
 class _Builder:
-    """One output column's values and validity."""
+    """One output column's values and null rows."""
 
     def __init__(self, column, rows: int):
         self.name = column.name
+        self.get = attrgetter(column.name)
         self.nullable = column.nullable
         self.kind, self.shape, self.element_nullable, self.size = _shape(column.data_type)
         self.type_name = column.data_type
+        self.rows = rows
         self.values = []
-        self.validity = bytearray((rows + 7) // 8)
-        self.nulls = 0
+        self.null_rows = []
+        self.plain = _PLAIN.get(self.kind) if self.shape is None else None
+        if self.kind in ("int64", "int32"):
+            self.bound = 1 << (63 if self.kind == "int64" else 31)
         # Lists: each row's element count, and element nulls.
         self.lengths = []
         self.element_valid = []
+
+    def extend(self, start: int, values) -> None:
+        """Stores the values of rows from `start`; raises `_FieldFailed`
+        for the first that the column cannot hold."""
+        if self.plain is not None and set(map(type, values)) <= self.plain and (
+            self.kind not in ("int64", "int32")
+            or not values
+            or (-self.bound <= min(values) and max(values) < self.bound)
+        ):
+            # What `push` would do, value by value.
+            self.values.extend(values)
+            return
+        for row, value in enumerate(values, start):
+            try:
+                self.push(row, value)
+            except _RowFailed as failed:
+                raise _FieldFailed(row, failed.message) from None
 
     def push(self, row: int, value) -> None:
         if value is None:
             if not self.nullable:
                 raise _RowFailed(f"field `{self.name}` is None, but it is not Optional in the dataclass")
-            self.nulls += 1
+            self.null_rows.append(row)
             if self.shape is None:
                 self.values.append(_placeholder(self.kind))
             elif self.shape == "fixed":
@@ -323,7 +401,6 @@ class _Builder:
             else:
                 self.lengths.append(0)
             return
-        self.validity[row >> 3] |= 1 << (row & 7)
         if self.shape is None:
             self.values.append(_check(self.name, self.kind, value))
             return
@@ -351,9 +428,20 @@ class _Builder:
                 self.values.append(_check(self.name, self.kind, element))
         self.lengths.append(len(value))
 
+    def validity(self) -> bytes | None:
+        """Arrow's validity bitmap of the rows, or `None` when none is null."""
+        if not self.null_rows:
+            return None
+        bits = bytearray(b"\xff" * (self.rows // 8))
+        if self.rows % 8:
+            bits.append((1 << self.rows % 8) - 1)
+        for row in self.null_rows:
+            bits[row >> 3] &= ~(1 << (row & 7))
+        return bytes(bits)
+
     def finish(self) -> Column:
         values, offsets = _encode(self.kind, self.values)
-        validity = bytes(self.validity) if self.nulls else None
+        validity = self.validity()
         if self.shape is None:
             return Column(values, offsets, validity, None, None)
         if self.shape == "fixed":
@@ -399,85 +487,133 @@ def _transform():
     return found
 
 
-def _grouped(readers, arguments):
-    """The argument readers when a parameter is a class of aggregates: that
-    parameter reads its fields' columns and builds the class."""
+def _grouped(chunks, arguments):
+    """The argument chunk readers when a parameter is a class of
+    aggregates: that parameter reads its fields' columns and builds the
+    class."""
     if not any(a is not None for a in arguments):
-        return readers
+        return chunks
     grouped, at = [], 0
     for argument in arguments:
         if argument is None:
-            grouped.append(readers[at])
+            grouped.append(chunks[at])
             at += 1
         else:
-            fields = readers[at:at + len(argument.fields)]
+            fields = chunks[at:at + len(argument.fields)]
             cls = argument.cls
 
-            def group(row, fields=fields, cls=cls):
-                return cls(*[read(row) for read in fields])
+            def group(start, end, fields=fields, cls=cls):
+                return map(cls, *[chunk(start, end) for chunk in fields])
 
             grouped.append(group)
             at += len(argument.fields)
     return grouped
 
 
+#: Rows run one at a time that are stored together (see `_run_rows`).
+_PENDING_ROWS = 1024
+
+
+def _row_failed(row: int, message: str) -> Err:
+    return Err(TransformError_Failed(RowError(row, message)))
+
+
 def _run_rows(input: Batch, inputs, outputs, function, features, arguments=()) -> Batch:
     """Every row of `input` through `function` (arguments `inputs`, or
     classes of aggregates where `arguments` says so; result a `features`
-    dataclass of `outputs`), in runs the host budgets."""
+    dataclass of `outputs`), in runs the host budgets.
+
+    A run computes its rows (the function mapped over the columns' values),
+    then stores them column by column. The first failure in row order is
+    the one reported, as if each row were computed and stored before the
+    next: a row's own failure (an exception, or a result that is not a
+    `features`) comes before the failures of its fields, and of two fields
+    of a row, the first declared."""
     rows = input.num_rows
     if len(input.columns) != len(inputs):
         raise _invalid(f"expected {len(inputs)} input columns, got {len(input.columns)}")
-    readers = [_reader(column, declared, rows) for column, declared in zip(input.columns, inputs)]
-    readers = _grouped(readers, arguments)
+    chunks = [_chunks(column, declared, rows) for column, declared in zip(input.columns, inputs)]
+    chunks = _grouped(chunks, arguments)
     builders = [_Builder(column, rows) for column in outputs]
-    names = [column.name for column in outputs]
 
-    def compute(row):
+    def compute(start, end):
+        """The results of rows `start` to `end`, up to the first row that
+        failed, and that row's failure (or `None`)."""
+        results, failure = [], None
         try:
-            result = function(*[read(row) for read in readers])
+            # `extend` keeps the results of the rows before a failure.
+            results.extend(map(function, *[chunk(start, end) for chunk in chunks]))
         except _RowFailed as failed:
-            raise Err(TransformError_Failed(RowError(row, failed.message))) from None
+            failure = failed.message
         except Exception as error:
-            raise Err(TransformError_Failed(RowError(row, _failure(error)))) from None
-        if type(result) is not features:
-            raise Err(
-                TransformError_Failed(
-                    RowError(
-                        row,
-                        f"the transform returned {type(result).__name__} {result!r:.80}, "
-                        f"not {features.__qualname__}",
-                    )
-                )
+            failure = _failure(error)
+        if results and set(map(type, results)) != {features}:
+            at = next(i for i, result in enumerate(results) if type(result) is not features)
+            result = results[at]
+            del results[at:]
+            failure = (
+                f"the transform returned {type(result).__name__} {result!r:.80}, "
+                f"not {features.__qualname__}"
             )
-        return result
+        return results, failure
 
-    def store(row, result):
-        try:
-            for builder, name in zip(builders, names):
-                builder.push(row, getattr(result, name))
-        except _RowFailed as failed:
-            raise Err(TransformError_Failed(RowError(row, failed.message))) from None
+    def store(start, results):
+        """Stores the results of the rows from `start`; the first failure
+        in row order (then column order) is raised."""
+        if len(results) == 1:
+            # One row (the host's precise mode, where storing is paid from
+            # the batch's budget): a value at a time is cheaper.
+            result = results[0]
+            try:
+                for builder in builders:
+                    builder.push(start, builder.get(result))
+            except _RowFailed as failed:
+                raise _row_failed(start, failed.message) from None
+            return
+        first = None
+        for builder in builders:
+            try:
+                builder.extend(start, list(map(builder.get, results)))
+            except _FieldFailed as failed:
+                if first is None or failed.row < first.row:
+                    first = failed
+        if first is not None:
+            raise _row_failed(first.row, first.message)
+
+    # Rows run one at a time (the host's precise mode) are stored together,
+    # outside their budgets, up to `_PENDING_ROWS` at a time: storing a
+    # run of rows costs far less a row than storing one.
+    pending, pending_start = [], 0
+
+    def flush():
+        nonlocal pending
+        if pending:
+            done, pending = pending, []
+            store(pending_start, done)
 
     row = 0
     while row < rows:
         chunk = host.start_rows(row)
+        end = min(rows, row + max(chunk, 1))
+        try:
+            results, failure = compute(row, end)
+            if chunk > 1:
+                # A run's outputs are stored on its budget.
+                flush()
+                store(row, results)
+        finally:
+            host.end_rows()
         if chunk <= 1:
             # A row on its own budget ends before its output is stored.
-            try:
-                result = compute(row)
-            finally:
-                host.end_rows()
-            store(row, result)
-            row += 1
-        else:
-            end = min(rows, row + chunk)
-            try:
-                while row < end:
-                    store(row, compute(row))
-                    row += 1
-            finally:
-                host.end_rows()
+            if not pending:
+                pending_start = row
+            pending += results
+            if failure is not None or len(pending) >= _PENDING_ROWS:
+                flush()
+        if failure is not None:
+            raise _row_failed(row + len(results), failure)
+        row = end
+    flush()
     return Batch(rows, [builder.finish() for builder in builders])
 
 
