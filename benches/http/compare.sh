@@ -22,7 +22,8 @@
 #   [--feast-venv DIR] [--duration 5s] [--rounds 3]
 # Takes about 3 minutes with the defaults. Builds with cargo only what is
 # missing (the CLI, the component); installs wrk with apt-get and Feast
-# into the venv if missing.
+# into the venv if missing (their output goes to stderr, so stdout is the
+# report alone).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,18 +52,18 @@ started=$(date +%s)
 
 # --- Tools and artifacts ------------------------------------------------------
 if ! command -v wrk >/dev/null; then
-    apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+    { apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2
 fi
 if [ ! -x "$skewless" ]; then
     cargo build --release -p skewless
 fi
 if [ ! -f "$component" ]; then
-    rustup target add wasm32-wasip2
+    rustup target add wasm32-wasip2 >&2
     cargo build --release --target wasm32-wasip2 -p fraud-features --target-dir target/guests
 fi
 if [ ! -x "$feast_venv/bin/feast" ]; then
-    python3 -m venv "$feast_venv"
-    "$feast_venv/bin/pip" install "feast==0.67.0"
+    python3 -m venv "$feast_venv" >&2
+    "$feast_venv/bin/pip" install "feast==0.67.0" >&2
 fi
 if [ ! -f "$python_component" ]; then
     echo "note: $python_component missing, skipping the Python-written transform" \
