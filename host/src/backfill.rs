@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 
-use crate::engine::Transform;
+use crate::engine::{Setting, Transform};
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Encoded, Encoder, Reader, Writer};
 
@@ -407,38 +407,52 @@ impl Backfill {
         if self.on_error == OnError::Fail {
             return Ok(None);
         }
+        let refuse =
+            |setting: Setting, reason: String| Err(Error::InvalidSetting { setting, reason });
         let Some(rejects) = &self.rejects else {
-            return Err(Error::BadRequest(format!(
-                "`on_error` `{}` needs a `rejects` file (JSON Lines), where every rejected row is \
-                 written (nothing is left out without a record)",
-                if self.on_error == OnError::Skip {
-                    "skip"
-                } else {
-                    "null"
-                }
-            )));
+            return refuse(
+                Setting::Rejects,
+                format!(
+                    "none is given, and `on_error` `{}` needs one: a JSON Lines file where every \
+                     rejected row is written (nothing is left out without a record)",
+                    if self.on_error == OnError::Skip {
+                        "skip"
+                    } else {
+                        "null"
+                    }
+                ),
+            );
         };
         if crate::io::Format::from_path(rejects).ok() != Some(crate::io::Format::Jsonl) {
-            return Err(Error::BadRequest(format!(
-                "the rejects file `{}` must be JSON Lines: name it `.jsonl`",
-                rejects.display()
-            )));
+            return refuse(
+                Setting::Rejects,
+                format!(
+                    "`{}` is not a JSON Lines file name: name it `.jsonl`",
+                    rejects.display()
+                ),
+            );
         }
         if same_file(rejects, &self.input) || rejects == &self.output {
-            return Err(Error::BadRequest(format!(
-                "the rejects file `{}` is the input or the output; name another file",
-                rejects.display()
-            )));
+            return refuse(
+                Setting::Rejects,
+                format!(
+                    "`{}` is the input or the output; name another file",
+                    rejects.display()
+                ),
+            );
         }
         if self.on_error == OnError::Null
             && let Some(field) = self.transform.info().outputs.iter().find(|f| !f.nullable)
         {
-            return Err(Error::BadRequest(format!(
-                "`on_error` `null` writes nulls for a rejected row's features, but output `{}` of \
-                 `{}` is not nullable; use `on_error` `skip`",
-                field.name,
-                self.transform.name()
-            )));
+            return refuse(
+                Setting::OnError,
+                format!(
+                    "`null` writes nulls for a rejected row's features, but output `{}` of `{}` \
+                     is not nullable; use `skip`",
+                    field.name,
+                    self.transform.name()
+                ),
+            );
         }
         Ok(Some(rejects.clone()))
     }

@@ -243,7 +243,9 @@ pub enum Error {
         message: String,
     },
 
-    /// A [`Config`](crate::Config) setting has a value the runtime cannot use.
+    /// A [`Config`](crate::Config) setting, or an option of a
+    /// [`Backfill`](crate::backfill::Backfill), has a value the library
+    /// cannot use.
     #[error("invalid `{}`: {reason}", setting.name())]
     InvalidSetting {
         /// The setting.

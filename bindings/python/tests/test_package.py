@@ -212,9 +212,17 @@ def test_an_empty_input_proves_nothing(fraud, examples, tmp_path):
     assert not report.passed and not bool(report)
 
 
-def test_a_setting_skewless_cannot_use_is_invalid_setting(examples):
+def test_a_setting_skewless_cannot_use_is_invalid_setting(fraud, examples, tmp_path):
     with pytest.raises(skewless.InvalidSetting, match="invalid `fuel_per_row`"):
         skewless.load(examples["fraud-features"]["component"], fuel_per_row=0)
+    # A backfill's options too, named as the keywords, before any row is read.
+    source = examples["fraud-features"]["data"]
+    output = tmp_path / "features.parquet"
+    with pytest.raises(skewless.InvalidSetting, match="invalid `rejects`: none is given, and `on_error` `skip` needs one"):
+        skewless.run(fraud, source, output, on_error="skip")
+    with pytest.raises(skewless.InvalidSetting, match="invalid `on_error`: `null` writes nulls"):
+        skewless.run(fraud, source, output, on_error="null", rejects=tmp_path / "r.jsonl")
+    assert not output.exists()
 
 
 def test_errors_are_exceptions_with_the_cli_messages(fraud, guests, examples, tmp_path):

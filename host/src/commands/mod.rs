@@ -127,6 +127,8 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::MaxOutputBytes => "--max-output-bytes",
         Setting::Deadline => "--deadline-ms",
         Setting::NaiveTimestamps => "--naive-timestamps utc",
+        Setting::OnError => "--on-error",
+        Setting::Rejects => "--rejects FILE.jsonl",
         _ => "",
     }
 }

@@ -82,9 +82,10 @@ impl Default for Config {
     }
 }
 
-/// A setting of [`Config`], named in errors about it so that each front
-/// end can say how to change it in its own terms (a CLI flag, a Python
-/// keyword, a setter): the library never names a flag.
+/// A setting of [`Config`], or an option of a
+/// [`Backfill`](crate::backfill::Backfill), named in errors about it so
+/// that each front end can say how to change it in its own terms (a CLI
+/// flag, a Python keyword, a setter): the library never names a flag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Setting {
@@ -98,11 +99,15 @@ pub enum Setting {
     Deadline,
     /// [`Config::naive_timestamps`]
     NaiveTimestamps,
+    /// [`Backfill::on_error`](crate::backfill::Backfill::on_error)
+    OnError,
+    /// [`Backfill::rejects`](crate::backfill::Backfill::rejects)
+    Rejects,
 }
 
 impl Setting {
     /// The setting's name in the library (its setter) and in the Python
-    /// package (its keyword), e.g. `fuel_per_row`.
+    /// package (its keyword), e.g. `fuel_per_row`, `on_error`.
     pub fn name(self) -> &'static str {
         match self {
             Setting::FuelPerRow => "fuel_per_row",
@@ -110,6 +115,8 @@ impl Setting {
             Setting::MaxOutputBytes => "max_output_bytes",
             Setting::Deadline => "deadline",
             Setting::NaiveTimestamps => "naive_timestamps",
+            Setting::OnError => "on_error",
+            Setting::Rejects => "rejects",
         }
     }
 }

@@ -301,6 +301,44 @@ fn a_zero_count_is_refused_before_any_work() {
     }
 }
 
+/// The library names its options as the library and the Python package
+/// spell them; the command line adds the flag to use.
+#[test]
+fn a_refused_backfill_option_names_its_flag() {
+    let dir = TempDir::new().unwrap();
+    let output_path = dir.path().join("features.parquet");
+    let input = sample_transactions();
+    let run = |flags: &[&str]| {
+        let mut args = vec![
+            "run",
+            artifacts::FRAUD_FEATURES,
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            output_path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        let output = skewless(&args);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(!output_path.exists());
+        stderr(&output).trim_end().to_string()
+    };
+    let message = run(&["--on-error", "skip"]);
+    assert!(
+        message.contains("invalid `rejects`: none is given, and `on_error` `skip` needs one")
+            && message.ends_with("(on the command line: `--rejects FILE.jsonl`)"),
+        "{message}"
+    );
+    let rejects = dir.path().join("rejects.jsonl");
+    let message = run(&["--on-error", "null", "--rejects", rejects.to_str().unwrap()]);
+    assert!(
+        message.contains("invalid `on_error`: `null` writes nulls")
+            && message.ends_with("use `skip` (on the command line: `--on-error`)"),
+        "{message}"
+    );
+    assert!(!rejects.exists());
+}
+
 #[test]
 fn output_paths_that_cannot_be_written_are_refused_before_any_work() {
     let dir = TempDir::new().unwrap();

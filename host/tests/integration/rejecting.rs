@@ -163,8 +163,8 @@ fn rejecting_options_are_checked_before_any_row() {
     let fails_row = load(artifacts::FAILS_ROW);
     assert_eq!(
         refused(Backfill::new(&fails_row, &input, &output).on_error(OnError::Skip)),
-        "`on_error` `skip` needs a `rejects` file (JSON Lines), where every rejected row is \
-         written (nothing is left out without a record)"
+        "invalid `rejects`: none is given, and `on_error` `skip` needs one: a JSON Lines file \
+         where every rejected row is written (nothing is left out without a record)"
     );
     assert_eq!(
         refused(
@@ -172,8 +172,8 @@ fn rejecting_options_are_checked_before_any_row() {
                 .on_error(OnError::Null)
                 .rejects(dir.path().join("r.jsonl"))
         ),
-        "`on_error` `null` writes nulls for a rejected row's features, but output `root` of \
-         `fails-row` is not nullable; use `on_error` `skip`"
+        "invalid `on_error`: `null` writes nulls for a rejected row's features, but output \
+         `root` of `fails-row` is not nullable; use `skip`"
     );
     assert_eq!(
         refused(
@@ -182,8 +182,20 @@ fn rejecting_options_are_checked_before_any_row() {
                 .rejects(dir.path().join("r.csv"))
         ),
         format!(
-            "the rejects file `{}` must be JSON Lines: name it `.jsonl`",
+            "invalid `rejects`: `{}` is not a JSON Lines file name: name it `.jsonl`",
             dir.path().join("r.csv").display()
+        )
+    );
+    let jsonl_output = dir.path().join("features.jsonl");
+    assert_eq!(
+        refused(
+            Backfill::new(&fails_row, &input, &jsonl_output)
+                .on_error(OnError::Skip)
+                .rejects(&jsonl_output)
+        ),
+        format!(
+            "invalid `rejects`: `{}` is the input or the output; name another file",
+            jsonl_output.display()
         )
     );
     // More rejected rows than allowed: no output, no rejects file.

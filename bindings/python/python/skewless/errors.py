@@ -90,8 +90,9 @@ class DataError(SkewlessError, OSError):
 
 
 class InvalidSetting(SkewlessError, ValueError):
-    """A keyword of :func:`skewless.load` has a value skewless cannot use
-    (a fuel budget of 0, a memory limit outside 64 KiB to 4 GiB, ...)."""
+    """A keyword of :func:`skewless.load` or :func:`skewless.run` has a value
+    skewless cannot use (a fuel budget of 0, a memory limit outside 64 KiB
+    to 4 GiB, ``on_error="skip"`` without ``rejects``, ...)."""
 
 
 __all__ = [
