@@ -63,6 +63,20 @@ impl GuestState {
             output,
         }
     }
+
+    /// This state made ready for another instance, as [`GuestState::new`]
+    /// would give it: a new row budget and resource table, and nothing
+    /// captured. What is kept is what no call can change: the WASI context
+    /// (frozen clocks, zero randomness, no files, environment or network,
+    /// and the capture's own streams). Building one seeds random number
+    /// generators that the builder then replaces with these, about 0.3 µs
+    /// on every call.
+    pub(crate) fn recycle(mut self, fuel_per_row: u64) -> Self {
+        self.table = ResourceTable::new();
+        self.rows = RowBudget::new(fuel_per_row);
+        self.output.take();
+        self
+    }
 }
 
 impl WasiView for GuestState {

@@ -68,6 +68,9 @@ struct TransformInner {
     /// one row at a time, or not at all, depending on which ran last.
     fuel_per_row_seen: [AtomicU64; 2],
     idle: Mutex<Vec<Instance>>,
+    /// States of ended instances, ready for new ones (see
+    /// [`GuestState::recycle`]).
+    spare_states: Mutex<Vec<GuestState>>,
 }
 
 /// A component resolved against the linker, with the contract it was
@@ -358,6 +361,7 @@ impl Transform {
             reports_rows,
             fuel_per_row_seen: [AtomicU64::new(0), AtomicU64::new(0)],
             idle: Mutex::new(Vec::new()),
+            spare_states: Mutex::new(Vec::new()),
         };
         let slot = core.slots.take();
         let mut instance = transform
@@ -617,11 +621,18 @@ impl Rejecting {
 impl TransformInner {
     fn instantiate(&self) -> Result<Instance> {
         let config = &self.core.config;
-        let limits = GuestLimits {
-            memory_bytes: config.memory_limit,
-            table_elements: super::sandbox::MAX_TABLE_ELEMENTS,
-        };
-        let state = GuestState::new(limits, config.fuel_per_row, config.output_capture_bytes);
+        let spare = self
+            .spare_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let state = spare.unwrap_or_else(|| {
+            let limits = GuestLimits {
+                memory_bytes: config.memory_limit,
+                table_elements: super::sandbox::MAX_TABLE_ELEMENTS,
+            };
+            GuestState::new(limits, config.fuel_per_row, config.output_capture_bytes)
+        });
         let mut store = Store::new(&self.core.engine, state);
         store.limiter(|state| &mut state.limits);
         let mut instance_store = store;
@@ -690,8 +701,8 @@ impl TransformInner {
     }
 
     /// The end of a call that did not trap: the instance is dropped (its
-    /// slot and memory go back to the pool), or kept warm with
-    /// `Config::reuse_instances`.
+    /// slot and memory go back to the pool, its host-side state to
+    /// `spare_states`), or kept warm with `Config::reuse_instances`.
     fn checkin(&self, instance: Instance) {
         let config = &self.core.config;
         if config.reuse_instances {
@@ -699,6 +710,14 @@ impl TransformInner {
             if idle.len() < config.max_instances {
                 idle.push(instance);
             }
+            return;
+        }
+        // The instance ends here (its memory and tables are reset for the
+        // pool's next instance); its host-side state serves the next one.
+        let state = instance.store.into_data().recycle(config.fuel_per_row);
+        let mut spare = self.spare_states.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < config.max_instances {
+            spare.push(state);
         }
     }
 

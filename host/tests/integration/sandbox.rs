@@ -232,8 +232,10 @@ fn a_panic_reaches_the_user_with_its_message_and_the_instance_is_replaced() {
         message.contains("amount must be positive, got -2.5"),
         "{message}"
     );
+    assert!(message.contains("checking -2.5"), "{message}");
     // The trapped instance was dropped: the next call gets a fresh one and
-    // sees none of the previous output.
+    // sees none of the previous output; nor does a call after calls that
+    // succeeded (their instances' host-side state serves later ones).
     for _ in 0..3 {
         let ok = transform
             .call(&batch(vec![(
@@ -254,6 +256,7 @@ fn a_panic_reaches_the_user_with_its_message_and_the_instance_is_replaced() {
         1,
         "{again}"
     );
+    assert!(!again.contains("checking 4"), "{again}");
 }
 
 #[test]
