@@ -25,7 +25,9 @@
 //! state answers as of times no earlier than its newest event less the
 //! lateness and the [query lag](StateOptions::query_lag), keeps only the
 //! events such answers need, and drops an event older than that on
-//! arrival (expired). With a directory, an event is on disk before its
+//! arrival (expired); a batch with an event further ahead of the clock
+//! than the lateness and the query lag is refused whole, since that
+//! event would leave the state unable to answer as of now. With a directory, an event is on disk before its
 //! ingestion is acknowledged, and reopening the directory gives the state
 //! a clean replay of the acknowledged events would. In Redis
 //! ([`StateOptions::redis`]), the state is shared by every process that
@@ -364,7 +366,25 @@ impl Online {
                 id,
                 row,
             })
-            .collect();
+            .collect::<Vec<Incoming>>();
+        let (latest, ahead) = self.live.latest_event(now);
+        if let Some(row) = incoming.iter().position(|item| item.event.time > latest) {
+            let text = crate::codec::text::timestamp_text;
+            return Err(Error::InvalidValue {
+                column: aggregation.event_time.clone(),
+                row: row as u64,
+                reason: format!(
+                    "the event's time, {}, is more than {} (the lateness and the query lag) \
+                     ahead of this server's clock, {}: the state would then answer no query \
+                     as of now, and forget the events such queries need. Nothing of this \
+                     batch was applied; fix the time (or the clock of what sent it), or \
+                     serve with a longer query lag (`skewless serve --query-lag`)",
+                    text(incoming[row].event.time),
+                    crate::spec::duration_text(ahead),
+                    text(now),
+                ),
+            });
+        }
         let (fates, arrival) = self.live.ingest(incoming, now)?;
         let mut ingested = Ingested {
             arrival,

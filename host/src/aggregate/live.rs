@@ -73,6 +73,14 @@ impl Rules {
             .saturating_sub(self.query_lag)
     }
 
+    /// The latest event time a state takes when its clock reads `now`: a
+    /// later event would make queries as of `now` earlier than the state
+    /// answers, and expire events such queries need.
+    fn latest_event(&self, now: i64) -> i64 {
+        now.saturating_add(self.lateness)
+            .saturating_add(self.query_lag)
+    }
+
     /// Events before this time can count in no answer the state gives.
     fn horizon(&self, newest: i64) -> i64 {
         self.earliest_query(newest).saturating_sub(self.longest)
@@ -632,6 +640,13 @@ impl Live {
                 writer.entries.pop_front();
             }
         }
+    }
+
+    /// The latest event time this state takes when its clock reads `now`,
+    /// and how far ahead of `now` that is.
+    pub(crate) fn latest_event(&self, now: i64) -> (i64, i64) {
+        let latest = self.rules.latest_event(now);
+        (latest, latest.saturating_sub(now))
     }
 
     /// Offers `incoming` (one batch, in order), arrived at the clock's

@@ -242,6 +242,59 @@ fn requests_as_of_now_and_too_old() {
     assert!(message.contains("declares aggregations"), "{message}");
 }
 
+/// An event further ahead of the server's clock than the lateness and the
+/// query lag would leave the state unable to answer as of now, and expire
+/// what such answers need: its whole batch is refused, naming the row, and
+/// the state is as before. An event less far ahead (a producer's clock a
+/// little fast) is taken.
+#[test]
+fn an_event_too_far_ahead_of_the_clock_is_refused_with_its_batch() {
+    let payments = load(artifacts::PAYMENTS);
+    let online = Online::open(&payments, &StateOptions::default()).unwrap();
+    let now = chrono::Utc::now();
+    let event = |user: &str, seconds_from_now: i64, id: &str| -> Value {
+        let time = (now + chrono::Duration::seconds(seconds_from_now))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        serde_json::from_str(&format!(
+            r#"{{"user": "{user}", "ts": "{time}", "id": "{id}", "amount": 1.0}}"#
+        ))
+        .unwrap()
+    };
+    online
+        .ingest_json_values(&[event("u1", -120, "a")])
+        .unwrap();
+    // The lateness (10 minutes) and the query lag (1 hour) ahead, and more.
+    let error = online
+        .ingest_json_values(&[event("u2", -60, "b"), event("u3", 4 * 3600, "c")])
+        .unwrap_err();
+    assert!(
+        matches!(&error, skewless::Error::InvalidValue { column, row: 1, .. } if column == "ts"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("is more than 70m (the lateness and the query lag) ahead"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Nothing of this batch was applied"),
+        "{message}"
+    );
+    assert_eq!(online.stats().events, 1);
+    let asked: Value = serde_json::from_str(r#"{"user": "u1"}"#).unwrap();
+    let answered = online
+        .features_json_values(std::slice::from_ref(&asked))
+        .unwrap();
+    let row: Value = serde_json::from_str(&answered.rows[0]).unwrap();
+    assert_eq!(row["payments_1h"], 1);
+    // Half an hour ahead is within the lag: taken, and now is still answered.
+    let taken = online
+        .ingest_json_values(&[event("u2", 1800, "d")])
+        .unwrap();
+    assert_eq!(taken.applied, 1);
+    assert!(online.features_json_values(&[asked]).is_ok());
+}
+
 /// A state expired under a short query lag and reopened with a longer one
 /// refuses the times whose events it no longer holds, rather than
 /// answering short.
