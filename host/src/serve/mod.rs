@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! POST /v1/transforms/{name}   {"rows": [{...}, ...], "expect_sha256": "..."}  -> {"transform": {...}, "rows": [...]}
-//! POST /v1/events/{name}       {"rows": [{...}, ...]}  -> {"applied": n, "duplicates": [..], "late": [..], ...}
+//! POST /v1/events/{name}       {"rows": [{...}, ...], "expect_sha256": "..."}  -> {"applied": n, "duplicates": [..], "late": [..], ...}
 //! GET  /v1/events/{name}?after=T  the events the state holds (JSON Lines, with `_arrival`)
 //! GET  /v1/transforms          the loaded transforms, their specs and hashes
 //! GET  /healthz                liveness
@@ -604,20 +604,7 @@ async fn answer(
     let bytes = read_body(&server.config, headers, body).await?;
     let request: TransformRequest<'_> =
         serde_json::from_slice(&bytes).map_err(|e| malformed(&bytes, &e))?;
-    if let Some(expected) = &request.expect_sha256
-        && transform.expect_sha256(expected).is_err()
-    {
-        return Err(Failure::new(
-            StatusCode::CONFLICT,
-            "sha256_mismatch",
-            format!(
-                "this server's `{}` has sha256 {}, not the expected {}",
-                transform.name(),
-                transform.sha256(),
-                expected.trim()
-            ),
-        ));
-    }
+    check_pin(transform, request.expect_sha256.as_deref())?;
     if request.rows.len() > server.config.max_rows {
         return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -710,12 +697,34 @@ fn malformed(bytes: &[u8], e: &serde_json::Error) -> Failure {
     Failure::new(StatusCode::BAD_REQUEST, "malformed_json", message)
 }
 
-/// The body of an events request.
+/// 409 when a request's `expect_sha256` is given and is not `transform`'s.
+fn check_pin(transform: &Transform, expected: Option<&str>) -> std::result::Result<(), Failure> {
+    match expected {
+        Some(expected) if transform.expect_sha256(expected).is_err() => Err(Failure::new(
+            StatusCode::CONFLICT,
+            "sha256_mismatch",
+            format!(
+                "this server's `{}` has sha256 {}, not the expected {}",
+                transform.name(),
+                transform.sha256(),
+                expected.trim()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The body of an events request; as a transform request's, an unknown
+/// key is refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EventsRequest<'a> {
     #[serde(borrow)]
     rows: Vec<&'a RawValue>,
+    /// The producer's pin: the events are refused (409) unless the server
+    /// computes them with this component.
+    #[serde(default)]
+    expect_sha256: Option<String>,
 }
 
 async fn events(
@@ -857,6 +866,7 @@ async fn ingest(
     let bytes = read_body(&server.config, headers, body).await?;
     let request: EventsRequest<'_> =
         serde_json::from_slice(&bytes).map_err(|e| malformed(&bytes, &e))?;
+    check_pin(online.transform(), request.expect_sha256.as_deref())?;
     if request.rows.len() > server.config.max_rows {
         return Err(Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,

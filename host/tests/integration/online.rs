@@ -394,6 +394,31 @@ fn duplicates_and_late_events() {
     }
 }
 
+/// A producer pins the component its events are computed with: a
+/// mismatch is 409 and applies nothing; the right sha256 is taken, and a
+/// misspelt key is refused rather than ignored.
+#[test]
+fn events_can_carry_the_pin() {
+    let transform = load(artifacts::PAYMENTS);
+    let sha256 = transform.sha256().to_string();
+    let server = TestServer::start(vec![transform], ServeConfig::default());
+    let event = r#"{"user": "u1", "ts": "2026-03-01T10:00:00Z", "id": "a", "amount": 1.0}"#;
+    let post = |pin: &str| {
+        let body = format!(r#"{{"rows": [{event}], {pin}}}"#);
+        http(server.addr, "POST", "/v1/events/payments", &body)
+    };
+    let (status, text) = post(&format!(r#""expect_sha256": "{}""#, "0".repeat(64)));
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("sha256_mismatch"), "{text}");
+    let (status, text) = post(r#""expect_sha": "x""#);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("expect_sha256"), "{text}");
+    let (status, text) = post(&format!(r#""expect_sha256": "{sha256}""#));
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["applied"], 1, "{text}");
+}
+
 /// A state directory made by one component is refused by another.
 #[test]
 fn a_state_is_refused_by_another_component() {
