@@ -27,9 +27,10 @@
 //! events such answers need, and drops an event older than that on
 //! arrival (expired); a batch with an event further ahead of the clock
 //! than the lateness and the query lag is refused whole, since that
-//! event would leave the state unable to answer as of now. With a directory, an event is on disk before its
-//! ingestion is acknowledged, and reopening the directory gives the state
-//! a clean replay of the acknowledged events would. In Redis
+//! event would leave the state unable to answer as of now. With a
+//! directory, an event is on disk before its ingestion is acknowledged,
+//! and reopening the directory gives the state a clean replay of the
+//! acknowledged events would. In Redis
 //! ([`StateOptions::redis`]), the state is shared by every process that
 //! serves it there: each answers from every event any of them
 //! acknowledged.
