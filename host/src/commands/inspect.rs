@@ -173,7 +173,9 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
                         skewless::spec::duration_text(aggregation.lateness_micros)
                     )
                 } else {
-                    String::new()
+                    // Served, a key's events must then come in time order:
+                    // say so rather than leave it to be inferred.
+                    "; no lateness".to_string()
                 },
             )?;
             let columns = aggregation

@@ -206,7 +206,7 @@ fn inspect_shows_the_aggregation() {
     assert!(output.status.success(), "{text}");
     for line in [
         "inputs (a spine's or a request's)",
-        "events  (by `card_id` at `ts`, as of the spine's `ts`)",
+        "events  (by `card_id` at `ts`, as of the spine's `ts`; no lateness)",
         "  columns  amount float64, merchant utf8, declined boolean",
         "count over 1h",
         "sum(amount) over 24h",
