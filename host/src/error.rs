@@ -229,6 +229,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A value or column of a data file was refused: `error` says which and
+    /// why, and keeps its own kind, class, column, row (counted from the
+    /// file's first row) and [`setting`](Error::setting).
+    #[error("{action} `{}`: {error}", path.display())]
+    InFile {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The error about the value or column.
+        error: Box<Error>,
+    },
+
     /// A served state kept elsewhere (Redis) cannot be reached, or refused
     /// what was asked of it. An ingestion that fails so may have been
     /// written before the connection broke (the message says so): send it
@@ -377,6 +390,7 @@ impl Error {
             | Error::Trap { row, .. }
             | Error::LimitExceeded { row, .. }
             | Error::NaiveTimestamp { row, .. } => *row,
+            Error::InFile { error, .. } => error.row(),
             _ => None,
         }
     }
@@ -413,6 +427,7 @@ impl Error {
             | Error::MissingField { column, .. }
             | Error::WrongValue { column, .. }
             | Error::NaiveTimestamp { column, .. } => Some(column),
+            Error::InFile { error, .. } => error.column(),
             _ => None,
         }
     }
@@ -432,6 +447,7 @@ impl Error {
             },
             Error::NaiveTimestamp { .. } => Some(Setting::NaiveTimestamps),
             Error::InvalidSetting { setting, .. } => Some(*setting),
+            Error::InFile { error, .. } => error.setting(),
             _ => None,
         }
     }
@@ -486,6 +502,7 @@ impl Error {
             }
             Error::InvalidSetting { .. } => ErrorClass::InvalidSetting,
             Error::Runtime(_) => ErrorClass::Runtime,
+            Error::InFile { error, .. } => error.class(),
         }
     }
 
@@ -518,6 +535,7 @@ impl Error {
             Error::StateUnavailable { .. } => "state_unavailable",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::Runtime(_) => "runtime",
+            Error::InFile { error, .. } => error.kind(),
         }
     }
 
@@ -530,6 +548,23 @@ impl Error {
             action,
             path: path.into(),
             cause: source,
+        }
+    }
+
+    /// `error`, met while `action` (e.g. "cannot read") the data file
+    /// `path`, said of the file: an error about a value or a column keeps
+    /// its kind ([`Error::InFile`]), so that a front end can still say what
+    /// would fix it; an error already about a file, or about neither a row
+    /// nor a column, is returned as it is.
+    pub(crate) fn in_file(action: &'static str, path: impl Into<PathBuf>, error: Error) -> Self {
+        match error {
+            Error::Io { .. } | Error::Data { .. } | Error::InFile { .. } => error,
+            error if error.row().is_some() || error.column().is_some() => Error::InFile {
+                action,
+                path: path.into(),
+                error: Box::new(error),
+            },
+            error => error,
         }
     }
 

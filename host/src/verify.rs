@@ -445,7 +445,7 @@ impl Verify {
         for batch in Reader::open(events, Some(&requests), 64 * 1024, naive)? {
             let batch = batch?;
             let read = crate::aggregate::event_batch(&self.transform, &batch, naive)
-                .map_err(|e| Error::data("cannot read", events, e.offset_rows(row).to_string()))?;
+                .map_err(|e| Error::in_file("cannot read", events, e.offset_rows(row)))?;
             row += batch.num_rows() as u64;
             all.extend(
                 crate::aggregate::events_of(aggregation, &read)
@@ -598,7 +598,7 @@ impl Verify {
             &all,
             naive,
         )
-        .map_err(|e| Error::data("cannot read", events, e.to_string()))?;
+        .map_err(|e| Error::in_file("cannot read", events, e))?;
         let times = time[0].as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let lateness = aggregation.lateness_micros.max(0) as u64;

@@ -221,7 +221,7 @@ impl Data<'_> {
     /// `error`, about rows or columns of this data, saying which data.
     fn within(&self, error: Error) -> Error {
         match self {
-            Data::File(path) => in_file(error, path),
+            Data::File(path) => Error::in_file("cannot read", *path, error),
             Data::Memory { name, .. } => match error {
                 Error::BadRequest(message) if !message.contains(&format!("`{name}`")) => {
                     Error::BadRequest(format!("in `{name}`: {message}"))
@@ -904,6 +904,15 @@ impl AsServed {
                 path,
                 message: message + &hint,
             },
+            Error::InFile {
+                action,
+                path,
+                error,
+            } if error.column() == Some(arrival) => Error::Data {
+                action,
+                path,
+                message: error.to_string() + &hint,
+            },
             Error::BadRequest(message) if message.contains(&format!("`{arrival}`")) => {
                 Error::BadRequest(message + &hint)
             }
@@ -1037,16 +1046,5 @@ impl AsServed {
             answers.push((row, answer));
         }
         answers_batch(plan, answers)
-    }
-}
-
-/// An error about a file's rows, said of the file.
-fn in_file(error: Error, path: &Path) -> Error {
-    match error {
-        Error::Io { .. } | Error::Data { .. } => error,
-        other if other.row().is_some() || other.column().is_some() => {
-            Error::data("cannot read", path, other.to_string())
-        }
-        other => other,
     }
 }

@@ -116,6 +116,22 @@ pub(super) fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Error {
     Error::data("cannot read", path, readable(error))
 }
 
+/// A batch's read failure, said of the file: a value this crate refused
+/// while parsing the file's text keeps its kind (see [`Error::in_file`]);
+/// anything else is put as [`unreadable`] puts it.
+pub(super) fn read_failure(path: &Path, error: arrow::error::ArrowError) -> Error {
+    match error {
+        arrow::error::ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+            Ok(ours) => match Error::in_file("cannot read", path, *ours) {
+                said @ (Error::InFile { .. } | Error::Io { .. } | Error::Data { .. }) => said,
+                other => unreadable(path, &other),
+            },
+            Err(inner) => unreadable(path, &arrow::error::ArrowError::ExternalError(inner)),
+        },
+        other => unreadable(path, &other),
+    }
+}
+
 /// Opens an input file and tells its format from its extension, refusing
 /// what would otherwise fail with a misleading message: a missing file
 /// (before its extension is looked at), a directory, and a Parquet or

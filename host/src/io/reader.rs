@@ -15,7 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 
-use super::{ColumnRequest, Format, csv, jsonl, open_input, unreadable};
+use super::{ColumnRequest, Format, csv, jsonl, open_input, read_failure, unreadable};
 use crate::engine::column_list;
 use crate::error::{Error, Result};
 use crate::spec::{DataType, NaiveTimestamps};
@@ -365,7 +365,7 @@ impl Iterator for Reader {
     fn next(&mut self) -> Option<Self::Item> {
         self.batches
             .next()
-            .map(|batch| batch.map_err(|e| unreadable(&self.path, &e)))
+            .map(|batch| batch.map_err(|e| read_failure(&self.path, e)))
     }
 }
 

@@ -194,6 +194,60 @@ fn events_are_required_exactly_when_a_transform_aggregates() {
     );
 }
 
+/// Event times without a zone in a text events file: the CLI's error names
+/// the file, column and row, and the flag that takes them; with the flag
+/// they are read as UTC, and give what the same times with `Z` give.
+#[test]
+fn naive_event_times_in_a_file_name_the_flag_that_takes_them() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let with_zone = std::fs::read_to_string(example("events.csv")).unwrap();
+    let naive = with_zone.replace("Z,", ",");
+    assert_ne!(naive, with_zone);
+    let events = dir.path().join("events.csv");
+    std::fs::write(&events, naive).unwrap();
+    let run = |events: &Path, output: &str, flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_skewless"))
+            .args(["run", artifacts::CARD_VELOCITY, "--input"])
+            .arg(example("spine.csv"))
+            .arg("--events")
+            .arg(events)
+            .arg("--output")
+            .arg(dir.path().join(output))
+            .arg("--no-cache")
+            .args(flags)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&events, "refused.csv", &[]);
+    assert!(!refused.status.success());
+    let error = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        error.contains(&format!(
+            "cannot read `{}`: column `ts`, row 0: \"2026-03-15T13:05:19.050815\" has no time zone",
+            events.display()
+        )) && error
+            .trim_end()
+            .ends_with("(on the command line: `--naive-timestamps utc`)"),
+        "{error}"
+    );
+    assert!(!dir.path().join("refused.csv").exists());
+    let taken = run(&events, "naive.csv", &["--naive-timestamps", "utc"]);
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(
+        run(&example("events.csv"), "zoned.csv", &[])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("naive.csv")).unwrap(),
+        std::fs::read(dir.path().join("zoned.csv")).unwrap()
+    );
+}
+
 /// `inspect` shows what a transform aggregates, as declared, and its JSON
 /// carries the declaration (the sha256 pins it).
 #[test]

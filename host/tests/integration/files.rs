@@ -1102,6 +1102,24 @@ fn csv_timestamps_are_parsed_as_serving_parses_them() {
         );
         assert!(!output.exists());
     }
+
+    // The refused value keeps its kind under the file's name, so that a
+    // front end can say what would take it: the command line its flag,
+    // Python a `BadInput` with the row and column.
+    let input = dir.path().join("naive.csv");
+    fs::write(
+        &input,
+        format!("{header}\np-1,2026-03-02T00:00:00Z,100.0,,\np-1,2026-03-02 02:00:00,120.0,,\n"),
+    )
+    .unwrap();
+    let error = Backfill::new(&transform, &input, &output)
+        .run()
+        .unwrap_err();
+    assert!(matches!(error, Error::InFile { .. }), "{error:?}");
+    assert_eq!(error.kind(), "naive_timestamp");
+    assert_eq!(error.class(), skewless::ErrorClass::BadInput);
+    assert_eq!(error.setting(), Some(skewless::Setting::NaiveTimestamps));
+    assert_eq!((error.column(), error.row()), (Some("read_at"), Some(1)));
 }
 
 /// A file that is not what its name says, a directory, or a missing file
