@@ -18,7 +18,8 @@
 //! # Ok::<(), skewless::Error>(())
 //! ```
 //!
-//! The rules (see [`crate::aggregate`] for what an aggregate counts):
+//! The rules (the README's aggregations section says what an aggregate
+//! counts):
 //! an event with a declared id is applied once per key however often it
 //! is sent; an event older than its key's newest event minus the declared
 //! lateness is late, and dropped (counted, and named in the answer); the

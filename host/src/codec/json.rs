@@ -667,7 +667,7 @@ impl Reason {
 ///
 /// # Panics
 ///
-/// When a column has a type with no text form ([`ColumnText::new`]);
+/// When a column has a type with no text form;
 /// writers check their schema with [`check_encodable`] before any row.
 pub fn encode_rows(batch: &RecordBatch) -> Vec<String> {
     let schema = batch.schema();

@@ -12,9 +12,9 @@
 //! | int32, int64 | an optional sign and decimal digits, within the type's range |
 //! | float32, float64 | a decimal number (`12.5`, `-1e-3`, `.5`), correctly rounded to the type from the text; `NaN`, `-NaN`, `NaN:0x...` (a NaN with its bits), `Infinity`, `-Infinity`, and `inf`, `-inf`, `nan` in any case |
 //! | utf8 | the text itself |
-//! | timestamp | RFC 3339 with a zone, in whole microseconds (see [`timestamp`]) |
+//! | timestamp | RFC 3339 with a zone, in whole microseconds |
 //! | date | `2026-03-02` (a sign and more digits for years outside 0000-9999) |
-//! | decimal | `12.30`, `-0.5`, `1e3`: exact, within the type's digits (see [`decimal`]) |
+//! | decimal | `12.30`, `-0.5`, `1e3`: exact, within the type's digits |
 //! | binary | standard base64, with padding (JSON only: CSV files cannot hold bytes) |
 //!
 //! Surrounding spaces are ignored, except in text.

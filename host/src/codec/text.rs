@@ -5,9 +5,9 @@
 //! A value written one way in a CSV file and another in a response is skew
 //! that `verify` cannot see, and a value a writer cannot format must not
 //! quietly become `""`. So every Arrow type that can reach an output has
-//! one rule here, chosen before any row is written ([`ColumnText::new`]
-//! refuses the types that have no exact text form, naming them), and every
-//! path that writes text goes through it:
+//! one rule here, chosen before any row is written (the types that have
+//! no exact text form are refused, by name), and every path that writes
+//! text goes through it:
 //!
 //! | Arrow type | text |
 //! |---|---|

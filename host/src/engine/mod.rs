@@ -3,10 +3,10 @@
 //! This layer knows nothing of files, JSON or HTTP: it takes Arrow
 //! batches in and gives Arrow batches out, and every product (backfill,
 //! serving, `verify`, the Python package) calls it the same way. Inside,
-//! dependencies run one way: [`config`] and [`sandbox`] at the bottom,
-//! [`core`] (the shared wasmtime engine) on them, the compile [`cache`]
-//! and the Arrow <-> WIT [`convert`]er beside it, [`transform`] on all of
-//! those, and [`runtime`] (the public entry point) on top.
+//! dependencies run one way: `config` and `sandbox` at the bottom, `core`
+//! (the shared wasmtime engine) on them, the compile `cache` and the
+//! Arrow <-> WIT `convert`er beside it, `transform` on all of those, and
+//! `runtime` (the public entry point) on top.
 
 mod bindings;
 mod cache;
