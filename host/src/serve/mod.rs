@@ -400,7 +400,7 @@ async fn read_body(
             "body_too_large",
             format!(
                 "the request body is larger than {}; send fewer rows per request \
-                 (the server's `max_body_bytes`)",
+                 (the server's `--max-body-bytes`)",
                 limit_text(config.max_body_bytes as u64)
             ),
         )
@@ -610,7 +610,7 @@ async fn answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_rows",
             format!(
-                "{} rows in one request; the limit is {} (the server's `max_rows`)",
+                "{} rows in one request; the limit is {} (the server's `--max-rows`)",
                 request.rows.len(),
                 server.config.max_rows
             ),
@@ -872,7 +872,7 @@ async fn ingest(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_rows",
             format!(
-                "{} events in one request; the limit is {} (the server's `max_rows`)",
+                "{} events in one request; the limit is {} (the server's `--max-rows`)",
                 request.rows.len(),
                 server.config.max_rows
             ),
@@ -994,7 +994,7 @@ async fn call_slot(
     match waited {
         Ok(permit) => permit.map_err(|_| closed(())),
         Err(_) => Err(busy(format!(
-            "no call slot came free within {} ms; retry shortly (the server's `max_concurrency`)",
+            "no call slot came free within {} ms; retry shortly (the server's `--concurrency` and `--queue-timeout-ms`)",
             config.queue_timeout.as_millis()
         ))),
     }

@@ -335,7 +335,7 @@ fn bad_requests_get_a_4xx_naming_the_row_and_field() {
     assert_eq!(
         answer["error"]["message"],
         "the request body is larger than 2000 bytes; send fewer rows per request (the server's \
-         `max_body_bytes`)"
+         `--max-body-bytes`)"
     );
     let (_, answer) = server.post("fraud-feature", "{}");
     assert_eq!(
@@ -863,6 +863,29 @@ fn sigterm_lets_requests_in_flight_finish() {
     assert!(exit.success(), "{exit:?}");
     // And nothing listens any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+/// More rows than the server takes in one request: 413, with the limit
+/// and the flag that sets it; nothing is computed.
+#[test]
+fn too_many_rows_are_refused_with_the_flag_that_sets_the_limit() {
+    let server = TestServer::start(
+        vec![load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default().max_rows(2),
+    );
+    let row = r#"{"amount": 12.5, "hour": 3, "merchant_category": "travel"}"#;
+    let (status, answer) = server.post("fraud-features", &format!(r#"{{"rows": [{row}, {row}]}}"#));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.post(
+        "fraud-features",
+        &format!(r#"{{"rows": [{row}, {row}, {row}]}}"#),
+    );
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["error"]["kind"], "too_many_rows");
+    assert_eq!(
+        answer["error"]["message"],
+        "3 rows in one request; the limit is 2 (the server's `--max-rows`)"
+    );
 }
 
 /// A client that claims a huge body, or sends its body too slowly, is
