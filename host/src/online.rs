@@ -436,7 +436,7 @@ impl Online {
             &fields,
             rows,
             self.transform.config().naive_timestamps,
-            Some(&aggregation.request_time),
+            &[aggregation.request_time.as_str()],
         )
     }
 

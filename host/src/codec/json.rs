@@ -114,17 +114,18 @@ pub fn decode_rows(
     rows: &[&RawValue],
     naive: NaiveTimestamps,
 ) -> Result<RecordBatch> {
-    decode_rows_with(transform, fields, rows, naive, None)
+    decode_rows_with(transform, fields, rows, naive, &[])
 }
 
-/// [`decode_rows`], where a row may leave out field `optional` (it is then
-/// null): a served query's time, which is the server's clock when not given.
+/// [`decode_rows`], where a row may leave out the fields named in
+/// `optional` (they are then null): a served query's time, which is the
+/// server's clock when not given, or a column a file's rows only copy.
 pub(crate) fn decode_rows_with(
     transform: &str,
     fields: &[Field],
     rows: &[&RawValue],
     naive: NaiveTimestamps,
-    optional: Option<&str>,
+    optional: &[&str],
 ) -> Result<RecordBatch> {
     let objects = rows
         .iter()
@@ -154,7 +155,7 @@ pub(crate) fn decode_rows_with(
             let mut cells = objects.iter().enumerate().map(|(row, object)| {
                 match object.get(field.name.as_str()) {
                     Some(raw) => Ok(raw.get()),
-                    None if optional == Some(field.name.as_str()) => Ok("null"),
+                    None if optional.contains(&field.name.as_str()) => Ok("null"),
                     None => Err(missing(transform, fields, field, row, object)),
                 }
             });
@@ -207,7 +208,7 @@ impl<'de> serde::Deserialize<'de> for Row<'de> {
 }
 
 /// A field name, borrowed unless it has escapes.
-struct Name<'a>(Cow<'a, str>);
+pub(crate) struct Name<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> serde::Deserialize<'de> for Name<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -6,14 +6,17 @@
 //! JSON reader would cut `3.9` to `3` for an integer column and take the
 //! string `"12.5"` as a float: a backfill would then train on values that
 //! serving refuses.) Other columns (`--keep` ones, or every column when no
-//! types are asked for) go through arrow's JSON decoder with their inferred
-//! types, as they are only copied.
+//! types are asked for) have types guessed from the file's first rows
+//! ([`guess_columns`]); those of one scalar type are decoded by the same
+//! codec, so a later value that does not fit the guess stops the read with
+//! its column and row instead of being cut to fit, and nested ones (objects,
+//! lists) by arrow's decoder, as they are only copied.
 
 use std::io::BufRead;
 use std::ops::Range;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, SchemaRef};
 use arrow::error::ArrowError;
 use serde_json::value::RawValue;
 
@@ -26,8 +29,10 @@ pub(super) struct JsonlBatches<R> {
     lines: R,
     /// The columns to produce, in order.
     schema: SchemaRef,
-    /// The columns decoded exactly, with their declared types.
+    /// The columns decoded exactly, with their declared or guessed types.
     exact: Vec<Field>,
+    /// Those of `exact` whose types were guessed: a row may leave them out.
+    guessed: Vec<String>,
     /// The other columns, and arrow's decoder for them.
     others: Option<(SchemaRef, arrow::json::reader::Decoder)>,
     batch_size: usize,
@@ -42,11 +47,13 @@ pub(super) struct JsonlBatches<R> {
 
 impl<R: BufRead> JsonlBatches<R> {
     /// `exact` names the columns of `schema` to decode with the serving
-    /// codec; the rest are decoded by arrow with their types in `schema`.
+    /// codec (`guessed`: those whose types were guessed, not declared); the
+    /// rest are decoded by arrow with their types in `schema`.
     pub(super) fn new(
         lines: R,
         schema: SchemaRef,
         exact: Vec<Field>,
+        guessed: Vec<String>,
         batch_size: usize,
         naive: NaiveTimestamps,
         aside: SetAside,
@@ -70,6 +77,7 @@ impl<R: BufRead> JsonlBatches<R> {
             lines,
             schema,
             exact,
+            guessed,
             others,
             batch_size,
             naive,
@@ -160,7 +168,13 @@ impl<R: BufRead> JsonlBatches<R> {
             .iter()
             .map(|range| serde_json::from_str(&text[range.clone()]).expect("checked above"))
             .collect();
-        let exact = match crate::codec::json::decode_rows("", &self.exact, &rows, self.naive) {
+        let optional: Vec<&str> = self.guessed.iter().map(String::as_str).collect();
+        let guessed = &self.guessed;
+        let decode = |rows: &[&RawValue]| {
+            crate::codec::json::decode_rows_with("", &self.exact, rows, self.naive, &optional)
+                .map_err(|error| guess_hint(error, guessed))
+        };
+        let exact = match decode(&rows) {
             Ok(exact) if bad_lines.is_empty() => exact,
             Err(error) if !lenient => return Err(error.offset_rows(first)),
             _ => {
@@ -173,7 +187,7 @@ impl<R: BufRead> JsonlBatches<R> {
                     let one = if bad_lines.contains(&index) {
                         None
                     } else {
-                        match crate::codec::json::decode_rows("", &self.exact, &[raw], self.naive) {
+                        match decode(&[raw]) {
                             Ok(batch) => Some(batch),
                             Err(error) => {
                                 self.aside.push(error.offset_rows(first + index as u64));
@@ -251,37 +265,258 @@ fn invalid_json(row: u64, line: &str, error: &serde_json::Error) -> String {
     )
 }
 
-/// Why arrow could not guess the columns of a JSON Lines file: the first
-/// line, among the first `limit` rows, that is not a JSON object, named by
-/// its row (arrow's own message says "line 1" or dumps the value). `None`
-/// when every line is an object.
-pub(super) fn first_bad_row(lines: impl BufRead, limit: usize) -> Option<String> {
+/// The columns of a JSON Lines file, as its first rows show them.
+pub(super) struct Guessed {
+    /// Every column, in the order the rows first show it, with the type its
+    /// values suggest ([`ArrowType::Null`] when they were all null).
+    pub schema: arrow::datatypes::Schema,
+    /// The columns whose first rows hold values of more than one kind, and
+    /// what they hold: reading one is refused, as no type would keep every
+    /// value.
+    pub mixed: Vec<(String, String)>,
+}
+
+/// What the values of one column in the first rows are.
+#[derive(Default)]
+struct Seen {
+    name: String,
+    /// For each kind of value, the first row that holds one.
+    boolean: Option<u64>,
+    integer: Option<u64>,
+    float: Option<u64>,
+    text: Option<u64>,
+    nested: Option<u64>,
+    /// The nested values (objects, lists), for arrow to guess their type.
+    nested_values: Vec<serde_json::Value>,
+    /// Why a nested value cannot be read, with its row.
+    nested_error: Option<String>,
+}
+
+impl Seen {
+    fn note(&mut self, row: u64, raw: &RawValue) {
+        let text = raw.get();
+        let first = |kind: &mut Option<u64>| {
+            kind.get_or_insert(row);
+        };
+        match text.as_bytes().first() {
+            Some(b'n') => {}
+            Some(b't' | b'f') => first(&mut self.boolean),
+            Some(b'"') => first(&mut self.text),
+            Some(b'[' | b'{') => {
+                first(&mut self.nested);
+                if self.nested_error.is_none() {
+                    match serde_json::from_str(text) {
+                        Ok(value) => self.nested_values.push(value),
+                        Err(e) => {
+                            self.nested_error = Some(format!(
+                                "column `{}`, row {row}: {}",
+                                self.name,
+                                e.to_string().replace(" at line 1 ", " at ")
+                            ))
+                        }
+                    }
+                }
+            }
+            _ if text.contains(['.', 'e', 'E']) => first(&mut self.float),
+            _ => first(&mut self.integer),
+        }
+    }
+
+    /// The column's type, or what it holds when it holds several kinds.
+    fn resolve(self, limit: usize) -> Result<ArrowField, (String, String)> {
+        let kinds: Vec<(&str, u64)> = [
+            ("`true`/`false`", self.boolean),
+            ("numbers", earliest(self.integer, self.float)),
+            ("strings", self.text),
+            ("objects or lists", self.nested),
+        ]
+        .into_iter()
+        .filter_map(|(what, row)| Some((what, row?)))
+        .collect();
+        let data_type = match kinds.as_slice() {
+            [] => ArrowType::Null,
+            [(_, _)] if self.boolean.is_some() => ArrowType::Boolean,
+            [(_, _)] if self.float.is_some() => ArrowType::Float64,
+            [(_, _)] if self.integer.is_some() => ArrowType::Int64,
+            [(_, _)] if self.text.is_some() => ArrowType::Utf8,
+            [(_, _)] => {
+                if let Some(error) = self.nested_error {
+                    return Err((self.name, error));
+                }
+                let name = self.name.clone();
+                let records = self.nested_values.into_iter().map(|value| {
+                    let mut record = serde_json::Map::new();
+                    record.insert(name.clone(), value);
+                    Ok::<_, ArrowError>(serde_json::Value::Object(record))
+                });
+                match arrow::json::reader::infer_json_schema_from_iterator(records) {
+                    Ok(schema) => match schema.field_with_name(&self.name) {
+                        Ok(field) => field.data_type().clone(),
+                        Err(_) => ArrowType::Null,
+                    },
+                    Err(e) => return Err((self.name, super::readable(&e))),
+                }
+            }
+            several => {
+                let what: Vec<String> = several
+                    .iter()
+                    .map(|(what, row)| format!("{what} (from row {row})"))
+                    .collect();
+                let why = format!(
+                    "column `{}` holds {} in the file's first {limit} rows; a column's values \
+                     must have one type",
+                    self.name,
+                    join_and(&what)
+                );
+                return Err((self.name, why));
+            }
+        };
+        Ok(ArrowField::new(self.name, data_type, true))
+    }
+}
+
+/// The earlier of two first rows.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        _ => a.or(b),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The columns of a JSON Lines file, guessed from its first `limit` rows
+/// (one per non-blank line). A line that is not a JSON object fails with
+/// its row, as it would fail the read. Numbers are read as the codec reads
+/// them (an integer's text guesses int64, any other float64), so a number
+/// no float can hold, such as `1e400`, is guessed like any other (the
+/// codec then reads it as infinity, as it does in a request).
+pub(super) fn guess_columns(lines: impl BufRead, limit: usize) -> Result<Guessed, String> {
+    let mut columns: Vec<Seen> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut row = 0_u64;
     for line in lines.lines() {
-        let line = match line {
-            Ok(line) => line,
-            Err(error) => return Some(format!("row {row}: {error}")),
-        };
+        if row as usize >= limit {
+            break;
+        }
+        let line = line.map_err(|error| format!("row {row}: {error}"))?;
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        match serde_json::from_str::<&RawValue>(line) {
-            Err(error) => return Some(invalid_json(row, line, &error)),
-            Ok(raw) if !raw.get().starts_with('{') => {
-                return Some(format!(
-                    "row {row}: expected a JSON object of fields, found {}",
-                    crate::codec::json::describe(raw.get())
-                ));
+        let fields = match serde_json::from_str::<Ordered<'_>>(line) {
+            Ok(fields) => fields,
+            Err(error) => {
+                return Err(match serde_json::from_str::<&RawValue>(line) {
+                    Err(error) => invalid_json(row, line, &error),
+                    Ok(raw) if !raw.get().starts_with('{') => format!(
+                        "row {row}: expected a JSON object of fields, found {}",
+                        crate::codec::json::describe(raw.get())
+                    ),
+                    Ok(_) => format!("row {row}: {error}"),
+                });
             }
-            Ok(_) => {}
+        };
+        for (name, raw) in fields.0 {
+            let at = *index.entry(name.to_string()).or_insert_with(|| {
+                columns.push(Seen {
+                    name: name.to_string(),
+                    ..Seen::default()
+                });
+                columns.len() - 1
+            });
+            columns[at].note(row, raw);
         }
         row += 1;
-        if row as usize >= limit {
-            break;
+    }
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut mixed = Vec::new();
+    for seen in columns {
+        match seen.resolve(limit) {
+            Ok(field) => fields.push(field),
+            Err((name, why)) => {
+                fields.push(ArrowField::new(&name, ArrowType::Null, true));
+                mixed.push((name, why));
+            }
         }
     }
-    None
+    Ok(Guessed {
+        schema: arrow::datatypes::Schema::new(fields),
+        mixed,
+    })
+}
+
+/// A JSON object's fields in their order, borrowed from the line.
+struct Ordered<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Ordered<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object of fields")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(crate::codec::json::Name(name)) = map.next_key()? {
+                    fields.push((name, map.next_value()?));
+                }
+                Ok(Ordered(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// `error`, about a column in `guessed`, saying that its type was a guess.
+fn guess_hint(error: Error, guessed: &[String]) -> Error {
+    let hint = |column: &str| {
+        format!(
+            "; the type of `{column}` was guessed from the file's first {} rows (only the \
+             transform's inputs have declared types)",
+            super::reader::INFER_RECORDS
+        )
+    };
+    match error {
+        Error::InvalidValue {
+            column,
+            row,
+            mut reason,
+        } if guessed.contains(&column) => {
+            reason.push_str(&hint(&column));
+            Error::InvalidValue {
+                column,
+                row,
+                reason,
+            }
+        }
+        Error::WrongValue {
+            column,
+            row,
+            expected,
+            mut found,
+        } if guessed.contains(&column) => {
+            found.push_str(&hint(&column));
+            Error::WrongValue {
+                column,
+                row,
+                expected,
+                found,
+            }
+        }
+        other => other,
+    }
 }
 
 /// arrow's `error` on the rows at `ranges` of `text` (the first is file row

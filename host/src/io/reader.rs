@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Field as ArrowField, Schema, SchemaRef};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -183,23 +183,9 @@ impl Reader {
                 }
                 Format::Jsonl => {
                     let mut buffered = BufReader::new(file);
-                    let inferred = arrow::json::reader::infer_json_schema_from_seekable(
-                        &mut buffered,
-                        Some(INFER_RECORDS),
-                    );
-                    let (inferred, _) = match inferred {
-                        Ok(inferred) => inferred,
-                        Err(error) => {
-                            let why = buffered
-                                .seek(SeekFrom::Start(0))
-                                .ok()
-                                .and_then(|_| jsonl::first_bad_row(&mut buffered, INFER_RECORDS));
-                            return Err(match why {
-                                Some(why) => Error::data("cannot read", path, why),
-                                None => cannot_read(&error),
-                            });
-                        }
-                    };
+                    let guessed = jsonl::guess_columns(&mut buffered, INFER_RECORDS)
+                        .map_err(|why| Error::data("cannot read", path, why))?;
+                    let inferred = guessed.schema;
                     let inferred = match columns {
                         // A file without a line has nothing to infer from;
                         // when every column asked for has a type, it reads
@@ -226,21 +212,57 @@ impl Reader {
                         _ => inferred,
                     };
                     let full = typed_schema(&inferred, columns);
-                    let indices = select(path, &full, columns)?;
+                    let indices = select(path, &full, columns).map_err(|e| match e {
+                        Error::Data {
+                            action,
+                            path,
+                            message,
+                        } if message.starts_with("it has no column") => Error::Data {
+                            action,
+                            path,
+                            message: message.replacen(
+                                "; its columns are",
+                                &format!(
+                                    " in its first {INFER_RECORDS} rows (where a JSON Lines \
+                                     file's columns are read from); its columns there are"
+                                ),
+                                1,
+                            ),
+                        },
+                        other => other,
+                    })?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
-                    // Declared columns are decoded exactly, as serving does.
-                    let exact = projected
-                        .fields()
-                        .iter()
-                        .filter_map(|field| {
-                            let data_type = declared_type(columns, field.name())?;
-                            Some(crate::spec::Field {
-                                name: field.name().clone(),
-                                data_type,
-                                nullable: true,
-                            })
-                        })
-                        .collect();
+                    // Declared columns are decoded exactly, as serving does,
+                    // and so are the others of one scalar type, as guessed.
+                    let mut exact = Vec::new();
+                    let mut guesses = Vec::new();
+                    for field in projected.fields() {
+                        let name = field.name();
+                        let data_type = match declared_type(columns, name) {
+                            Some(declared) => declared,
+                            None => {
+                                if let Some((_, why)) =
+                                    guessed.mixed.iter().find(|(mixed, _)| mixed == name)
+                                {
+                                    return Err(Error::data("cannot read", path, why));
+                                }
+                                let guess = match field.data_type() {
+                                    ArrowType::Boolean => DataType::Boolean,
+                                    ArrowType::Int64 => DataType::Int64,
+                                    ArrowType::Float64 => DataType::Float64,
+                                    ArrowType::Utf8 => DataType::Utf8,
+                                    _ => continue,
+                                };
+                                guesses.push(name.clone());
+                                guess
+                            }
+                        };
+                        exact.push(crate::spec::Field {
+                            name: name.clone(),
+                            data_type,
+                            nullable: true,
+                        });
+                    }
                     let mut file = buffered.into_inner();
                     file.seek(SeekFrom::Start(0))
                         .map_err(|e| Error::io("cannot read", path, e))?;
@@ -249,6 +271,7 @@ impl Reader {
                         BufReader::new(counted),
                         projected.clone(),
                         exact,
+                        guesses,
                         batch_size,
                         naive,
                         aside.clone(),

@@ -738,33 +738,126 @@ fn kept_csv_columns_are_copied_as_written() {
     );
 }
 
+/// Columns a JSON Lines file only carries (kept ones) have types guessed
+/// from its first rows and read by the serving codec's rules, as CSV
+/// cells are: a later value that does not fit is refused with its column
+/// and row (arrow's reader cut `2.5` to `2` in a column guessed int64), a
+/// column of several kinds is refused up front, a row may leave a kept
+/// field out, and a number no float holds reads as infinity wherever it
+/// is (the first rows' guess once failed on it, and a later row took it).
 #[test]
-fn a_kept_json_lines_value_that_does_not_fit_its_guessed_type_is_named_by_row() {
+fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     let dir = TempDir::new().unwrap();
     let transform = load(artifacts::FRAUD_FEATURES);
     let input = dir.path().join("in.jsonl");
     let output = dir.path().join("out.parquet");
-    let mut text = String::new();
-    for row in 0..10_500 {
-        text.push_str(&format!(
-            "{{\"id\": {row}, \"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}}\n"
-        ));
+    let row = |extra: &str| {
+        format!("{{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"{extra}}}\n")
+    };
+    let after_ints = |last: &str| {
+        let mut text: String = (0..10_500)
+            .map(|n| row(&format!(", \"id\": {n}")))
+            .collect();
+        text.push_str(&row(&format!(", \"id\": {last}")));
+        text
+    };
+    for (last, why) in [
+        (
+            "\"A77\"",
+            "\"A77\" is not an int64 (a whole number such as 42)",
+        ),
+        (
+            "2.5",
+            "2.5 is not an integer (an integer column takes whole numbers written without a \
+             fraction or exponent)",
+        ),
+        ("-3.99", "-3.99 is not an integer"),
+    ] {
+        fs::write(&input, after_ints(last)).unwrap();
+        let error = backfill_error(&transform, &input, &output, &["id"]);
+        assert!(
+            error.starts_with(&format!(
+                "cannot read `{}`: column `id`, row 10500: {why}",
+                input.display()
+            )) && error.ends_with(
+                "; the type of `id` was guessed from the file's first 10000 rows (only the \
+                 transform's inputs have declared types)"
+            ),
+            "{error}"
+        );
+        assert!(!output.exists());
     }
-    text.push_str(
-        "{\"id\": \"A77\", \"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n",
-    );
-    fs::write(&input, text).unwrap();
-    let error = backfill_error(&transform, &input, &output, &["id"]);
+
+    let mixed = [", \"n\": 1", ", \"n\": 2", ", \"n\": \"abc\""]
+        .map(row)
+        .concat();
+    fs::write(&input, mixed).unwrap();
     assert_eq!(
-        error,
+        backfill_error(&transform, &input, &output, &["n"]),
         format!(
-            "cannot read `{}`: row 10500: whilst decoding field 'id': failed to parse \"A77\" \
-             as Int64 (columns that are not inputs of the transform have the types guessed \
-             from the file's first 10000 rows)",
+            "cannot read `{}`: column `n` holds numbers (from row 0) and strings (from row 2) \
+             in the file's first 10000 rows; a column's values must have one type",
             input.display()
         )
     );
-    assert!(!output.exists());
+
+    // Left out, a kept field is null; nested values are carried whole.
+    let sparse = [
+        ", \"id\": 1, \"tags\": [\"a\"], \"meta\": {\"k\": 1}",
+        "",
+        ", \"id\": 3, \"tags\": [], \"meta\": {\"k\": 2.5}",
+    ]
+    .map(row)
+    .concat();
+    fs::write(&input, sparse).unwrap();
+    Backfill::new(&transform, &input, &output)
+        .keep(["id", "tags", "meta"])
+        .run()
+        .unwrap();
+    let out = read_all(&output);
+    assert_eq!(
+        out.column(0)
+            .as_primitive::<Int64Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(1), None, Some(3)]
+    );
+    assert_eq!(out.column(1).as_list::<i32>().value_length(0), 1);
+    assert!(matches!(
+        out.column(2).data_type(),
+        arrow::datatypes::DataType::Struct(_)
+    ));
+
+    // A column the first rows do not have is named as missing there.
+    let mut late: String = (0..10_000).map(|_| row("")).collect();
+    late.push_str(&row(", \"lab\": 7"));
+    fs::write(&input, late).unwrap();
+    assert_eq!(
+        backfill_error(&transform, &input, &output, &["lab"]),
+        format!(
+            "cannot read `{}`: it has no column `lab` in its first 10000 rows (where a JSON \
+             Lines file's columns are read from); its columns there are: `amount`, `hour`, \
+             `merchant_category`",
+            input.display()
+        )
+    );
+
+    // `1e400`: infinity in the first rows, and after them, as in a request.
+    for before in [1, 10_500] {
+        let mut text: String = (0..before).map(|_| row(", \"x\": 1.5")).collect();
+        text.push_str(&row(", \"x\": 1e400"));
+        text = text.replacen("\"amount\": 1.0", "\"amount\": 1e400", 1);
+        fs::write(&input, text).unwrap();
+        Backfill::new(&transform, &input, &output)
+            .keep(["x", "amount"])
+            .run()
+            .unwrap();
+        let out = read_all(&output);
+        let x = out.column(0).as_primitive::<Float64Type>();
+        assert_eq!(x.value(before), f64::INFINITY);
+        let amount = out.column(1).as_primitive::<Float64Type>();
+        assert_eq!(amount.value(0), f64::INFINITY);
+    }
 }
 
 #[test]
