@@ -26,7 +26,7 @@ Examples:
   skewless run card_velocity.wasm --events transactions.parquet --input spine.parquet \\
       --output training.parquet --keep card_id,ts,label
   # What the server answered, again: its exported events, the logged requests
-  curl -s localhost:8080/v1/events/card_velocity > served-events.jsonl
+  curl -s localhost:8080/v1/events/card-velocity > served-events.jsonl
   skewless run card_velocity.wasm --events served-events.jsonl --as-served \\
       --input logged-requests.jsonl --output served-features.jsonl";
 

@@ -479,7 +479,8 @@ impl<'de> serde::Deserialize<'de> for Ordered<'de> {
     }
 }
 
-/// `error`, about a column in `guessed`, saying that its type was a guess.
+/// `error`, said of a file's row: about a column in `guessed`, that its
+/// type was a guess; about a missing field, who writes rows without one.
 fn guess_hint(error: Error, guessed: &[String]) -> Error {
     let hint = |column: &str| {
         format!(
@@ -513,6 +514,24 @@ fn guess_hint(error: Error, guessed: &[String]) -> Error {
                 row,
                 expected,
                 found,
+            }
+        }
+        Error::MissingField {
+            column,
+            row,
+            expected,
+            mut hint,
+        } if hint.starts_with("; give `null` for a missing value") => {
+            hint.insert_str(
+                "; give `null` for a missing value".len(),
+                " (Spark leaves null fields out of the JSON it writes unless told \
+                 `.option(\"ignoreNullFields\", False)`)",
+            );
+            Error::MissingField {
+                column,
+                row,
+                expected,
+                hint,
             }
         }
         other => other,

@@ -132,6 +132,35 @@ pub(super) fn read_failure(path: &Path, error: arrow::error::ArrowError) -> Erro
     }
 }
 
+/// Why a directory is not read, with what to do when it holds a table
+/// written as part files (by Spark, pandas with a partition column, ...).
+fn directory(path: &Path) -> String {
+    let mut parts: Vec<String> = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .filter(|name| {
+                    !name.starts_with(['.', '_']) && Format::from_path(Path::new(name)).is_ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort();
+    match parts.as_slice() {
+        [] => "it is a directory, not a data file".to_string(),
+        [first, ..] => format!(
+            "it is a directory, not a data file; it holds {} data file{} (`{first}`{}), as \
+             Spark writes a table: skewless reads one file, so give one of them, or read the \
+             directory in Python (`t.transform(pyarrow.parquet.read_table(DIR))`, with \
+             `events=` the same way), or run the transform in Spark \
+             (`skewless.spark.transform`)",
+            parts.len(),
+            if parts.len() == 1 { "" } else { "s" },
+            if parts.len() > 1 { ", ..." } else { "" },
+        ),
+    }
+}
+
 /// Opens an input file and tells its format from its extension, refusing
 /// what would otherwise fail with a misleading message: a missing file
 /// (before its extension is looked at), a directory, and a Parquet or
@@ -142,11 +171,7 @@ pub(super) fn open_input(path: &Path) -> Result<(File, Format)> {
         .metadata()
         .map_err(|e| Error::io("cannot read", path, e))?;
     if metadata.is_dir() {
-        return Err(Error::data(
-            "cannot read",
-            path,
-            "it is a directory, not a data file",
-        ));
+        return Err(Error::data("cannot read", path, directory(path)));
     }
     let format = Format::from_path(path)?;
     let mut start = Vec::with_capacity(6);

@@ -96,6 +96,9 @@ impl Reader {
                     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                         .map_err(|e| cannot_read(&e))?;
                     let indices = select(path, builder.schema(), columns)?;
+                    if naive == NaiveTimestamps::Refuse {
+                        check_int96(builder.parquet_schema(), &indices, columns)?;
+                    }
                     let total_rows = builder.metadata().file_metadata().num_rows() as u64;
                     let metadata_kv = builder
                         .metadata()
@@ -586,6 +589,42 @@ pub(super) fn select(
     }
     indices.sort_unstable();
     Ok(indices)
+}
+
+/// Refuses a Parquet INT96 column asked for as a timestamp, saying where
+/// such columns come from: Spark writes its timestamps so by default,
+/// with no zone in the file (they are instants, in UTC, for Spark), and
+/// arrow reads them as nanoseconds without a zone, which the generic
+/// refusal would describe without saying what to do about Spark.
+fn check_int96(
+    parquet: &parquet::schema::types::SchemaDescriptor,
+    indices: &[usize],
+    columns: Option<&[ColumnRequest]>,
+) -> Result<()> {
+    let roots = parquet.root_schema().get_fields();
+    for &index in indices {
+        let Some(root) = roots.get(index) else {
+            continue;
+        };
+        let timestamp = declared_type(columns, root.name()) == Some(DataType::TimestampMicros);
+        if timestamp
+            && root.is_primitive()
+            && root.get_physical_type() == parquet::basic::Type::INT96
+        {
+            return Err(Error::NaiveTimestamp {
+                column: root.name().to_string(),
+                row: None,
+                reason: "holds INT96 timestamps, which carry no time zone: Spark writes its \
+                         timestamps so by default, as instants in UTC; skewless does not guess \
+                         which zone a timestamp without one is in: if this file comes from \
+                         Spark, say they are UTC with the `naive_timestamps` setting (`utc`), \
+                         or have Spark write them with their zone \
+                         (`spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS`)"
+                    .to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, ... `21st`.

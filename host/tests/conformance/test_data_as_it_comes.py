@@ -426,6 +426,26 @@ def test_typed_files_from_every_tool(tmp_path):
     assert not failures, "\n\n".join(failures)
 
 
+def test_spark_int96_timestamps_are_refused_saying_what_spark_wrote(tmp_path):
+    """Spark writes timestamps as Parquet INT96 by default: no zone in the
+    file, instants in UTC for Spark. They are refused like any timestamp
+    without a zone, saying so and what to do; said to be UTC, they are."""
+    path = tmp_path / "spark-int96.parquet"
+    pq.write_table(arrow_table("us", "UTC"), path, use_deprecated_int96_timestamps=True)
+    assert pq.ParquetFile(path).schema.column(COLUMNS.index("at")).physical_type == "INT96"
+    out = tmp_path / "out.parquet"
+    refused = skewless("run", ECHO, "--input", str(path), "--output", str(out), ok=False)
+    message = refused.stderr.strip()
+    assert "column `at` holds INT96 timestamps, which carry no time zone: Spark writes" in message
+    assert "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS" in message
+    assert message.endswith("(on the command line: `--naive-timestamps utc`)"), message
+    assert not out.exists()
+    skewless("run", ECHO, "--input", str(path), "--output", str(out),
+             "--naive-timestamps", "utc")
+    got, _ = read_back(out, SEEN)
+    assert rows_of({name: got[name] for name in SEEN}) == expected("us")
+
+
 def test_dictionaries_that_change_between_row_groups(tmp_path):
     """Each row group of a Parquet file can bring its own dictionary; every
     output must carry them all, whatever the batch size."""

@@ -860,6 +860,33 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     }
 }
 
+/// A nullable input left out of a JSON Lines row is refused, as in a
+/// request, saying who writes rows so: Spark, by default.
+#[test]
+fn a_missing_json_lines_field_names_sparks_option() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::GLUCOSE_ALERTS);
+    let input = dir.path().join("in.jsonl");
+    fs::write(
+        &input,
+        "{\"read_at\": \"2026-03-02T00:00:00Z\", \"glucose_mg_dl\": 100.0, \
+         \"previous_mg_dl\": null, \"minutes_since_previous\": null}\n\
+         {\"read_at\": \"2026-03-02T00:05:00Z\", \"glucose_mg_dl\": 120.0, \
+         \"minutes_since_previous\": 5.0}\n",
+    )
+    .unwrap();
+    let output = dir.path().join("out.parquet");
+    assert_eq!(
+        backfill_error(&transform, &input, &output, &[]),
+        format!(
+            "cannot read `{}`: row 1: missing field `previous_mg_dl` (float64); give `null` for \
+             a missing value (Spark leaves null fields out of the JSON it writes unless told \
+             `.option(\"ignoreNullFields\", False)`)",
+            input.display()
+        )
+    );
+}
+
 #[test]
 fn kept_columns_come_first_and_must_not_clash_with_outputs() {
     let dir = TempDir::new().unwrap();
@@ -1275,6 +1302,23 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
         said(&directory),
         format!(
             "cannot read `{}`: it is a directory, not a data file",
+            directory.display()
+        )
+    );
+    // One that holds a table as part files, as Spark writes it, says so.
+    for part in ["part-00001-x.snappy.parquet", "part-00000-x.snappy.parquet"] {
+        fs::copy(&parquet, directory.join(part)).unwrap();
+    }
+    fs::write(directory.join("_SUCCESS"), "").unwrap();
+    fs::write(directory.join(".part-00000-x.snappy.parquet.crc"), "").unwrap();
+    assert_eq!(
+        said(&directory),
+        format!(
+            "cannot read `{}`: it is a directory, not a data file; it holds 2 data files \
+             (`part-00000-x.snappy.parquet`, ...), as Spark writes a table: skewless reads one \
+             file, so give one of them, or read the directory in Python \
+             (`t.transform(pyarrow.parquet.read_table(DIR))`, with `events=` the same way), or \
+             run the transform in Spark (`skewless.spark.transform`)",
             directory.display()
         )
     );

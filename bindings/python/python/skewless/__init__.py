@@ -172,7 +172,9 @@ class Transform:
         is its instant (a naive one falls under the ``naive_timestamps``
         rule, a fraction of a microsecond is refused); a string holds a
         value's text, as in a CSV cell. Timestamps come back as RFC 3339
-        text, as in a response.
+        text, as in a response, and so do the floats JSON has no number
+        for: the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
+        (:meth:`transform_pandas` and :meth:`transform` give floats).
         """
         rows = [_json_row(i, row) for i, row in enumerate(rows)]
         text = _json.dumps(rows, allow_nan=False)
