@@ -105,7 +105,12 @@ impl<R: BufRead> JsonlBatches<R> {
                 self.done = true;
                 break;
             }
-            let line = line.trim();
+            let mut line = line.trim();
+            if self.rows_read == 0 && ranges.is_empty() {
+                // A byte order mark (which some Windows tools write) is not
+                // part of the first row.
+                line = line.trim_start_matches('\u{feff}');
+            }
             if line.is_empty() {
                 continue;
             }
@@ -407,7 +412,10 @@ pub(super) fn guess_columns(lines: impl BufRead, limit: usize) -> Result<Guessed
             break;
         }
         let line = line.map_err(|error| format!("row {row}: {error}"))?;
-        let line = line.trim();
+        let mut line = line.trim();
+        if row == 0 {
+            line = line.trim_start_matches('\u{feff}');
+        }
         if line.is_empty() {
             continue;
         }

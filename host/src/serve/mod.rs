@@ -387,13 +387,31 @@ struct TransformRequest<'a> {
 }
 
 /// The request body, refused as too large before it is read when its
-/// `Content-Length` says so, and refused when the client takes longer than
-/// [`ServeConfig::body_timeout`] to send it.
+/// `Content-Length` says so, refused when the client takes longer than
+/// [`ServeConfig::body_timeout`] to send it, and refused when it is
+/// compressed (`Content-Encoding`), which this server does not undo. A
+/// UTF-8 byte order mark in front (which some Windows tools write) is not
+/// part of the JSON, and is dropped.
 async fn read_body(
     config: &ServeConfig,
     headers: &header::HeaderMap,
     body: Body,
 ) -> std::result::Result<bytes::Bytes, Failure> {
+    if let Some(encoding) = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.trim().eq_ignore_ascii_case("identity"))
+    {
+        return Err(Failure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!(
+                "the request body is `{}`-encoded; this server reads bodies as they are: \
+                 send it without `Content-Encoding`",
+                encoding.trim()
+            ),
+        ));
+    }
     let too_large = || {
         Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -413,7 +431,10 @@ async fn read_body(
     }
     let read = axum::body::to_bytes(body, config.max_body_bytes);
     match tokio::time::timeout(config.body_timeout, read).await {
-        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Ok(bytes)) => Ok(match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => bytes.slice_ref(rest),
+            None => bytes,
+        }),
         Ok(Err(error)) if is_length_limit(&error) => Err(too_large()),
         Ok(Err(error)) => Err(Failure::new(
             StatusCode::BAD_REQUEST,

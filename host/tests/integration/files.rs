@@ -860,6 +860,32 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     }
 }
 
+/// A JSON Lines file that starts with a UTF-8 byte order mark (which
+/// Windows tools write) reads as the same file without it, as CSV does.
+#[test]
+fn a_json_lines_byte_order_mark_is_not_part_of_the_first_row() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let rows = "{\"amount\": 12.5, \"hour\": 3, \"merchant_category\": \"travel\", \"id\": 1}\n\
+                {\"amount\": 7.0, \"hour\": 23, \"merchant_category\": \"books\", \"id\": 2}\n";
+    let mut outputs = Vec::new();
+    for (name, text) in [
+        ("plain", rows.to_string()),
+        ("marked", format!("\u{feff}{rows}")),
+    ] {
+        let input = dir.path().join(format!("{name}.jsonl"));
+        fs::write(&input, text).unwrap();
+        let output = dir.path().join(format!("{name}.jsonl.out.jsonl"));
+        Backfill::new(&transform, &input, &output)
+            .keep(["id"])
+            .run()
+            .unwrap();
+        outputs.push(fs::read_to_string(&output).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert!(outputs[0].starts_with("{\"id\":1,"), "{}", outputs[0]);
+}
+
 /// A nullable input left out of a JSON Lines row is refused, as in a
 /// request, saying who writes rows so: Spark, by default.
 #[test]

@@ -865,6 +865,38 @@ fn sigterm_lets_requests_in_flight_finish() {
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
 
+/// A body with a UTF-8 byte order mark in front (PowerShell's
+/// `Invoke-RestMethod`, Notepad files sent with `curl -d @file`) is the
+/// JSON after it; a compressed body is refused with what to do, not
+/// reported as invalid JSON.
+#[test]
+fn a_byte_order_mark_is_dropped_and_a_compressed_body_refused() {
+    let server = TestServer::start(
+        vec![load(artifacts::FRAUD_FEATURES)],
+        ServeConfig::default(),
+    );
+    let body = r#"{"rows": [{"amount": 12.5, "hour": 3, "merchant_category": "travel"}]}"#;
+    let (status, plain) = server.post("fraud-features", body);
+    assert_eq!(status, 200, "{plain}");
+    let (status, marked) = server.post("fraud-features", &format!("\u{feff}{body}"));
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(marked, plain);
+    let request = format!(
+        "POST /v1/transforms/fraud-features HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, answer) = http_raw(server.addr, request.as_bytes());
+    assert_eq!(status, 415, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"]["kind"], "unsupported_encoding");
+    assert_eq!(
+        answer["error"]["message"],
+        "the request body is `gzip`-encoded; this server reads bodies as they are: send it \
+         without `Content-Encoding`"
+    );
+}
+
 /// More rows than the server takes in one request: 413, with the limit
 /// and the flag that sets it; nothing is computed.
 #[test]
