@@ -28,7 +28,8 @@
 //! events such answers need, and drops an event older than that on
 //! arrival (expired); a batch with an event further ahead of the clock
 //! than the lateness and the query lag is refused whole, since that
-//! event would leave the state unable to answer as of now. With a
+//! event would leave the state unable to answer as of now, and so is a
+//! request as of a time that far ahead. With a
 //! directory, an event is on disk before its ingestion is acknowledged,
 //! and reopening the directory gives the state a clean replay of the
 //! acknowledged events would. In Redis
@@ -517,6 +518,27 @@ impl Online {
         )
         .map_err(|e| Error::Runtime(format!("cannot assemble the requests: {e}")))?;
         let queries = aggregate::read_queries(&self.transform, &batch, naive)?;
+        // As far ahead of the clock as an event may be, and no further: a
+        // later time (a mistyped year, a client's wrong clock) would be
+        // answered from none of the events up to it, which the state
+        // refuses to take yet.
+        let (latest, ahead) = self.live.latest_event(as_of);
+        if let Some(row) = queries.iter().position(|(_, t)| *t > latest) {
+            let text = crate::codec::text::timestamp_text;
+            return Err(Error::InvalidValue {
+                column: aggregation.request_time.clone(),
+                row: row as u64,
+                reason: format!(
+                    "the time, {}, is more than {} (the lateness and the query lag) ahead of \
+                     this server's clock, {}: no event that far ahead is taken yet, so no \
+                     answer as of it can count them; fix the time (or the clock of what sent \
+                     it)",
+                    text(queries[row].1),
+                    crate::spec::duration_text(ahead),
+                    text(as_of),
+                ),
+            });
+        }
         let (answers, arrival) = self.live.query(&queries)?;
         if let Some((row, Err(why))) = answers.iter().enumerate().find(|(_, a)| a.is_err()) {
             return Err(match why {

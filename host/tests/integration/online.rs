@@ -246,9 +246,10 @@ fn requests_as_of_now_and_too_old() {
 /// query lag would leave the state unable to answer as of now, and expire
 /// what such answers need: its whole batch is refused, naming the row, and
 /// the state is as before. An event less far ahead (a producer's clock a
-/// little fast) is taken.
+/// little fast) is taken. A query as of a time that far ahead is refused
+/// too: it would be answered from none of the events up to it.
 #[test]
-fn an_event_too_far_ahead_of_the_clock_is_refused_with_its_batch() {
+fn an_event_or_a_query_too_far_ahead_of_the_clock_is_refused() {
     let payments = load(artifacts::PAYMENTS);
     let online = Online::open(&payments, &StateOptions::default()).unwrap();
     let now = chrono::Utc::now();
@@ -293,6 +294,30 @@ fn an_event_too_far_ahead_of_the_clock_is_refused_with_its_batch() {
         .unwrap();
     assert_eq!(taken.applied, 1);
     assert!(online.features_json_values(&[asked]).is_ok());
+
+    // A query that far ahead (a mistyped year) is refused, naming the row;
+    // one within the bound is answered.
+    let query = |seconds_from_now: i64| -> Value {
+        let time = (now + chrono::Duration::seconds(seconds_from_now))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        serde_json::from_str(&format!(r#"{{"user": "u1", "ts": "{time}"}}"#)).unwrap()
+    };
+    let error = online
+        .features_json_values(&[query(0), query(365 * 86_400)])
+        .unwrap_err();
+    assert!(
+        matches!(&error, skewless::Error::InvalidValue { column, row: 1, .. } if column == "ts"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(
+            "is more than 70m (the lateness and the query lag) ahead of this \
+                          server's clock"
+        ),
+        "{message}"
+    );
+    assert!(online.features_json_values(&[query(1800)]).is_ok());
 }
 
 /// A state expired under a short query lag and reopened with a longer one
