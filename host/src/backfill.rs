@@ -280,21 +280,8 @@ impl Backfill {
         }
         check_keep(&self.transform, &self.keep)?;
         let info = self.transform.info();
+        crate::aggregate::check_events_given(&self.transform, self.events.is_some())?;
         let aggregated = match (&info.aggregation, &self.events) {
-            (None, None) => None,
-            (None, Some(_)) => {
-                return Err(Error::BadRequest(format!(
-                    "transform `{}` declares no aggregations, so it takes no events",
-                    self.transform.name()
-                )));
-            }
-            (Some(_), None) => {
-                return Err(Error::BadRequest(format!(
-                    "transform `{}` aggregates events: give the events file (`events`) beside \
-                     the input, whose rows are the spine (key, time, and the other inputs)",
-                    self.transform.name()
-                )));
-            }
             (Some(_), Some(events)) => {
                 if same_file(events, &self.output) {
                     return Err(Error::BadRequest(format!(
@@ -320,6 +307,8 @@ impl Backfill {
                     &options,
                 )?)
             }
+            // Refused above, when only one of the two is there.
+            _ => None,
         };
         let mut requests: Vec<ColumnRequest> = info
             .request_inputs()

@@ -235,22 +235,7 @@ impl Verify {
     /// A row the transform rejects is not an error: every path must reject
     /// it too, with the same message.
     pub fn run(&self) -> Result<VerifyReport> {
-        match (&self.transform.info().aggregation, &self.events) {
-            (None, Some(_)) => {
-                return Err(Error::BadRequest(format!(
-                    "transform `{}` declares no aggregations, so it takes no events",
-                    self.transform.name()
-                )));
-            }
-            (Some(_), None) => {
-                return Err(Error::BadRequest(format!(
-                    "transform `{}` aggregates events: give the events file (`events`) beside \
-                     the input, whose rows are the spine",
-                    self.transform.name()
-                )));
-            }
-            _ => {}
-        }
+        crate::aggregate::check_events_given(&self.transform, self.events.is_some())?;
         let started = |name: &str| {
             if let Some(progress) = &self.progress {
                 progress(name);

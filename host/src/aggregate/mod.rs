@@ -43,7 +43,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 pub(crate) use value::Value;
 pub(crate) use window::{Answer, Event, Plan};
 
-use crate::engine::{Transform, prepare_columns};
+use crate::engine::{Setting, Transform, prepare_columns};
 use crate::error::{Error, Result};
 use crate::spec::{Aggregation, DataType, Field, NaiveTimestamps, ScalarType};
 
@@ -55,6 +55,28 @@ pub(crate) fn declared(transform: &Transform) -> Result<&Aggregation> {
             "transform `{}` declares no aggregations, so it takes no events",
             transform.name()
         ))
+    })
+}
+
+/// Refuses events given to a backfill (or `verify`) of a transform that
+/// declares no aggregations, and none given for one that does, naming the
+/// option ([`Setting::Events`]).
+pub(crate) fn check_events_given(transform: &Transform, given: bool) -> Result<()> {
+    let reason = match (&transform.info().aggregation, given) {
+        (None, true) => format!(
+            "transform `{}` declares no aggregations, so it takes no events",
+            transform.name()
+        ),
+        (Some(_), false) => format!(
+            "none is given, and transform `{}` aggregates events: give the events file \
+             beside the input, whose rows are the spine (key, time, and the other inputs)",
+            transform.name()
+        ),
+        _ => return Ok(()),
+    };
+    Err(Error::InvalidSetting {
+        setting: Setting::Events,
+        reason,
     })
 }
 

@@ -129,6 +129,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::NaiveTimestamps => "--naive-timestamps utc",
         Setting::OnError => "--on-error",
         Setting::Rejects => "--rejects FILE.jsonl",
+        Setting::Events => "--events FILE",
         _ => "",
     }
 }

@@ -103,6 +103,9 @@ pub enum Setting {
     OnError,
     /// [`Backfill::rejects`](crate::backfill::Backfill::rejects)
     Rejects,
+    /// [`Backfill::events`](crate::backfill::Backfill::events): the events
+    /// a transform that aggregates needs, and one that does not refuses.
+    Events,
 }
 
 impl Setting {
@@ -117,6 +120,7 @@ impl Setting {
             Setting::NaiveTimestamps => "naive_timestamps",
             Setting::OnError => "on_error",
             Setting::Rejects => "rejects",
+            Setting::Events => "events",
         }
     }
 }

@@ -176,8 +176,11 @@ fn events_are_required_exactly_when_a_transform_aggregates() {
     let error = run(artifacts::CARD_VELOCITY, None, &example("spine.csv"));
     assert!(
         error.contains(
-            "transform `card-velocity` aggregates events: give the events file (`events`)"
-        ),
+            "invalid `events`: none is given, and transform `card-velocity` aggregates events: \
+             give the events file beside the input"
+        ) && error
+            .trim_end()
+            .ends_with("(on the command line: `--events FILE`)"),
         "{error}"
     );
     let transactions = Path::new(env!("CARGO_MANIFEST_DIR"))
