@@ -60,7 +60,7 @@ pub(super) fn open(
         .with_header(true)
         .infer_schema(&mut file, Some(INFER_RECORDS))
         .map_err(|e| cannot_read(&e))?;
-    let indices = select(path, &guessed, columns)?;
+    let indices = select(path, &guessed, columns).map_err(|e| other_separator(e, &guessed))?;
     let mut parsed = Vec::new();
     let mut fields: Vec<ArrowField> = Vec::with_capacity(guessed.fields().len());
     for (index, field) in guessed.fields().iter().enumerate() {
@@ -161,6 +161,38 @@ pub(super) fn open(
         parse_text_columns(reader, projected.clone(), parsed, naive, aside),
         projected,
     ))
+}
+
+/// `error` (a column not found), with why when the header is one column
+/// that holds another separator: a file written with `;` (as spreadsheets
+/// in many locales write CSV), tabs or `|`.
+fn other_separator(error: Error, header: &Schema) -> Error {
+    let [only] = header.fields().as_ref() else {
+        return error;
+    };
+    let Some(separator) = [(';', "`;`"), ('\t', "tabs"), ('|', "`|`")]
+        .into_iter()
+        .find(|(c, _)| only.name().contains(*c))
+        .map(|(_, name)| name)
+    else {
+        return error;
+    };
+    match error {
+        Error::Data {
+            action,
+            path,
+            message,
+        } if message.starts_with("it has no column") => Error::Data {
+            action,
+            path,
+            message: format!(
+                "{message}; the header looks separated by {separator}: skewless reads CSV \
+                 separated by commas (write the file with `,`, e.g. pandas \
+                 `pd.read_csv(f, sep=...).to_csv(g, index=False)`, or as Parquet)"
+            ),
+        },
+        other => other,
+    }
 }
 
 /// Passes a CSV file's bytes through, following its quoting as the CSV

@@ -860,6 +860,32 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     }
 }
 
+/// A CSV file separated by `;` (as spreadsheets in many locales save
+/// CSV), tabs or `|` is refused saying so, not only that a column is
+/// missing.
+#[test]
+fn a_csv_file_with_another_separator_is_named_so() {
+    let dir = TempDir::new().unwrap();
+    let transform = load(artifacts::FRAUD_FEATURES);
+    let output = dir.path().join("out.parquet");
+    for (separator, said) in [(";", "`;`"), ("\t", "tabs"), ("|", "`|`")] {
+        let input = dir.path().join("in.csv");
+        let header = ["amount", "hour", "merchant_category"].join(separator);
+        let row = ["1.5", "3", "travel"].join(separator);
+        fs::write(&input, format!("{header}\n{row}\n")).unwrap();
+        let error = backfill_error(&transform, &input, &output, &[]);
+        assert!(
+            error.starts_with(&format!(
+                "cannot read `{}`: it has no column `amount`",
+                input.display()
+            )) && error.contains(&format!(
+                "; the header looks separated by {said}: skewless reads CSV separated by commas"
+            )),
+            "{error}"
+        );
+    }
+}
+
 /// A JSON Lines file that starts with a UTF-8 byte order mark (which
 /// Windows tools write) reads as the same file without it, as CSV does.
 #[test]
