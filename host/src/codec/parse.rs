@@ -346,7 +346,7 @@ pub(crate) fn special_float_bits(word: &str, hex_digits: usize) -> Option<Result
 
 /// Microseconds since the Unix epoch of `text`: RFC 3339 (a `T`, `t` or
 /// space between date and time), with a zone (`Z`, `+01:00`, `+0100` or
-/// `+01`), in whole microseconds, years written as four digits or, outside
+/// `+01`, or `+05:21:10` for an offset in seconds), in whole microseconds, years written as four digits or, outside
 /// 0000-9999, as a sign and more. A number is refused (it could count
 /// seconds, milliseconds or microseconds), and so is a timestamp without a
 /// zone unless [`NaiveTimestamps::Utc`] says what it means.
@@ -423,7 +423,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    /// `[±]YYYY-MM-DD(T|t| )HH:MM:SS[.fraction][Z|z|±HH:MM|±HHMM|±HH]`;
+    /// `[±]YYYY-MM-DD(T|t| )HH:MM:SS[.fraction][Z|z|±HH:MM[:SS]|±HHMM|±HH]`;
     /// `None` when `text` is not of that form or not a real date and time.
     fn from(text: &str) -> Option<Parsed> {
         let (year, month, day, mut rest) = date_prefix(text)?;
@@ -462,15 +462,25 @@ impl Parsed {
             [sign @ (b'+' | b'-'), zone @ ..] => {
                 let mut zone = zone;
                 let hours = digits2(&mut zone)?;
-                let minutes = match zone {
-                    [] => 0,
-                    [b':', ..] => field(&mut zone, b':')?,
-                    _ => digits2(&mut zone)?,
+                let (minutes, seconds) = match zone {
+                    [] => (0, 0),
+                    [b':', ..] => {
+                        let minutes = field(&mut zone, b':')?;
+                        // Seconds: a zone's local mean time, before it had
+                        // a standard offset (Python's `isoformat` writes
+                        // `1900-01-01T08:21:10+05:21:10` for Asia/Kolkata).
+                        let seconds = match zone {
+                            [b':', ..] => field(&mut zone, b':')?,
+                            _ => 0,
+                        };
+                        (minutes, seconds)
+                    }
+                    _ => (digits2(&mut zone)?, 0),
                 };
-                if !zone.is_empty() || hours > 23 || minutes > 59 {
+                if !zone.is_empty() || hours > 23 || minutes > 59 || seconds > 59 {
                     return None;
                 }
-                let offset = (hours * 3600 + minutes * 60) as i32;
+                let offset = (hours * 3600 + minutes * 60 + seconds) as i32;
                 Some(if *sign == b'-' { -offset } else { offset })
             }
             _ => return None,
