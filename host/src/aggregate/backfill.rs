@@ -251,7 +251,9 @@ impl Data<'_> {
         naive: crate::spec::NaiveTimestamps,
     ) -> Result<Reader> {
         match self {
-            Data::File(path) => Reader::open(path, Some(columns), batch_size, naive),
+            Data::File(path) => {
+                Reader::open(path, Some(columns), batch_size, naive).map_err(|e| self.within(e))
+            }
             Data::Memory {
                 name,
                 schema,

@@ -60,13 +60,11 @@ pub(crate) fn declared(transform: &Transform) -> Result<&Aggregation> {
 
 /// Refuses events given to a backfill (or `verify`) of a transform that
 /// declares no aggregations, and none given for one that does, naming the
-/// option ([`Setting::Events`]).
+/// option to set ([`Setting::Events`]).
 pub(crate) fn check_events_given(transform: &Transform, given: bool) -> Result<()> {
     let reason = match (&transform.info().aggregation, given) {
-        (None, true) => format!(
-            "transform `{}` declares no aggregations, so it takes no events",
-            transform.name()
-        ),
+        // Not an option to set: an option to drop.
+        (None, true) => return declared(transform).map(|_| ()),
         (Some(_), false) => format!(
             "none is given, and transform `{}` aggregates events: give the events file \
              beside the input, whose rows are the spine (key, time, and the other inputs)",

@@ -183,13 +183,16 @@ impl<R: BufRead> JsonlBatches<R> {
             Ok(exact) if bad_lines.is_empty() => exact,
             Err(error) if !lenient => return Err(error.offset_rows(first)),
             _ => {
-                // Row by row: the rows that decode, and nulls for the others.
+                // Row by row: the rows that decode; in a row that does not,
+                // the values that do (the rejects file shows them), and
+                // nulls for the others.
                 let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(
                     self.exact.iter().map(Field::arrow).collect::<Vec<_>>(),
                 ));
+                let options = RecordBatchOptions::new().with_row_count(Some(1));
                 let mut decoded = Vec::with_capacity(rows.len());
                 for (index, raw) in rows.iter().enumerate() {
-                    let one = if bad_lines.contains(&index) {
+                    let whole = if bad_lines.contains(&index) {
                         None
                     } else {
                         match decode(&[raw]) {
@@ -200,20 +203,39 @@ impl<R: BufRead> JsonlBatches<R> {
                             }
                         }
                     };
-                    decoded.push(one.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())));
-                    if decoded.last().is_some_and(|b| b.num_rows() == 0) {
-                        let nulls = schema
-                            .fields()
-                            .iter()
-                            .map(|f| arrow::array::new_null_array(f.data_type(), 1))
-                            .collect();
-                        *decoded.last_mut().expect("pushed") = RecordBatch::try_new_with_options(
-                            schema.clone(),
-                            nulls,
-                            &RecordBatchOptions::new().with_row_count(Some(1)),
-                        )
-                        .map_err(|e| Error::Runtime(e.to_string()))?;
-                    }
+                    let one = match whole {
+                        Some(batch) => batch,
+                        None => {
+                            let columns = self
+                                .exact
+                                .iter()
+                                .map(|field| {
+                                    let alone = (!bad_lines.contains(&index))
+                                        .then(|| {
+                                            crate::codec::json::decode_rows_with(
+                                                "",
+                                                std::slice::from_ref(field),
+                                                &[raw],
+                                                self.naive,
+                                                &optional,
+                                            )
+                                            .ok()
+                                        })
+                                        .flatten();
+                                    match alone {
+                                        Some(batch) => batch.column(0).clone(),
+                                        None => arrow::array::new_null_array(
+                                            &field.data_type.arrow(),
+                                            1,
+                                        ),
+                                    }
+                                })
+                                .collect();
+                            RecordBatch::try_new_with_options(schema.clone(), columns, &options)
+                                .map_err(|e| Error::Runtime(e.to_string()))?
+                        }
+                    };
+                    decoded.push(one);
                 }
                 arrow::compute::concat_batches(&schema, &decoded)
                     .map_err(|e| Error::Runtime(format!("cannot assemble rows: {e}")))?
@@ -306,6 +328,9 @@ impl Seen {
         match text.as_bytes().first() {
             Some(b'n') => {}
             Some(b't' | b'f') => first(&mut self.boolean),
+            // The floats JSON has no number for, as Spark, pandas and
+            // skewless write them: a number, not text.
+            Some(b'"') if non_finite(&text[1..text.len() - 1]) => first(&mut self.float),
             Some(b'"') => first(&mut self.text),
             Some(b'[' | b'{') => {
                 first(&mut self.nested);
@@ -378,6 +403,17 @@ impl Seen {
         };
         Ok(ArrowField::new(self.name, data_type, true))
     }
+}
+
+/// Whether `text` (a JSON string's contents) is a float JSON has no
+/// number for: `NaN`, `Infinity`, `-Infinity` and the other spellings the
+/// codec reads (`inf`, `nan`, `NaN:0x...` with its bits).
+fn non_finite(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    ["nan", "inf", "infinity"]
+        .iter()
+        .any(|word| unsigned.eq_ignore_ascii_case(word))
+        || unsigned.starts_with("NaN:0x")
 }
 
 /// The earlier of two first rows.
@@ -565,7 +601,33 @@ fn others_error(
         .enumerate()
         .find_map(|(index, range)| Some((index, alone(range).err()?)))
     {
-        Some((index, error)) => (format!("row {}", first + index as u64), error),
+        Some((index, error)) => {
+            let row = first + index as u64;
+            // A column null in every row the guess saw has no type: say
+            // so, rather than arrow's "expected null".
+            let line = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+                &text[ranges[index].clone()],
+            );
+            let unguessed = schema.fields().iter().find(|field| {
+                field.data_type() == &ArrowType::Null
+                    && line
+                        .as_ref()
+                        .is_ok_and(|line| line.get(field.name()).is_some_and(|v| !v.is_null()))
+            });
+            if let Some(field) = unguessed {
+                return Error::InvalidValue {
+                    column: field.name().clone(),
+                    row,
+                    reason: format!(
+                        "the column is null in the file's first {} rows, so it has no type to \
+                         read this value as (only the transform's inputs have declared types); \
+                         keep it from a typed file (Parquet), or put a row with a value first",
+                        super::reader::INFER_RECORDS
+                    ),
+                };
+            }
+            (format!("row {row}"), error)
+        }
         None => (
             format!("rows {first} to {}", first + ranges.len() as u64 - 1),
             error,

@@ -60,6 +60,12 @@ impl Format {
             Some("csv") => Ok(Format::Csv),
             Some("arrow" | "ipc" | "feather") => Ok(Format::ArrowIpc),
             Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+            Some("json") => Err(Error::BadRequest(format!(
+                "cannot tell the format of `{}` from its extension: a .json file can hold one \
+                 JSON document or JSON Lines; for JSON Lines (one object a line, as Spark and \
+                 DuckDB write them) use .jsonl or .ndjson",
+                path.display()
+            ))),
             _ => Err(Error::BadRequest(format!(
                 "cannot tell the format of `{}` from its extension: use .parquet, .csv, \
                  .arrow (or .ipc), or .jsonl",
@@ -139,26 +145,32 @@ fn directory(path: &Path) -> String {
         .map(|entries| {
             entries
                 .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .filter(|name| !name.starts_with(['.', '_']))
                 .filter(|name| {
-                    !name.starts_with(['.', '_']) && Format::from_path(Path::new(name)).is_ok()
+                    Format::from_path(Path::new(name)).is_ok() || name.ends_with(".json")
                 })
                 .collect()
         })
         .unwrap_or_default();
     parts.sort();
-    match parts.as_slice() {
-        [] => "it is a directory, not a data file".to_string(),
-        [first, ..] => format!(
-            "it is a directory, not a data file; it holds {} data file{} (`{first}`{}), as \
-             Spark writes a table: skewless reads one file, so give one of them, or read the \
-             directory in Python (`t.transform(pyarrow.parquet.read_table(DIR))`, with \
-             `events=` the same way), or run the transform in Spark \
-             (`skewless.spark.transform`)",
-            parts.len(),
-            if parts.len() == 1 { "" } else { "s" },
-            if parts.len() > 1 { ", ..." } else { "" },
-        ),
-    }
+    let Some(first) = parts.first() else {
+        return "it is a directory, not a data file".to_string();
+    };
+    let (format, one) = match Format::from_path(Path::new(first)) {
+        Ok(Format::Parquet) => ("parquet", "give one of them"),
+        Ok(Format::Csv) => ("csv", "give one of them"),
+        Ok(Format::ArrowIpc) => ("ipc", "give one of them"),
+        _ => ("json", "give one of them (named .jsonl)"),
+    };
+    format!(
+        "it is a directory, not a data file; it holds {} data file{} (`{first}`{}), as Spark \
+         writes a table: skewless reads one file, so {one}, or read the directory in Python \
+         (`t.transform(pyarrow.dataset.dataset(DIR, format=\"{format}\").to_table())`, with \
+         `events=` the same way), or run the transform in Spark (`skewless.spark.transform`)",
+        parts.len(),
+        if parts.len() == 1 { "" } else { "s" },
+        if parts.len() > 1 { ", ..." } else { "" },
+    )
 }
 
 /// Opens an input file and tells its format from its extension, refusing

@@ -249,11 +249,17 @@ impl Reader {
                                 {
                                     return Err(Error::data("cannot read", path, why));
                                 }
+                                // Lists of one scalar type too; objects
+                                // stay with arrow's decoder.
                                 let guess = match field.data_type() {
                                     ArrowType::Boolean => DataType::Boolean,
                                     ArrowType::Int64 => DataType::Int64,
                                     ArrowType::Float64 => DataType::Float64,
                                     ArrowType::Utf8 => DataType::Utf8,
+                                    list @ ArrowType::List(_) => match DataType::from_arrow(list) {
+                                        Some(list @ DataType::List { .. }) => list,
+                                        _ => continue,
+                                    },
                                     _ => continue,
                                 };
                                 guesses.push(name.clone());

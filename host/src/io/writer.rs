@@ -344,7 +344,10 @@ fn text_rules(
         .fields()
         .iter()
         .map(|field| {
-            if format == Format::Csv && !csv::has_csv_form(field.data_type()) {
+            // A type JSON Lines cannot hold either is refused below, with
+            // the formats that can.
+            let json_lines = crate::codec::text::ColumnText::new(field.data_type()).is_ok();
+            if format == Format::Csv && !csv::has_csv_form(field.data_type()) && json_lines {
                 return Err(Error::BadRequest(format!(
                     "cannot write `{}`: column `{}` is {}, which has no CSV form that tools \
                      read back as the same values; write .parquet, .arrow or .jsonl (where \

@@ -828,6 +828,62 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
         arrow::datatypes::DataType::Struct(_)
     ));
 
+    // Set aside, a row refused for one kept value keeps its other values
+    // in the rejects file.
+    let rejects = dir.path().join("rejects.jsonl");
+    fs::write(&input, after_ints("2.5")).unwrap();
+    Backfill::new(&transform, &input, &output)
+        .keep(["id"])
+        .on_error(skewless::backfill::OnError::Skip)
+        .rejects(&rejects)
+        .run()
+        .unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&rejects).unwrap().trim()).unwrap();
+    assert_eq!(line["row"], 10500);
+    assert_eq!(
+        line["input"],
+        serde_json::json!({"id": null, "amount": 1.0, "hour": 3, "merchant_category": "travel"})
+    );
+
+    // Lists of one type are read exactly too; a column that is null in the
+    // first rows has no type, and a later value says so.
+    let mut lists: String = (0..10_500).map(|_| row(", \"l\": [1, 2]")).collect();
+    lists.push_str(&row(", \"l\": [1.5]"));
+    fs::write(&input, lists).unwrap();
+    let error = backfill_error(&transform, &input, &output, &["l"]);
+    assert!(
+        error.contains("column `l`, row 10500: element 0 of the list: 1.5 is not an integer"),
+        "{error}"
+    );
+    let mut nulls: String = (0..10_000).map(|_| row(", \"n\": null")).collect();
+    nulls.push_str(&row(", \"n\": 7"));
+    fs::write(&input, nulls).unwrap();
+    let error = backfill_error(&transform, &input, &output, &["n"]);
+    assert!(
+        error.contains(
+            "column `n`, row 10000: the column is null in the file's first 10000 rows, so it \
+             has no type"
+        ),
+        "{error}"
+    );
+
+    // The floats JSON has no number for, written as text (as Spark and
+    // skewless write them), are numbers in a guessed column.
+    let floats = [", \"f\": 1.5", ", \"f\": \"NaN\"", ", \"f\": \"-Infinity\""]
+        .map(row)
+        .concat();
+    fs::write(&input, floats).unwrap();
+    Backfill::new(&transform, &input, &output)
+        .keep(["f"])
+        .run()
+        .unwrap();
+    let f = read_all(&output);
+    let f = f.column(0).as_primitive::<Float64Type>();
+    assert_eq!(f.value(0), 1.5);
+    assert!(f.value(1).is_nan());
+    assert_eq!(f.value(2), f64::NEG_INFINITY);
+
     // A column the first rows do not have is named as missing there.
     let mut late: String = (0..10_000).map(|_| row("")).collect();
     late.push_str(&row(", \"lab\": 7"));
@@ -1369,8 +1425,9 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
             "cannot read `{}`: it is a directory, not a data file; it holds 2 data files \
              (`part-00000-x.snappy.parquet`, ...), as Spark writes a table: skewless reads one \
              file, so give one of them, or read the directory in Python \
-             (`t.transform(pyarrow.parquet.read_table(DIR))`, with `events=` the same way), or \
-             run the transform in Spark (`skewless.spark.transform`)",
+             (`t.transform(pyarrow.dataset.dataset(DIR, format=\"parquet\").to_table())`, with \
+             `events=` the same way), or run the transform in Spark \
+             (`skewless.spark.transform`)",
             directory.display()
         )
     );
