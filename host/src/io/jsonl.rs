@@ -312,6 +312,9 @@ struct Seen {
     integer: Option<u64>,
     float: Option<u64>,
     text: Option<u64>,
+    /// A string that spells a float JSON has no number for (`"NaN"`):
+    /// a number in a column of numbers, text in a column of text.
+    non_finite: Option<u64>,
     nested: Option<u64>,
     /// The nested values (objects, lists), for arrow to guess their type.
     nested_values: Vec<serde_json::Value>,
@@ -329,8 +332,8 @@ impl Seen {
             Some(b'n') => {}
             Some(b't' | b'f') => first(&mut self.boolean),
             // The floats JSON has no number for, as Spark, pandas and
-            // skewless write them: a number, not text.
-            Some(b'"') if non_finite(&text[1..text.len() - 1]) => first(&mut self.float),
+            // skewless write them, or a word (a person called Nan).
+            Some(b'"') if non_finite(&text[1..text.len() - 1]) => first(&mut self.non_finite),
             Some(b'"') => first(&mut self.text),
             Some(b'[' | b'{') => {
                 first(&mut self.nested);
@@ -353,7 +356,11 @@ impl Seen {
     }
 
     /// The column's type, or what it holds when it holds several kinds.
-    fn resolve(self, limit: usize) -> Result<ArrowField, (String, String)> {
+    fn resolve(mut self, limit: usize) -> Result<ArrowField, (String, String)> {
+        match self.text {
+            Some(_) => self.text = earliest(self.text, self.non_finite),
+            None => self.float = earliest(self.float, self.non_finite),
+        }
         let kinds: Vec<(&str, u64)> = [
             ("`true`/`false`", self.boolean),
             ("numbers", earliest(self.integer, self.float)),

@@ -883,6 +883,18 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     assert_eq!(f.value(0), 1.5);
     assert!(f.value(1).is_nan());
     assert_eq!(f.value(2), f64::NEG_INFINITY);
+    // Among words, the same spelling is a word (a person called Nan).
+    let names = [", \"who\": \"Nan\"", ", \"who\": \"Bob\""]
+        .map(row)
+        .concat();
+    fs::write(&input, names).unwrap();
+    Backfill::new(&transform, &input, &output)
+        .keep(["who"])
+        .run()
+        .unwrap();
+    let who = read_all(&output);
+    let who: Vec<_> = who.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(who, ["Nan", "Bob"]);
 
     // A column the first rows do not have is named as missing there.
     let mut late: String = (0..10_000).map(|_| row("")).collect();
