@@ -178,33 +178,57 @@ struct Row<'a> {
     repeated: Option<Cow<'a, str>>,
 }
 
+impl<'de> Fields<'de> for Row<'de> {
+    fn with_capacity(capacity: usize) -> Self {
+        Row {
+            fields: HashMap::with_capacity(capacity),
+            repeated: None,
+        }
+    }
+    fn push(&mut self, name: Cow<'de, str>, value: &'de RawValue) {
+        if self.fields.insert(name.clone(), value).is_some() {
+            self.repeated.get_or_insert(name);
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Row<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> serde::de::Visitor<'de> for Fields {
-            type Value = Row<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object of fields")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Row<'de>, A::Error> {
-                let mut row = Row {
-                    fields: HashMap::with_capacity(map.size_hint().unwrap_or(8)),
-                    repeated: None,
-                };
-                while let Some(Name(name)) = map.next_key()? {
-                    let value = map.next_value()?;
-                    if row.fields.insert(name.clone(), value).is_some() {
-                        row.repeated.get_or_insert(name);
-                    }
-                }
-                Ok(row)
-            }
-        }
-        deserializer.deserialize_map(Fields)
+        deserialize_fields(deserializer)
     }
+}
+
+/// Where a JSON object's fields go as they are read, each name and value
+/// borrowed from the text where no escape needs decoding: a request's row
+/// (by name), or a file's row when guessing its columns (in order).
+pub(crate) trait Fields<'de>: Sized {
+    /// Room for `capacity` fields.
+    fn with_capacity(capacity: usize) -> Self;
+    /// The next field of the object.
+    fn push(&mut self, name: Cow<'de, str>, value: &'de RawValue);
+}
+
+/// Reads a JSON object into `F`, its fields unparsed.
+pub(crate) fn deserialize_fields<'de, F, D>(deserializer: D) -> Result<F, D::Error>
+where
+    F: Fields<'de>,
+    D: serde::Deserializer<'de>,
+{
+    struct Object<F>(std::marker::PhantomData<F>);
+    impl<'de, F: Fields<'de>> serde::de::Visitor<'de> for Object<F> {
+        type Value = F;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object of fields")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<F, A::Error> {
+            let mut fields = F::with_capacity(map.size_hint().unwrap_or(8));
+            while let Some(Name(name)) = map.next_key()? {
+                fields.push(name, map.next_value()?);
+            }
+            Ok(fields)
+        }
+    }
+    deserializer.deserialize_map(Object(std::marker::PhantomData))
 }
 
 /// A field name, borrowed unless it has escapes.

@@ -12,6 +12,7 @@
 //! its column and row instead of being cut to fit, and nested ones (objects,
 //! lists) by arrow's decoder, as they are only copied.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::ops::Range;
 
@@ -21,6 +22,7 @@ use arrow::error::ArrowError;
 use serde_json::value::RawValue;
 
 use super::SetAside;
+use crate::codec::json::{Fields, deserialize_fields};
 use crate::error::Error;
 use crate::spec::{Field, NaiveTimestamps};
 
@@ -505,28 +507,20 @@ pub(super) fn guess_columns(lines: impl BufRead, limit: usize) -> Result<Guessed
 }
 
 /// A JSON object's fields in their order, borrowed from the line.
-struct Ordered<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+struct Ordered<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Fields<'de> for Ordered<'de> {
+    fn with_capacity(capacity: usize) -> Self {
+        Ordered(Vec::with_capacity(capacity))
+    }
+    fn push(&mut self, name: Cow<'de, str>, value: &'de RawValue) {
+        self.0.push((name, value));
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Ordered<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> serde::de::Visitor<'de> for Fields {
-            type Value = Ordered<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object of fields")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered<'de>, A::Error> {
-                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(crate::codec::json::Name(name)) = map.next_key()? {
-                    fields.push((name, map.next_value()?));
-                }
-                Ok(Ordered(fields))
-            }
-        }
-        deserializer.deserialize_map(Fields)
+        deserialize_fields(deserializer)
     }
 }
 
