@@ -35,7 +35,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef};
 use arrow::error::ArrowError;
 
-use super::reader::{CountingReader, INFER_RECORDS, declared_type, select};
+use super::reader::{ColumnsFrom, CountingReader, INFER_RECORDS, declared_type, select};
 use super::{ColumnRequest, SetAside, unreadable};
 use crate::error::{Error, Result};
 use crate::spec::{DataType, NaiveTimestamps};
@@ -60,7 +60,11 @@ pub(super) fn open(
         .with_header(true)
         .infer_schema(&mut file, Some(INFER_RECORDS))
         .map_err(|e| cannot_read(&e))?;
-    let indices = select(path, &guessed, columns).map_err(|e| other_separator(e, &guessed))?;
+    let from = ColumnsFrom {
+        scope: None,
+        hint: other_separator(&guessed),
+    };
+    let indices = select(path, &guessed, columns, &from)?;
     let mut parsed = Vec::new();
     let mut fields: Vec<ArrowField> = Vec::with_capacity(guessed.fields().len());
     for (index, field) in guessed.fields().iter().enumerate() {
@@ -163,36 +167,22 @@ pub(super) fn open(
     ))
 }
 
-/// `error` (a column not found), with why when the header is one column
-/// that holds another separator: a file written with `;` (as spreadsheets
-/// in many locales write CSV), tabs or `|`.
-fn other_separator(error: Error, header: &Schema) -> Error {
+/// Why a column may be missing when the header is one column that holds
+/// another separator: a file written with `;` (as spreadsheets in many
+/// locales write CSV), tabs or `|`.
+fn other_separator(header: &Schema) -> Option<String> {
     let [only] = header.fields().as_ref() else {
-        return error;
+        return None;
     };
-    let Some(separator) = [(';', "`;`"), ('\t', "tabs"), ('|', "`|`")]
+    let separator = [(';', "`;`"), ('\t', "tabs"), ('|', "`|`")]
         .into_iter()
         .find(|(c, _)| only.name().contains(*c))
-        .map(|(_, name)| name)
-    else {
-        return error;
-    };
-    match error {
-        Error::Data {
-            action,
-            path,
-            message,
-        } if message.starts_with("it has no column") => Error::Data {
-            action,
-            path,
-            message: format!(
-                "{message}; the header looks separated by {separator}: skewless reads CSV \
-                 separated by commas (write the file with `,`, e.g. pandas \
-                 `pd.read_csv(f, sep=...).to_csv(g, index=False)`, or as Parquet)"
-            ),
-        },
-        other => other,
-    }
+        .map(|(_, name)| name)?;
+    Some(format!(
+        "; the header looks separated by {separator}: skewless reads CSV separated by commas \
+         (write the file with `,`, e.g. pandas `pd.read_csv(f, sep=...).to_csv(g, \
+         index=False)`, or as Parquet)"
+    ))
 }
 
 /// Passes a CSV file's bytes through, following its quoting as the CSV

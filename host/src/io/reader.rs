@@ -95,7 +95,7 @@ impl Reader {
                 Format::Parquet => {
                     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                         .map_err(|e| cannot_read(&e))?;
-                    let indices = select(path, builder.schema(), columns)?;
+                    let indices = select(path, builder.schema(), columns, &ColumnsFrom::default())?;
                     if naive == NaiveTimestamps::Refuse {
                         check_int96(builder.parquet_schema(), &indices, columns)?;
                     }
@@ -133,7 +133,7 @@ impl Reader {
                         let reader = arrow::ipc::reader::FileReader::try_new(file, None)
                             .map_err(|e| cannot_read(&e))?;
                         let full = reader.schema();
-                        let indices = select(path, &full, columns)?;
+                        let indices = select(path, &full, columns, &ColumnsFrom::default())?;
                         let total_rows = None;
                         let reader = arrow::ipc::reader::FileReader::try_new(
                             File::open(path).map_err(|e| Error::io("cannot open", path, e))?,
@@ -154,7 +154,8 @@ impl Reader {
                             None,
                         )
                         .map_err(|e| cannot_read(&e))?;
-                        let indices = select(path, &reader.schema(), columns)?;
+                        let indices =
+                            select(path, &reader.schema(), columns, &ColumnsFrom::default())?;
                         let full = reader.schema();
                         let projected =
                             Arc::new(full.project(&indices).expect("indices are in range"));
@@ -215,25 +216,14 @@ impl Reader {
                         _ => inferred,
                     };
                     let full = typed_schema(&inferred, columns);
-                    let indices = select(path, &full, columns).map_err(|e| match e {
-                        Error::Data {
-                            action,
-                            path,
-                            message,
-                        } if message.starts_with("it has no column") => Error::Data {
-                            action,
-                            path,
-                            message: message.replacen(
-                                "; its columns are",
-                                &format!(
-                                    " in its first {INFER_RECORDS} rows (where a JSON Lines \
-                                     file's columns are read from); its columns there are"
-                                ),
-                                1,
-                            ),
-                        },
-                        other => other,
-                    })?;
+                    let from = ColumnsFrom {
+                        scope: Some(format!(
+                            " in its first {INFER_RECORDS} rows (where a JSON Lines file's \
+                             columns are read from)"
+                        )),
+                        hint: None,
+                    };
+                    let indices = select(path, &full, columns, &from)?;
                     let projected = Arc::new(full.project(&indices).expect("indices are in range"));
                     // Declared columns are decoded exactly, as serving does,
                     // and so are the others of one scalar type, as guessed.
@@ -318,10 +308,11 @@ impl Reader {
     ) -> Result<Reader> {
         let path = PathBuf::from(name);
         // Data handed over in memory is input, not a file that failed.
-        let indices = select(&path, schema, columns).map_err(|e| match e {
-            Error::Data { .. } => Error::BadRequest(e.to_string()),
-            other => other,
-        })?;
+        let indices =
+            select(&path, schema, columns, &ColumnsFrom::default()).map_err(|e| match e {
+                Error::Data { .. } => Error::BadRequest(e.to_string()),
+                other => other,
+            })?;
         let projected = Arc::new(schema.project(&indices).expect("indices are in range"));
         let total_rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let total_bytes = batches
@@ -537,11 +528,25 @@ impl Relabel {
     }
 }
 
-/// The indices of the requested columns in `schema` (all when `None`).
+/// What the message for a column not found says about the file beside
+/// its columns: where they were read from, when not from the whole file,
+/// and what may explain the missing one.
+#[derive(Default)]
+pub(super) struct ColumnsFrom {
+    /// Said after the missing column's name, e.g. " in its first 10000
+    /// rows"; the columns listed are then said to be "there".
+    pub(super) scope: Option<String>,
+    /// Said after the list of the file's columns, starting with "; ".
+    pub(super) hint: Option<String>,
+}
+
+/// The indices of the requested columns in `schema` (all when `None`);
+/// a column not found is named, with the file's columns and `from`.
 pub(super) fn select(
     path: &Path,
     schema: &Schema,
     columns: Option<&[ColumnRequest]>,
+    from: &ColumnsFrom,
 ) -> Result<Vec<usize>> {
     let Some(columns) = columns else {
         return Ok((0..schema.fields().len()).collect());
@@ -585,9 +590,12 @@ pub(super) fn select(
                     "cannot read",
                     path,
                     format!(
-                        "it has no column `{}`; its columns are: {}",
+                        "it has no column `{}`{}; its columns{} are: {}{}",
                         column.name,
-                        column_list(schema.fields().iter().map(|f| f.name().as_str()))
+                        from.scope.as_deref().unwrap_or_default(),
+                        if from.scope.is_some() { " there" } else { "" },
+                        column_list(schema.fields().iter().map(|f| f.name().as_str())),
+                        from.hint.as_deref().unwrap_or_default(),
                     ),
                 ));
             }
