@@ -101,3 +101,25 @@ def test_the_python_transform_computes_the_same_bits(data, tmp_path):
     events, spine, paths, expected = data
     events_file, spine_file = paths["parquet"]
     check(expected, run(PYTHON, events_file, spine_file, tmp_path / "features.parquet"))
+
+
+def test_spark_int96_event_times_name_the_events_file_and_the_flag(tmp_path):
+    """Events as Spark writes them by default (Parquet INT96, no zone) are
+    refused naming the events file, not the spine, and the flag that takes
+    them as UTC; with it, the features are the reference's."""
+    events, spine, expected = generate.worked_example()
+    events_file, spine_file = tmp_path / "events.parquet", tmp_path / "spine.parquet"
+    pq.write_table(generate.events_table(events), events_file,
+                    use_deprecated_int96_timestamps=True)
+    pq.write_table(generate.spine_table(spine), spine_file)
+    assert pq.ParquetFile(events_file).schema.column(1).physical_type == "INT96"
+    output = tmp_path / "features.parquet"
+    args = [SKEWLESS, "run", str(RUST), "--events", str(events_file), "--input",
+            str(spine_file), "--output", str(output), "--quiet"]
+    refused = subprocess.run(args, capture_output=True, text=True)
+    assert refused.returncode != 0
+    message = refused.stderr.strip()
+    assert f"cannot read `{events_file}`: column `ts` holds INT96 timestamps" in message, message
+    assert message.endswith("(on the command line: `--naive-timestamps utc`)"), message
+    assert not output.exists()
+    check(expected, run(RUST, events_file, spine_file, output, "--naive-timestamps", "utc"))

@@ -195,6 +195,8 @@ fn events_are_required_exactly_when_a_transform_aggregates() {
             .contains("transform `fraud-features` declares no aggregations, so it takes no events"),
         "{error}"
     );
+    // Giving events is the mistake here: not told to give them.
+    assert!(!error.contains("--events"), "{error}");
 }
 
 /// Event times without a zone in a text events file: the CLI's error names

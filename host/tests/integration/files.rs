@@ -599,9 +599,18 @@ fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
     let lists = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
         (0..20).map(|i| Some(vec![Some(i)])),
     );
+    let places = arrow::array::StructArray::from(vec![(
+        Arc::new(arrow::datatypes::Field::new(
+            "city",
+            arrow::datatypes::DataType::Utf8,
+            true,
+        )),
+        Arc::new(StringArray::from(vec!["Oslo"; 20])) as arrow::array::ArrayRef,
+    )]);
     let mut columns = batch.columns().to_vec();
     columns.push(Arc::new(durations));
     columns.push(Arc::new(lists));
+    columns.push(Arc::new(places.clone()));
     let mut fields = batch.schema().fields().to_vec();
     fields.push(Arc::new(arrow::datatypes::Field::new(
         "waited",
@@ -613,6 +622,11 @@ fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
         lists_type(),
         true,
     )));
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        "place",
+        places.data_type().clone(),
+        false,
+    )));
     batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
     let input = dir.path().join("in.arrow");
     write_input(&input, &batch);
@@ -623,6 +637,13 @@ fn a_kept_column_an_output_cannot_hold_is_refused_up_front() {
             "waited",
             "column `waited` has type Duration(s), which has no exact text form, so a CSV file \
              cannot hold it; write .parquet or .arrow instead, or do not keep the column",
+        ),
+        // A type JSON Lines cannot hold either: not told to write .jsonl.
+        (
+            "out.csv",
+            "place",
+            "column `place` has type Struct(\"city\": Utf8), which has no exact text form, so a \
+             CSV file cannot hold it; write .parquet or .arrow instead, or do not keep the column",
         ),
         (
             "out.csv",
@@ -1441,6 +1462,35 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
              `events=` the same way), or run the transform in Spark \
              (`skewless.spark.transform`)",
             directory.display()
+        )
+    );
+    // Spark's JSON part files are JSON Lines under `.json`: one is told
+    // the extension to use, and a directory of them is told the same.
+    let jsonl = "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n";
+    let json = dir.path().join("spark.json");
+    fs::create_dir(&json).unwrap();
+    fs::write(json.join("part-00000-y.json"), jsonl).unwrap();
+    fs::write(json.join("_SUCCESS"), "").unwrap();
+    assert_eq!(
+        said(&json),
+        format!(
+            "cannot read `{}`: it is a directory, not a data file; it holds 1 data file \
+             (`part-00000-y.json`), as Spark writes a table: skewless reads one file, so give \
+             one of them (named .jsonl), or read the directory in Python \
+             (`t.transform(pyarrow.dataset.dataset(DIR, format=\"json\").to_table())`, with \
+             `events=` the same way), or run the transform in Spark \
+             (`skewless.spark.transform`)",
+            json.display()
+        )
+    );
+    let part = json.join("part-00000-y.json");
+    assert_eq!(
+        said(&part),
+        format!(
+            "cannot tell the format of `{}` from its extension: a .json file can hold one JSON \
+             document or JSON Lines; for JSON Lines (one object a line, as Spark and DuckDB \
+             write them) use .jsonl or .ndjson",
+            part.display()
         )
     );
     // Missing is said before the extension is looked at.
