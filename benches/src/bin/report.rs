@@ -1053,11 +1053,9 @@ fn python(options: &Options, out: &mut String) {
         }));
     }
     let (p, r, n) = (median(&mut p), median(&mut r), median(&mut n));
-    let c = if cpython.is_empty() {
-        f64::NAN
-    } else {
-        median(&mut cpython)
-    };
+    // Native CPython is measured only with the Python package's
+    // interpreter (`--python-package`); without it, its cells say so.
+    let c = (!cpython.is_empty()).then(|| median(&mut cpython));
     let _ = writeln!(
         out,
         "\n**65,536-row batches** (native CPython: the same user function in a plain loop \
@@ -1065,19 +1063,24 @@ fn python(options: &Options, out: &mut String) {
          the others):\n\n| engine | rows/s | ns per row | time / native Rust | time / native \
          CPython |\n|---|---:|---:|---:|---:|"
     );
+    let not_measured = "not measured (needs `--python-package`)";
     for (name, rate) in [
-        ("Python component", p),
+        ("Python component", Some(p)),
         ("native CPython loop", c),
-        ("Rust component", r),
-        ("native Rust", n),
+        ("Rust component", Some(r)),
+        ("native Rust", Some(n)),
     ] {
+        let Some(rate) = rate else {
+            let _ = writeln!(out, "| {name} | {not_measured} | | | |");
+            continue;
+        };
+        let cpython = c.map_or_else(|| not_measured.to_string(), |c| format!("{:.2}x", c / rate));
         let _ = writeln!(
             out,
-            "| {name} | {} | {:.0} | {:.1}x | {:.2}x |",
+            "| {name} | {} | {:.0} | {:.1}x | {cpython} |",
             si(rate),
             1e9 / rate,
             n / rate,
-            c / rate
         );
     }
 
