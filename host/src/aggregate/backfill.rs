@@ -872,11 +872,12 @@ fn arrival_field() -> Field {
 /// Each event carries the time it arrived (`_arrival`), and so does each
 /// spine row (the arrival time of the last events its answer saw, which
 /// the server returns as `arrival`). Each key's events are taken in the
-/// order they arrived (ties in file order) under the serving rules: an
-/// event whose id an earlier one of its key had is a duplicate, and one
-/// older than its key's newest kept event minus the lateness is late;
-/// neither counts. A kept event counts for a row when it is in the row's
-/// window and arrived at or before the row's `_arrival`.
+/// order they arrived, those that arrived together in time order (ties in
+/// file order), under the serving rules: an event whose id an earlier one
+/// of its key had is a duplicate, and one older than its key's newest kept
+/// event minus the lateness is late; neither counts. A kept event counts
+/// for a row when it is in the row's window and arrived at or before the
+/// row's `_arrival`.
 ///
 /// Expiry is not replayed: an event the server found expired is older
 /// than every window it answered, so it counts in no answer either way.
@@ -999,8 +1000,10 @@ impl AsServed {
                 arrived.push((key, arrivals.value(row), seqs.value(row), event, id));
             }
         }
-        arrived.sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
-        // The serving rules, key by key in arrival order.
+        arrived
+            .sort_unstable_by(|a, b| (&a.0, a.1, a.3.time, a.2).cmp(&(&b.0, b.1, b.3.time, b.2)));
+        // The serving rules, key by key in arrival order (a batch's events,
+        // which arrived together, in time order).
         let mut kept: Vec<(Value, super::Event, i64)> = Vec::with_capacity(arrived.len());
         let mut current: Option<Value> = None;
         let mut newest: Option<i64> = None;

@@ -562,8 +562,15 @@ impl Live {
         // The batch's own accepted events, by key: newest time and ids.
         let mut batch_newest: std::collections::HashMap<&Value, i64> = Default::default();
         let mut batch_ids: std::collections::HashSet<(&Value, &Value)> = Default::default();
-        let mut fates = Vec::with_capacity(records.len());
-        for item in records {
+        // The events of one batch arrive together, so they are decided in
+        // time order (ties in the order given): how a client ordered its
+        // request changes nothing, as in a backfill, and an event is late
+        // only behind its key's newest of an earlier batch.
+        let mut order: Vec<usize> = (0..records.len()).collect();
+        order.sort_by_key(|&row| records[row].event.time);
+        let mut fates = vec![Fate::Applied; records.len()];
+        for row in order {
+            let item = &records[row];
             let seen =
                 |id: &Value| state.has_id(&item.key, id) || batch_ids.contains(&(&item.key, id));
             let key_newest = state
@@ -590,7 +597,7 @@ impl Live {
                 }
                 newest = newest.max(item.event.time);
             }
-            fates.push(fate);
+            fates[row] = fate;
         }
         (fates, newest)
     }

@@ -124,13 +124,19 @@ fn assert_same(served: &[Value], backfill: &[Value]) {
 }
 
 /// The spine asked of a server fed the events file (card by card, not in
-/// time order: only each card's own order matters, for lateness) gives the backfill's features, by bits, with
-/// the state in memory and in a directory.
+/// time order: only each card's own order across requests matters, for
+/// lateness; each request newest first, as a request's events are taken
+/// in time order) gives the backfill's features, by bits, with the state
+/// in memory and in a directory.
 #[test]
 fn served_aggregates_equal_the_backfill() {
     let transform = load(artifacts::CARD_VELOCITY);
     let (mut events, spine) = card_velocity_data(&transform);
     events.sort_by_key(|row| field(row, "card_id"));
+    let events: Vec<String> = events
+        .chunks(500)
+        .flat_map(|rows| rows.iter().rev().cloned())
+        .collect();
     let backfill = backfill_rows(artifacts::CARD_VELOCITY);
     let dir = tempfile::TempDir::new().unwrap();
     // The spine's times go back weeks before the newest event.
@@ -212,11 +218,24 @@ fn requests_as_of_now_and_too_old() {
             at(7200)
         ),
     ];
-    let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&events));
+    let (status, text) = http(
+        server.addr,
+        "POST",
+        "/v1/events/payments",
+        &body(&events[..1]),
+    );
     assert_eq!(status, 200, "{text}");
-    // Two hours behind u1's newest, with ten minutes' lateness: late.
+    let (status, text) = http(
+        server.addr,
+        "POST",
+        "/v1/events/payments",
+        &body(&events[1..]),
+    );
+    assert_eq!(status, 200, "{text}");
+    // Two hours behind u1's newest (of an earlier request), with ten
+    // minutes' lateness: late.
     let answer: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(answer["late"], serde_json::json!([1]), "{text}");
+    assert_eq!(answer["late"], serde_json::json!([0]), "{text}");
     let (status, answer) = server.post("payments", r#"{"rows": [{"user": "u1"}]}"#);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["rows"][0]["payments_1h"], 1);
@@ -363,7 +382,8 @@ fn a_longer_lag_after_expiry_does_not_answer_short() {
 
 /// An event id is applied once per key however often it is sent (in one
 /// request or across requests); an event more than the declared lateness
-/// (10 minutes) behind its key's newest is dropped and named; the
+/// (10 minutes) behind its key's newest that arrived before it is dropped
+/// and named, while a request's own events are taken in time order; the
 /// counts are in /metrics.
 #[test]
 fn duplicates_and_late_events() {
@@ -390,30 +410,41 @@ fn duplicates_and_late_events() {
         // A retry of the whole first request.
         event("u1", "10:00:00", "a", 1.0),
         event("u1", "10:30:00", "c", 8.0),
-        // 25 minutes behind u1's newest (10:30): late.
+        // 25 minutes behind 10:30, but it arrived with it: a request's
+        // events are taken in time order, as a backfill takes them.
         event("u1", "10:05:00", "d", 16.0),
-        // 9 minutes behind: on time.
         event("u1", "10:21:00", "e", 32.0),
     ];
     let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&second));
     assert_eq!(status, 200, "{text}");
     let answer: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(answer["applied"], 2, "{text}");
+    assert_eq!(answer["applied"], 3, "{text}");
     assert_eq!(answer["duplicates"], serde_json::json!([0]), "{text}");
-    assert_eq!(answer["late"], serde_json::json!([2]), "{text}");
+    assert_eq!(answer["late"], serde_json::json!([]), "{text}");
+    let third = [
+        // 9 minutes behind u1's newest (10:30), which arrived before: on time.
+        event("u1", "10:21:30", "f", 64.0),
+        // 15 minutes behind it: late.
+        event("u1", "10:15:00", "g", 128.0),
+    ];
+    let (status, text) = http(server.addr, "POST", "/v1/events/payments", &body(&third));
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["applied"], 1, "{text}");
+    assert_eq!(answer["late"], serde_json::json!([1]), "{text}");
     let (status, answer) = server.post(
         "payments",
         r#"{"rows": [{"user": "u1", "ts": "2026-03-01T10:40:00Z"}]}"#,
     );
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["rows"][0]["payments_1h"], 4);
-    assert_eq!(answer["rows"][0]["amount_1h"], 43.0);
+    assert_eq!(answer["rows"][0]["payments_1h"], 6);
+    assert_eq!(answer["rows"][0]["amount_1h"], 123.0);
     let (_, metrics) = server.request("GET", "/metrics", "");
     for line in [
-        r#"skewless_events_total{transform="payments",fate="applied"} 5"#,
+        r#"skewless_events_total{transform="payments",fate="applied"} 7"#,
         r#"skewless_events_total{transform="payments",fate="duplicate"} 2"#,
         r#"skewless_events_total{transform="payments",fate="late"} 1"#,
-        r#"skewless_state_events{transform="payments"} 5"#,
+        r#"skewless_state_events{transform="payments"} 7"#,
     ] {
         assert!(metrics.contains(line), "{line} not in:\n{metrics}");
     }
