@@ -46,7 +46,8 @@ Examples:
 /// project is checked out and whatever the target directory, so the sha256
 /// pins the source a model was trained with. When the project has sample
 /// data (`data/sample.csv`, `.parquet`, `.jsonl` or `.arrow`), the new
-/// component is verified on it (`skewless verify`). Installs the
+/// component is verified on it (`skewless verify`), with the sample events
+/// in `data/events.*` for a transform that aggregates them. Installs the
 /// wasm32-wasip2 target when it is missing.
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -120,14 +121,31 @@ impl BuildCommand {
         let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from("."));
         let runtime = self.runtime.runtime(None, &super::ValueArgs::default())?;
         let built = build(&dir, &runtime)?;
-        let verified = if self.no_verify {
-            None
-        } else {
-            sample_data(&dir)
-                .map(|sample| verify(&built, &sample).map(|passed| (sample, passed)))
-                .transpose()?
-        };
         let transform = &built.transform;
+        // An aggregating transform is verified with sample events; without
+        // them, the build says why it was not verified rather than failing.
+        let mut not_verified = None;
+        let verified = match sample_data(&dir, "sample") {
+            Some(_) if self.no_verify => None,
+            Some(sample) if transform.info().aggregation.is_none() => {
+                Some((sample.clone(), verify(&built, &sample, None)?))
+            }
+            Some(sample) => match sample_data(&dir, "events") {
+                Some(events) => Some((sample.clone(), verify(&built, &sample, Some(&events))?)),
+                None => {
+                    not_verified = Some(format!(
+                        "`{}` aggregates events, and the project has no sample events beside \
+                         `{}`: add them as `{}` (or .parquet, .jsonl, .arrow) to verify on \
+                         every build",
+                        transform.name(),
+                        sample.display(),
+                        sample.with_file_name("events.csv").display()
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
         if self.json {
             let value = json!({
                 "component": built.component.display().to_string(),
@@ -140,6 +158,7 @@ impl BuildCommand {
                     "file": sample.display().to_string(),
                     "passed": passed,
                 })),
+                "not_verified": not_verified,
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
@@ -157,6 +176,9 @@ impl BuildCommand {
                     "MISMATCH (run `skewless verify` for the details)"
                 };
                 println!("  verified   {}: {said}", sample.display());
+            }
+            if let Some(why) = &not_verified {
+                println!("  verified   no: {why}");
             }
         }
         match verified {
@@ -179,8 +201,9 @@ fn thousands(bytes: u64) -> String {
     format!("{out} bytes")
 }
 
-/// The project's sample data, `data/sample.*`, if it has one.
-fn sample_data(dir: &Path) -> Option<PathBuf> {
+/// The project's sample data, `data/STEM.*` (`sample`, or `events` for an
+/// aggregating transform's events), if it has one.
+fn sample_data(dir: &Path, stem: &str) -> Option<PathBuf> {
     let data = if dir == Path::new(".") {
         PathBuf::from("data")
     } else {
@@ -188,20 +211,22 @@ fn sample_data(dir: &Path) -> Option<PathBuf> {
     };
     ["csv", "parquet", "jsonl", "arrow"]
         .iter()
-        .map(|extension| data.join(format!("sample.{extension}")))
+        .map(|extension| data.join(format!("{stem}.{extension}")))
         .find(|path| path.is_file())
 }
 
-fn verify(built: &Built, sample: &Path) -> Result<bool> {
-    let report = skewless::verify::Verify::new(&built.transform, sample)
-        .run()
-        .with_context(|| {
-            format!(
-                "cannot verify `{}` on its sample data `{}`",
-                built.component.display(),
-                sample.display()
-            )
-        })?;
+fn verify(built: &Built, sample: &Path, events: Option<&Path>) -> Result<bool> {
+    let mut verify = skewless::verify::Verify::new(&built.transform, sample);
+    if let Some(events) = events {
+        verify = verify.events(events);
+    }
+    let report = verify.run().with_context(|| {
+        format!(
+            "cannot verify `{}` on its sample data `{}`",
+            built.component.display(),
+            sample.display()
+        )
+    })?;
     Ok(report.passed() && report.rows > 0)
 }
 

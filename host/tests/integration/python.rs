@@ -573,6 +573,52 @@ fn python_build_errors_are_one_line_naming_the_file() {
     }
 }
 
+/// `skewless build` of a transform that aggregates events verifies it
+/// with the project's sample events (`data/events.*`) beside its sample;
+/// without them it builds, and says why it did not verify.
+#[test]
+fn an_aggregating_project_is_verified_with_its_sample_events() {
+    let dir = TempDir::new().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/card-velocity-py");
+    let project = dir.path().join("velocity");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    std::fs::copy(
+        example.join("card_velocity.py"),
+        project.join("card_velocity.py"),
+    )
+    .unwrap();
+    std::fs::copy(
+        example.join("data/spine.csv"),
+        project.join("data/sample.csv"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let build = || {
+        let output = skewless(
+            &project,
+            &["build", "--json", "--cache-dir", cache.to_str().unwrap()],
+        );
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let report = build();
+    assert_eq!(report["verified_on"], Value::Null, "{report}");
+    let why = report["not_verified"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("`card-velocity` aggregates events, and the project has no sample events")
+            && why.contains("data/events.csv"),
+        "{report}"
+    );
+    std::fs::copy(
+        example.join("data/events.csv"),
+        project.join("data/events.csv"),
+    )
+    .unwrap();
+    let report = build();
+    assert_eq!(report["verified_on"]["passed"], true, "{report}");
+    assert_eq!(report["not_verified"], Value::Null, "{report}");
+}
+
 /// `skewless new --python`: a project that builds, backfills, verifies and
 /// passes its own test with no edits.
 #[test]
