@@ -113,7 +113,7 @@ pub enum Error {
     /// A null where the transform does not accept nulls.
     #[error(
         "column `{column}` is null in row {row}, but transform `{transform}` declares it \
-         non-nullable (not `Option<_>` in Rust, not `Optional[...]` in Python)"
+         non-nullable{hint}"
     )]
     UnexpectedNull {
         /// The transform's name.
@@ -122,6 +122,9 @@ pub enum Error {
         column: String,
         /// The row, counted from 0.
         row: u64,
+        /// What to do about it: for a row function's input,
+        /// [`Error::NOT_OPTIONAL`].
+        hint: String,
     },
 
     /// The transform's own code rejected a row (it returned an error).
@@ -550,6 +553,11 @@ impl Error {
             cause: source,
         }
     }
+
+    /// The hint of an [`Error::UnexpectedNull`] about a row function's
+    /// input: how its declaration says it takes nulls.
+    pub const NOT_OPTIONAL: &'static str =
+        " (not `Option<_>` in Rust, not `Optional[...]` in Python)";
 
     /// `error`, met while `action` (e.g. "cannot read") the data file
     /// `path`, said of the file: an error about a value or a column keeps

@@ -320,7 +320,8 @@ impl Online {
             &aggregation.event_columns(),
             rows,
             self.transform.config().naive_timestamps,
-        )?;
+        )
+        .map_err(|e| aggregate::about_key_or_time(aggregation, e))?;
         let texts = rows.iter().map(|r| r.get().trim().to_string()).collect();
         Ok((batch, texts))
     }
@@ -341,7 +342,8 @@ impl Online {
             &fields,
             batch,
             self.transform.config().naive_timestamps,
-        )?;
+        )
+        .map_err(|e| aggregate::about_key_or_time(aggregation, e))?;
         let events = batch_of(&fields, columns, batch.num_rows())?;
         let texts = json::encode_rows(&events);
         self.ingest_rows(&events, texts, now_micros())
@@ -439,6 +441,7 @@ impl Online {
             self.transform.config().naive_timestamps,
             &[aggregation.request_time.as_str()],
         )
+        .map_err(|e| aggregate::about_key_or_time(aggregation, e))
     }
 
     /// [`Online::features_json`] for `serde_json` values; the rows come
@@ -470,7 +473,8 @@ impl Online {
                 std::slice::from_ref(&time_field),
                 batch,
                 naive,
-            )?;
+            )
+            .map_err(|e| aggregate::about_key_or_time(aggregation, e))?;
             let given = given[0]
                 .as_any()
                 .downcast_ref::<TimestampMicrosecondArray>()

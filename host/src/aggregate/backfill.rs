@@ -370,7 +370,7 @@ impl Aggregated {
                             failure
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
-                                .get_or_insert(error);
+                                .get_or_insert(super::about_key_or_time(aggregation, error));
                             return;
                         }
                     }
@@ -414,12 +414,15 @@ impl Aggregated {
             query_fields.push(arrival_field());
         }
         let mut spine_rows = 0_u64;
-        let spine_hint = |error: Error| match &served {
-            Some(_) => AsServed::explain(
-                error,
-                "each row's `arrival`, as the server's answer to it returned it",
-            ),
-            None => error,
+        let spine_hint = |error: Error| {
+            let error = super::about_key_or_time(aggregation, error);
+            match &served {
+                Some(_) => AsServed::explain(
+                    error,
+                    "each row's `arrival`, as the server's answer to it returned it",
+                ),
+                None => error,
+            }
         };
         for batch in spine
             .open(&requests(&query_fields), options.batch_size, naive)

@@ -78,6 +78,73 @@ pub(crate) fn check_events_given(transform: &Transform, given: bool) -> Result<(
     })
 }
 
+/// `error`, when it is about the key or the time column of events, a
+/// spine or a request, with what fixes it there. They are declared with
+/// the events (`key = "user_id: int64"`), not as the row function's
+/// inputs, so the hints about those (`Option<_>`, "declare the input
+/// float64") do not apply.
+pub(crate) fn about_key_or_time(aggregation: &Aggregation, error: Error) -> Error {
+    let role = |column: &str| {
+        if column == aggregation.key.name {
+            Some("key")
+        } else if column == aggregation.event_time || column == aggregation.request_time {
+            Some("time")
+        } else {
+            None
+        }
+    };
+    match error {
+        Error::UnexpectedNull {
+            transform,
+            column,
+            row,
+            ..
+        } if role(&column).is_some() => Error::UnexpectedNull {
+            hint: format!(
+                ": it is the aggregation's {}, which every event, spine row and request needs; drop \
+                 or fill such rows where the data is produced",
+                role(&column).unwrap_or_default()
+            ),
+            transform,
+            column,
+            row,
+        },
+        Error::WrongType {
+            transform,
+            column,
+            expected,
+            found,
+            ..
+        } if role(&column).is_some() => Error::WrongType {
+            hint: if role(&column) == Some("key") {
+                format!(
+                    "; the key's type is declared with the events (`key = \"{column}: int64\"`; \
+                     utf8 when not said): declare the type the data has, or convert the column \
+                     where the data is produced"
+                )
+            } else {
+                "; the aggregation's time is a timestamp with a time zone: convert the column \
+                 where the data is produced (pandas: `pd.to_datetime(df[column], utc=True)`)"
+                    .to_string()
+            },
+            transform,
+            column,
+            expected,
+            found,
+        },
+        Error::InFile {
+            action,
+            path,
+            error,
+        } => Error::InFile {
+            action,
+            path,
+            error: Box::new(about_key_or_time(aggregation, *error)),
+        },
+        other => other,
+    }
+}
+
 /// A batch of events as the engine keeps them: the key, the time, the
 /// tie-break (when declared), the event values the transform's `events`
 /// computed and the event id (when declared), in [`event_schema`]'s
@@ -94,7 +161,8 @@ pub(crate) fn event_batch(
         &aggregation.engine_columns(),
         batch,
         naive,
-    )?;
+    )
+    .map_err(|e| about_key_or_time(aggregation, e))?;
     if let Some(row) = (0..batch.num_rows()).find(|&row| engine[0].is_null(row)) {
         return Err(Error::InvalidValue {
             column: aggregation.key.name.clone(),
@@ -233,7 +301,8 @@ pub(crate) fn read_queries(
             nullable: false,
         },
     ];
-    let columns = prepare_columns(transform.name(), &fields, batch, naive)?;
+    let columns = prepare_columns(transform.name(), &fields, batch, naive)
+        .map_err(|e| about_key_or_time(aggregation, e))?;
     let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
     let times = columns[1]
         .as_any()

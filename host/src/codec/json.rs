@@ -362,6 +362,7 @@ fn decode_column(
                             transform: transform.to_string(),
                             column: field.name.clone(),
                             row: row as u64,
+                            hint: Error::NOT_OPTIONAL.into(),
                         });
                     }
                     Cell::Null => builder.append_null(),
@@ -464,6 +465,7 @@ fn decode_list<'a>(
                     transform: transform.to_string(),
                     column: field.name.clone(),
                     row: row as u64,
+                    hint: Error::NOT_OPTIONAL.into(),
                 });
             }
             Cell::Null => {

@@ -102,18 +102,11 @@ impl InspectCommand {
     }
 }
 
+/// The server's description of the transform, and the file it is in.
 fn transform_json(transform: &Transform) -> serde_json::Value {
-    let info = transform.info();
-    json!({
-        "name": info.name,
-        "version": info.version,
-        "sha256": transform.sha256(),
-        "file": transform.source_name(),
-        "description": info.description,
-        "inputs": info.inputs,
-        "outputs": info.outputs,
-        "aggregation": info.aggregation,
-    })
+    let mut described = transform.describe_json();
+    described["file"] = json!(transform.source_name());
+    described
 }
 
 fn write_fields(out: &mut impl Write, title: &str, fields: &[Field]) -> std::io::Result<()> {

@@ -436,6 +436,26 @@ impl Transform {
         &self.inner.sha256
     }
 
+    /// The transform as `skewless inspect --json` and the server's
+    /// `GET /v1/transforms` describe it: name, version, sha256,
+    /// description, `inputs` (the row function's, aggregates included),
+    /// `spine_inputs` (what a spine row or a request gives: with
+    /// aggregations, the key and the time, then the row function's own),
+    /// `outputs` and `aggregation` (null without).
+    pub fn describe_json(&self) -> serde_json::Value {
+        let info = self.info();
+        serde_json::json!({
+            "name": info.name,
+            "version": info.version,
+            "sha256": self.sha256(),
+            "description": info.description,
+            "inputs": info.inputs,
+            "spine_inputs": info.spine_inputs(),
+            "outputs": info.outputs,
+            "aggregation": info.aggregation,
+        })
+    }
+
     /// The file path (or name) the component was loaded from.
     pub fn source_name(&self) -> &str {
         &self.inner.source_name

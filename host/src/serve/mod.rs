@@ -1163,17 +1163,7 @@ async fn list(State(server): State<Arc<Server>>) -> Response {
     let transforms: Vec<_> = server
         .transforms
         .values()
-        .map(|t| {
-            let info = t.info();
-            json!({
-                "name": info.name,
-                "version": info.version,
-                "sha256": t.sha256(),
-                "description": info.description,
-                "inputs": info.inputs,
-                "outputs": info.outputs,
-            })
-        })
+        .map(|t| t.describe_json())
         .collect();
     axum::Json(json!({ "transforms": transforms })).into_response()
 }

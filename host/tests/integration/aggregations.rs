@@ -7,6 +7,8 @@ use std::process::Command;
 
 use skewless_test_artifacts as artifacts;
 
+use crate::support::TestServer;
+
 #[test]
 fn card_velocity_matches_the_python_reference_by_bits() {
     let cache = tempfile::TempDir::new().unwrap();
@@ -279,7 +281,101 @@ fn inspect_shows_the_aggregation() {
         .args(["inspect", artifacts::CARD_VELOCITY, "--json"])
         .output()
         .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["aggregation"]["key"]["name"], "card_id");
     assert_eq!(json["aggregation"]["aggregates"][0]["function"], "count");
+    // What a spine row or a request gives, as the text says it.
+    let spine: Vec<&str> = json["spine_inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(spine, ["card_id", "ts", "amount"]);
+    // The server lists the same description (without the file).
+    let transform = skewless::Runtime::new(skewless::Config::default())
+        .unwrap()
+        .load(artifacts::CARD_VELOCITY)
+        .unwrap();
+    let server = TestServer::start(vec![transform], skewless::serve::ServeConfig::default());
+    let (status, text) = server.request("GET", "/v1/transforms", "");
+    assert_eq!(status, 200, "{text}");
+    let listed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("file");
+    assert_eq!(listed["transforms"][0], json);
+}
+
+/// The key and the time are declared with the events, not as the row
+/// function's inputs: a null there, or a column of another type, is told
+/// what fixes it, not to use `Option<_>` or to declare the input.
+#[test]
+fn a_bad_key_or_time_is_told_what_fixes_it() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+    use arrow::array::{RecordBatch, TimestampMicrosecondArray};
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let transform = skewless::Runtime::new(skewless::Config::default())
+        .unwrap()
+        .load(artifacts::CARD_VELOCITY)
+        .unwrap();
+    let fail = |events: &Path, spine: &Path| {
+        skewless::backfill::Backfill::new(&transform, spine, dir.path().join("out.parquet"))
+            .events(events)
+            .run()
+            .unwrap_err()
+            .to_string()
+    };
+    // A spine row without its key.
+    let spine = dir.path().join("spine.csv");
+    std::fs::write(
+        &spine,
+        "card_id,ts,amount\nc1,2026-03-15T13:05:19Z,1.0\n,2026-03-15T13:05:20Z,2.0\n",
+    )
+    .unwrap();
+    let error = fail(&example("events.csv"), &spine);
+    assert!(
+        error.contains(
+            "column `card_id` is null in row 1, but transform `card-velocity` declares it \
+             non-nullable: it is the aggregation's key, which every event, spine row and request \
+             needs; drop or fill such rows where the data is produced"
+        ),
+        "{error}"
+    );
+    // Events whose key is a number, as a key column of ids often is.
+    let events = dir.path().join("events.parquet");
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("card_id", Arc::new(Int64Array::from(vec![1, 2]))),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![1_773_580_000_000_000, 1_773_580_001_000_000])
+                    .with_timezone("UTC"),
+            ),
+        ),
+        ("amount", Arc::new(Float64Array::from(vec![1.0, 2.0]))),
+        ("merchant", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ("declined", Arc::new(BooleanArray::from(vec![false, true]))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&events).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let error = fail(&events, &example("spine.csv"));
+    assert!(
+        error.contains("column `card_id` has type")
+            && error.contains(
+                "the key's type is declared with the events (`key = \"card_id: int64\"`; utf8 \
+                 when not said): declare the type the data has, or convert the column where the \
+                 data is produced"
+            )
+            && !error.contains("declare the input"),
+        "{error}"
+    );
 }

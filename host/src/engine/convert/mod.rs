@@ -76,6 +76,7 @@ pub(crate) fn prepare_columns(
                     transform: transform.to_string(),
                     column: field.name.clone(),
                     row: row as u64,
+                    hint: Error::NOT_OPTIONAL.into(),
                 });
             }
             Ok(array)
