@@ -64,7 +64,8 @@ fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         if let Error::LimitExceeded { limit, .. } = &error {
             kwargs.set_item("limit", limit.to_string())?;
         }
-        let exception = class.call((error.to_string(),), Some(&kwargs))?;
+        let message = format!("{error}{}", python_hint(&error));
+        let exception = class.call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(exception))
     };
     // Should the exception class itself be out of reach, the library's
@@ -74,6 +75,25 @@ fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
             "{error} (skewless.errors could not raise it: {lookup})"
         ))
     })
+}
+
+/// For an error the library traces to one of its settings (which its
+/// message names by its keyword), where that keyword is given in Python,
+/// e.g. ` (in Python: `skewless.load(component, naive_timestamps="utc")`)`.
+fn python_hint(error: &Error) -> String {
+    use skewless::Setting;
+    let call = match error.setting() {
+        Some(Setting::NaiveTimestamps) => "skewless.load(component, naive_timestamps=\"utc\")",
+        Some(Setting::FuelPerRow) => "skewless.load(component, fuel_per_row=...)",
+        Some(Setting::MemoryLimit) => "skewless.load(component, memory_limit=...)",
+        Some(Setting::MaxOutputBytes) => "skewless.load(component, max_output_bytes=...)",
+        Some(Setting::Deadline) => "skewless.load(component, deadline=...)",
+        Some(Setting::OnError) => "skewless.run(..., on_error=...)",
+        Some(Setting::Rejects) => "skewless.run(..., rejects=...)",
+        // `events=` is said already, in Python's words.
+        _ => return String::new(),
+    };
+    format!(" (in Python: `{call}`)")
 }
 
 trait IntoPy<T> {
@@ -599,14 +619,18 @@ fn run(
 
 /// `skewless verify`: the report as a dict.
 #[pyfunction]
-#[pyo3(signature = (transform, input, *, batch_sizes=None))]
+#[pyo3(signature = (transform, input, *, batch_sizes=None, events=None))]
 fn verify<'py>(
     py: Python<'py>,
     transform: &NativeTransform,
     input: PathBuf,
     batch_sizes: Option<Vec<String>>,
+    events: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut verify = Verify::new(&transform.transform, input);
+    if let Some(events) = events {
+        verify = verify.events(events);
+    }
     if let Some(sizes) = batch_sizes {
         let sizes = sizes
             .iter()

@@ -88,3 +88,30 @@ def test_events_are_required_exactly_when_a_transform_aggregates(examples):
         card.transform(spine, events=events.drop_columns(["merchant"]))
     with pytest.raises(skewless.BadInput, match=r"no column `amount`"):
         card.transform(spine.slice(0, 0).drop_columns(["amount"]), events=events)
+
+
+def test_verify_takes_the_events(examples):
+    example = examples["card-velocity"]
+    report = skewless.verify(example["component"], example["data"], events=example["events"])
+    assert report.passed, report
+    assert any(p.name.startswith("served state") for p in report.paths), report
+    with pytest.raises(skewless.InvalidSetting, match=r"give the events file beside the input"):
+        skewless.verify(example["component"], example["data"])
+
+
+def test_naive_event_times_name_the_events_and_the_keyword(examples):
+    """Spine and events both have a `ts`: the error says which one, and
+    where Python takes the setting that reads such times as UTC."""
+    example = examples["card-velocity"]
+    t = skewless.load(example["component"])
+    spine, events = read_csv_as_skewless(example["data"]), read_csv_as_skewless(example["events"])
+    at = events.schema.get_field_index("ts")
+    naive = events.set_column(at, "ts", events.column("ts").cast(pa.timestamp("us")))
+    with pytest.raises(skewless.BadInput) as refused:
+        t.transform(spine, events=naive)
+    message = str(refused.value)
+    assert message.startswith("in `events`: column `ts` has type Timestamp"), message
+    assert message.endswith('(in Python: `skewless.load(component, naive_timestamps="utc")`)'), message
+    assert refused.value.column == "ts"
+    utc = skewless.load(example["component"], naive_timestamps="utc")
+    assert_same_bits(t.transform(spine, events=events), utc.transform(spine, events=naive))

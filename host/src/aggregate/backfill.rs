@@ -222,11 +222,13 @@ impl Data<'_> {
     fn within(&self, error: Error) -> Error {
         match self {
             Data::File(path) => Error::in_file("cannot read", *path, error),
+            // Data handed over in memory (the Python package's `events=`
+            // and input) is named the same way, keeping the error's kind.
             Data::Memory { name, .. } => match error {
                 Error::BadRequest(message) if !message.contains(&format!("`{name}`")) => {
                     Error::BadRequest(format!("in `{name}`: {message}"))
                 }
-                other => other,
+                other => Error::in_file("in", *name, other),
             },
         }
     }

@@ -509,10 +509,16 @@ impl Failure {
             Error::StateUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        // The one setting a request's values can be refused by is the
+        // server's, named as its operator sets it.
+        let flag = match error.setting() {
+            Some(crate::Setting::NaiveTimestamps) => " (the server's `--naive-timestamps utc`)",
+            _ => "",
+        };
         Failure {
             status,
             kind: error.kind(),
-            message: error.to_string(),
+            message: format!("{error}{flag}"),
             row: error.row(),
             field: error.column().map(str::to_string),
             // Another replica, or this one a moment later, may reach it.

@@ -395,7 +395,7 @@ fn values_that_would_be_guesses_are_refused_with_what_to_send() {
             "column `read_at`, row 0: \"2026-03-02T03:00:00.250000\" has no time zone; \
              skewless does not guess which zone a timestamp without one is in; give it a zone \
              where the data is written, or, if such timestamps are UTC, say so with the \
-             `naive_timestamps` setting (`utc`)"
+             `naive_timestamps` setting (`utc`) (the server's `--naive-timestamps utc`)"
                 .into()
         )
     );

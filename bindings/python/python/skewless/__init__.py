@@ -627,13 +627,21 @@ def verify(
     input: Union[str, "_os.PathLike[str]"],
     *,
     batch_sizes: Optional[Sequence[Union[int, str]]] = None,
+    events: Union[str, "_os.PathLike[str]", None] = None,
 ) -> VerifyReport:
     """``skewless verify``: the rows of ``input`` through the backfill, each
     row alone through the serving codec, and batches of each size
-    (default 1, 7, 1024 and ``"all"``), compared bit for bit."""
+    (default 1, 7, 1024 and ``"all"``), compared bit for bit. A transform
+    that aggregates takes its ``events`` file too (``--events``), and is
+    also compared with a served state fed those events."""
     t = _loaded(transform)
     sizes = None if batch_sizes is None else [str(s) for s in batch_sizes]
-    raw = _native.verify(t._native, _os.fspath(input), batch_sizes=sizes)
+    raw = _native.verify(
+        t._native,
+        _os.fspath(input),
+        batch_sizes=sizes,
+        events=None if events is None else _os.fspath(events),
+    )
     paths = [
         PathReport(
             name=p["name"],
