@@ -736,17 +736,22 @@ fn calls_that_turn_slow_cannot_take_every_worker() {
     // Seconds of work each (a few instructions an iteration).
     let slow = r#"{"rows": [{"units": 3000000000}]}"#;
     let calls: Vec<_> = (0..2)
-        .map(|_| std::thread::spawn(move || http(addr, "POST", "/v1/transforms/burn", slow).0))
+        .map(|_| std::thread::spawn(move || http(addr, "POST", "/v1/transforms/burn", slow)))
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let (status, _) = http(addr, "GET", "/healthz", "");
     assert_eq!(status, 200);
+    let finished: Vec<bool> = calls.iter().map(|call| call.is_finished()).collect();
+    let answers: Vec<(u16, String)> = calls.into_iter().map(|c| c.join().unwrap()).collect();
+    // Said with the slow calls' answers, so that a failure tells a call
+    // that ended early (refused, say) from a worker that was taken.
     assert!(
-        calls.iter().all(|call| !call.is_finished()),
-        "/healthz answered only once a slow call had finished"
+        !finished.contains(&true),
+        "/healthz answered only once a slow call had finished: finished {finished:?}, \
+         answers {answers:?}"
     );
-    for call in calls {
-        assert_eq!(call.join().unwrap(), 200);
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
     }
 }
 
