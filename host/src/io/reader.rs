@@ -590,8 +590,15 @@ pub(super) fn select(
                     "cannot read",
                     path,
                     format!(
-                        "it has no column `{}`{}; its columns{} are: {}{}",
+                        "it has no column `{}`{}{}; its columns{} are: {}{}",
                         column.name,
+                        // Only inputs have declared types: the others are
+                        // asked for to be kept (`--keep`, `keep=`).
+                        if column.data_type.is_none() {
+                            " to keep"
+                        } else {
+                            ""
+                        },
                         from.scope.as_deref().unwrap_or_default(),
                         if from.scope.is_some() { " there" } else { "" },
                         column_list(schema.fields().iter().map(|f| f.name().as_str())),

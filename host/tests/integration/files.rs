@@ -555,6 +555,18 @@ fn malformed_input_names_the_file_and_where_in_it() {
             missing.display()
         )
     );
+    // A column asked for only to be kept says so.
+    let no_id = dir.path().join("no-id.csv");
+    fs::write(&no_id, "amount,hour,merchant_category\n1.0,3,travel\n").unwrap();
+    let error = backfill_error(&transform, &no_id, &output, &["id"]);
+    assert_eq!(
+        error,
+        format!(
+            "cannot read `{}`: it has no column `id` to keep; its columns are: `amount`, `hour`, \
+             `merchant_category`",
+            no_id.display()
+        )
+    );
     assert!(!output.exists());
     assert_eq!(leftovers(dir.path()), Vec::<PathBuf>::new());
 }
@@ -924,7 +936,7 @@ fn kept_json_lines_columns_are_read_by_the_codec_rules() {
     assert_eq!(
         backfill_error(&transform, &input, &output, &["lab"]),
         format!(
-            "cannot read `{}`: it has no column `lab` in its first 10000 rows (where a JSON \
+            "cannot read `{}`: it has no column `lab` to keep in its first 10000 rows (where a JSON \
              Lines file's columns are read from); its columns there are: `amount`, `hour`, \
              `merchant_category`",
             input.display()
