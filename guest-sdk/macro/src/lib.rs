@@ -1196,14 +1196,62 @@ pub fn derive_aggregates(item: TokenStream) -> TokenStream {
 
 /// One `#[aggregate(...)]`.
 struct AggregateAttr {
+    /// The function's name, e.g. `mean`.
+    name: String,
     function: TokenStream2,
     value: Option<syn::Ident>,
     filter: Option<syn::Ident>,
     window: i64,
 }
 
+impl AggregateAttr {
+    /// Stands in for an attribute that did not parse, so that the struct
+    /// still implements `Aggregates` and its error is the only one.
+    fn placeholder() -> Self {
+        AggregateAttr {
+            name: String::new(),
+            function: quote!(Count),
+            value: None,
+            filter: None,
+            window: 1,
+        }
+    }
+}
+
+/// The field of an aggregate that is null over a window with no events
+/// (or no values) is an `Option`; one that is never null is not.
+fn nullability(function: &str, ty: &Type) -> syn::Result<()> {
+    let optional = last_segment(ty).is_some_and(|s| s.ident == "Option");
+    let may_be_null = matches!(
+        function,
+        "mean" | "min" | "max" | "first" | "last" | "seconds_since_last"
+    );
+    let never_null = matches!(function, "count" | "count_distinct" | "sum");
+    if may_be_null && !optional {
+        Err(Error::new_spanned(
+            ty,
+            format!(
+                "`{function}` is null over a window with no events (or no values): declare the \
+                 field `Option<{}>`",
+                quote!(#ty)
+            ),
+        ))
+    } else if never_null && optional {
+        Err(Error::new_spanned(
+            ty,
+            format!(
+                "`{function}` is never null (0 over a window with no events): declare the field \
+                 without `Option`"
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 fn parse_aggregate(attr: &syn::Attribute, field: &syn::Field) -> syn::Result<AggregateAttr> {
     let mut function = None;
+    let mut function_name = String::new();
     let mut value = None;
     let mut filter = None;
     let mut window = None;
@@ -1244,6 +1292,7 @@ fn parse_aggregate(attr: &syn::Attribute, field: &syn::Field) -> syn::Result<Agg
         if function.is_some() {
             return Err(meta.error("one function an aggregate"));
         }
+        function_name.clone_from(&name);
         let mut n = None;
         if meta.input.peek(syn::token::Paren) {
             let content;
@@ -1303,6 +1352,7 @@ fn parse_aggregate(attr: &syn::Attribute, field: &syn::Field) -> syn::Result<Agg
         )
     })?;
     Ok(AggregateAttr {
+        name: function_name,
         function,
         value,
         filter,
@@ -1362,6 +1412,7 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     };
     let mut errors = Errors::default();
+    let mut attribute_errors = Errors::default();
     let mut names = Vec::new();
     let mut idents = Vec::new();
     let mut types = Vec::new();
@@ -1383,8 +1434,17 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
             continue;
         };
         let ty = errors.take(column_type(&field.ty, Position::Argument));
-        let Some(parsed) = errors.take(parse_aggregate(attr, field)) else {
-            continue;
+        // An attribute's mistake is said alone: the struct still gets its
+        // impl (with a stand-in), so uses of it raise no errors of their own.
+        let parsed = match parse_aggregate(attr, field) {
+            Ok(parsed) => {
+                attribute_errors.take(nullability(&parsed.name, &field.ty));
+                parsed
+            }
+            Err(error) => {
+                attribute_errors.take::<()>(Err(error));
+                AggregateAttr::placeholder()
+            }
         };
         let Some(ty) = ty else { continue };
         let name = column_name(field_ident);
@@ -1419,6 +1479,11 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         idents.push(field_ident);
         types.push(ty.tokens());
     }
+    if errors.0.is_some()
+        && let Some(error) = attribute_errors.0.take()
+    {
+        errors.take::<()>(Err(error));
+    }
     errors.finish()?;
     let indices = (0..idents.len()).map(syn::Index::from);
     let readers = types.iter().zip(&names).enumerate().map(|(i, (ty, name))| {
@@ -1435,7 +1500,9 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     });
     let count = idents.len();
+    let attribute_errors = attribute_errors.0.map(|error| error.to_compile_error());
     Ok(quote! {
+        #attribute_errors
         const _: () = {
             // The values and filters are fields of the events' values.
             #[allow(dead_code)]
