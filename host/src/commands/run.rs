@@ -166,6 +166,19 @@ impl RunCommand {
                     skewless::Error::UnexpectedNull { .. } if csv => {
                         anyhow::anyhow!("{error}; in a CSV file, an empty field is null")
                     }
+                    // A bad event fails the run whatever `--on-error` says:
+                    // an event set aside would change other rows' features.
+                    skewless::Error::InFile { ref path, .. }
+                        if self.on_error != OnError::Fail
+                            && error.row().is_some()
+                            && self.events.as_deref() == Some(path.as_path()) =>
+                    {
+                        anyhow::Error::new(error).context(
+                            "an event cannot be read, and `--on-error` sets aside input rows, \
+                             not events (one left out would change other rows' features): fix \
+                             or remove it",
+                        )
+                    }
                     error => error.into(),
                 }
             })

@@ -379,3 +379,37 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
         "{error}"
     );
 }
+
+/// A bad event fails the run whatever `--on-error` says, and the CLI says
+/// so rather than leave the user wondering why the flag did nothing.
+#[test]
+fn on_error_does_not_set_events_aside_and_says_so() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "card_id,ts,amount,merchant,declined\nc1,2026-03-15T13:05:19Z,12.5,books,false\n\
+         c1,2026-03-15T13:06:19Z,abc,books,false\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["run", artifacts::CARD_VELOCITY, "--input"])
+        .arg(example("spine.csv"))
+        .arg("--events")
+        .arg(&events)
+        .arg("--output")
+        .arg(dir.path().join("out.parquet"))
+        .args(["--no-cache", "--on-error", "skip"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        error.contains(
+            "an event cannot be read, and `--on-error` sets aside input rows, not events (one \
+             left out would change other rows' features): fix or remove it: cannot read"
+        ) && error.contains(&format!("`{}`: column `amount`, row 1", events.display())),
+        "{error}"
+    );
+    assert!(!dir.path().join("out.parquet").exists());
+}
