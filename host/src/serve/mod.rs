@@ -54,9 +54,11 @@ use crate::engine::Transform;
 use crate::error::{Error, Limit, Result};
 use crate::online::{Online, StateOptions};
 
+mod in_place;
 mod log;
 mod metrics;
 
+use in_place::InPlaceCalls;
 pub use log::{ErrorLog, LINES_PER_SECOND};
 use metrics::Metrics;
 
@@ -184,7 +186,7 @@ pub struct Server {
     /// How long each transform's last small call took (by name).
     call_times: BTreeMap<String, Arc<CallTime>>,
     /// Calls running in place on async workers now.
-    in_place: std::sync::atomic::AtomicUsize,
+    in_place: Arc<InPlaceCalls>,
     metrics: Metrics,
     failures: log::FailureLog,
 }
@@ -239,7 +241,7 @@ impl Server {
         Ok(Server {
             online,
             call_times,
-            in_place: std::sync::atomic::AtomicUsize::new(0),
+            in_place: Arc::default(),
             calls: Semaphore::new(config.max_concurrency.max(1)),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             transforms: by_name,
@@ -1083,7 +1085,10 @@ impl CallTime {
 /// [`CallTime`]), tokio's own bound for work between two awaits, and
 /// fewer calls than the runtime has workers run in place at once, so one
 /// worker is always free to accept, answer `/healthz` and hand calls to
-/// the pool (a current-thread runtime runs none in place). Everything else
+/// the pool (a current-thread runtime runs none in place; and tokio leaves
+/// nobody waiting on the sockets while the worker that did runs a call, so
+/// a thread wakes a free worker when a call in place turns slow: see
+/// `in_place`). Everything else
 /// (the first call, larger batches, a transform whose small calls are
 /// slow, like a Python one on a clean instance) goes to the pool. A
 /// request whose rows turn out slow holds its worker for at most the row
@@ -1107,7 +1112,7 @@ async fn run_call<T: Send + 'static>(
         return blocking(work).await;
     };
     if time.quick()
-        && let Some(_in_place) = InPlace::enter(&server.in_place)
+        && let Some(_in_place) = server.in_place.enter()
     {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| time.time(work)));
         return match outcome {
@@ -1121,31 +1126,6 @@ async fn run_call<T: Send + 'static>(
     }
     let time = time.clone();
     blocking(move || time.time(work)).await
-}
-
-/// A call running in place, counted in `Server::in_place` while it lives.
-struct InPlace<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> InPlace<'a> {
-    /// Counts a call in place, unless as many run in place as the runtime
-    /// has workers but one.
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Option<InPlace<'a>> {
-        use std::sync::atomic::Ordering;
-        let workers = tokio::runtime::Handle::try_current()
-            .map_or(1, |runtime| runtime.metrics().num_workers());
-        count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-                (now + 1 < workers).then_some(now + 1)
-            })
-            .ok()
-            .map(|_| InPlace(count))
-    }
-}
-
-impl Drop for InPlace<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
 }
 
 /// Runs `work` (a guest call, a durable write) on tokio's blocking pool;

@@ -722,6 +722,51 @@ fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
 /// turn out slow at once leave a worker to answer `/healthz` while they
 /// run, and both still answer.
 #[test]
+fn a_call_that_turns_slow_in_place_leaves_the_server_answering() {
+    let runtime = Runtime::new(Config::default().fuel_per_row(1 << 40)).unwrap();
+    let server = TestServer::start(
+        vec![runtime.load(artifacts::BURN).unwrap()],
+        ServeConfig::default(),
+    );
+    for _ in 0..3 {
+        assert_eq!(server.post("burn", r#"{"rows": [{"units": 1}]}"#).0, 200);
+    }
+    // Idle now: one worker waits on the sockets, the other on its own (and
+    // the server's watch of calls in place has gone to sleep). The slow
+    // call is taken by the worker that waits on the sockets.
+    std::thread::sleep(Duration::from_millis(1500));
+    let addr = server.addr;
+    let slow = r#"{"rows": [{"units": 3000000000}]}"#;
+    let call = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        // The connection is taken first and the request sent after: then
+        // it is the wait on the sockets that wakes a worker for it.
+        std::thread::sleep(Duration::from_millis(100));
+        write!(
+            stream,
+            "POST /v1/transforms/burn HTTP/1.1\r\nHost: {addr}\r\nContent-Type: \
+             application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{slow}",
+            slow.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = http(addr, "GET", "/healthz", "");
+    assert_eq!(status, 200);
+    let finished = call.is_finished();
+    let response = call.join().unwrap();
+    assert!(
+        !finished,
+        "/healthz answered only once the slow call had finished: it answered {response}"
+    );
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+}
+
+#[test]
 fn calls_that_turn_slow_cannot_take_every_worker() {
     let runtime = Runtime::new(Config::default().fuel_per_row(1 << 40)).unwrap();
     let server = TestServer::start(
