@@ -130,6 +130,65 @@ fn a_new_project_builds_backfills_verifies_and_tests_with_no_edits() {
     assert!(test.status.success(), "{}", text(&test));
 }
 
+/// `skewless new --aggregations`: a transform over each customer's recent
+/// payments that builds (verified with its sample events), backfills with
+/// them and passes its own test, with no edits.
+#[test]
+fn a_new_aggregating_project_builds_backfills_and_tests_with_no_edits() {
+    let root = TempDir::new().unwrap();
+    let created = skewless(root.path(), &["new", "spend", "--aggregations"], &[]);
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(
+        text(&created).contains("--events spend/data/events.csv"),
+        "{}",
+        text(&created)
+    );
+    let project = root.path().join("spend");
+    let output = skewless(&project, &["build", "--json"], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["verified_on"]["passed"], true, "{report}");
+    assert_eq!(report["not_verified"], serde_json::Value::Null, "{report}");
+    let features = root.path().join("features.csv");
+    let run = skewless(
+        &project,
+        &[
+            "run",
+            report["component"].as_str().unwrap(),
+            "--input",
+            "data/sample.csv",
+            "--events",
+            "data/events.csv",
+            "--output",
+            features.to_str().unwrap(),
+            "--keep",
+            "payment_id",
+        ],
+        &[],
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let written = std::fs::read_to_string(&features).unwrap();
+    // Two payments 55 and 25 minutes before, four in the week (26.425 on
+    // average); a customer never seen.
+    for line in [
+        "payment_id,payments_1h,amount_sum_24h,amount_above_mean_7d,seconds_since_last",
+        "p-0001,2,68.2,15.575,1500.0",
+        "p-0009,0,0.0,,",
+    ] {
+        assert!(written.lines().any(|l| l == line), "{line} in {written}");
+    }
+    let test = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(&project)
+        .args(["test", "--quiet"])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}", text(&test));
+    assert!(text(&test).contains("2 passed"), "{}", text(&test));
+}
+
 /// The same source built from another directory, into another target
 /// directory, with another `CARGO_HOME`, is the same component.
 #[test]

@@ -662,6 +662,60 @@ fn a_new_python_project_builds_backfills_verifies_and_tests() {
     assert!(test.status.success(), "{}", text(&test));
 }
 
+/// `skewless new --python --aggregations`: windows over each customer's
+/// past payments, verified with the sample events when built, the same
+/// features as the Rust template's, and its own test passes.
+#[test]
+fn a_new_aggregating_python_project_builds_backfills_and_tests() {
+    let dir = TempDir::new().unwrap();
+    let created = skewless(dir.path(), &["new", "spend", "--python", "--aggregations"]);
+    assert!(created.status.success(), "{}", text(&created));
+    let project = dir.path().join("spend");
+    let cache = dir.path().join("cache");
+    let built = skewless(
+        &project,
+        &["build", "--json", "--cache-dir", cache.to_str().unwrap()],
+    );
+    assert!(built.status.success(), "{}", text(&built));
+    let report: Value = serde_json::from_slice(&built.stdout).unwrap();
+    assert_eq!(report["verified_on"]["passed"], true, "{report}");
+    assert_eq!(report["not_verified"], Value::Null, "{report}");
+    let features = dir.path().join("features.csv");
+    let run = skewless(
+        &project,
+        &[
+            "run",
+            report["component"].as_str().unwrap(),
+            "--input",
+            "data/sample.csv",
+            "--events",
+            "data/events.csv",
+            "--output",
+            features.to_str().unwrap(),
+            "--keep",
+            "payment_id",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    let written = std::fs::read_to_string(&features).unwrap();
+    for line in [
+        "payment_id,payments_1h,amount_sum_24h,amount_above_mean_7d,seconds_since_last",
+        "p-0001,2,68.2,15.575,1500.0",
+        "p-0009,0,0.0,,",
+    ] {
+        assert!(written.lines().any(|l| l == line), "{line} in {written}");
+    }
+    let test = Command::new(crate::conformance::python())
+        .current_dir(&project)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}", text(&test));
+    assert!(text(&test).contains("2 passed"), "{}", text(&test));
+}
+
 /// The same columns through the Python SDK's readers and builders as
 /// through Rust's: nulls, every type, at a batch size that crosses bytes of
 /// the validity bitmap.
