@@ -98,7 +98,7 @@ pub enum Error {
     },
 
     /// A value (in a JSON row) of the wrong kind for its column.
-    #[error("row {row}, field `{column}`: expected {expected}, found {found}")]
+    #[error("row {row}, field `{column}`: expected {expected}, found {found}{hint}")]
     WrongValue {
         /// The field (input column).
         column: String,
@@ -108,6 +108,8 @@ pub enum Error {
         expected: String,
         /// What was sent.
         found: String,
+        /// What to do about it, starting with "; " when present.
+        hint: String,
     },
 
     /// A null where the transform does not accept nulls.

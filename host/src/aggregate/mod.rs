@@ -132,6 +132,23 @@ pub(crate) fn about_key_or_time(aggregation: &Aggregation, error: Error) -> Erro
             expected,
             found,
         },
+        Error::WrongValue {
+            column,
+            row,
+            expected,
+            found,
+            hint,
+        } if role(&column) == Some("key") && hint.is_empty() => Error::WrongValue {
+            hint: format!(
+                "; it is the aggregation's key, whose type is declared with the events \
+                 (`key = \"{column}: int64\"`; utf8 when not said): send the type declared, or \
+                 declare the type the keys have"
+            ),
+            column,
+            row,
+            expected,
+            found,
+        },
         Error::InFile {
             action,
             path,

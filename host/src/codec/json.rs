@@ -574,6 +574,7 @@ fn element_error(error: Error, offsets: &[i32], field: &Field) -> Error {
             row,
             expected,
             found,
+            hint,
         } => {
             let (row, index) = place(row);
             Error::WrongValue {
@@ -581,6 +582,7 @@ fn element_error(error: Error, offsets: &[i32], field: &Field) -> Error {
                 row,
                 expected: format!("{expected} as element {index} of the list"),
                 found,
+                hint,
             }
         }
         Error::NaiveTimestamp {
@@ -674,6 +676,7 @@ impl Reason {
                 row,
                 expected: expected.to_string(),
                 found: describe(text),
+                hint: String::new(),
             },
             Reason::Invalid(reason) => Error::InvalidValue {
                 column: field.name.clone(),

@@ -551,14 +551,16 @@ fn guess_hint(error: Error, guessed: &[String]) -> Error {
             column,
             row,
             expected,
-            mut found,
+            found,
+            hint: mut told,
         } if guessed.contains(&column) => {
-            found.push_str(&hint(&column));
+            told.push_str(&hint(&column));
             Error::WrongValue {
                 column,
                 row,
                 expected,
                 found,
+                hint: told,
             }
         }
         Error::MissingField {

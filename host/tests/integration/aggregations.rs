@@ -378,6 +378,24 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
             && !error.contains("declare the input"),
         "{error}"
     );
+    // A served event and request whose key is a JSON number.
+    let online =
+        skewless::online::Online::open(&transform, &skewless::online::StateOptions::default())
+            .unwrap();
+    let told = "row 0, field `card_id`: expected a string, found a number 17; it is the \
+                aggregation's key, whose type is declared with the events (`key = \"card_id: \
+                int64\"`; utf8 when not said): send the type declared, or declare the type the \
+                keys have";
+    let event = serde_json::json!({"card_id": 17, "ts": "2026-03-15T13:05:19Z", "amount": 1.0,
+        "merchant": "a", "declined": false});
+    let error = online.ingest_json_values(&[event]).unwrap_err().to_string();
+    assert_eq!(error, told);
+    let request = serde_json::json!({"card_id": 17, "ts": "2026-03-15T13:05:19Z", "amount": 1.0});
+    let error = online
+        .features_json_values(&[request])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, told);
 }
 
 /// A bad event fails the run whatever `--on-error` says, and the CLI says
