@@ -118,15 +118,7 @@ fn a_new_project_builds_backfills_verifies_and_tests_with_no_edits() {
     );
     assert!(verify.status.success(), "{}", text(&verify));
     assert!(text(&verify).contains("OK: 5 paths x 12 rows x 3 columns"));
-    // The project's own test, natively, as its author runs it.
-    let test = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&built.project)
-        .args(["test", "--quiet"])
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
+    let test = cargo_test(&built.project);
     assert!(test.status.success(), "{}", text(&test));
 }
 
@@ -167,9 +159,30 @@ fn a_new_aggregating_project_builds_backfills_and_tests_with_no_edits() {
         &[],
     );
     assert!(run.status.success(), "{}", text(&run));
-    let written = std::fs::read_to_string(&features).unwrap();
-    // Two payments 55 and 25 minutes before, four in the week (26.425 on
-    // average); a customer never seen.
+    assert_new_aggregating_features(&features);
+    let test = cargo_test(&project);
+    assert!(test.status.success(), "{}", text(&test));
+    assert!(text(&test).contains("2 passed"), "{}", text(&test));
+}
+
+/// The project's own test, natively, as its author runs it.
+fn cargo_test(project: &Path) -> Output {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(project)
+        .args(["test", "--quiet"])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap()
+}
+
+/// The features `skewless new --aggregations` (Rust or Python) writes for
+/// two of its sample payments (with `--keep payment_id`, as CSV): one after
+/// two payments 55 and 25 minutes before and four in the week (26.425 on
+/// average), and one of a customer never seen.
+pub fn assert_new_aggregating_features(features: &Path) {
+    let written = std::fs::read_to_string(features).unwrap();
     for line in [
         "payment_id,payments_1h,amount_sum_24h,amount_above_mean_7d,seconds_since_last",
         "p-0001,2,68.2,15.575,1500.0",
@@ -177,16 +190,6 @@ fn a_new_aggregating_project_builds_backfills_and_tests_with_no_edits() {
     ] {
         assert!(written.lines().any(|l| l == line), "{line} in {written}");
     }
-    let test = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&project)
-        .args(["test", "--quiet"])
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(test.status.success(), "{}", text(&test));
-    assert!(text(&test).contains("2 passed"), "{}", text(&test));
 }
 
 /// The same source built from another directory, into another target

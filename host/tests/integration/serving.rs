@@ -717,12 +717,9 @@ fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
     assert_eq!(server.post("fraud-features", good).0, 200);
 }
 
-/// Small calls of a transform that has been quick run in place on the
-/// server's async workers, but never on all of them: two requests that
-/// turn out slow at once leave a worker to answer `/healthz` while they
-/// run, and both still answer.
-#[test]
-fn a_call_that_turns_slow_in_place_leaves_the_server_answering() {
+/// A server of `burn` that has answered quick calls of it, so that its
+/// next small calls run in place.
+fn quick_burn_server() -> TestServer {
     let runtime = Runtime::new(Config::default().fuel_per_row(1 << 40)).unwrap();
     let server = TestServer::start(
         vec![runtime.load(artifacts::BURN).unwrap()],
@@ -731,6 +728,15 @@ fn a_call_that_turns_slow_in_place_leaves_the_server_answering() {
     for _ in 0..3 {
         assert_eq!(server.post("burn", r#"{"rows": [{"units": 1}]}"#).0, 200);
     }
+    server
+}
+
+/// A call in place whose rows turn out slow leaves the server answering:
+/// tokio leaves nobody waiting on the sockets while the worker that was
+/// runs a task, and the server's watch of calls in place wakes another.
+#[test]
+fn a_call_that_turns_slow_in_place_leaves_the_server_answering() {
+    let server = quick_burn_server();
     // Idle now: one worker waits on the sockets, the other on its own (and
     // the server's watch of calls in place has gone to sleep). The slow
     // call is taken by the worker that waits on the sockets.
@@ -766,17 +772,13 @@ fn a_call_that_turns_slow_in_place_leaves_the_server_answering() {
     assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
 }
 
+/// Small calls of a transform that has been quick run in place on the
+/// server's async workers, but never on all of them: two requests that
+/// turn out slow at once leave a worker to answer `/healthz` while they
+/// run, and both still answer.
 #[test]
 fn calls_that_turn_slow_cannot_take_every_worker() {
-    let runtime = Runtime::new(Config::default().fuel_per_row(1 << 40)).unwrap();
-    let server = TestServer::start(
-        vec![runtime.load(artifacts::BURN).unwrap()],
-        ServeConfig::default(),
-    );
-    // Quick calls first: the next small ones may run in place.
-    for _ in 0..3 {
-        assert_eq!(server.post("burn", r#"{"rows": [{"units": 1}]}"#).0, 200);
-    }
+    let server = quick_burn_server();
     let addr = server.addr;
     // Seconds of work each (a few instructions an iteration).
     let slow = r#"{"rows": [{"units": 3000000000}]}"#;
