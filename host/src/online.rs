@@ -487,6 +487,23 @@ impl Online {
                     .with_timezone(crate::spec::UTC),
             )
         } else {
+            // A time column under another name is most likely the time
+            // misnamed: as of now would count events after the time meant.
+            let spine = self.transform.info().spine_inputs();
+            if let Some(other) = batch.schema().fields().iter().find(|f| {
+                matches!(f.data_type(), arrow::datatypes::DataType::Timestamp(..))
+                    && !spine.iter().any(|s| &s.name == f.name())
+            }) {
+                return Err(Error::BadRequest(format!(
+                    "the requests have no column `{}`, so they would be answered as of now, but \
+                     they have `{}`, a time, which transform `{}` does not take: name that \
+                     column `{}`, or leave it out to be answered as of now",
+                    time_field.name,
+                    other.name(),
+                    self.transform.name(),
+                    time_field.name
+                )));
+            }
             Arc::new(
                 TimestampMicrosecondArray::from(vec![as_of; batch.num_rows()])
                     .with_timezone(crate::spec::UTC),

@@ -155,7 +155,23 @@ pub(crate) fn decode_rows_with(
             let mut cells = objects.iter().enumerate().map(|(row, object)| {
                 match object.get(field.name.as_str()) {
                     Some(raw) => Ok(raw.get()),
-                    None if optional.contains(&field.name.as_str()) => Ok("null"),
+                    None if optional.contains(&field.name.as_str()) => {
+                        match misnamed_time(fields, object) {
+                            None => Ok("null"),
+                            Some(key) => Err(Error::MissingField {
+                                column: field.name.clone(),
+                                row: row as u64,
+                                expected: field.data_type.to_string(),
+                                hint: format!(
+                                    "; without it the row is answered as of now, but it has \
+                                     `{key}`, a time, which transform `{transform}` does not \
+                                     take: name that field `{}`, or leave it out to be answered \
+                                     as of now",
+                                    field.name
+                                ),
+                            }),
+                        }
+                    }
                     None => Err(missing(transform, fields, field, row, object)),
                 }
             });
@@ -255,6 +271,27 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
 
 /// A field missing from a row, with what the row has instead: a key that
 /// looks like it ("did you mean"), or the keys the transform does not take.
+/// A field of `object` that is none of `fields` and holds a time (a
+/// string that reads as a timestamp, with or without a zone): given where
+/// an optional time is missing, it is most likely that time misnamed, and
+/// answering as of now instead would count events after the time meant.
+fn misnamed_time<'a>(
+    fields: &[Field],
+    object: &'a HashMap<Cow<'_, str>, &RawValue>,
+) -> Option<&'a str> {
+    let mut times: Vec<&str> = object
+        .iter()
+        .filter(|(key, _)| !fields.iter().any(|f| f.name == **key))
+        .filter(|(_, raw)| {
+            serde_json::from_str::<Cow<'_, str>>(raw.get())
+                .is_ok_and(|text| parse::timestamp(&text, NaiveTimestamps::Utc).is_ok())
+        })
+        .map(|(key, _)| key.as_ref())
+        .collect();
+    times.sort_unstable();
+    times.first().copied()
+}
+
 fn missing(
     transform: &str,
     fields: &[Field],

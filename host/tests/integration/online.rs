@@ -259,6 +259,56 @@ fn requests_as_of_now_and_too_old() {
     assert_eq!(status, 400, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains("declares aggregations"), "{message}");
+    // A field the transform does not take is no reason to refuse a request
+    // as of now; a time under another name is: as of now would count the
+    // events after the time meant.
+    let (status, answer) = server.post(
+        "payments",
+        r#"{"rows": [{"user": "u1", "request_id": "r-17"}]}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = server.post(
+        "payments",
+        &format!(
+            r#"{{"rows": [{{"user": "u1", "request_id": "r-17", "event_time": "{}"}}]}}"#,
+            at(600)
+        ),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        "row 0: missing field `ts` (timestamp-micros); without it the row is answered as of now, but \
+         it has `event_time`, a time, which transform `payments` does not take: name that field \
+         `ts`, or leave it out to be answered as of now",
+        "{answer}"
+    );
+}
+
+/// The same for requests as Arrow data: a timestamp column under another
+/// name than the time is refused, not answered as of now.
+#[test]
+fn arrow_requests_with_the_time_misnamed_are_refused() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+
+    let online = Online::open(&load(artifacts::PAYMENTS), &StateOptions::default()).unwrap();
+    let user: ArrayRef = Arc::new(StringArray::from(vec!["u1"]));
+    let time: ArrayRef = Arc::new(
+        TimestampMicrosecondArray::from(vec![chrono::Utc::now().timestamp_micros()])
+            .with_timezone("UTC"),
+    );
+    let misnamed = RecordBatch::try_from_iter([("user", user.clone()), ("event_time", time)]);
+    let error = online.features(&misnamed.unwrap()).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "the requests have no column `ts`, so they would be answered as of now, but they \
+             have `event_time`, a time, which transform `payments` does not take"
+        ),
+        "{error}"
+    );
+    let without = RecordBatch::try_from_iter([("user", user)]).unwrap();
+    assert_eq!(online.features(&without).unwrap().0.num_rows(), 1);
 }
 
 /// An event further ahead of the server's clock than the lateness and the
