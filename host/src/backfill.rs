@@ -318,11 +318,18 @@ impl Backfill {
                 data_type: Some(field.data_type),
             })
             .collect();
+        // A kept column the transform declares (an aggregation's key or
+        // time) is read as declared, not guessed: ids "007" and "7" in a
+        // CSV column that also holds "7.5" would both be written 7.0.
+        let declared = info.spine_inputs();
         for kept in &self.keep {
             if !requests.iter().any(|r| &r.name == kept) {
                 requests.push(ColumnRequest {
                     name: kept.clone(),
-                    data_type: None,
+                    data_type: declared
+                        .iter()
+                        .find(|f| &f.name == kept)
+                        .map(|f| f.data_type),
                 });
             }
         }

@@ -17,9 +17,9 @@
 //! CSV file skewless wrote reads back bit for bit.
 //!
 //! Other columns (`--keep` ones) get the type arrow-csv guesses from the
-//! first rows, with three differences: a column of integers where one is
-//! written with a leading zero or a sign (`0123`, `+5`, `-0`) stays text, so
-//! an id is copied as written; a column arrow-csv would take as dates or
+//! first rows, with three differences: a column of numbers where one is
+//! written with a leading zero or a sign (`0123`, `+5`, `007.5`; `-0` among
+//! integers) stays text, so an id is copied as written; a column arrow-csv would take as dates or
 //! timestamps stays text too (it would drop the zone a value was written
 //! with); and a later value that does not fit the guess (or that an integer
 //! would not write back the same) is refused the same way, saying the type
@@ -117,9 +117,9 @@ pub(super) fn open(
         };
         fields.push(ArrowField::new(name, data_type, true));
     }
-    // Integers written with a leading zero or a sign stay text.
+    // Numbers written with a leading zero or a sign stay text.
     let mut file = file.into_inner();
-    let integers: Vec<usize> = parsed
+    let numbers: Vec<(usize, ArrowType)> = parsed
         .iter()
         .filter(|column| column.guessed)
         .map(|column| {
@@ -127,12 +127,13 @@ pub(super) fn open(
                 .index_of(&column.name)
                 .expect("a column of the file")
         })
-        .filter(|&index| fields[index].data_type() == &ArrowType::Int64)
+        .map(|index| (index, fields[index].data_type().clone()))
+        .filter(|(_, data_type)| matches!(data_type, ArrowType::Int64 | ArrowType::Float64))
         .collect();
-    if !integers.is_empty() {
+    if !numbers.is_empty() {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io("cannot read", path, e))?;
-        for index in written_as_text(&mut file, &guessed, &integers, path)? {
+        for index in written_as_text(&mut file, &guessed, &numbers, path)? {
             fields[index] = fields[index].clone().with_data_type(ArrowType::Utf8);
             parsed.retain(|column| &column.name != guessed.field(index).name());
         }
@@ -305,12 +306,13 @@ impl<R: Read> Read for QuotesClosed<R> {
     }
 }
 
-/// Of the `integers` columns (guessed as int64), those where a value of the
-/// first rows has a leading zero or a sign, which an integer would lose.
+/// Of the `numbers` columns (guessed as int64 or float64), those where a
+/// value of the first rows has a leading zero or a sign, which a number
+/// would lose.
 fn written_as_text(
     file: &mut File,
     schema: &Schema,
-    integers: &[usize],
+    numbers: &[(usize, ArrowType)],
     path: &Path,
 ) -> Result<Vec<usize>> {
     let text = Schema::new(
@@ -323,7 +325,7 @@ fn written_as_text(
     let sample = arrow::csv::ReaderBuilder::new(Arc::new(text))
         .with_header(true)
         .with_batch_size(INFER_RECORDS)
-        .with_projection(integers.to_vec())
+        .with_projection(numbers.iter().map(|(index, _)| *index).collect())
         .build(BufReader::new(&mut *file))
         .map_err(|e| unreadable(path, &e))?
         .next()
@@ -332,18 +334,34 @@ fn written_as_text(
     let Some(sample) = sample else {
         return Ok(Vec::new());
     };
-    Ok(integers
+    Ok(numbers
         .iter()
         .zip(sample.columns())
-        .filter(|(_, values)| values.as_string::<i32>().iter().flatten().any(loses_text))
-        .map(|(&index, _)| index)
+        .filter(|((_, data_type), values)| {
+            values
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .any(|value| loses_text(value, data_type))
+        })
+        .map(|((index, _), _)| *index)
         .collect())
 }
 
-/// Whether an integer written as `value` would not be written back the same:
-/// a leading zero or a sign (`0123`, `+5`, `-0`).
-fn loses_text(value: &str) -> bool {
-    value.starts_with('+') || value.starts_with("-0") || (value.len() > 1 && value.starts_with('0'))
+/// Whether a number of `data_type` written as `value` would not be written
+/// back the same: a leading zero or a sign (`0123`, `+5`; `-0` as an
+/// integer; `007.5` as a float, where `-0.5` and `-0.0` are written back).
+fn loses_text(value: &str, data_type: &ArrowType) -> bool {
+    if value.starts_with('+') {
+        return true;
+    }
+    match data_type {
+        ArrowType::Int64 => value.starts_with("-0") || (value.len() > 1 && value.starts_with('0')),
+        _ => {
+            let digits = value.strip_prefix('-').unwrap_or(value).as_bytes();
+            digits.len() > 1 && digits[0] == b'0' && digits[1].is_ascii_digit()
+        }
+    }
 }
 
 /// A column read as text and parsed here.
@@ -417,17 +435,24 @@ fn parse_as(
     naive: NaiveTimestamps,
 ) -> Result<ArrayRef, Error> {
     let lossy = match (guessed, field.data_type()) {
-        (true, ArrowType::Int64) => text
+        (true, data_type @ (ArrowType::Int64 | ArrowType::Float64)) => text
             .iter()
             .enumerate()
-            .find_map(|(row, value)| Some((row, value.filter(|v| loses_text(v))?))),
+            .find_map(|(row, value)| Some((row, value.filter(|v| loses_text(v, data_type))?))),
         _ => None,
     };
     match lossy {
         Some((row, value)) => Err(Error::InvalidValue {
             column: field.name().clone(),
             row: first + row as u64,
-            reason: format!("{value:?} would lose its leading zero or sign as an int64"),
+            reason: format!(
+                "{value:?} would lose its leading zero or sign as {}",
+                if field.data_type() == &ArrowType::Int64 {
+                    "an int64"
+                } else {
+                    "a float64"
+                }
+            ),
         }),
         None => {
             crate::codec::parse::text_column(text, field.data_type(), field.name(), first, naive)
@@ -627,6 +652,24 @@ pub(super) fn invalid_utf8(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_that_would_not_be_written_back_the_same() {
+        for (value, int, float) in [
+            ("0123", true, true),
+            ("+5", true, true),
+            ("-0", true, false),
+            ("-007.5", true, true),
+            ("007.5", true, true),
+            ("0.5", true, false),
+            ("-0.5", true, false),
+            ("0", false, false),
+            ("1001", false, false),
+        ] {
+            assert_eq!(loses_text(value, &ArrowType::Int64), int, "{value}");
+            assert_eq!(loses_text(value, &ArrowType::Float64), float, "{value}");
+        }
+    }
 
     /// A reader that hands out at most `chunk` bytes per read.
     struct Chunked<'a> {

@@ -398,6 +398,48 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
     assert_eq!(error, told);
 }
 
+/// A kept key is written as the data has it, not as a guess of its type
+/// would: ids "007" and "7" beside "7.5" in a CSV are three entities, and
+/// stay three ids. So is a kept column of numbers, one with a leading zero.
+#[test]
+fn a_kept_key_is_copied_as_written() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let spine = dir.path().join("spine.csv");
+    std::fs::write(
+        &spine,
+        "card_id,ts,amount,reference\n007,2026-03-15T13:05:19Z,1.0,007\n\
+         7,2026-03-15T13:05:19Z,2.0,7.5\n7.5,2026-03-15T13:05:19Z,3.0,-0.5\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["run", artifacts::CARD_VELOCITY, "--input"])
+        .arg(&spine)
+        .arg("--events")
+        .arg(example("events.csv"))
+        .arg("--output")
+        .arg(&out)
+        .args(["--no-cache", "--keep", "card_id,reference"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    let kept: Vec<Vec<&str>> = written
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').take(2).collect())
+        .collect();
+    assert_eq!(
+        kept,
+        [["007", "007"], ["7", "7.5"], ["7.5", "-0.5"]],
+        "{written}"
+    );
+}
+
 /// A bad event fails the run whatever `--on-error` says, and the CLI says
 /// so rather than leave the user wondering why the flag did nothing.
 #[test]
