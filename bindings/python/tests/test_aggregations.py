@@ -88,6 +88,12 @@ def test_events_are_required_exactly_when_a_transform_aggregates(examples):
         card.transform(spine, events=events.drop_columns(["merchant"]))
     with pytest.raises(skewless.BadInput, match=r"no column `amount`"):
         card.transform(spine.slice(0, 0).drop_columns(["amount"]), events=events)
+    # Rows alone cannot give the aggregates: told where they come from, not
+    # asked for them as if they were inputs.
+    row = {"card_id": "c1", "ts": "2026-03-15T13:05:19Z", "amount": 1.0}
+    with pytest.raises(skewless.BadInput, match=r"aggregates events, which rows alone do not carry: .*skewless\.Online"):
+        card.transform_rows([row])
+    assert [f.name for f in card.spine_inputs] == ["card_id", "ts", "amount"]
 
 
 def test_verify_takes_the_events(examples):

@@ -93,7 +93,28 @@ pub(crate) fn about_key_or_time(aggregation: &Aggregation, error: Error) -> Erro
             None
         }
     };
+    let is_id = |column: &str| {
+        aggregation
+            .event_id
+            .as_ref()
+            .is_some_and(|id| id.name == column)
+    };
     match error {
+        Error::UnexpectedNull {
+            transform,
+            column,
+            row,
+            ..
+        } if is_id(&column) => Error::UnexpectedNull {
+            hint: format!(
+                ": it is the events' id (`event_id = \"{column}\"`), which tells a retried event \
+                 from a new one, so every event needs one; give such events an id where the data \
+                 is produced, or declare no `event_id` if the events have none"
+            ),
+            transform,
+            column,
+            row,
+        },
         Error::UnexpectedNull {
             transform,
             column,

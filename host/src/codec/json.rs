@@ -54,9 +54,25 @@ use crate::spec::{DataType, Field, NaiveTimestamps, ScalarType, UTC};
 /// output rows encoded by this codec. Serving, `verify`'s JSON path, the
 /// embedded JSON API and the Python package's rows all come through here.
 pub fn call(transform: &Transform, rows: &[&RawValue]) -> Result<Vec<String>> {
+    rows_alone(transform)?;
     let batch = decode_input(transform, rows)?;
     let output = transform.call(&batch)?;
     Ok(encode_rows(&output))
+}
+
+/// Refuses rows alone for a transform that aggregates events, whose inputs
+/// include the aggregates: they would be asked of the rows.
+fn rows_alone(transform: &Transform) -> Result<()> {
+    match transform.info().aggregation {
+        None => Ok(()),
+        Some(_) => Err(Error::BadRequest(format!(
+            "transform `{}` aggregates events, which rows alone do not carry: compute its \
+             features with the events (`skewless run --events`; in Python \
+             `t.transform(spine, events=events)`) or from a live state (`skewless serve`, \
+             `Online`; in Python `skewless.Online(t).features(rows)`)",
+            transform.name()
+        ))),
+    }
 }
 
 /// JSON rows (objects) as `transform`'s input batch, by its declared
@@ -98,6 +114,7 @@ impl Transform {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
         let raw: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
+        rows_alone(self)?;
         let output = self.call(&decode_input(self, &raw)?)?;
         Ok(encode_values(&output))
     }

@@ -141,17 +141,8 @@ pub(super) fn read_failure(path: &Path, error: arrow::error::ArrowError) -> Erro
 /// Why a directory is not read, with what to do when it holds a table
 /// written as part files (by Spark, pandas with a partition column, ...).
 fn directory(path: &Path) -> String {
-    let mut parts: Vec<String> = std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-                .filter(|name| !name.starts_with(['.', '_']))
-                .filter(|name| {
-                    Format::from_path(Path::new(name)).is_ok() || name.ends_with(".json")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut parts = Vec::new();
+    let partitioned = part_files(path, "", &mut parts);
     parts.sort();
     let Some(first) = parts.first() else {
         return "it is a directory, not a data file".to_string();
@@ -162,15 +153,55 @@ fn directory(path: &Path) -> String {
         Ok(Format::ArrowIpc) => ("ipc", "give one of them"),
         _ => ("json", "give one of them (named .jsonl)"),
     };
+    let name = Path::new(first)
+        .file_name()
+        .map_or(first.as_str(), |n| n.to_str().unwrap_or(first));
+    let partitioning = if partitioned {
+        ", partitioning=\"hive\""
+    } else {
+        ""
+    };
     format!(
         "it is a directory, not a data file; it holds {} data file{} (`{first}`{}), as Spark \
-         writes a table: skewless reads one file, so {one}, or read the directory in Python \
-         (`t.transform(pyarrow.dataset.dataset(DIR, format=\"{format}\").to_table())`, with \
-         `events=` the same way), or run the transform in Spark (`skewless.spark.transform`)",
+         writes a table: skewless reads one file, so read the directory in Python \
+         (`t.transform(pyarrow.dataset.dataset(DIR, format=\"{format}\"{partitioning})\
+         .to_table())`, with `events=` the same way), or run the transform in Spark \
+         (`skewless.spark.transform`), or {one} if part of the rows will do (not of events: \
+         features would count only `{name}`'s)",
         parts.len(),
         if parts.len() == 1 { "" } else { "s" },
         if parts.len() > 1 { ", ..." } else { "" },
     )
+}
+
+/// Adds to `parts` the data files in `dir` (named from the top directory,
+/// `under` it), and in its partition directories (`day=2026-01-01`, as
+/// Spark and pyarrow write them), a few levels deep. Returns whether
+/// any were in partition directories.
+fn part_files(dir: &Path, under: &str, parts: &mut Vec<String>) -> bool {
+    let mut partitioned = false;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    for entry in entries.filter_map(|entry| entry.ok()) {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with(['.', '_']) {
+            continue;
+        }
+        let named = format!("{under}{name}");
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if name.contains('=') && under.matches('/').count() < 3 {
+                let before = parts.len();
+                part_files(&entry.path(), &format!("{named}/"), parts);
+                partitioned |= parts.len() > before;
+            }
+        } else if Format::from_path(Path::new(&name)).is_ok() || name.ends_with(".json") {
+            parts.push(named);
+        }
+    }
+    partitioned
 }
 
 /// Opens an input file and tells its format from its extension, refusing

@@ -392,10 +392,39 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
     assert_eq!(error, told);
     let request = serde_json::json!({"card_id": 17, "ts": "2026-03-15T13:05:19Z", "amount": 1.0});
     let error = online
-        .features_json_values(&[request])
+        .features_json_values(&[request.clone()])
         .unwrap_err()
         .to_string();
     assert_eq!(error, told);
+    // An event without its id.
+    let payments = skewless::online::Online::open(
+        &crate::support::load(artifacts::PAYMENTS),
+        &skewless::online::StateOptions::default(),
+    )
+    .unwrap();
+    let event = serde_json::json!({"user": "u1", "ts": "2026-03-15T13:05:19Z", "id": null,
+        "amount": 1.0});
+    let error = payments
+        .ingest_json_values(&[event])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with(
+            "it is the events' id (`event_id = \"id\"`), which tells a retried event from a new \
+             one, so every event needs one; give such events an id where the data is produced, \
+             or declare no `event_id` if the events have none"
+        ),
+        "{error}"
+    );
+    // Rows alone, without the state: told where the aggregates come from.
+    let error = transform.call_json(&request).unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "transform `card-velocity` aggregates events, which rows alone do not carry: compute \
+             its features with the events (`skewless run --events`"
+        ),
+        "{error}"
+    );
 }
 
 /// A kept key is written as the data has it, not as a guess of its type

@@ -1469,11 +1469,33 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
         format!(
             "cannot read `{}`: it is a directory, not a data file; it holds 2 data files \
              (`part-00000-x.snappy.parquet`, ...), as Spark writes a table: skewless reads one \
-             file, so give one of them, or read the directory in Python \
+             file, so read the directory in Python \
              (`t.transform(pyarrow.dataset.dataset(DIR, format=\"parquet\").to_table())`, with \
              `events=` the same way), or run the transform in Spark \
-             (`skewless.spark.transform`)",
+             (`skewless.spark.transform`), or give one of them if part of the rows will do (not \
+             of events: features would count only `part-00000-x.snappy.parquet`'s)",
             directory.display()
+        )
+    );
+    // Partitioned by a column, as Spark's `partitionBy` writes it: the
+    // files are in its directories, and pyarrow is told to read them so.
+    let partitioned = dir.path().join("partitioned");
+    for day in ["day=2026-01-02", "day=2026-01-01"] {
+        fs::create_dir_all(partitioned.join(day)).unwrap();
+        fs::copy(&parquet, partitioned.join(day).join("part-00000-z.parquet")).unwrap();
+    }
+    fs::write(partitioned.join("_SUCCESS"), "").unwrap();
+    assert_eq!(
+        said(&partitioned),
+        format!(
+            "cannot read `{}`: it is a directory, not a data file; it holds 2 data files \
+             (`day=2026-01-01/part-00000-z.parquet`, ...), as Spark writes a table: skewless \
+             reads one file, so read the directory in Python \
+             (`t.transform(pyarrow.dataset.dataset(DIR, format=\"parquet\", \
+             partitioning=\"hive\").to_table())`, with `events=` the same way), or run the \
+             transform in Spark (`skewless.spark.transform`), or give one of them if part of the \
+             rows will do (not of events: features would count only `part-00000-z.parquet`'s)",
+            partitioned.display()
         )
     );
     // Spark's JSON part files are JSON Lines under `.json`: one is told
@@ -1487,11 +1509,12 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
         said(&json),
         format!(
             "cannot read `{}`: it is a directory, not a data file; it holds 1 data file \
-             (`part-00000-y.json`), as Spark writes a table: skewless reads one file, so give \
-             one of them (named .jsonl), or read the directory in Python \
+             (`part-00000-y.json`), as Spark writes a table: skewless reads one file, so read \
+             the directory in Python \
              (`t.transform(pyarrow.dataset.dataset(DIR, format=\"json\").to_table())`, with \
              `events=` the same way), or run the transform in Spark \
-             (`skewless.spark.transform`)",
+             (`skewless.spark.transform`), or give one of them (named .jsonl) if part of the rows \
+             will do (not of events: features would count only `part-00000-y.json`'s)",
             json.display()
         )
     );
