@@ -358,9 +358,10 @@ def _duration(text: str, what: str) -> int:
         unit = digits[len(number):]
         if number.isdigit() and unit in _UNITS and (int(number) > 0 or what == "lateness"):
             return int(number) * _UNITS[unit]
+    positive = "" if what == "lateness" else "positive "
     raise SpecError(
-        f"a {what} is a whole number and a unit: \"500ms\", \"30s\", \"10m\", \"1h\", "
-        f"\"7d\", \"2w\"; not {text!r}"
+        f"a {what} is a {positive}whole number and a unit: \"500ms\", \"30s\", \"10m\", "
+        f"\"1h\", \"7d\", \"2w\"; not {text!r}"
     )
 
 

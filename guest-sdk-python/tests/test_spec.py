@@ -183,7 +183,7 @@ def test_aggregates_become_the_declaration_and_the_transform_takes_their_class()
 
 @pytest.mark.parametrize("field, message", [
     ('n: int', r"field `n` of `.*V` is not an aggregate; annotate it"),
-    ('n: Annotated[int, agg.count(window="1 hour")]', r"a window is a whole number and a unit"),
+    ('n: Annotated[int, agg.count(window="1 hour")]', r"a window is a positive whole number and a unit"),
     ('n: Annotated[float, agg.sum("price", window="1h")]', r"reads `price`, which is not a field of `.*Tx`"),
     ('n: Annotated[int, agg.count(window="1h", filter="amount")]', r"filters on `amount`, which is not a bool"),
     ('n: Annotated[float, agg.count(window="1h")]', r"is `agg.count`, which gives int; annotate it `Annotated\[int, ...\]`"),

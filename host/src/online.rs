@@ -587,7 +587,8 @@ impl Online {
     /// to `path` as JSON Lines: each row as it was received, with its
     /// arrival time in `_arrival` (an events file that `skewless run
     /// --events FILE --as-served` replays by arrival). Returns how many.
-    /// Only for a state kept in a directory; see [`Online::export_to`].
+    /// Only for a state kept in a directory or in Redis (one in memory
+    /// keeps no log); see [`Online::export_to`].
     pub fn export(&self, path: &Path) -> Result<u64> {
         use std::io::Write;
         let io = |cause| Error::Io {

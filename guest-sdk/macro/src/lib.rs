@@ -1063,7 +1063,8 @@ fn duration(literal: &LitStr, what: &str) -> syn::Result<i64> {
         _ => Err(Error::new(
             literal.span(),
             format!(
-                "a {what} is a whole number and a unit: `500ms`, `30s`, `10m`, `1h`, `7d`, `2w`"
+                "a {what} is a {}whole number and a unit: `500ms`, `30s`, `10m`, `1h`, `7d`, `2w`",
+                if what == "lateness" { "" } else { "positive " }
             ),
         )),
     }

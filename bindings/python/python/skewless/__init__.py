@@ -506,7 +506,10 @@ class Online:
         """Writes the events the state holds (that arrived after ``after``)
         to ``path`` as JSON Lines, each as received with ``_arrival``: the
         events file of ``skewless run --as-served``. Returns how many. Only
-        for a state kept in a directory."""
+        for a state kept in a directory or in Redis (one in memory keeps no
+        log). The state keeps events only within its windows: for a
+        complete log, export at least once per longest window, each time
+        ``after`` the previous export's last ``_arrival``."""
         return self._native.export(_os.fspath(path), None if after is None else _micros(after))
 
     def __repr__(self) -> str:
