@@ -183,9 +183,24 @@ impl VerifyCommand {
             .filter(|p| !p.passed() && !matches!(p.error, Some(PathError::Transport(_))))
             .count();
         if differ > 0 {
+            // Events that share an id but differ are the data's doing:
+            // which copy counts depends on the order they arrive in.
+            let ids = match transform
+                .info()
+                .aggregation
+                .as_ref()
+                .and_then(|a| a.event_id.as_ref())
+            {
+                Some(id) if self.events.is_some() => format!(
+                    ", or the events give one `{}` to two events that differ (which of them \
+                     counts then depends on the order they arrive in: give each event its own id)",
+                    id.name
+                ),
+                _ => String::new(),
+            };
             println!(
                 "MISMATCH: {differ} of {compared} paths differ from the backfill ({mismatches} differing rows in all); \
-                 the transform's output depends on how rows are batched or transported"
+                 the transform's output depends on how rows are batched or transported{ids}"
             );
         }
         if transport > 0 {

@@ -138,6 +138,14 @@ pub(super) fn open(
             parsed.retain(|column| &column.name != guessed.field(index).name());
         }
     }
+    // arrow-csv reads no rows for no columns, and a spine of only an
+    // aggregation's key and time (read elsewhere) asks for none: then the
+    // first column is read, as text, for its rows, and left out.
+    let count_only = indices.is_empty() && !fields.is_empty();
+    if count_only {
+        fields[0] = fields[0].clone().with_data_type(ArrowType::Utf8);
+    }
+    let read = if count_only { vec![0] } else { indices.clone() };
     let full = Schema::new(fields);
     let as_text = Schema::new(
         full.fields()
@@ -158,14 +166,24 @@ pub(super) fn open(
     let reader = arrow::csv::ReaderBuilder::new(Arc::new(as_text))
         .with_header(true)
         .with_batch_size(batch_size)
-        .with_projection(indices.clone())
+        .with_projection(read.clone())
         .build(BufReader::new(counted))
         .map_err(|e| cannot_read(&e))?;
-    let projected = Arc::new(full.project(&indices).expect("indices are in range"));
-    Ok((
-        parse_text_columns(reader, projected.clone(), parsed, naive, aside),
-        projected,
-    ))
+    let projected = Arc::new(full.project(&read).expect("indices are in range"));
+    let batches =
+        parse_text_columns(reader, projected.clone(), parsed, naive, aside).map(move |batch| {
+            if count_only {
+                batch?.project(&[])
+            } else {
+                batch
+            }
+        });
+    let schema = if count_only {
+        Arc::new(Schema::empty())
+    } else {
+        projected
+    };
+    Ok((batches, schema))
 }
 
 /// Why a column may be missing when the header is one column that holds

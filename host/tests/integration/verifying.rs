@@ -271,3 +271,41 @@ fn the_command_fails_on_no_rows_and_explains_a_feature_file() {
         "{stderr}"
     );
 }
+
+/// Events that give one id to two events that differ make the paths
+/// differ (which copy counts depends on the order they arrive in): the
+/// command says so, not only that the transform depends on its path.
+#[test]
+fn events_sharing_an_id_are_named_as_a_cause_of_a_mismatch() {
+    let dir = TempDir::new().unwrap();
+    let events = dir.path().join("events.csv");
+    let mut text = String::from("user,ts,id,amount\n");
+    for i in 0..50 {
+        text.push_str(&format!("u1,2026-03-15T13:{i:02}:00Z,e{i},{i}.5\n"));
+    }
+    // Nine ids given again, at the same time, with another amount.
+    for i in (0..50).step_by(6) {
+        text.push_str(&format!("u1,2026-03-15T13:{i:02}:00Z,e{i},1000.0\n"));
+    }
+    std::fs::write(&events, text).unwrap();
+    // A spine of only the key and the time (the row function reads only
+    // aggregates), as CSV.
+    let spine = dir.path().join("spine.csv");
+    std::fs::write(&spine, "user,ts\nu1,2026-03-15T14:00:00Z\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .args(["verify", artifacts::PAYMENTS, "--no-cache", "--input"])
+        .arg(&spine)
+        .arg("--events")
+        .arg(&events)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "or the events give one `id` to two events that differ (which of them counts then \
+             depends on the order they arrive in: give each event its own id)"
+        ),
+        "{stdout}"
+    );
+}
