@@ -392,7 +392,7 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
     assert_eq!(error, told);
     let request = serde_json::json!({"card_id": 17, "ts": "2026-03-15T13:05:19Z", "amount": 1.0});
     let error = online
-        .features_json_values(&[request.clone()])
+        .features_json_values(std::slice::from_ref(&request))
         .unwrap_err()
         .to_string();
     assert_eq!(error, told);
