@@ -333,7 +333,10 @@ impl Aggregated {
             .open(&requests(&event_columns), options.batch_size, naive)
             .map_err(events_hint)?;
         let source = Mutex::new((reader, 0_u64));
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        // The failure of the earliest batch, with its first row: a batch
+        // before a failed one is still read, so that the error reported is
+        // the first in the file whichever thread reaches it first.
+        let failure: Mutex<Option<(u64, Error)>> = Mutex::new(None);
         thread::scope(|scope| {
             for _ in 0..options.threads.max(1) {
                 scope.spawn(|| {
@@ -348,7 +351,12 @@ impl Aggregated {
                             batch.map(|b| (first, b))
                         };
                         let Some((first, batch)) = next else { return };
-                        if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                        if failure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .as_ref()
+                            .is_some_and(|(failed, _)| *failed < first)
+                        {
                             return;
                         }
                         let result = batch
@@ -369,17 +377,18 @@ impl Aggregated {
                                     .try_for_each(|(p, batch)| event_store.add(p, batch))
                             });
                         if let Err(error) = result {
-                            failure
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .get_or_insert(super::about_key_or_time(aggregation, error));
+                            let mut failure = failure.lock().unwrap_or_else(|e| e.into_inner());
+                            if failure.as_ref().is_none_or(|(failed, _)| first < *failed) {
+                                *failure =
+                                    Some((first, super::about_key_or_time(aggregation, error)));
+                            }
                             return;
                         }
                     }
                 });
             }
         });
-        if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        if let Some((_, error)) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(events_hint(error));
         }
         event_store.seal()?;
