@@ -286,8 +286,6 @@ impl<'de> serde::Deserialize<'de> for Name<'de> {
     }
 }
 
-/// A field missing from a row, with what the row has instead: a key that
-/// looks like it ("did you mean"), or the keys the transform does not take.
 /// A field of `object` that is none of `fields` and holds a time (a
 /// string that reads as a timestamp, with or without a zone): given where
 /// an optional time is missing, it is most likely that time misnamed, and
@@ -309,6 +307,8 @@ fn misnamed_time<'a>(
     times.first().copied()
 }
 
+/// A field missing from a row, with what the row has instead: a key that
+/// looks like it ("did you mean"), or the keys the transform does not take.
 fn missing(
     transform: &str,
     fields: &[Field],
