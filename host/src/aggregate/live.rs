@@ -406,7 +406,10 @@ impl Live {
                     return Err(failed(format!(
                         "it holds the events of the component with sha256 {other}, not of this \
                          one ({sha256}); its aggregates may differ, so give this component a \
-                         state directory of its own"
+                         state directory of its own (to carry the events over, export them with \
+                         the component that made it, from `GET /v1/events/NAME` of a server of it \
+                         on this state or `Online::export`, and post them to this one's \
+                         `/v1/events/NAME`)"
                     )));
                 }
                 (Some(_), format) if format.as_deref() != Some(FORMAT) => {

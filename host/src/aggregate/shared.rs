@@ -229,7 +229,9 @@ impl RedisLog {
             return Err(failed(format!(
                 "`{key}` holds the events of the component with sha256 {other}, not of this one \
                  ({sha256}); its aggregates may differ, so serve this component under another \
-                 name or from another Redis database"
+                 name or from another Redis database (to carry the events over, export them with \
+                 the component that made it, from `GET /v1/events/NAME` of a server of it on this \
+                 state or `Online::export`, and post them to this one's `/v1/events/NAME`)"
             )));
         }
         if let Some(other) = get("format").filter(|other| *other != FORMAT) {

@@ -525,18 +525,51 @@ fn events_can_carry_the_pin() {
     assert_eq!(answer["applied"], 1, "{text}");
 }
 
-/// A state directory made by one component is refused by another.
+/// A state directory made by one component is refused by another, which
+/// is told how to carry the events over: exported rows, `_arrival` and
+/// all, are events another state takes as they are.
 #[test]
 fn a_state_is_refused_by_another_component() {
     let dir = tempfile::TempDir::new().unwrap();
     let payments = load(artifacts::PAYMENTS);
-    drop(Online::open(&payments, &StateOptions::default().dir(dir.path())).unwrap());
+    let old = Online::open(&payments, &StateOptions::default().dir(dir.path())).unwrap();
+    let now = chrono::Utc::now();
+    let events: Vec<Value> = (0..3)
+        .map(|i| {
+            serde_json::json!({"user": "u1", "id": format!("e{i}"), "amount": 1.5 + f64::from(i),
+                "ts": (now - chrono::Duration::minutes(30 - i64::from(i)))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)})
+        })
+        .collect();
+    old.ingest_json_values(&events).unwrap();
+    let mut exported = Vec::new();
+    assert_eq!(old.export_to(&mut exported, None).unwrap(), 3);
+    let request = serde_json::json!({"user": "u1"});
+    let before = old.features_json_values(&[request.clone()]).unwrap().rows;
+    drop(old);
     let card = load(artifacts::CARD_VELOCITY);
     let error = Online::open(&card, &StateOptions::default().dir(dir.path())).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("events.redb"), "{message}");
     assert!(message.contains(payments.sha256()), "{message}");
-    assert!(message.contains("state directory of its own"), "{message}");
+    assert!(
+        message.contains(
+            "state directory of its own (to carry the events over, export them with the \
+             component that made it"
+        ),
+        "{message}"
+    );
+    let carried = Online::open(&payments, &StateOptions::default()).unwrap();
+    let rows: Vec<Value> = String::from_utf8(exported)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(carried.ingest_json_values(&rows).unwrap().applied, 3);
+    assert_eq!(
+        carried.features_json_values(&[request]).unwrap().rows,
+        before
+    );
 }
 
 /// `skewless serve --state DIR`, killed with SIGKILL while events are
