@@ -545,7 +545,10 @@ fn a_state_is_refused_by_another_component() {
     let mut exported = Vec::new();
     assert_eq!(old.export_to(&mut exported, None).unwrap(), 3);
     let request = serde_json::json!({"user": "u1"});
-    let before = old.features_json_values(&[request.clone()]).unwrap().rows;
+    let before = old
+        .features_json_values(std::slice::from_ref(&request))
+        .unwrap()
+        .rows;
     drop(old);
     let card = load(artifacts::CARD_VELOCITY);
     let error = Online::open(&card, &StateOptions::default().dir(dir.path())).unwrap_err();
