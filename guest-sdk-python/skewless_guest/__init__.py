@@ -492,10 +492,10 @@ def aggregates(*, events: Callable[..., Any]) -> Callable[[type], type]:
                     f"{at} is not an aggregate; annotate it, e.g. "
                     f"`Annotated[int, agg.count(window=\"1h\")]`"
                 )
-            for name in (spec.value, spec.filter):
+            for name, verb in ((spec.value, "reads"), (spec.filter, "filters on")):
                 if name is not None and name not in value_names:
                     raise SpecError(
-                        f"{at} reads `{name}`, which is not a field of "
+                        f"{at} {verb} `{name}`, which is not a field of "
                         f"`{source.values.__qualname__}` (the events' values)"
                     )
             if spec.filter is not None and value_names[spec.filter].data_type != "boolean":

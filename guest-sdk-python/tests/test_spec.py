@@ -186,6 +186,7 @@ def test_aggregates_become_the_declaration_and_the_transform_takes_their_class()
     ('n: Annotated[int, agg.count(window="1 hour")]', r"a window is a positive whole number and a unit"),
     ('n: Annotated[float, agg.sum("price", window="1h")]', r"reads `price`, which is not a field of `.*Tx`"),
     ('n: Annotated[int, agg.count(window="1h", filter="amount")]', r"filters on `amount`, which is not a bool"),
+    ('n: Annotated[int, agg.count(window="1h", filter="status")]', r"filters on `status`, which is not a field of `.*Tx`"),
     ('n: Annotated[float, agg.count(window="1h")]', r"is `agg.count`, which gives int; annotate it `Annotated\[int, ...\]`"),
     ('n: Annotated[float, agg.max("amount", window="1h")]', r"which gives Optional\[float\]"),
     ('n: Annotated[int, agg.sum("declined", window="1h")]', r"`agg.sum` adds numbers, not bool"),
