@@ -108,13 +108,13 @@ impl Transform {
 
     /// Rows in, rows out, as JSON objects (see [`Transform::call_json`]).
     pub fn call_json_rows(&self, rows: &[serde_json::Value]) -> Result<Vec<serde_json::Value>> {
+        rows_alone(self)?;
         let raw = rows
             .iter()
             .map(serde_json::value::to_raw_value)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::BadRequest(format!("cannot encode the rows as JSON: {e}")))?;
         let raw: Vec<&RawValue> = raw.iter().map(|r| &**r).collect();
-        rows_alone(self)?;
         let output = self.call(&decode_input(self, &raw)?)?;
         Ok(encode_values(&output))
     }

@@ -440,23 +440,13 @@ fn a_kept_key_is_copied_as_written() {
          7,2026-03-15T13:05:19Z,2.0,7.5\n7.5,2026-03-15T13:05:19Z,3.0,-0.5\n",
     )
     .unwrap();
-    let out = dir.path().join("out.csv");
-    let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
-        .args(["run", artifacts::CARD_VELOCITY, "--input"])
-        .arg(&spine)
-        .arg("--events")
-        .arg(example("events.csv"))
-        .arg("--output")
-        .arg(&out)
-        .args(["--no-cache", "--keep", "card_id,reference"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let written = crate::support::run_backfill(
+        artifacts::CARD_VELOCITY,
+        &example("events.csv"),
+        &spine,
+        &dir.path().join("out.csv"),
+        &["--no-cache", "--keep", "card_id,reference"],
     );
-    let written = std::fs::read_to_string(&out).unwrap();
     let kept: Vec<Vec<&str>> = written
         .lines()
         .skip(1)
