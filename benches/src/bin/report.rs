@@ -367,12 +367,22 @@ fn machine(out: &mut String) {
         "| rustc | {} |",
         command_output("rustc", &["--version"])
     );
-    let _ = writeln!(out, "| wasmtime | 48.0.8 |");
+    let _ = writeln!(out, "| wasmtime | {} |", wasmtime_version());
     let _ = writeln!(
         out,
         "| skewless commit | {} |",
         command_output("git", &["rev-parse", "--short", "HEAD"])
     );
+}
+
+/// The wasmtime this binary was built with, from the workspace's lock file.
+fn wasmtime_version() -> &'static str {
+    let lock = include_str!("../../../Cargo.lock");
+    lock.split("[[package]]")
+        .find(|package| package.contains("\nname = \"wasmtime\"\n"))
+        .and_then(|package| package.split("\nversion = \"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("unknown")
 }
 
 /// Rows per second of `work` over `rows` rows, repeated for at least
