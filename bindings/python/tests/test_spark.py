@@ -87,9 +87,12 @@ def test_spark_aggregates_are_bit_identical_to_skewless_run(spark, examples, tmp
     expected = pq.read_table(reference)
     df = spark.read.parquet(str(tmp_path / "spine.parquet"))
     ev = spark.read.parquet(str(tmp_path / "events.parquet"))
-    features = skewless.spark.transform(df, t, events=ev, keep=["row_id"])
-    got = features.toArrow().sort_by("row_id").drop_columns(["row_id"])
-    assert_same_bits(expected, got)
+    # A kept timestamp too: Spark sends it in the session's zone (New York
+    # here) and takes a cogrouped result's back only labelled UTC.
+    features = skewless.spark.transform(df, t, events=ev, keep=["row_id", "ts"])
+    got = features.toArrow().sort_by("row_id")
+    assert got["ts"].cast(pa.int64()).equals(spine["ts"].cast(pa.int64()))
+    assert_same_bits(expected, got.drop_columns(["row_id", "ts"]))
     with pytest.raises(skewless.BadInput, match=r"pass them as `events=` \(a DataFrame\)"):
         skewless.spark.transform(df, t)
 
@@ -173,6 +176,29 @@ def test_a_column_of_the_wrong_type_is_named_on_the_driver(spark, examples):
     assert skewless.spark.transform(df, examples["fraud-features"]["component"]).count() == 1
     with pytest.raises(skewless.BadInput, match="cannot keep column `id`"):
         skewless.spark.transform(df, examples["fraud-features"]["component"], keep=["id"])
+
+
+def test_columns_of_an_aggregation_are_checked_on_the_driver(spark, examples):
+    """Spine and events of the wrong types are refused when the transform is
+    set up, before any task runs, whether or not the data has rows."""
+    card = examples["card-velocity"]["component"]
+    spine = "card_id string, ts timestamp, amount double"
+    events = "card_id string, ts timestamp, amount double, merchant string, declined boolean"
+    good_spine = spark.createDataFrame([], spine)
+    good_events = spark.createDataFrame([], events)
+    assert skewless.spark.transform(good_spine, card, events=good_events).count() == 0
+    wrong_events = spark.createDataFrame([], events.replace("amount double", "amount string"))
+    with pytest.raises(skewless.BadInput, match="in `events`: column `amount` has type Utf8"):
+        skewless.spark.transform(good_spine, card, events=wrong_events)
+    wrong_spine = spark.createDataFrame([], spine.replace("ts timestamp", "ts string"))
+    with pytest.raises(skewless.BadInput, match="column `ts` has type Utf8"):
+        skewless.spark.transform(wrong_spine, card, events=good_events)
+    no_amount = spark.createDataFrame([], "card_id string, ts timestamp")
+    with pytest.raises(skewless.BadInput,
+                       match=r"input has no column `amount` \(float64\), which transform "
+                             r"`card-velocity` needs; the input's columns are: `card_id`, `ts`") as error:
+        skewless.spark.transform(no_amount, card, events=good_events)
+    assert "tx_count" not in str(error.value)  # the spine's columns, not the aggregates
 
 
 _PARQUET = {}

@@ -332,6 +332,7 @@ impl Aggregated {
         let reader = events
             .open(&requests(&event_columns), options.batch_size, naive)
             .map_err(events_hint)?;
+        let read_schema = reader.schema().clone();
         let source = Mutex::new((reader, 0_u64));
         // The failure of the earliest batch, with its first row: a batch
         // before a failed one is still read, so that the error reported is
@@ -391,6 +392,19 @@ impl Aggregated {
         if let Some((_, error)) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             return Err(events_hint(error));
         }
+        if source.into_inner().unwrap_or_else(|e| e.into_inner()).1 == 0 {
+            // No events: their columns are still checked, as they would be
+            // with rows (an empty table of the wrong types is still wrong).
+            let empty = RecordBatch::new_empty(read_schema);
+            event_batch(transform, &empty, naive)
+                .and_then(|computed| match &served {
+                    Some(served) => served.with_arrival(transform, &computed, &empty, naive, 0),
+                    None => Ok(computed),
+                })
+                .map_err(|e| {
+                    events_hint(super::about_key_or_time(aggregation, events.within(e)))
+                })?;
+        }
         event_store.seal()?;
         let event_count: u64 = event_store
             .partitions
@@ -435,10 +449,11 @@ impl Aggregated {
                 None => error,
             }
         };
-        for batch in spine
+        let spine_reader = spine
             .open(&requests(&query_fields), options.batch_size, naive)
-            .map_err(spine_hint)?
-        {
+            .map_err(spine_hint)?;
+        let read_schema = spine_reader.schema().clone();
+        for batch in spine_reader {
             let batch = batch.map_err(spine_hint)?;
             let columns =
                 crate::engine::prepare_columns(transform.name(), &query_fields, &batch, naive)
@@ -465,6 +480,12 @@ impl Aggregated {
                 query_store.add(partition, part)?;
             }
             spine_rows += batch.num_rows() as u64;
+        }
+        if spine_rows == 0 {
+            // No rows: the key and time columns are still checked.
+            let empty = RecordBatch::new_empty(read_schema);
+            crate::engine::prepare_columns(transform.name(), &query_fields, &empty, naive)
+                .map_err(|e| spine_hint(spine.within(e)))?;
         }
         query_store.seal()?;
 
@@ -685,6 +706,17 @@ impl PointInTime {
         spine: (&SchemaRef, &[RecordBatch]),
         threads: usize,
     ) -> Result<PointInTime> {
+        // The spine's own columns first: an error then lists what the spine
+        // has (not the aggregates appended to it later), and comes before
+        // any events are read.
+        let aggregation = super::declared(transform)?;
+        crate::engine::prepare_columns(
+            transform.name(),
+            &transform.info().spine_inputs(),
+            &RecordBatch::new_empty(spine.0.clone()),
+            transform.config().naive_timestamps,
+        )
+        .map_err(|e| super::about_key_or_time(aggregation, e))?;
         let options = Options {
             threads,
             batch_size: crate::backfill::DEFAULT_BATCH_SIZE,

@@ -86,14 +86,23 @@ def _spark_type(data_type: str) -> "DataType":
 
 
 def _for_spark(table: "pyarrow.Table") -> "pyarrow.Table":
-    """`table` with fixed-size lists as plain lists (what a Spark array
-    takes from Arrow); every value unchanged."""
+    """`table` as Spark takes results from Arrow, every value unchanged:
+    fixed-size lists as plain lists (a Spark array), and timestamps
+    labelled UTC. Spark sends timestamps in the session's time zone (a
+    kept column comes back so) but checks a cogrouped result's against
+    UTC; the label changes no instant."""
     import pyarrow as pa
 
-    if not any(pa.types.is_fixed_size_list(f.type) for f in table.schema):
+    def spark_type(data_type):
+        if pa.types.is_fixed_size_list(data_type):
+            return pa.list_(data_type.value_field)
+        if pa.types.is_timestamp(data_type) and data_type.tz not in (None, "UTC"):
+            return pa.timestamp(data_type.unit, tz="UTC")
+        return data_type
+
+    if all(spark_type(f.type) == f.type for f in table.schema):
         return table
-    fields = [pa.field(f.name, pa.list_(f.type.value_field), f.nullable, f.metadata)
-              if pa.types.is_fixed_size_list(f.type) else f for f in table.schema]
+    fields = [pa.field(f.name, spark_type(f.type), f.nullable, f.metadata) for f in table.schema]
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
