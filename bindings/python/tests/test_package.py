@@ -109,6 +109,18 @@ def test_pandas_in_and_out(fraud, examples):
     with pytest.raises(skewless.BadInput) as error:
         fraud.transform_pandas(df.assign(hour=df["hour"].astype("float64").where(df.index > 0)))
     assert error.value.column == "hour"
+    # Kept columns come back as they went in: ids past 2**53 are not
+    # rounded through float64.
+    ids = [2**53 + 1, None, 2**62 + 7]
+    small = df.head(3).assign(
+        id=pd.array(ids, dtype="Int64"),
+        loose=pd.Series([2**53 + 1, None, 7], dtype=object),
+        name=pd.array(["a", None, "c"], dtype="string"),
+    )
+    out = fraud.transform_pandas(small, keep=["id", "loose", "name"])
+    assert out["id"].dtype == "Int64" and out["id"].tolist() == small["id"].tolist()
+    assert out["loose"].dtype == "Int64" and out["loose"].tolist() == [2**53 + 1, pd.NA, 7]
+    assert out["name"].dtype == small["name"].dtype and out["name"].tolist() == small["name"].tolist()
 
 
 def test_every_type_through_pandas_and_back(guests):

@@ -150,14 +150,18 @@ class Transform:
         as in a Parquet file written by pandas. Outputs come back as numpy
         columns, except nullable integer and boolean outputs, which use
         pandas' nullable dtypes (``Int64``, ``boolean``) so that no value is
-        turned into a float; timestamps are ``datetime64[us, UTC]``.
+        turned into a float; timestamps are ``datetime64[us, UTC]``. ``keep``
+        columns come back with their dtype in ``df`` where pandas can build
+        it from Arrow (``Int64``, ``string``, ...), and otherwise never as
+        floats: an integer column with missing values is ``Int64``.
         """
         import pyarrow as pa
 
         table = pa.Table.from_pandas(df, preserve_index=False)
         if events is not None:
             events = pa.Table.from_pandas(events, preserve_index=False)
-        return _to_pandas(self.transform(table, keep=keep, events=events), self.outputs)
+        kept = {name: df[name].dtype for name in keep if name in df.columns}
+        return _to_pandas(self.transform(table, keep=keep, events=events), self.outputs, kept)
 
     def transform_rows(self, rows: Iterable[Mapping[str, Any]]) -> List[dict]:
         """Rows as dicts in, feature rows as dicts out, through the serving
@@ -276,19 +280,35 @@ def _json_value(index: int, name: Any, value: Any) -> Any:
     )
 
 
-def _to_pandas(table: "pyarrow.Table", outputs: Sequence[Field]) -> "pandas.DataFrame":
+def _to_pandas(table: "pyarrow.Table", outputs: Sequence[Field],
+               kept: Optional[Mapping[str, Any]] = None) -> "pandas.DataFrame":
+    """`table` as a DataFrame in which no integer is turned into a float:
+    nullable outputs and columns with nulls of integer or boolean type get
+    pandas' nullable dtypes; `kept` columns (name to the dtype they had)
+    get their dtype back where it can be built from Arrow."""
     import pandas as pd
     import pyarrow as pa
 
+    kept = kept or {}
     nullable = {f.name for f in outputs if f.nullable}
     dtypes = {
         pa.int64(): pd.Int64Dtype(),
         pa.int32(): pd.Int32Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int8(): pd.Int8Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
         pa.bool_(): pd.BooleanDtype(),
     }
     columns = {}
     for name, column in zip(table.column_names, table.columns):
-        if name in nullable and column.type in dtypes:
+        dtype = kept.get(name)
+        if dtype is not None and hasattr(dtype, "__from_arrow__"):
+            # An extension dtype (`Int64`, `string`, `boolean`, ...): as it was.
+            columns[name] = column.to_pandas(types_mapper=lambda _type, dtype=dtype: dtype)
+        elif column.type in dtypes and (name in nullable or column.null_count > 0):
             columns[name] = column.to_pandas(types_mapper=dtypes.get)
         else:
             columns[name] = column.to_pandas()
@@ -431,7 +451,9 @@ class Online:
     named); the state answers as of times no earlier than its newest event
     less the lateness and ``query_lag``. With ``state`` a directory, an
     ingestion returns once its events are on disk, and opening the directory
-    again replays them (one process at a time holds a directory). With
+    again replays them (one process at a time holds a directory). The
+    transform's state is kept in ``state/NAME/``, as ``skewless serve
+    --state`` keeps it, so a server's state directory opens here too. With
     ``state`` a Redis URL, the state is shared with every ``skewless serve``
     and ``Online`` given the same URL (each answers from every event any of
     them acknowledged; all must keep the same ``query_lag``).
