@@ -80,8 +80,11 @@ impl Default for StateOptions {
 
 impl StateOptions {
     /// Keeps the state in `dir` (created when missing, reopened when
-    /// present), durable across crashes and restarts. Default: in memory,
-    /// lost when the process ends.
+    /// present), durable across crashes and restarts: each transform's in
+    /// `dir/NAME/`, as `skewless serve --state DIR` keeps it, so that one
+    /// directory holds the states of several transforms, and a server's
+    /// is opened in process by the same path. Default: in memory, lost
+    /// when the process ends.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.kept = Kept::Dir(dir.into());
         self
@@ -230,6 +233,28 @@ pub fn now_micros() -> i64 {
     i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// Where transform `name`'s state is kept in the state directory `dir`:
+/// `dir/NAME`. A journal directly in `dir` (where an `Online` of an
+/// earlier skewless kept it) is refused rather than left beside a new,
+/// empty state.
+fn state_dir(dir: &Path, name: &str) -> Result<PathBuf> {
+    let own = dir.join(name);
+    let earlier = dir.join(aggregate::live::JOURNAL_FILE);
+    if earlier.is_file() && !own.exists() {
+        return Err(Error::BadRequest(format!(
+            "the state directory {} holds a state directly ({}), where each transform's is \
+             kept in a directory of its own named after it, as `skewless serve --state` keeps \
+             it: move it there (`mkdir {} && mv {} {}`)",
+            dir.display(),
+            earlier.display(),
+            own.display(),
+            earlier.display(),
+            own.display(),
+        )));
+    }
+    Ok(own)
+}
+
 impl Online {
     /// The live state of `transform` (which must declare aggregations).
     pub fn open(transform: &Transform, options: &StateOptions) -> Result<Online> {
@@ -241,9 +266,13 @@ impl Online {
             query_lag: micros(options.query_lag),
             longest: plan.longest_window(),
         };
+        let dir = match &options.kept {
+            Kept::Dir(dir) => Some(state_dir(dir, transform.name())?),
+            _ => None,
+        };
         let store = match &options.kept {
             Kept::Memory => Store::Memory,
-            Kept::Dir(dir) => Store::Dir(dir),
+            Kept::Dir(_) => Store::Dir(dir.as_deref().expect("a directory")),
             Kept::Redis(url) => Store::Redis {
                 url,
                 name: transform.name(),

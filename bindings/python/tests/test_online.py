@@ -75,8 +75,11 @@ def test_dict_rows_as_pandas_gives_them_and_a_state_that_persists(examples, tmp_
     served = pa.Table.from_pylist(answered.rows, schema=pq.read_table(again).schema)
     assert_same_bits(pq.read_table(again), served)
 
-    # Reopened: the same state, the same answer.
+    # Reopened: the same state, the same answer. It is where `skewless serve
+    # --state` keeps the transform's, so a server's state opens the same way.
     del online
+    assert (state / "card-velocity" / "events.redb").is_file()
+    assert not (state / "events.redb").exists()
     reopened = skewless.Online(t, state_dir=state, query_lag=LAG)
     assert reopened.stats()["events"] == len(records)
     assert reopened.features(asked[:1]).rows == answered.rows[:1]

@@ -226,11 +226,7 @@ impl Server {
         let mut online = BTreeMap::new();
         for (name, transform) in &by_name {
             if transform.info().aggregation.is_some() {
-                let mut options = config.state.clone();
-                if let Some(dir) = options.state_dir().map(|d| d.join(name)) {
-                    options = options.dir(dir);
-                }
-                online.insert(name.clone(), Online::open(transform, &options)?);
+                online.insert(name.clone(), Online::open(transform, &config.state)?);
             }
         }
         let metrics = Metrics::new(by_name.keys().map(String::as_str).chain([UNKNOWN]));

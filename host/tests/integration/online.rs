@@ -550,8 +550,21 @@ fn a_state_is_refused_by_another_component() {
         .unwrap()
         .rows;
     drop(old);
+    // Each transform's state is in a directory named after it, as `serve`
+    // keeps it: another transform's opens beside it ...
     let card = load(artifacts::CARD_VELOCITY);
-    let error = Online::open(&card, &StateOptions::default().dir(dir.path())).unwrap_err();
+    let states = StateOptions::default().dir(dir.path());
+    drop(Online::open(&card, &states).unwrap());
+    assert!(dir.path().join("payments/events.redb").is_file());
+    assert!(dir.path().join("card-velocity/events.redb").is_file());
+    // ... and a state under its name made by another component (a
+    // rebuild, say) is refused.
+    std::fs::rename(
+        dir.path().join("payments/events.redb"),
+        dir.path().join("card-velocity/events.redb"),
+    )
+    .unwrap();
+    let error = Online::open(&card, &states).unwrap_err();
     let message = error.to_string();
     assert!(message.contains("events.redb"), "{message}");
     assert!(message.contains(payments.sha256()), "{message}");
@@ -562,6 +575,18 @@ fn a_state_is_refused_by_another_component() {
         ),
         "{message}"
     );
+    // A journal directly in the directory (an earlier layout) is refused,
+    // not left beside a new, empty state.
+    let flat = tempfile::TempDir::new().unwrap();
+    std::fs::rename(
+        dir.path().join("card-velocity/events.redb"),
+        flat.path().join("events.redb"),
+    )
+    .unwrap();
+    let error = Online::open(&payments, &StateOptions::default().dir(flat.path())).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("move it there"), "{message}");
+    assert!(!flat.path().join("payments").exists(), "{message}");
     let carried = Online::open(&payments, &StateOptions::default()).unwrap();
     let rows: Vec<Value> = String::from_utf8(exported)
         .unwrap()
