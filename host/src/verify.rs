@@ -140,6 +140,8 @@ pub struct VerifyReport {
     /// Rows the backfill rejected (a path passes only when it rejects the
     /// same rows with the same messages).
     pub rejected: u64,
+    /// The first rejected row (in the input) and why it was rejected.
+    pub first_rejected: Option<(u64, String)>,
     /// Each path compared with the reference.
     pub paths: Vec<PathReport>,
     /// For a transform that aggregates events: how many events every path
@@ -273,6 +275,7 @@ impl Verify {
             rows,
             columns: self.transform.info().outputs.len(),
             rejected: reference.rejected.len() as u64,
+            first_rejected: reference.rejected.first().cloned(),
             paths,
             incremental_events: input.events,
         })

@@ -154,9 +154,11 @@ impl BuildCommand {
                 "size": built.size,
                 "sha256": transform.sha256(),
                 "reproducible": built.not_reproducible.is_none(),
-                "verified_on": verified.as_ref().map(|(sample, passed)| json!({
+                "verified_on": verified.as_ref().map(|(sample, verified)| json!({
                     "file": sample.display().to_string(),
-                    "passed": passed,
+                    "passed": verified.passed,
+                    "rejected_rows": verified.rejected,
+                    "said": verified.said,
                 })),
                 "not_verified": not_verified,
             });
@@ -169,20 +171,15 @@ impl BuildCommand {
             if let Some(why) = built.not_reproducible {
                 println!("  note       not reproducible: {why}");
             }
-            if let Some((sample, passed)) = &verified {
-                let said = if *passed {
-                    "every output bit identical on every path"
-                } else {
-                    "MISMATCH (run `skewless verify` for the details)"
-                };
-                println!("  verified   {}: {said}", sample.display());
+            if let Some((sample, verified)) = &verified {
+                println!("  verified   {}: {}", sample.display(), verified.said);
             }
             if let Some(why) = &not_verified {
                 println!("  verified   no: {why}");
             }
         }
         match verified {
-            Some((_, false)) => Ok(ExitCode::FAILURE),
+            Some((_, verified)) if !verified.passed => Ok(ExitCode::FAILURE),
             _ => Ok(ExitCode::SUCCESS),
         }
     }
@@ -215,7 +212,7 @@ fn sample_data(dir: &Path, stem: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-fn verify(built: &Built, sample: &Path, events: Option<&Path>) -> Result<bool> {
+fn verify(built: &Built, sample: &Path, events: Option<&Path>) -> Result<Verified> {
     let mut verify = skewless::verify::Verify::new(&built.transform, sample);
     if let Some(events) = events {
         verify = verify.events(events);
@@ -227,7 +224,44 @@ fn verify(built: &Built, sample: &Path, events: Option<&Path>) -> Result<bool> {
             sample.display()
         )
     })?;
-    Ok(report.passed() && report.rows > 0)
+    Ok(verdict(&report))
+}
+
+/// The build's line about a verification on the sample data.
+fn verdict(report: &skewless::verify::VerifyReport) -> Verified {
+    Verified {
+        passed: report.passed(),
+        said: if report.passed() {
+            match &report.first_rejected {
+                None => "every output bit identical on every path".into(),
+                Some((_, message)) => format!(
+                    "every output bit identical on every path, and {} of {} rows rejected the \
+                     same way on every path (the first: {message})",
+                    report.rejected, report.rows
+                ),
+            }
+        } else if report.rows == 0 {
+            "NOTHING VERIFIED: the sample has no rows".into()
+        } else if report.compared_rows() == 0 {
+            let (_, message) = report.first_rejected.as_ref().expect("rows were rejected");
+            format!(
+                "NOTHING VERIFIED: the transform rejected every one of its {} rows (the first: \
+                 {message})",
+                report.rows
+            )
+        } else {
+            "MISMATCH (run `skewless verify` for the details)".into()
+        },
+        rejected: report.rejected,
+    }
+}
+
+/// What verifying on the sample data found.
+struct Verified {
+    passed: bool,
+    /// The build's line about it.
+    said: String,
+    rejected: u64,
 }
 
 /// Builds the transform project in `dir`: Rust when it has a Cargo.toml,
@@ -504,4 +538,50 @@ fn cargo_home() -> Option<PathBuf> {
         .filter(|home| !home.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+}
+
+#[cfg(test)]
+mod tests {
+    use skewless::verify::VerifyReport;
+
+    use super::verdict;
+
+    fn report(rows: u64, rejected: u64) -> VerifyReport {
+        VerifyReport {
+            rows,
+            columns: 2,
+            rejected,
+            first_rejected: (rejected > 0)
+                .then(|| (1, "ZeroDivisionError: division by zero".into())),
+            paths: Vec::new(),
+            incremental_events: None,
+        }
+    }
+
+    /// Rows the transform rejected are said, with the first one's reason;
+    /// a sample it rejected entirely verified nothing, which is not a
+    /// mismatch.
+    #[test]
+    fn the_verdict_says_what_was_rejected() {
+        let all = verdict(&report(3, 0));
+        assert!(all.passed);
+        assert_eq!(all.said, "every output bit identical on every path");
+        let some = verdict(&report(3, 1));
+        assert!(some.passed);
+        assert_eq!(
+            some.said,
+            "every output bit identical on every path, and 1 of 3 rows rejected the same way on \
+             every path (the first: ZeroDivisionError: division by zero)"
+        );
+        let every = verdict(&report(3, 3));
+        assert!(!every.passed);
+        assert_eq!(
+            every.said,
+            "NOTHING VERIFIED: the transform rejected every one of its 3 rows (the first: \
+             ZeroDivisionError: division by zero)"
+        );
+        let none = verdict(&report(0, 0));
+        assert!(!none.passed);
+        assert_eq!(none.said, "NOTHING VERIFIED: the sample has no rows");
+    }
 }

@@ -68,6 +68,22 @@ impl InspectCommand {
                 write_transform(&mut out, &transform)?;
             }
         } else {
+            let parts = if self.file.is_dir() {
+                skewless::io::part_files_of(&self.file)
+            } else {
+                Vec::new()
+            };
+            if let Some(first) = parts.first() {
+                anyhow::bail!(
+                    "`{}` is a directory of {} data file{}, as Spark writes a table; inspect \
+                     one of them: `skewless inspect {}` (each part file a transform wrote \
+                     carries its provenance)",
+                    self.file.display(),
+                    parts.len(),
+                    if parts.len() == 1 { "" } else { "s" },
+                    first.display()
+                );
+            }
             let summary = summarize(&self.file)?;
             let preview = match self.rows {
                 Some(rows) => Some(head(&self.file, rows)?),

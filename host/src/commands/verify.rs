@@ -101,13 +101,13 @@ impl VerifyCommand {
             )
         })?;
         if report.compared_rows() == 0 {
-            let why = if report.rows == 0 {
-                "has no rows".to_string()
-            } else {
-                format!(
-                    "has {} rows, and the transform rejected every one",
+            let why = match &report.first_rejected {
+                None => "has no rows".to_string(),
+                Some((_, message)) => format!(
+                    "has {} rows, and the transform rejected every one (the first: \
+                     {message})",
                     report.rows
-                )
+                ),
             };
             println!(
                 "NOTHING VERIFIED: `{}` {why}, so no output was compared",

@@ -18,7 +18,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::spec::DataType;
@@ -172,6 +172,16 @@ fn directory(path: &Path) -> String {
         if parts.len() == 1 { "" } else { "s" },
         if parts.len() > 1 { ", ..." } else { "" },
     )
+}
+
+/// The data files of a table written as part files into `dir` (by Spark,
+/// pyarrow, ...), in its partition directories too, sorted: paths under
+/// `dir`. Empty when it holds none.
+pub fn part_files_of(dir: &Path) -> Vec<PathBuf> {
+    let mut parts = Vec::new();
+    part_files(dir, "", &mut parts);
+    parts.sort();
+    parts.into_iter().map(|part| dir.join(part)).collect()
 }
 
 /// Adds to `parts` the data files in `dir` (named from the top directory,

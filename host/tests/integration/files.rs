@@ -1498,6 +1498,25 @@ fn inputs_that_are_not_what_their_names_say_are_named_plainly() {
             partitioned.display()
         )
     );
+    // `inspect` shows one file: it names the first to give it.
+    let inspect = std::process::Command::new(env!("CARGO_BIN_EXE_skewless"))
+        .arg("inspect")
+        .arg(&partitioned)
+        .output()
+        .unwrap();
+    assert!(!inspect.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stderr).trim_end(),
+        format!(
+            "error: `{}` is a directory of 2 data files, as Spark writes a table; inspect one of \
+             them: `skewless inspect {}` (each part file a transform wrote carries its \
+             provenance)",
+            partitioned.display(),
+            partitioned
+                .join("day=2026-01-01/part-00000-z.parquet")
+                .display()
+        )
+    );
     // Spark's JSON part files are JSON Lines under `.json`: one is told
     // the extension to use, and a directory of them is told the same.
     let jsonl = "{\"amount\": 1.0, \"hour\": 3, \"merchant_category\": \"travel\"}\n";

@@ -252,6 +252,25 @@ fn the_command_fails_on_no_rows_and_explains_a_feature_file() {
         "{stdout}"
     );
 
+    // Every row refused: nothing verified, and the first refusal says why.
+    let unreadable = dir.path().join("unreadable.csv");
+    std::fs::write(
+        &unreadable,
+        "amount,hour,merchant_category\nabc,3,travel\nxyz,4,travel\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = verify(&unreadable);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!(
+            "NOTHING VERIFIED: `{}` has 2 rows, and the transform rejected every one (the \
+             first: column `amount`, row 0: \"abc\" is not a float64 (a number such as 12.5)), \
+             so no output was compared\n",
+            unreadable.display()
+        )),
+        "{stdout}"
+    );
+
     let features = dir.path().join("features.parquet");
     skewless::backfill::Backfill::new(
         &load(artifacts::FRAUD_FEATURES),
