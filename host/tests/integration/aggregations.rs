@@ -378,6 +378,30 @@ fn a_bad_key_or_time_is_told_what_fixes_it() {
             && !error.contains("declare the input"),
         "{error}"
     );
+    // The same events with no rows, and a spine with none whose time is
+    // text: their columns are checked all the same.
+    let write = |path: &Path, batch: &RecordBatch| {
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    };
+    let no_events = dir.path().join("no-events.parquet");
+    write(&no_events, &batch.slice(0, 0));
+    let error = fail(&no_events, &example("spine.csv"));
+    assert!(error.contains("column `card_id` has type"), "{error}");
+    let no_spine = dir.path().join("no-spine.parquet");
+    let text_times: Vec<(&str, ArrayRef)> = vec![
+        ("card_id", Arc::new(StringArray::from(Vec::<&str>::new()))),
+        ("ts", Arc::new(StringArray::from(Vec::<&str>::new()))),
+        ("amount", Arc::new(Float64Array::from(Vec::<f64>::new()))),
+    ];
+    write(&no_spine, &RecordBatch::try_from_iter(text_times).unwrap());
+    let error = fail(&example("events.csv"), &no_spine);
+    assert!(
+        error.contains("column `ts` has type Utf8, but transform `card-velocity` takes"),
+        "{error}"
+    );
     // A served event and request whose key is a JSON number.
     let online =
         skewless::online::Online::open(&transform, &skewless::online::StateOptions::default())
