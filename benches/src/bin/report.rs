@@ -1172,11 +1172,10 @@ fn python(options: &Options, out: &mut String) {
         "\nA clean instance per call means a fresh CPython interpreter state per call, \
          restored from the component's memory image: that is most of the clean single-row \
          time. Instantiating a component of many thousands of functions costs more than a \
-         Rust one's, and a CPython call writes pages scattered over its heap (reference \
-         counts), in more runs than the 32 that wasmtime's scan of written pages reports: the \
-         pages past them are given back to the system on every reset and fault in again on \
-         the next call. A service that trusts its transform and wants the Python row speed \
-         can serve it with `--reuse-instances`."
+         Rust one's (wasmtime looks up each function its tables name), and a CPython call \
+         writes pages scattered over its heap (reference counts), each of which the reset \
+         finds and copies back from the image. A service that trusts its transform and wants \
+         the Python row speed can serve it with `--reuse-instances`."
     );
 }
 
