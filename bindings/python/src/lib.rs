@@ -212,10 +212,14 @@ fn batches_of(data: &Bound<'_, PyAny>) -> PyResult<(SchemaRef, Vec<RecordBatch>)
         return Ok((batch.schema(), vec![batch]));
     }
     let type_name = data.get_type().fully_qualified_name()?;
+    let hint = if type_name.to_string().ends_with("LazyFrame") {
+        "a polars LazyFrame is a query, not its rows: give its .collect()"
+    } else {
+        "for a pandas DataFrame use transform_pandas(df)"
+    };
     Err(PyTypeError::new_err(format!(
         "expected Arrow data (a pyarrow Table or RecordBatch, a polars DataFrame, or anything \
-         with __arrow_c_stream__), not {type_name}; for a pandas DataFrame use \
-         transform_pandas(df)"
+         with __arrow_c_stream__), not {type_name}; {hint}"
     )))
 }
 
@@ -665,6 +669,13 @@ fn verify<'py>(
     out.set_item("rows", report.rows)?;
     out.set_item("columns", report.columns)?;
     out.set_item("rejected", report.rejected)?;
+    out.set_item(
+        "first_rejected",
+        report
+            .first_rejected
+            .as_ref()
+            .map(|(row, message)| (*row, message.as_str())),
+    )?;
     out.set_item("paths", paths)?;
     out.set_item("passed", report.passed())?;
     Ok(out)

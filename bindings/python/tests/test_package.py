@@ -293,6 +293,27 @@ def test_verify_reports_as_an_object(fraud, examples):
     assert [p.name for p in report.paths][1:] == ["batches of 1 row", "batches of 64 rows",
                                                   "one batch of all 2000 rows"]
     assert "online: each row alone through the JSON codec" in str(report)
+    assert report.first_rejected is None
+    # It reads files, as the CLI does, and says so when given a table.
+    with pytest.raises(TypeError, match="verify reads files, as `skewless verify` does"):
+        skewless.verify(fraud, read_bundled(examples["fraud-features"]["data"]))
+
+
+def test_verify_names_the_first_rejected_row(fraud, tmp_path):
+    unreadable = tmp_path / "unreadable.csv"
+    unreadable.write_text("amount,hour,merchant_category\n1.5,3,travel\nabc,4,travel\n")
+    report = skewless.verify(fraud, unreadable)
+    assert report.passed and report.rejected == 1
+    row, message = report.first_rejected
+    assert row == 1 and '"abc" is not a float64' in message
+    assert "the first rejected: " in str(report)
+
+
+def test_a_lazy_frame_is_told_to_collect(fraud, examples):
+    pl = pytest.importorskip("polars")
+    lazy = pl.from_arrow(read_bundled(examples["fraud-features"]["data"])).lazy()
+    with pytest.raises(TypeError, match=r"a polars LazyFrame is a query, not its rows: give its \.collect\(\)"):
+        fraud.transform(lazy)
 
 
 def _features_in_a_process(transform, table):

@@ -627,12 +627,16 @@ class VerifyReport:
     paths: List[PathReport]
     #: Whether the proof holds (decided by the library, as for the CLI).
     passed: bool
+    #: The first rejected row (in the input) and why, or ``None``.
+    first_rejected: Optional[tuple] = None
 
     def __bool__(self) -> bool:
         return self.passed
 
     def __str__(self) -> str:
         lines = [f"{self.rows} rows, {self.columns} output columns, {self.rejected} rejected"]
+        if self.first_rejected is not None:
+            lines.append(f"  the first rejected: {self.first_rejected[1]}")
         for p in self.paths:
             status = "ok" if p.passed else "FAILED"
             lines.append(f"  {p.name:<48} {status}")
@@ -663,9 +667,9 @@ def verify(
     sizes = None if batch_sizes is None else [str(s) for s in batch_sizes]
     raw = _native.verify(
         t._native,
-        _os.fspath(input),
+        _file("input", input),
         batch_sizes=sizes,
-        events=None if events is None else _os.fspath(events),
+        events=None if events is None else _file("events", events),
     )
     paths = [
         PathReport(
@@ -683,7 +687,20 @@ def verify(
         rejected=raw["rejected"],
         paths=paths,
         passed=raw["passed"],
+        first_rejected=tuple(raw["first_rejected"]) if raw["first_rejected"] else None,
     )
+
+
+def _file(what: str, path: Any) -> str:
+    """`path` as a path, or a TypeError that says :func:`verify` reads files."""
+    try:
+        return _os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"verify reads files, as `skewless verify` does: `{what}` is a path, not "
+            f"{type(path).__name__}; write the data to a file first (a pyarrow table: "
+            f"pyarrow.parquet.write_table(table, \"{what}.parquet\"))"
+        ) from None
 
 
 __all__ = [
