@@ -322,20 +322,14 @@ fn missing(
         .filter(|key| !fields.iter().any(|f| f.name == *key))
         .collect();
     unknown.sort_unstable();
-    let similar = unknown
-        .iter()
-        .map(|key| (strsim::damerau_levenshtein(key, &field.name), *key))
-        .filter(|&(distance, key)| {
-            distance <= 2.max(field.name.len() / 4) || key.eq_ignore_ascii_case(&field.name)
-        })
-        .min();
+    let similar = crate::engine::near_miss(&field.name, unknown.iter().copied());
     let null_hint = if field.nullable {
         "; give `null` for a missing value"
     } else {
         ""
     };
     let hint = match (similar, unknown.as_slice()) {
-        (Some((_, key)), _) => {
+        (Some(key), _) => {
             format!(
                 "; unknown field `{key}` given: did you mean `{}`?",
                 field.name

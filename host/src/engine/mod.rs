@@ -21,6 +21,6 @@ pub use config::{
     Config, DEFAULT_FUEL_PER_ROW, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_LIMIT,
     DEFAULT_OUTPUT_CAPTURE_BYTES, Setting, default_cache_dir, default_max_instances,
 };
-pub(crate) use convert::{column_list, prepare_columns};
+pub(crate) use convert::{column_list, misspelling, near_miss, prepare_columns};
 pub use runtime::Runtime;
 pub use transform::{Rejecting, Transform};

@@ -16,7 +16,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 
 use super::{ColumnRequest, Format, csv, jsonl, open_input, read_failure, unreadable};
-use crate::engine::column_list;
+use crate::engine::{column_list, misspelling, near_miss};
 use crate::error::{Error, Result};
 use crate::spec::{DataType, NaiveTimestamps};
 
@@ -590,7 +590,7 @@ pub(super) fn select(
                     "cannot read",
                     path,
                     format!(
-                        "it has no column `{}`{}{}; its columns{} are: {}{}",
+                        "it has no column `{}`{}{}; its columns{} are: {}{}{}",
                         column.name,
                         // Only inputs have declared types: the others are
                         // asked for to be kept (`--keep`, `keep=`).
@@ -602,6 +602,17 @@ pub(super) fn select(
                         from.scope.as_deref().unwrap_or_default(),
                         if from.scope.is_some() { " there" } else { "" },
                         column_list(schema.fields().iter().map(|f| f.name().as_str())),
+                        misspelling(
+                            &column.name,
+                            near_miss(
+                                &column.name,
+                                schema
+                                    .fields()
+                                    .iter()
+                                    .map(|f| f.name().as_str())
+                                    .filter(|name| !columns.iter().any(|c| c.name == *name))
+                            )
+                        ),
                         from.hint.as_deref().unwrap_or_default(),
                     ),
                 ));

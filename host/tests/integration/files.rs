@@ -555,6 +555,18 @@ fn malformed_input_names_the_file_and_where_in_it() {
             missing.display()
         )
     );
+    // A misspelt header is pointed at, as in a request.
+    let misspelt = dir.path().join("misspelt.csv");
+    fs::write(&misspelt, "amount,merchant_categroy,hour\n1.0,travel,3\n").unwrap();
+    assert_eq!(
+        backfill_error(&transform, &misspelt, &output, &[]),
+        format!(
+            "cannot read `{}`: it has no column `merchant_category`; its columns are: `amount`, \
+             `merchant_categroy`, `hour`; `merchant_categroy` looks like a misspelling of \
+             `merchant_category`",
+            misspelt.display()
+        )
+    );
     // A column asked for only to be kept says so.
     let no_id = dir.path().join("no-id.csv");
     fs::write(&no_id, "amount,hour,merchant_category\n1.0,3,travel\n").unwrap();

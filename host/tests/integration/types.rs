@@ -378,6 +378,23 @@ fn a_missing_column_is_named_with_its_type_and_the_columns_present() {
         "input has no column `hour` (int64), which transform `fraud-features` needs; \
          the input's columns are: `amount`, `merchant_category`"
     );
+
+    // A column that looks like the missing one is pointed at, as in a
+    // request; a column the transform takes is never the suggestion.
+    let misspelt = batch(vec![
+        ("amount", array(Float64Array::from(vec![1.0]))),
+        ("Hours", array(Int64Array::from(vec![3]))),
+        (
+            "merchant_category",
+            array(StringArray::from(vec!["travel"])),
+        ),
+    ]);
+    assert_eq!(
+        transform.call(&misspelt).unwrap_err().to_string(),
+        "input has no column `hour` (int64), which transform `fraud-features` needs; \
+         the input's columns are: `amount`, `Hours`, `merchant_category`; `Hours` looks like a \
+         misspelling of `hour`"
+    );
 }
 
 #[test]

@@ -60,11 +60,14 @@ pub(crate) fn prepare_columns(
         .iter()
         .map(|field| {
             let Some((index, _)) = schema.column_with_name(&field.name) else {
+                let names = || schema.fields().iter().map(|f| f.name().as_str());
+                let not_taken = names().filter(|name| !fields.iter().any(|f| f.name == *name));
                 return Err(Error::MissingColumn {
                     transform: transform.to_string(),
                     column: field.name.clone(),
                     expected: field.data_type.to_string(),
-                    available: column_list(schema.fields().iter().map(|f| f.name().as_str())),
+                    hint: misspelling(&field.name, near_miss(&field.name, not_taken)),
+                    available: column_list(names()),
                 });
             };
             let array = coerce(transform, field, batch.column(index), naive)?;
@@ -82,6 +85,32 @@ pub(crate) fn prepare_columns(
             Ok(array)
         })
         .collect()
+}
+
+/// The one of `candidates` that looks like a misspelling of `wanted` (two
+/// edits, or a quarter of its length, apart at most, or the same but for
+/// case), the closest first; the one rule for every "did you mean", in
+/// files, in-memory tables and JSON rows alike.
+pub(crate) fn near_miss<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .filter(|candidate| *candidate != wanted)
+        .map(|candidate| (strsim::damerau_levenshtein(candidate, wanted), candidate))
+        .filter(|&(distance, candidate)| {
+            distance <= 2.max(wanted.len() / 4) || candidate.eq_ignore_ascii_case(wanted)
+        })
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// "; `wanted_` looks like a misspelling of `wanted`" for a near miss, or
+/// nothing: the end of a missing column's error.
+pub(crate) fn misspelling(wanted: &str, near_miss: Option<&str>) -> String {
+    near_miss
+        .map(|name| format!("; `{name}` looks like a misspelling of `{wanted}`"))
+        .unwrap_or_default()
 }
 
 /// `a`, `b`, `c` (or "none").
