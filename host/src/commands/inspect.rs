@@ -190,7 +190,10 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
             let columns = aggregation
                 .event_inputs
                 .iter()
-                .map(|f| format!("{} {}", f.name, f.data_type))
+                .map(|f| {
+                    let nullable = if f.nullable { " (nullable)" } else { "" };
+                    format!("{} {}{nullable}", f.name, f.data_type)
+                })
                 .collect::<Vec<_>>();
             writeln!(out, "  columns  {}", columns.join(", "))?;
             writeln!(out, "aggregates")?;

@@ -268,7 +268,7 @@ fn inspect_shows_the_aggregation() {
     for line in [
         "inputs (a spine's or a request's)",
         "events  (by `card_id` at `ts`, as of the spine's `ts`; no lateness)",
-        "  columns  amount float64, merchant utf8, declined boolean",
+        "  columns  amount float64 (nullable), merchant utf8, declined boolean (nullable)",
         "count over 1h",
         "sum(amount) over 24h",
         "mean(amount) over 7d",
