@@ -27,6 +27,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use crate::engine::{Setting, Transform};
 use crate::error::{Error, Result};
 use crate::io::{ColumnRequest, Encoded, Encoder, Reader, Writer};
+use crate::spec::TransformInfo;
 
 /// Default rows per batch.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
@@ -310,8 +311,10 @@ impl Backfill {
             // Refused above, when only one of the two is there.
             _ => None,
         };
+        // An aggregation's key and time too: a rejected row's record shows
+        // what identifies it.
         let mut requests: Vec<ColumnRequest> = info
-            .request_inputs()
+            .spine_inputs()
             .iter()
             .map(|field| ColumnRequest {
                 name: field.name.clone(),
@@ -698,7 +701,7 @@ impl Worker<'_> {
             } else {
                 let (output, errors) = self.rejecting(&input, row, set_aside)?;
                 for (local, error) in errors {
-                    rejected.push(reject_line(&input, local, &error));
+                    rejected.push(reject_line(&input, local, &error, self.transform.info()));
                 }
                 output
             };
@@ -813,9 +816,23 @@ fn take_rows(batch: &RecordBatch, indices: &[u32]) -> Result<RecordBatch> {
 
 /// A rejected row as a line of the rejects file: its row in the input, its
 /// error, and its input values (each in its text form, as JSON Lines are
-/// written).
-fn reject_line(input: &RecordBatch, local: usize, error: &Error) -> String {
+/// written): for an aggregation, the spine's columns as read, without the
+/// aggregates computed for the row.
+fn reject_line(input: &RecordBatch, local: usize, error: &Error, info: &TransformInfo) -> String {
     let row = input.slice(local, 1);
+    let row = match &info.aggregation {
+        None => row,
+        Some(aggregation) => {
+            let schema = row.schema();
+            let read: Vec<usize> = (0..schema.fields().len())
+                .filter(|&i| {
+                    let name = schema.field(i).name();
+                    !aggregation.aggregates.iter().any(|a| &a.name == name)
+                })
+                .collect();
+            row.project(&read).unwrap_or(row)
+        }
+    };
     let values = if crate::codec::json::check_encodable(&row.schema()).is_ok() {
         crate::codec::json::encode_rows(&row).remove(0)
     } else {

@@ -375,23 +375,52 @@ impl Verify {
                     set_aside.push((at, error.to_string()));
                 }
             }
-            let kept: Vec<u32> = (0..rows as u32)
-                .filter(|r| !refused.contains(&(row + u64::from(*r))))
+            let all: Vec<u64> = (row..row + rows).collect();
+            let mut kept: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|at| !refused.contains(at))
                 .collect();
-            file_rows.extend(kept.iter().map(|&r| row + u64::from(r)));
-            let batch = if kept.len() as u64 == rows {
-                batch
-            } else {
-                arrow::compute::take_record_batch(&batch, &arrow::array::UInt32Array::from(kept))
-                    .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))?
-            };
+            let mut batch = select_of(&batch, &all, &kept)?;
             let batch = match &state {
                 Some(state) => {
-                    spine.push(batch.clone());
-                    self.with_aggregates(state, &batch)?
+                    let (with, failed) = self.with_aggregates(state, &batch)?;
+                    // A row whose aggregates cannot be computed (a sum
+                    // beyond int64) is rejected, as the backfill rejects
+                    // it: the incremental state must fail it with the
+                    // backfill's message, and no path is asked it.
+                    let (with, failed_rows) = if failed.is_empty() {
+                        (with, Vec::new())
+                    } else {
+                        let failed_rows: Vec<u64> =
+                            failed.iter().map(|(index, _)| kept[*index]).collect();
+                        for ((_, message), &at) in failed.into_iter().zip(&failed_rows) {
+                            set_aside.push((
+                                at,
+                                Error::RowFailed {
+                                    transform: self.transform.name().to_string(),
+                                    row: Some(at),
+                                    message,
+                                }
+                                .to_string(),
+                            ));
+                        }
+                        let asked: Vec<u64> = kept
+                            .iter()
+                            .copied()
+                            .filter(|at| !failed_rows.contains(at))
+                            .collect();
+                        let with = select_of(&with, &kept, &asked)?;
+                        batch = select_of(&batch, &kept, &asked)?;
+                        (with, failed_rows)
+                    };
+                    kept.retain(|at| !failed_rows.contains(at));
+                    spine.push(batch);
+                    with
                 }
                 None => batch,
             };
+            file_rows.extend(kept);
             batches.push(self.transform.prepare_input(&batch)?);
             row += rows;
         }
@@ -610,7 +639,7 @@ impl Verify {
         &self,
         state: &crate::aggregate::State,
         batch: &RecordBatch,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, Vec<(usize, String)>)> {
         let naive = self.transform.config().naive_timestamps;
         let queries = crate::aggregate::read_queries(&self.transform, batch, naive)?;
         let answers: Vec<std::result::Result<Vec<crate::aggregate::Answer>, String>> = queries
@@ -621,7 +650,15 @@ impl Verify {
             .iter()
             .map(|a| a.as_ref().ok().map(Vec::as_slice))
             .collect();
-        crate::aggregate::with_answers(state.plan(), batch, &rows)
+        let failed = answers
+            .iter()
+            .enumerate()
+            .filter_map(|(index, answer)| Some((index, answer.as_ref().err()?.clone())))
+            .collect();
+        Ok((
+            crate::aggregate::with_answers(state.plan(), batch, &rows)?,
+            failed,
+        ))
     }
 
     /// Every row alone through JSON both ways: the request as a client
@@ -805,6 +842,23 @@ fn one_json_row(batch: &RecordBatch) -> Result<Box<RawValue>> {
         .expect("one row");
     RawValue::from_string(text)
         .map_err(|e| Error::Runtime(format!("the JSON codec wrote invalid JSON: {e}")))
+}
+
+/// The rows of `batch` (whose rows are the file's rows `rows`) that are
+/// the file's rows `wanted`, a subsequence of `rows`.
+fn select_of(batch: &RecordBatch, rows: &[u64], wanted: &[u64]) -> Result<RecordBatch> {
+    if wanted.len() == rows.len() {
+        return Ok(batch.clone());
+    }
+    let mut wanted = wanted.iter().peekable();
+    let indices: arrow::array::UInt32Array = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, at)| wanted.next_if_eq(at).is_some())
+        .map(|(index, _)| index as u32)
+        .collect();
+    arrow::compute::take_record_batch(batch, &indices)
+        .map_err(|e| Error::Runtime(format!("cannot select rows: {e}")))
 }
 
 fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {

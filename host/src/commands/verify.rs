@@ -103,6 +103,9 @@ impl VerifyCommand {
         if report.compared_rows() == 0 {
             let why = match &report.first_rejected {
                 None => "has no rows".to_string(),
+                Some((_, message)) if report.rows == 1 => {
+                    format!("has 1 row, and the transform rejected it ({message})")
+                }
                 Some((_, message)) => format!(
                     "has {} rows, and the transform rejected every one (the first: \
                      {message})",
@@ -157,10 +160,10 @@ impl VerifyCommand {
         let compared = report.paths.len();
         if report.passed() {
             let rejected = if report.rejected > 0 {
-                format!(
-                    "; the same {} rows rejected with the same messages",
-                    report.rejected
-                )
+                match report.rejected {
+                    1 => "; the same 1 row rejected with the same message".to_string(),
+                    rows => format!("; the same {rows} rows rejected with the same messages"),
+                }
             } else {
                 String::new()
             };

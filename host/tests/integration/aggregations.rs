@@ -516,3 +516,73 @@ fn on_error_does_not_set_events_aside_and_says_so() {
     );
     assert!(!dir.path().join("out.parquet").exists());
 }
+
+/// A row whose aggregates cannot be computed (an integer sum beyond int64)
+/// is rejected by the backfill, and `verify` proves the other rows with it
+/// rejected on every path, by the same message, rather than failing; the
+/// rejects file shows the spine row as read (key and time), without
+/// aggregates that were never computed.
+#[test]
+fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let transform = crate::support::load(artifacts::BASKET);
+    let events = dir.path().join("events.csv");
+    std::fs::write(
+        &events,
+        format!(
+            "user,ts,units\n\
+             big,2026-03-01T08:00:00Z,{}\n\
+             big,2026-03-01T09:00:00Z,1\n\
+             small,2026-03-01T08:00:00Z,5\n\
+             small,2026-03-01T09:00:00Z,-2\n",
+            i64::MAX
+        ),
+    )
+    .unwrap();
+    let spine = dir.path().join("spine.csv");
+    std::fs::write(
+        &spine,
+        "user,ts\n\
+         small,2026-03-01T10:00:00Z\n\
+         big,2026-03-01T08:30:00Z\n\
+         big,2026-03-01T10:00:00Z\n\
+         small,2026-03-01T08:30:00Z\n",
+    )
+    .unwrap();
+    let message = "transform `basket` failed at row 2: aggregate `units_1d`: the sum \
+                   9223372036854775808 is beyond int64";
+
+    let report = skewless::verify::Verify::new(&transform, &spine)
+        .events(&events)
+        .run()
+        .unwrap();
+    assert!(report.passed(), "{report:?}");
+    assert_eq!((report.rows, report.rejected), (4, 1));
+    assert_eq!(report.first_rejected, Some((2, message.to_string())));
+    assert!(
+        report
+            .paths
+            .iter()
+            .any(|p| p.name.starts_with("served state"))
+    );
+
+    let out = dir.path().join("out.jsonl");
+    let rejects = dir.path().join("rejects.jsonl");
+    skewless::backfill::Backfill::new(&transform, &spine, &out)
+        .events(&events)
+        .on_error(skewless::backfill::OnError::Skip)
+        .rejects(&rejects)
+        .run()
+        .unwrap();
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
+    assert_eq!(line["message"], message);
+    assert_eq!(
+        line["input"],
+        serde_json::json!({"user": "big", "ts": "2026-03-01T10:00:00.000000Z"})
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "{\"units_1d\":3}\n{\"units_1d\":9223372036854775807}\n{\"units_1d\":5}\n"
+    );
+}
