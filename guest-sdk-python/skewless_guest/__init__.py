@@ -357,7 +357,13 @@ def _duration(text: str, what: str) -> int:
         number = digits.rstrip("abcdefghijklmnopqrstuvwxyz")
         unit = digits[len(number):]
         if number.isdigit() and unit in _UNITS and (int(number) > 0 or what == "lateness"):
-            return int(number) * _UNITS[unit]
+            micros = int(number) * _UNITS[unit]
+            if micros >= 2**63:
+                raise SpecError(
+                    f"a {what} of {text!r} is too long: it is kept in microseconds, in 64 bits, "
+                    "so at most about 292,000 years (\"15250000w\")"
+                )
+            return micros
     positive = "" if what == "lateness" else "positive "
     raise SpecError(
         f"a {what} is a {positive}whole number and a unit: \"500ms\", \"30s\", \"10m\", "

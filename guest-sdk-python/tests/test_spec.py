@@ -184,6 +184,7 @@ def test_aggregates_become_the_declaration_and_the_transform_takes_their_class()
 @pytest.mark.parametrize("field, message", [
     ('n: int', r"field `n` of `.*V` is not an aggregate; annotate it"),
     ('n: Annotated[int, agg.count(window="1 hour")]', r"a window is a positive whole number and a unit"),
+    ('n: Annotated[int, agg.count(window="99999999999w")]', r"a window of '99999999999w' is too long"),
     ('n: Annotated[float, agg.sum("price", window="1h")]', r"reads `price`, which is not a field of `.*Tx`"),
     ('n: Annotated[int, agg.count(window="1h", filter="amount")]', r"filters on `amount`, which is not a bool"),
     ('n: Annotated[int, agg.count(window="1h", filter="status")]', r"filters on `status`, which is not a field of `.*Tx`"),

@@ -350,9 +350,48 @@ impl Online {
             rows,
             self.transform.config().naive_timestamps,
         )
-        .map_err(|e| aggregate::about_key_or_time(aggregation, e))?;
+        .map_err(|e| aggregate::about_key_or_time(aggregation, e))
+        .map_err(|e| self.a_request_as_an_event(rows, e))?;
         let texts = rows.iter().map(|r| r.get().trim().to_string()).collect();
         Ok((batch, texts))
+    }
+
+    /// `error`, for an event row that lacks an event column but has every
+    /// column of a features request: said to be a request sent as an
+    /// event, the easy slip of posting to the wrong endpoint.
+    fn a_request_as_an_event(&self, rows: &[&RawValue], error: Error) -> Error {
+        let Error::MissingField {
+            column,
+            row,
+            expected,
+            hint,
+        } = error
+        else {
+            return error;
+        };
+        let spine = self.transform.info().spine_inputs();
+        let keys = rows
+            .get(row as usize)
+            .and_then(|raw| serde_json::from_str::<serde_json::Map<_, _>>(raw.get()).ok());
+        let looks_like_a_request = !spine.iter().any(|f| f.name == column)
+            && keys.is_some_and(|keys| spine.iter().all(|f| keys.contains_key(&f.name)));
+        let hint = if looks_like_a_request {
+            format!(
+                "; the row has the columns of a features request ({}): ask for its features \
+                 (POST /v1/transforms/{}, or `features` when embedded), and send events, with \
+                 their `{column}`, here",
+                crate::engine::column_list(spine.iter().map(|f| f.name.as_str())),
+                self.transform.name()
+            )
+        } else {
+            hint
+        };
+        Error::MissingField {
+            column,
+            row,
+            expected,
+            hint,
+        }
     }
 
     /// [`Online::ingest_json`] for `serde_json` values.
@@ -414,7 +453,7 @@ impl Online {
                      batch was applied; fix the time (or the clock of what sent it), or \
                      serve with a longer query lag (`skewless serve --query-lag`)",
                     text(incoming[row].event.time),
-                    crate::spec::duration_text(ahead),
+                    crate::spec::duration_words(ahead),
                     text(now),
                 ),
             });
@@ -584,7 +623,7 @@ impl Online {
                      answer as of it can count them; fix the time (or the clock of what sent \
                      it)",
                     text(queries[row].1),
-                    crate::spec::duration_text(ahead),
+                    crate::spec::duration_words(ahead),
                     text(as_of),
                 ),
             });

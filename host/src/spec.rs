@@ -474,6 +474,31 @@ pub fn duration_text(micros: i64) -> String {
     format!("{micros}us")
 }
 
+/// `micros` in its largest units, for people rather than declarations:
+/// `20d 10m`, `1h 30m 15s`, `250ms`.
+pub(crate) fn duration_words(micros: i64) -> String {
+    const UNITS: [(i64, &str); 6] = [
+        (86_400_000_000, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+        (1_000_000, "s"),
+        (1_000, "ms"),
+        (1, "us"),
+    ];
+    if micros <= 0 {
+        return duration_text(micros);
+    }
+    let mut left = micros;
+    let mut parts = Vec::new();
+    for (unit, name) in UNITS {
+        if left >= unit {
+            parts.push(format!("{}{name}", left / unit));
+            left %= unit;
+        }
+    }
+    parts.join(" ")
+}
+
 impl fmt::Display for Aggregate {
     /// `count over 1h`, `sum(amount) over 24h where declined`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -947,6 +972,11 @@ mod tests {
         assert_eq!(duration_text(7 * 86_400_000_000), "7d");
         assert_eq!(duration_text(90_000_000), "90s");
         assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_words(20 * 86_400_000_000 + 600_000_000), "20d 10m");
+        assert_eq!(duration_words(5_415_000_000), "1h 30m 15s");
+        assert_eq!(duration_words(250_000), "250ms");
+        assert_eq!(duration_words(1_000_001), "1s 1us");
+        assert_eq!(duration_words(0), "0s");
     }
 
     fn info() -> TransformInfo {

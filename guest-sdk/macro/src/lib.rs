@@ -1060,6 +1060,18 @@ fn duration(literal: &LitStr, what: &str) -> syn::Result<i64> {
         .and_then(|n| n.checked_mul(per_unit))
     {
         Some(micros) if per_unit > 0 && (micros > 0 || what == "lateness") => Ok(micros),
+        None if per_unit > 0
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Err(Error::new(
+                literal.span(),
+                format!(
+                    "a {what} of `{text}` is too long: it is kept in microseconds, in 64 bits, \
+                     so at most about 292,000 years (`15250000w`)"
+                ),
+            ))
+        }
         _ => Err(Error::new(
             literal.span(),
             format!(
@@ -1454,7 +1466,16 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let value = match &parsed.value {
             Some(value) => {
                 let text = value.to_string();
-                checks.push(quote!(let _ = &values.#value;));
+                // Where the function reads numbers, the field's type is
+                // checked here, in Rust's words at the attribute, rather
+                // than refused when the built component is loaded.
+                checks.push(match parsed.name.as_str() {
+                    "sum" => quote_spanned!(value.span()=>
+                        ::skewless_guest::__private::summed(&values.#value);),
+                    "mean" => quote_spanned!(value.span()=>
+                        ::skewless_guest::__private::averaged(&values.#value);),
+                    _ => quote!(let _ = &values.#value;),
+                });
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),
@@ -1462,7 +1483,8 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let filter = match &parsed.filter {
             Some(filter) => {
                 let text = filter.to_string();
-                checks.push(quote!(let _: &bool = &values.#filter;));
+                checks.push(quote_spanned!(filter.span()=>
+                    ::skewless_guest::__private::filter_field(&values.#filter);));
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),

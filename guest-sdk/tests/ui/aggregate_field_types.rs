@@ -24,6 +24,9 @@ pub struct Activity {
     // implements `Aggregates`, so the transform below raises nothing more.
     #[aggregate(count, window = "10 min")]
     pub logins_10m: i64,
+    // A window beyond microseconds in 64 bits: said to be too long.
+    #[aggregate(count, window = "99999999999w")]
+    pub logins_ever: i64,
 }
 
 #[derive(Features)]

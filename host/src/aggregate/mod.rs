@@ -122,9 +122,13 @@ pub(crate) fn about_key_or_time(aggregation: &Aggregation, error: Error) -> Erro
             ..
         } if role(&column).is_some() => Error::UnexpectedNull {
             hint: format!(
-                ": it is the aggregation's {}, which every event, spine row and request needs; drop \
-                 or fill such rows where the data is produced",
-                role(&column).unwrap_or_default()
+                ": it is the aggregation's {}; drop or fill such rows where the data is produced",
+                match role(&column) {
+                    Some("key") => "key, which every event, spine row and request needs",
+                    // A request may leave its time out, or null: it is then
+                    // answered as of now.
+                    _ => "time, which every event and spine row needs",
+                }
             ),
             transform,
             column,

@@ -304,11 +304,21 @@ pub(super) fn built(
     let size = std::fs::metadata(&component)
         .with_context(|| format!("the build made no `{}`", component.display()))?
         .len();
-    let transform = runtime.load(&component).with_context(|| {
-        format!(
-            "`{what}` built, but is not a transform: does `{}` declare one?",
-            source.display()
-        )
+    let transform = runtime.load(&component).map_err(|error| {
+        // A declaration skewless refuses (a sum of text) is the user's to
+        // fix in the source, not a missing transform.
+        let refused = error.to_string().contains("its `describe` is invalid");
+        anyhow::Error::new(error).context(if refused {
+            format!(
+                "`{what}` built, but what `{}` declares is refused",
+                source.display()
+            )
+        } else {
+            format!(
+                "`{what}` built, but is not a transform: does `{}` declare one?",
+                source.display()
+            )
+        })
     })?;
     let shown = component
         .strip_prefix(std::env::current_dir().unwrap_or_default())

@@ -559,8 +559,8 @@ async fn not_found(uri: axum::http::Uri) -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "nothing at `{}`; POST rows to /v1/transforms/NAME, or GET /v1/transforms, \
-             /healthz, /metrics",
+            "nothing at `{}`; POST rows to /v1/transforms/NAME (events to \
+             /v1/events/NAME), or GET /v1/transforms, /healthz, /metrics",
             uri.path()
         ),
     )

@@ -282,6 +282,22 @@ fn requests_as_of_now_and_too_old() {
          `ts`, or leave it out to be answered as of now",
         "{answer}"
     );
+    // A features request sent as an event is told where it belongs.
+    let (status, text) = http(
+        server.addr,
+        "POST",
+        "/v1/events/payments",
+        &format!(r#"{{"rows": [{{"user": "u1", "ts": "{}"}}]}}"#, at(600)),
+    );
+    assert_eq!(status, 400, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        answer["error"]["message"],
+        "row 0: missing field `amount` (float64); the row has the columns of a features request \
+         (`user`, `ts`): ask for its features (POST /v1/transforms/payments, or `features` when \
+         embedded), and send events, with their `amount`, here",
+        "{answer}"
+    );
 }
 
 /// The same for requests as Arrow data: a timestamp column under another
@@ -343,7 +359,7 @@ fn an_event_or_a_query_too_far_ahead_of_the_clock_is_refused() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("is more than 70m (the lateness and the query lag) ahead"),
+        message.contains("is more than 1h 10m (the lateness and the query lag) ahead"),
         "{message}"
     );
     assert!(
@@ -381,7 +397,7 @@ fn an_event_or_a_query_too_far_ahead_of_the_clock_is_refused() {
     let message = error.to_string();
     assert!(
         message.contains(
-            "is more than 70m (the lateness and the query lag) ahead of this \
+            "is more than 1h 10m (the lateness and the query lag) ahead of this \
                           server's clock"
         ),
         "{message}"
