@@ -159,6 +159,23 @@ pub struct BackfillSummary {
     pub output: PathBuf,
     /// Rows set aside ([`Backfill::on_error`]), each a line of the rejects file.
     pub rejected: u64,
+    /// With events: how many were read, and how many rows of the input
+    /// have a key no event has (their windows are all empty).
+    pub events: Option<EventsSummary>,
+}
+
+/// What a backfill's events gave its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventsSummary {
+    /// Events read.
+    pub events: u64,
+    /// Rows of the input asked about (each got its aggregates, or was
+    /// rejected).
+    pub rows: u64,
+    /// Rows of the input whose key no event has, at any time: all their
+    /// windows are empty. All of them, with events read, usually means
+    /// keys that do not match (`C001` against `c001`, `7` against `007`).
+    pub rows_without_events: u64,
 }
 
 /// The metadata key of a Parquet or Arrow output that counts the rows a
@@ -343,6 +360,11 @@ impl Backfill {
             reader.set_aside_bad_values();
         }
         let total_rows = reader.total_rows();
+        let events = aggregated.as_ref().map(|a| EventsSummary {
+            events: a.events,
+            rows: a.spine_rows,
+            rows_without_events: a.rows_without_events,
+        });
         let source = Source::new(reader, aggregated, self.on_error != OnError::Fail)?;
         let input_schema = source.schema.clone();
         let kept_indices: Vec<usize> = self
@@ -397,6 +419,7 @@ impl Backfill {
             elapsed: started.elapsed(),
             output: self.output.clone(),
             rejected,
+            events,
         })
     }
 

@@ -278,6 +278,8 @@ pub(crate) struct Aggregated {
     pub(crate) spine_rows: u64,
     /// Events read.
     pub(crate) events: u64,
+    /// Rows of the spine whose key has no event at all (at any time).
+    pub(crate) rows_without_events: u64,
 }
 
 impl std::fmt::Debug for Aggregated {
@@ -491,6 +493,7 @@ impl Aggregated {
 
         // 3. Each partition's answers, sorted by spine row.
         let results = Store::new(partitions, result_schema(&plan), dir)?;
+        let without_events = std::sync::atomic::AtomicU64::new(0);
         let next_partition = Mutex::new(0_usize);
         let failure: Mutex<Option<Error>> = Mutex::new(None);
         thread::scope(|scope| {
@@ -521,7 +524,10 @@ impl Aggregated {
                                 partition,
                             ),
                         }
-                        .and_then(|batch| results.add(partition, batch));
+                        .and_then(|(batch, without)| {
+                            without_events.fetch_add(without, std::sync::atomic::Ordering::Relaxed);
+                            results.add(partition, batch)
+                        });
                         if let Err(error) = result {
                             failure
                                 .lock()
@@ -550,6 +556,7 @@ impl Aggregated {
             results,
             spine_rows,
             events: event_count,
+            rows_without_events: without_events.into_inner(),
         };
         for partition in 0..partitions {
             let source = aggregated.results.read(partition)?;
@@ -775,7 +782,7 @@ fn answer_partition(
     events: &Store,
     queries: &Store,
     partition: usize,
-) -> Result<RecordBatch> {
+) -> Result<(RecordBatch, u64)> {
     let mut keyed: Vec<(Value, super::Event)> = Vec::new();
     let mut ids: Vec<Option<Value>> = Vec::new();
     for batch in events.read(partition)? {
@@ -802,18 +809,22 @@ fn answer_partition(
     let mut answers: Vec<(u64, std::result::Result<Vec<Answer>, String>)> =
         Vec::with_capacity(asked.len());
     let mut start = 0;
+    let mut without_events = 0_u64;
     while start < asked.len() {
         let key = &asked[start].0;
         let end = start + asked[start..].partition_point(|(k, _, _)| k == key);
         let from = keys.partition_point(|k| k < key);
         let to = keys.partition_point(|k| k <= key);
+        if from == to {
+            without_events += (end - start) as u64;
+        }
         let times: Vec<i64> = asked[start..end].iter().map(|(_, t, _)| *t).collect();
         plan.answer(&events[from..to], &times, |query, result| {
             answers.push((asked[start + query].2, result));
         });
         start = end;
     }
-    answers_batch(plan, answers)
+    Ok((answers_batch(plan, answers)?, without_events))
 }
 
 /// Keyed events, sorted into each entity's one order, with the events
@@ -1023,7 +1034,7 @@ impl AsServed {
         events: &Store,
         queries: &Store,
         partition: usize,
-    ) -> Result<RecordBatch> {
+    ) -> Result<(RecordBatch, u64)> {
         let key_type = aggregation.key.data_type.scalar().expect("a scalar key");
         // (key, arrival, row in the file, event, id)
         let mut arrived: Vec<(Value, i64, u64, super::Event, Value)> = Vec::new();
@@ -1078,9 +1089,13 @@ impl AsServed {
         let longest = plan.longest_window();
         let mut answers = Vec::with_capacity(asked.len());
         let mut window: Vec<super::Event> = Vec::new();
+        let mut without_events = 0_u64;
         for (key, t, row, arrival) in asked {
             let from = kept.partition_point(|k| k.0 < key);
             let to = kept.partition_point(|k| k.0 <= key);
+            if from == to {
+                without_events += 1;
+            }
             let of_key = &kept[from..to];
             let start = t.saturating_sub(longest);
             let lo = of_key.partition_point(|k| k.1.time < start);
@@ -1096,6 +1111,6 @@ impl AsServed {
             plan.answer(&window[..], &[t], |_, result| answer = result);
             answers.push((row, answer));
         }
-        answers_batch(plan, answers)
+        Ok((answers_batch(plan, answers)?, without_events))
     }
 }

@@ -586,3 +586,73 @@ fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
         "{\"units_1d\":3}\n{\"units_1d\":9223372036854775807}\n{\"units_1d\":5}\n"
     );
 }
+
+/// Windows that are all empty are no error, but nearly always a mistake
+/// nothing else shows: an events file without events, or keys written
+/// differently in the two files. `skewless run` says so, and says how many
+/// rows have a key no event has.
+#[test]
+fn a_backfill_says_when_no_row_has_events() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let events = write(
+        "events.csv",
+        "user,ts,units\nU1,2026-03-01T08:00:00Z,2\nU2,2026-03-01T08:00:00Z,3\n",
+    );
+    let run = |events: &Path, spine: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_skewless"))
+            .arg("run")
+            .arg(artifacts::BASKET)
+            .arg("--events")
+            .arg(events)
+            .arg("--input")
+            .arg(spine)
+            .arg("--output")
+            .arg(dir.path().join("out.jsonl"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    let lower = write(
+        "lower.csv",
+        "user,ts\nu1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\n",
+    );
+    let said = run(&events, &lower);
+    assert!(
+        said.contains(&format!(
+            "warning: no row's `user` is the key of any of the 2 events in `{}`, so every window \
+             of every row is empty: are the keys written alike in both files (case, leading \
+             zeros, spaces)?",
+            events.display()
+        )),
+        "{said}"
+    );
+    let some = write(
+        "some.csv",
+        "user,ts\nU1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\nU3,2026-03-01T09:00:00Z\n",
+    );
+    let said = run(&events, &some);
+    assert!(
+        said.contains("2 of 3 rows have a `user` no event has (their windows are empty)"),
+        "{said}"
+    );
+    assert!(!said.contains("warning"), "{said}");
+    let none = write("none.csv", "user,ts,units\n");
+    let said = run(&none, &some);
+    assert!(
+        said.contains(&format!(
+            "warning: `{}` has no events, so every window of every row is empty",
+            none.display()
+        )),
+        "{said}"
+    );
+    let all = write("all.csv", "user,ts\nU1,2026-03-01T09:00:00Z\n");
+    let said = run(&events, &all);
+    assert!(!said.contains("window"), "{said}");
+}
