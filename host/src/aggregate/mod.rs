@@ -174,6 +174,40 @@ pub(crate) fn about_key_or_time(aggregation: &Aggregation, error: Error) -> Erro
             expected,
             found,
         },
+        Error::WrongValue {
+            column,
+            row,
+            expected,
+            found,
+            hint,
+        } if is_id(&column) && hint.is_empty() => Error::WrongValue {
+            hint: format!(
+                "; it is the events' id, whose type is declared with the events \
+                 (`event_id = \"{column}: int64\"`; utf8 when not said): send the type declared, \
+                 or declare the type the ids have"
+            ),
+            column,
+            row,
+            expected,
+            found,
+        },
+        Error::WrongType {
+            transform,
+            column,
+            expected,
+            found,
+            ..
+        } if is_id(&column) => Error::WrongType {
+            hint: format!(
+                "; the events' id type is declared with the events (`event_id = \"{column}: \
+                 int64\"`; utf8 when not said): declare the type the data has, or convert the \
+                 column where the data is produced"
+            ),
+            transform,
+            column,
+            expected,
+            found,
+        },
         Error::InFile {
             action,
             path,

@@ -1161,6 +1161,10 @@ mod tests {
              timestamp with a time zone, such as \"2026-03-02T00:10:43Z\": a number could count \
              seconds, milliseconds or microseconds since the epoch, so skewless does not guess"
         );
+        assert!(refused(r#"{"t": 1764633600000}"#).ends_with(
+            "so skewless does not guess (pandas' `to_json` writes milliseconds unless given \
+                 `date_format=\"iso\", date_unit=\"us\"`)"
+        ));
         assert_eq!(
             refused(r#"{"t": "2026-03-02T00:10:43"}"#),
             format!(

@@ -356,10 +356,18 @@ pub(crate) fn timestamp(text: &str, naive: NaiveTimestamps) -> Result<i64, Refus
         let number = trimmed.starts_with(|c: char| c.is_ascii_digit() || c == '-')
             && trimmed.parse::<f64>().is_ok();
         if number {
+            // Thirteen digits are milliseconds of this century: what
+            // pandas' `to_json` writes unless told otherwise.
+            let pandas = if trimmed.len() == 13 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                " (pandas' `to_json` writes milliseconds unless given `date_format=\"iso\", \
+                 date_unit=\"us\"`)"
+            } else {
+                ""
+            };
             Refused::Invalid(format!(
                 "{text:?} is a number, but a timestamp is {TIMESTAMP}: a number could count \
                  seconds, milliseconds or microseconds since the epoch, so skewless does not \
-                 guess"
+                 guess{pandas}"
             ))
         } else {
             Refused::NotA(TIMESTAMP)

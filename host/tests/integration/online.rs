@@ -298,6 +298,27 @@ fn requests_as_of_now_and_too_old() {
          embedded), and send events, with their `amount`, here",
         "{answer}"
     );
+    // An id of another type than declared is told where the type is said.
+    let (status, text) = http(
+        server.addr,
+        "POST",
+        "/v1/events/payments",
+        &format!(
+            r#"{{"rows": [{{"user": "u1", "ts": "{}", "id": 12, "amount": 1.0}}]}}"#,
+            at(600)
+        ),
+    );
+    assert_eq!(status, 400, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(
+            "; it is the events' id, whose type is declared with the events (`event_id = \"id: \
+             int64\"`; utf8 when not said): send the type declared, or declare the type the ids \
+             have"
+        ),
+        "{message}"
+    );
 }
 
 /// The same for requests as Arrow data: a timestamp column under another

@@ -505,6 +505,36 @@ fn exact_widenings_are_accepted() {
     .load(artifacts::ALL_TYPES)
     .unwrap();
     assert_batches_same_bits(&input, &utc.call(&unlabelled).unwrap());
+
+    // Nanoseconds are taken when they are whole microseconds; a fraction
+    // is refused, with the time written as a time.
+    let nanos: Vec<(&str, ArrayRef)> = input
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(input.columns())
+        .map(|(field, column)| {
+            let column = match column.data_type() {
+                DataType::Timestamp(..) => array(
+                    arrow::array::TimestampNanosecondArray::from_iter_values(
+                        (0..column.len() as i64)
+                            .map(|i| 1_772_420_400_000_000_000 + i * 1000 + i64::from(i == 3)),
+                    )
+                    .with_timezone(UTC),
+                ),
+                _ => column.clone(),
+            };
+            (field.name().as_str(), column)
+        })
+        .collect();
+    let error = all_types.call(&batch(nanos)).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "row 3: timestamp 2026-03-02T03:00:00.000003001Z has a fraction of a microsecond, \
+             and skewless timestamps are whole microseconds"
+        ),
+        "{error}"
+    );
 }
 
 #[test]

@@ -313,10 +313,20 @@ fn to_utc_micros(field: &Field, array: &ArrayRef, unit: TimeUnit) -> Result<Arra
                 return Err(invalid(
                     row,
                     format!(
-                        "timestamp {}ns has a fraction of a microsecond, and skewless timestamps \
+                        "timestamp {} has a fraction of a microsecond, and skewless timestamps \
                          are whole microseconds; truncate the column to microseconds where it \
-                         is produced",
-                        values.value(row)
+                         is produced (pandas: `df[column].dt.floor(\"us\")`; polars: \
+                         `.dt.cast_time_unit(\"us\")`)",
+                        {
+                            let mut text = String::new();
+                            crate::codec::text::write_timestamp(
+                                values.value(row),
+                                TimeUnit::Nanosecond,
+                                true,
+                                &mut text,
+                            );
+                            text
+                        }
                     ),
                 ));
             }
