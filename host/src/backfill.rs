@@ -162,6 +162,10 @@ pub struct BackfillSummary {
     /// With events: how many were read, and how many rows of the input
     /// have a key no event has (their windows are all empty).
     pub events: Option<EventsSummary>,
+    /// What looks wrong though nothing failed: every window of every row
+    /// empty, because the events file has none or no row's key is one of
+    /// theirs (keys written differently in the two files).
+    pub warning: Option<String>,
 }
 
 /// What a backfill's events gave its rows.
@@ -419,8 +423,33 @@ impl Backfill {
             elapsed: started.elapsed(),
             output: self.output.clone(),
             rejected,
+            warning: events.and_then(|events| self.empty_windows(&events)),
             events,
         })
+    }
+
+    /// The warning for a backfill whose rows all have empty windows.
+    fn empty_windows(&self, events: &EventsSummary) -> Option<String> {
+        let path = self.events.as_ref()?;
+        let key = &self.transform.info().aggregation.as_ref()?.key.name;
+        if events.rows == 0 {
+            None
+        } else if events.events == 0 {
+            Some(format!(
+                "`{}` has no events, so every window of every row is empty",
+                path.display()
+            ))
+        } else if events.rows_without_events == events.rows {
+            Some(format!(
+                "no row's `{key}` is the key of any of the {} events in `{}`, so every window \
+                 of every row is empty: are the keys written alike in both files (case, leading \
+                 zeros, spaces)?",
+                events.events,
+                path.display()
+            ))
+        } else {
+            None
+        }
     }
 
     /// Checks the rejecting options before anything is read; returns the

@@ -574,7 +574,8 @@ impl NativeOnline {
     }
 }
 
-/// `skewless run`'s backfill: returns (rows, batches, seconds, rejected).
+/// `skewless run`'s backfill: returns (rows, batches, seconds, rejected,
+/// (events, rows without events) or None, warning or None).
 #[pyfunction]
 #[pyo3(signature = (transform, input, output, *, keep=Vec::new(), on_error="fail", rejects=None,
     max_rejects=None, batch_size=None, threads=None, events=None))]
@@ -591,7 +592,7 @@ fn run(
     batch_size: Option<usize>,
     threads: Option<usize>,
     events: Option<PathBuf>,
-) -> PyResult<(u64, u64, f64, u64)> {
+) -> PyResult<RunSummary> {
     let on_error: OnError = on_error.parse().map_err(PyValueError::new_err)?;
     let mut backfill = Backfill::new(&transform.transform, input, output)
         .keep(keep)
@@ -618,8 +619,15 @@ fn run(
         summary.batches,
         summary.elapsed.as_secs_f64(),
         summary.rejected,
+        summary
+            .events
+            .map(|events| (events.events, events.rows_without_events)),
+        summary.warning,
     ))
 }
+
+/// What [`run`] returns to Python.
+type RunSummary = (u64, u64, f64, u64, Option<(u64, u64)>, Option<String>);
 
 /// `skewless verify`: the report as a dict.
 #[pyfunction]

@@ -61,6 +61,19 @@ def test_run_with_events_writes_what_the_cli_writes(examples, tmp_path):
                            keep=["card_id"])
     assert summary.rows == expected.num_rows
     assert_same_bits(expected, pq.read_table(out))
+    assert summary.events == sum(1 for _ in open(example["events"])) - 1
+    assert 0 <= summary.rows_without_events < summary.rows
+
+    # Keys written differently in the two files: every window empty, said.
+    spine = read_csv_as_skewless(example["data"])
+    keys = spine.column("card_id").to_pylist()
+    upper = tmp_path / "upper.parquet"
+    at = spine.schema.get_field_index("card_id")
+    pq.write_table(spine.set_column(at, "card_id", pa.array([k.upper() + "!" for k in keys])), upper)
+    with pytest.warns(UserWarning, match=r"no row's `card_id` is the key of any of the \d+ events"):
+        summary = skewless.run(example["component"], upper, tmp_path / "upper-out.parquet",
+                               events=example["events"])
+    assert summary.rows_without_events == summary.rows
 
 
 def test_pandas_spine_and_events(examples, tmp_path):

@@ -221,33 +221,18 @@ impl RunCommand {
             );
         }
         // Empty windows are not an error, but all of them is almost always
-        // a mistake (an empty export, keys written differently), which
-        // nothing else would show.
-        let key = transform
-            .info()
-            .aggregation
-            .as_ref()
-            .map(|a| a.key.name.clone())
-            .unwrap_or_default();
-        match (summary.events, &self.events) {
-            (Some(events), Some(path)) if events.events == 0 && events.rows > 0 => eprintln!(
-                "warning: `{}` has no events, so every window of every row is empty",
-                path.display()
-            ),
-            (Some(events), Some(path))
-                if events.rows > 0 && events.rows_without_events == events.rows =>
-            {
-                eprintln!(
-                    "warning: no row's `{key}` is the key of any of the {} events in `{}`, so \
-                     every window of every row is empty: are the keys written alike in both \
-                     files (case, leading zeros, spaces)?",
-                    events.events,
-                    path.display()
-                )
-            }
-            (Some(events), _) if !self.quiet && events.rows_without_events > 0 => eprintln!(
-                "{} of {} rows have a `{key}` no event has (their windows are empty)",
-                events.rows_without_events, events.rows
+        // a mistake, which nothing else would show.
+        match (&summary.warning, summary.events) {
+            (Some(warning), _) => eprintln!("warning: {warning}"),
+            (None, Some(events)) if !self.quiet && events.rows_without_events > 0 => eprintln!(
+                "{} of {} rows have a `{}` no event has (their windows are empty)",
+                events.rows_without_events,
+                events.rows,
+                transform
+                    .info()
+                    .aggregation
+                    .as_ref()
+                    .map_or("", |a| a.key.name.as_str())
             ),
             _ => {}
         }

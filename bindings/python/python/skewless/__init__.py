@@ -27,6 +27,7 @@ import datetime as _datetime
 import decimal as _decimal
 import json as _json
 import os as _os
+import warnings as _warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -547,6 +548,11 @@ class BackfillSummary:
     seconds: float
     rejected: int
     output: str
+    #: With ``events``: how many were read.
+    events: Optional[int] = None
+    #: With ``events``: rows whose key no event has (all their windows are
+    #: empty). All of them usually means keys written differently.
+    rows_without_events: Optional[int] = None
 
 
 def run(
@@ -577,7 +583,7 @@ def run(
     output is left behind.
     """
     t = _loaded(transform)
-    rows, batches, seconds, rejected = _native.run(
+    rows, batches, seconds, rejected, events_read, warning = _native.run(
         t._native,
         _os.fspath(input),
         _os.fspath(output),
@@ -589,7 +595,10 @@ def run(
         threads=threads,
         events=None if events is None else _os.fspath(events),
     )
-    return BackfillSummary(rows, batches, seconds, rejected, _os.fspath(output))
+    if warning is not None:
+        _warnings.warn(warning, stacklevel=2)
+    return BackfillSummary(rows, batches, seconds, rejected, _os.fspath(output),
+                           *(events_read or (None, None)))
 
 
 @dataclass(frozen=True)
