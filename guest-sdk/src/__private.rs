@@ -1445,8 +1445,8 @@ macro_rules! numbers {
 }
 numbers!(Summed: i32, i64, f32, f64);
 numbers!(Averaged: i32, i64, f32, f64);
-impl<const P: u8, const S: u8> Summed for crate::Decimal<P, S> {}
-impl<const P: u8, const S: u8> Summed for Option<crate::Decimal<P, S>> {}
+impl<const P: u8, const S: u8> Summed for Decimal<P, S> {}
+impl<const P: u8, const S: u8> Summed for Option<Decimal<P, S>> {}
 
 /// Checks a summed value's type (see [`Summed`]).
 pub fn summed<T: Summed>(_: &T) {}

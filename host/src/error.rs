@@ -29,7 +29,7 @@ pub enum Error {
     /// The input has no column a transform needs.
     #[error(
         "input has no column `{column}` ({expected}), which transform `{transform}` needs; \
-         the input's columns are: {available}{hint}"
+         the input's columns are: {available}"
     )]
     MissingColumn {
         /// The transform's name.
@@ -38,11 +38,9 @@ pub enum Error {
         column: String,
         /// The type the transform declares for it.
         expected: String,
-        /// The columns the input does have, as a readable list.
+        /// The columns the input does have, as a readable list, then
+        /// which of them looks like a misspelling of this one, if any.
         available: String,
-        /// Which column the input has that looks like a misspelling of this
-        /// one (a column the transform does not take), or empty.
-        hint: String,
     },
 
     /// An input column has a type the transform does not take.

@@ -66,8 +66,8 @@ pub(crate) fn prepare_columns(
                     transform: transform.to_string(),
                     column: field.name.clone(),
                     expected: field.data_type.to_string(),
-                    hint: misspelling(&field.name, near_miss(&field.name, not_taken)),
-                    available: column_list(names()),
+                    available: column_list(names())
+                        + &misspelling(&field.name, near_miss(&field.name, not_taken)),
                 });
             };
             let array = coerce(transform, field, batch.column(index), naive)?;
