@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use skewless::{Config, NaiveTimestamps, Runtime, Setting, Transform};
+use skewless::{Config, NaiveTimestamps, Runtime, Transform};
 
 pub mod build;
 pub mod inspect;
@@ -119,21 +119,6 @@ impl RuntimeArgs {
     }
 }
 
-/// The flag of a library setting.
-pub fn flag(setting: Setting) -> &'static str {
-    match setting {
-        Setting::FuelPerRow => "--fuel-per-row",
-        Setting::MemoryLimit => "--memory-limit",
-        Setting::MaxOutputBytes => "--max-output-bytes",
-        Setting::Deadline => "--deadline-ms",
-        Setting::NaiveTimestamps => "--naive-timestamps utc",
-        Setting::OnError => "--on-error",
-        Setting::Rejects => "--rejects FILE.jsonl",
-        Setting::Events => "--events FILE",
-        _ => "",
-    }
-}
-
 /// For an error the library traces to one of its settings (which its
 /// message names by the library's name), the flag that changes it here,
 /// e.g. ` (on the command line: `--fuel-per-row`)`.
@@ -142,9 +127,9 @@ pub fn flag_hint(error: &anyhow::Error) -> String {
         .chain()
         .find_map(|cause| cause.downcast_ref::<skewless::Error>())
         .and_then(skewless::Error::setting);
-    match setting.map(flag) {
-        Some(flag) if !flag.is_empty() => format!(" (on the command line: `{flag}`)"),
-        _ => String::new(),
+    match setting {
+        Some(setting) => format!(" (on the command line: `{}`)", setting.flag()),
+        None => String::new(),
     }
 }
 

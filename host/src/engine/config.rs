@@ -123,6 +123,20 @@ impl Setting {
             Setting::Events => "events",
         }
     }
+
+    /// The setting on the `skewless` command line, e.g. `--fuel-per-row`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::FuelPerRow => "--fuel-per-row",
+            Setting::MemoryLimit => "--memory-limit",
+            Setting::MaxOutputBytes => "--max-output-bytes",
+            Setting::Deadline => "--deadline-ms",
+            Setting::NaiveTimestamps => "--naive-timestamps utc",
+            Setting::OnError => "--on-error",
+            Setting::Rejects => "--rejects FILE.jsonl",
+            Setting::Events => "--events FILE",
+        }
+    }
 }
 
 impl Config {

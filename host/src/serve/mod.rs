@@ -507,12 +507,12 @@ impl Failure {
             Error::StateUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        // The one setting a request's values can be refused by is the
-        // server's, named as its operator sets it.
-        let flag = match error.setting() {
-            Some(crate::Setting::NaiveTimestamps) => " (the server's `--naive-timestamps utc`)",
-            _ => "",
-        };
+        // A setting that refused the request (a limit, naive timestamps)
+        // is the server's, named as its operator sets it.
+        let flag = error
+            .setting()
+            .map(|setting| format!(" (the server's `{}`)", setting.flag()))
+            .unwrap_or_default();
         Failure {
             status,
             kind: error.kind(),

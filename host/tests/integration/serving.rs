@@ -701,6 +701,11 @@ fn hostile_requests_fail_while_concurrent_good_requests_succeed() {
             );
             assert_eq!(status, 422, "{body}");
             assert!(body.contains("\"kind\":\"fuel_exhausted\""), "{body}");
+            // The limit is the operator's, named as they set it.
+            assert!(
+                body.contains("raise `fuel_per_row` (the server's `--fuel-per-row`)"),
+                "{body}"
+            );
             let (status, body) = http(
                 addr,
                 "POST",
