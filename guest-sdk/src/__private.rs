@@ -1407,53 +1407,6 @@ pub enum Function {
     LastN(u32),
 }
 
-/// What `filter = field` names, checked where it is written: a `bool`
-/// field of the events' values.
-#[diagnostic::on_unimplemented(
-    message = "an aggregate's filter is a `bool` field of the events' values, not `{Self}`",
-    label = "not a `bool`",
-    note = "compute the condition as a `bool` field in the `#[events]` function (e.g. \
-            `declined: declined == Some(true)`), and filter on that field"
-)]
-pub trait FilterField {}
-impl FilterField for bool {}
-
-/// Checks a filter's type (see [`FilterField`]).
-pub fn filter_field<T: FilterField>(_: &T) {}
-
-/// What `sum(field)` reads: a number.
-#[diagnostic::on_unimplemented(
-    message = "`sum` adds numbers, and this field of the events' values is `{Self}`",
-    label = "not a number",
-    note = "`sum` reads an i32, i64, f32, f64 or Decimal<P, S> field, or an Option of one \
-            (nulls are left out)"
-)]
-pub trait Summed {}
-
-/// What `mean(field)` reads: an integer or a float.
-#[diagnostic::on_unimplemented(
-    message = "`mean` averages integers or floats, and this field of the events' values is `{Self}`",
-    label = "not an integer or a float",
-    note = "`mean` reads an i32, i64, f32 or f64 field, or an Option of one (nulls are left out)"
-)]
-pub trait Averaged {}
-
-macro_rules! numbers {
-    ($trait:ident: $($ty:ty),*) => {
-        $(impl $trait for $ty {} impl $trait for Option<$ty> {})*
-    };
-}
-numbers!(Summed: i32, i64, f32, f64);
-numbers!(Averaged: i32, i64, f32, f64);
-impl<const P: u8, const S: u8> Summed for Decimal<P, S> {}
-impl<const P: u8, const S: u8> Summed for Option<Decimal<P, S>> {}
-
-/// Checks a summed value's type (see [`Summed`]).
-pub fn summed<T: Summed>(_: &T) {}
-
-/// Checks an averaged value's type (see [`Averaged`]).
-pub fn averaged<T: Averaged>(_: &T) {}
-
 /// One aggregate of a `#[derive(Aggregates)]` struct.
 #[derive(Clone, Copy, Debug)]
 pub struct AggregateDecl {

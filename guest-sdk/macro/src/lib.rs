@@ -1470,10 +1470,8 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 // checked here, in Rust's words at the attribute, rather
                 // than refused when the built component is loaded.
                 checks.push(match parsed.name.as_str() {
-                    "sum" => quote_spanned!(value.span()=>
-                        ::skewless_guest::__private::summed(&values.#value);),
-                    "mean" => quote_spanned!(value.span()=>
-                        ::skewless_guest::__private::averaged(&values.#value);),
+                    "sum" => quote_spanned!(value.span()=> summed(&values.#value);),
+                    "mean" => quote_spanned!(value.span()=> averaged(&values.#value);),
                     _ => quote!(let _ = &values.#value;),
                 });
                 quote!(::core::option::Option::Some(#text))
@@ -1483,8 +1481,7 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let filter = match &parsed.filter {
             Some(filter) => {
                 let text = filter.to_string();
-                checks.push(quote_spanned!(filter.span()=>
-                    ::skewless_guest::__private::filter_field(&values.#filter);));
+                checks.push(quote_spanned!(filter.span()=> filter_field(&values.#filter);));
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),
@@ -1524,9 +1521,64 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
     });
     let count = idents.len();
     let attribute_errors = attribute_errors.0.map(|error| error.to_compile_error());
+    // What a filter, a sum and a mean read, checked where the attribute
+    // names it, in Rust's words. Defined here, in the transform's crate,
+    // rather than in the SDK: an impl added to the SDK changes the bytes,
+    // and so the sha256, of every component built with it.
+    let type_checks = quote! {
+        #[diagnostic::on_unimplemented(
+            message = "an aggregate's filter is a `bool` field of the events' values, not `{Self}`",
+            label = "not a `bool`",
+            note = "compute the condition as a `bool` field in the `#[events]` function (e.g. \
+                    `declined: declined == Some(true)`), and filter on that field"
+        )]
+        trait FilterField {}
+        impl FilterField for bool {}
+        #[diagnostic::on_unimplemented(
+            message = "`sum` adds numbers, and this field of the events' values is `{Self}`",
+            label = "not a number",
+            note = "`sum` reads an i32, i64, f32, f64 or Decimal<P, S> field, or an Option of \
+                    one (nulls are left out)"
+        )]
+        trait Summed {}
+        #[diagnostic::on_unimplemented(
+            message = "`mean` averages integers or floats, and this field of the events' values \
+                       is `{Self}`",
+            label = "not an integer or a float",
+            note = "`mean` reads an i32, i64, f32 or f64 field, or an Option of one (nulls are \
+                    left out)"
+        )]
+        trait Averaged {}
+        impl Summed for i32 {}
+        impl Summed for i64 {}
+        impl Summed for f32 {}
+        impl Summed for f64 {}
+        impl Summed for ::core::option::Option<i32> {}
+        impl Summed for ::core::option::Option<i64> {}
+        impl Summed for ::core::option::Option<f32> {}
+        impl Summed for ::core::option::Option<f64> {}
+        impl<const P: u8, const S: u8> Summed for ::skewless_guest::Decimal<P, S> {}
+        impl<const P: u8, const S: u8> Summed
+            for ::core::option::Option<::skewless_guest::Decimal<P, S>> {}
+        impl Averaged for i32 {}
+        impl Averaged for i64 {}
+        impl Averaged for f32 {}
+        impl Averaged for f64 {}
+        impl Averaged for ::core::option::Option<i32> {}
+        impl Averaged for ::core::option::Option<i64> {}
+        impl Averaged for ::core::option::Option<f32> {}
+        impl Averaged for ::core::option::Option<f64> {}
+        #[allow(dead_code)]
+        fn filter_field<T: FilterField>(_: &T) {}
+        #[allow(dead_code)]
+        fn summed<T: Summed>(_: &T) {}
+        #[allow(dead_code)]
+        fn averaged<T: Averaged>(_: &T) {}
+    };
     Ok(quote! {
         #attribute_errors
         const _: () = {
+            #type_checks
             // The values and filters are fields of the events' values.
             #[allow(dead_code)]
             fn __skewless_check(
