@@ -148,6 +148,7 @@ pub struct Progress {
 
 /// What a finished backfill did.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BackfillSummary {
     /// Rows written.
     pub rows: u64,
@@ -170,6 +171,7 @@ pub struct BackfillSummary {
 
 /// What a backfill's events gave its rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EventsSummary {
     /// Events read.
     pub events: u64,
@@ -441,10 +443,13 @@ impl Backfill {
             ))
         } else if events.rows_without_events == events.rows {
             Some(format!(
-                "no row's `{key}` is the key of any of the {} events in `{}`, so every window \
-                 of every row is empty: are the keys written alike in both files (case, leading \
-                 zeros, spaces)?",
-                events.events,
+                "no row's `{key}` is the key of {} in `{}`, so every window of every row is \
+                 empty: are the keys written alike in both files (case, leading zeros, spaces)?",
+                if events.events == 1 {
+                    "its one event".to_string()
+                } else {
+                    format!("any of the {} events", events.events)
+                },
                 path.display()
             ))
         } else {
@@ -751,9 +756,21 @@ impl Worker<'_> {
                     .map_err(|error| error.offset_rows(row))?;
                 self.assemble(&input, None, features)?
             } else {
+                // Rows set aside before the call (a value the reader
+                // refused, aggregates that could not be computed): the
+                // transform never received them.
+                let aside: std::collections::HashSet<u64> =
+                    set_aside.iter().filter_map(Error::row).collect();
                 let (output, errors) = self.rejecting(&input, row, set_aside)?;
                 for (local, error) in errors {
-                    rejected.push(reject_line(&input, local, &error, self.transform.info()));
+                    let received = !aside.contains(&(row + local as u64));
+                    rejected.push(reject_line(
+                        &input,
+                        local,
+                        &error,
+                        self.transform.info(),
+                        received,
+                    ));
                 }
                 output
             };
@@ -868,13 +885,19 @@ fn take_rows(batch: &RecordBatch, indices: &[u32]) -> Result<RecordBatch> {
 
 /// A rejected row as a line of the rejects file: its row in the input, its
 /// error, and its input values (each in its text form, as JSON Lines are
-/// written): for an aggregation, the spine's columns as read, without the
-/// aggregates computed for the row.
-fn reject_line(input: &RecordBatch, local: usize, error: &Error, info: &TransformInfo) -> String {
+/// written). For an aggregation, the spine's columns as read, and the
+/// aggregates the row function `received`, if it did (not for a row set
+/// aside before the call, whose aggregates may never have been computed).
+fn reject_line(
+    input: &RecordBatch,
+    local: usize,
+    error: &Error,
+    info: &TransformInfo,
+    received: bool,
+) -> String {
     let row = input.slice(local, 1);
     let row = match &info.aggregation {
-        None => row,
-        Some(aggregation) => {
+        Some(aggregation) if !received => {
             let schema = row.schema();
             let read: Vec<usize> = (0..schema.fields().len())
                 .filter(|&i| {
@@ -884,6 +907,7 @@ fn reject_line(input: &RecordBatch, local: usize, error: &Error, info: &Transfor
                 .collect();
             row.project(&read).unwrap_or(row)
         }
+        _ => row,
     };
     let values = if crate::codec::json::check_encodable(&row.schema()).is_ok() {
         crate::codec::json::encode_rows(&row).remove(0)

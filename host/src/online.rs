@@ -370,11 +370,27 @@ impl Online {
             return error;
         };
         let spine = self.transform.info().spine_inputs();
+        let Ok(aggregation) = aggregate::declared(&self.transform) else {
+            return Error::MissingField {
+                column,
+                row,
+                expected,
+                hint,
+            };
+        };
+        let events = aggregation.event_columns();
         let keys = rows
             .get(row as usize)
             .and_then(|raw| serde_json::from_str::<serde_json::Map<_, _>>(raw.get()).ok());
-        let looks_like_a_request = !spine.iter().any(|f| f.name == column)
-            && keys.is_some_and(|keys| spine.iter().all(|f| keys.contains_key(&f.name)));
+        // A request has every column of a spine row, one of them no event
+        // has (the time, when requests name it otherwise): an event that
+        // only lacks a value, or misspells one, is not taken for one.
+        let looks_like_a_request = keys.is_some_and(|keys| {
+            spine.iter().all(|f| keys.contains_key(&f.name))
+                && spine
+                    .iter()
+                    .any(|f| !events.iter().any(|e| e.name == f.name))
+        });
         let hint = if looks_like_a_request {
             format!(
                 "; the row has the columns of a features request ({}): ask for its features \

@@ -363,15 +363,18 @@ impl Verify {
         let mut spine = Vec::new();
         let mut file_rows = Vec::new();
         let mut set_aside: Vec<(u64, String)> = Vec::new();
+        let mut refused_rows = std::collections::HashSet::new();
         let mut row = 0_u64;
         while let Some(batch) = reader.next() {
             let batch = batch?;
             let rows = batch.num_rows() as u64;
             let aside = reader.take_set_aside();
-            let refused: Vec<u64> = aside.iter().filter_map(Error::row).collect();
+            let refused: std::collections::BTreeSet<u64> =
+                aside.iter().filter_map(Error::row).collect();
+            // One record a row, for its first refused value.
             for error in aside {
                 let at = error.row().unwrap_or_default();
-                if !set_aside.iter().any(|(r, _)| *r == at) {
+                if refused_rows.insert(at) {
                     set_aside.push((at, error.to_string()));
                 }
             }
@@ -389,32 +392,32 @@ impl Verify {
                     // beyond int64) is rejected, as the backfill rejects
                     // it: the incremental state must fail it with the
                     // backfill's message, and no path is asked it.
-                    let (with, failed_rows) = if failed.is_empty() {
-                        (with, Vec::new())
+                    let with = if failed.is_empty() {
+                        with
                     } else {
-                        let failed_rows: Vec<u64> =
-                            failed.iter().map(|(index, _)| kept[*index]).collect();
-                        for ((_, message), &at) in failed.into_iter().zip(&failed_rows) {
+                        let mut asked = vec![true; kept.len()];
+                        for (index, message) in failed {
+                            asked[index] = false;
                             set_aside.push((
-                                at,
+                                kept[index],
                                 Error::RowFailed {
                                     transform: self.transform.name().to_string(),
-                                    row: Some(at),
+                                    row: Some(kept[index]),
                                     message,
                                 }
                                 .to_string(),
                             ));
                         }
-                        let asked: Vec<u64> = kept
+                        let still: Vec<u64> = kept
                             .iter()
-                            .copied()
-                            .filter(|at| !failed_rows.contains(at))
+                            .zip(&asked)
+                            .filter_map(|(&at, &asked)| asked.then_some(at))
                             .collect();
-                        let with = select_of(&with, &kept, &asked)?;
-                        batch = select_of(&batch, &kept, &asked)?;
-                        (with, failed_rows)
+                        let with = select_of(&with, &kept, &still)?;
+                        batch = select_of(&batch, &kept, &still)?;
+                        kept = still;
+                        with
                     };
-                    kept.retain(|at| !failed_rows.contains(at));
                     spine.push(batch);
                     with
                 }

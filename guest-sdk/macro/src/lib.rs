@@ -1470,8 +1470,8 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 // checked here, in Rust's words at the attribute, rather
                 // than refused when the built component is loaded.
                 checks.push(match parsed.name.as_str() {
-                    "sum" => quote_spanned!(value.span()=> summed(&values.#value);),
-                    "mean" => quote_spanned!(value.span()=> averaged(&values.#value);),
+                    "sum" => quote_spanned!(value.span()=> __skewless_sum(&values.#value);),
+                    "mean" => quote_spanned!(value.span()=> __skewless_mean(&values.#value);),
                     _ => quote!(let _ = &values.#value;),
                 });
                 quote!(::core::option::Option::Some(#text))
@@ -1481,7 +1481,7 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let filter = match &parsed.filter {
             Some(filter) => {
                 let text = filter.to_string();
-                checks.push(quote_spanned!(filter.span()=> filter_field(&values.#filter);));
+                checks.push(quote_spanned!(filter.span()=> __skewless_filter(&values.#filter);));
                 quote!(::core::option::Option::Some(#text))
             }
             None => quote!(::core::option::Option::None),
@@ -1522,7 +1522,8 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let count = idents.len();
     let attribute_errors = attribute_errors.0.map(|error| error.to_compile_error());
     // What a filter, a sum and a mean read, checked where the attribute
-    // names it, in Rust's words. Defined here, in the transform's crate,
+    // names it, in Rust's words (with names no user item has). Defined
+    // here, in the transform's crate,
     // rather than in the SDK: an impl added to the SDK changes the bytes,
     // and so the sha256, of every component built with it.
     let type_checks = quote! {
@@ -1532,15 +1533,15 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
             note = "compute the condition as a `bool` field in the `#[events]` function (e.g. \
                     `declined: declined == Some(true)`), and filter on that field"
         )]
-        trait FilterField {}
-        impl FilterField for bool {}
+        trait __SkewlessFilter {}
+        impl __SkewlessFilter for bool {}
         #[diagnostic::on_unimplemented(
             message = "`sum` adds numbers, and this field of the events' values is `{Self}`",
             label = "not a number",
             note = "`sum` reads an i32, i64, f32, f64 or Decimal<P, S> field, or an Option of \
                     one (nulls are left out)"
         )]
-        trait Summed {}
+        trait __SkewlessSum {}
         #[diagnostic::on_unimplemented(
             message = "`mean` averages integers or floats, and this field of the events' values \
                        is `{Self}`",
@@ -1548,32 +1549,32 @@ fn expand_aggregates(input: &DeriveInput) -> syn::Result<TokenStream2> {
             note = "`mean` reads an i32, i64, f32 or f64 field, or an Option of one (nulls are \
                     left out)"
         )]
-        trait Averaged {}
-        impl Summed for i32 {}
-        impl Summed for i64 {}
-        impl Summed for f32 {}
-        impl Summed for f64 {}
-        impl Summed for ::core::option::Option<i32> {}
-        impl Summed for ::core::option::Option<i64> {}
-        impl Summed for ::core::option::Option<f32> {}
-        impl Summed for ::core::option::Option<f64> {}
-        impl<const P: u8, const S: u8> Summed for ::skewless_guest::Decimal<P, S> {}
-        impl<const P: u8, const S: u8> Summed
+        trait __SkewlessMean {}
+        impl __SkewlessSum for i32 {}
+        impl __SkewlessSum for i64 {}
+        impl __SkewlessSum for f32 {}
+        impl __SkewlessSum for f64 {}
+        impl __SkewlessSum for ::core::option::Option<i32> {}
+        impl __SkewlessSum for ::core::option::Option<i64> {}
+        impl __SkewlessSum for ::core::option::Option<f32> {}
+        impl __SkewlessSum for ::core::option::Option<f64> {}
+        impl<const P: u8, const S: u8> __SkewlessSum for ::skewless_guest::Decimal<P, S> {}
+        impl<const P: u8, const S: u8> __SkewlessSum
             for ::core::option::Option<::skewless_guest::Decimal<P, S>> {}
-        impl Averaged for i32 {}
-        impl Averaged for i64 {}
-        impl Averaged for f32 {}
-        impl Averaged for f64 {}
-        impl Averaged for ::core::option::Option<i32> {}
-        impl Averaged for ::core::option::Option<i64> {}
-        impl Averaged for ::core::option::Option<f32> {}
-        impl Averaged for ::core::option::Option<f64> {}
+        impl __SkewlessMean for i32 {}
+        impl __SkewlessMean for i64 {}
+        impl __SkewlessMean for f32 {}
+        impl __SkewlessMean for f64 {}
+        impl __SkewlessMean for ::core::option::Option<i32> {}
+        impl __SkewlessMean for ::core::option::Option<i64> {}
+        impl __SkewlessMean for ::core::option::Option<f32> {}
+        impl __SkewlessMean for ::core::option::Option<f64> {}
         #[allow(dead_code)]
-        fn filter_field<T: FilterField>(_: &T) {}
+        fn __skewless_filter<T: __SkewlessFilter>(_: &T) {}
         #[allow(dead_code)]
-        fn summed<T: Summed>(_: &T) {}
+        fn __skewless_sum<T: __SkewlessSum>(_: &T) {}
         #[allow(dead_code)]
-        fn averaged<T: Averaged>(_: &T) {}
+        fn __skewless_mean<T: __SkewlessMean>(_: &T) {}
     };
     Ok(quote! {
         #attribute_errors

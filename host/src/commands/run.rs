@@ -225,9 +225,14 @@ impl RunCommand {
         match (&summary.warning, summary.events) {
             (Some(warning), _) => eprintln!("warning: {warning}"),
             (None, Some(events)) if !self.quiet && events.rows_without_events > 0 => eprintln!(
-                "{} of {} rows have a `{}` no event has (their windows are empty)",
+                "{} of {} rows {} a `{}` no event has (their windows are empty)",
                 events.rows_without_events,
                 events.rows,
+                if events.rows_without_events == 1 {
+                    "has"
+                } else {
+                    "have"
+                },
                 transform
                     .info()
                     .aggregation

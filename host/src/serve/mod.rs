@@ -509,10 +509,16 @@ impl Failure {
         };
         // A setting that refused the request (a limit, naive timestamps)
         // is the server's, named as its operator sets it.
-        let flag = error
-            .setting()
-            .map(|setting| format!(" (the server's `{}`)", setting.flag()))
-            .unwrap_or_default();
+        let flag = match error.setting() {
+            Some(
+                setting @ (crate::Setting::FuelPerRow
+                | crate::Setting::MemoryLimit
+                | crate::Setting::MaxOutputBytes
+                | crate::Setting::Deadline
+                | crate::Setting::NaiveTimestamps),
+            ) => format!(" (the server's `{}`)", setting.flag()),
+            _ => String::new(),
+        };
         Failure {
             status,
             kind: error.kind(),

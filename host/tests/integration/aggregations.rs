@@ -534,7 +534,8 @@ fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
              big,2026-03-01T08:00:00Z,{}\n\
              big,2026-03-01T09:00:00Z,1\n\
              small,2026-03-01T08:00:00Z,5\n\
-             small,2026-03-01T09:00:00Z,-2\n",
+             small,2026-03-01T09:00:00Z,-2\n\
+             neg,2026-03-01T09:00:00Z,-3\n",
             i64::MAX
         ),
     )
@@ -542,11 +543,12 @@ fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
     let spine = dir.path().join("spine.csv");
     std::fs::write(
         &spine,
-        "user,ts\n\
+        "user,at\n\
          small,2026-03-01T10:00:00Z\n\
          big,2026-03-01T08:30:00Z\n\
          big,2026-03-01T10:00:00Z\n\
-         small,2026-03-01T08:30:00Z\n",
+         small,2026-03-01T08:30:00Z\n\
+         neg,2026-03-01T10:00:00Z\n",
     )
     .unwrap();
     let message = "transform `basket` failed at row 2: aggregate `units_1d`: the sum \
@@ -557,7 +559,7 @@ fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
         .run()
         .unwrap();
     assert!(report.passed(), "{report:?}");
-    assert_eq!((report.rows, report.rejected), (4, 1));
+    assert_eq!((report.rows, report.rejected), (5, 2));
     assert_eq!(report.first_rejected, Some((2, message.to_string())));
     assert!(
         report
@@ -574,12 +576,26 @@ fn a_row_whose_aggregate_overflows_is_rejected_on_every_path() {
         .rejects(&rejects)
         .run()
         .unwrap();
-    let line: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
-    assert_eq!(line["message"], message);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&rejects)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["message"], message);
+    // Aggregates never computed are not shown as if they were read.
     assert_eq!(
-        line["input"],
-        serde_json::json!({"user": "big", "ts": "2026-03-01T10:00:00.000000Z"})
+        lines[0]["input"],
+        serde_json::json!({"user": "big", "at": "2026-03-01T10:00:00.000000Z"})
+    );
+    // A row the row function rejected shows the aggregates it received.
+    assert_eq!(
+        lines[1]["message"],
+        "transform `basket` failed at row 4: -3 units in a day"
+    );
+    assert_eq!(
+        lines[1]["input"],
+        serde_json::json!({"user": "neg", "at": "2026-03-01T10:00:00.000000Z", "units_1d": -3})
     );
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
@@ -621,7 +637,7 @@ fn a_backfill_says_when_no_row_has_events() {
     };
     let lower = write(
         "lower.csv",
-        "user,ts\nu1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\n",
+        "user,at\nu1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\n",
     );
     let said = run(&events, &lower);
     assert!(
@@ -635,7 +651,7 @@ fn a_backfill_says_when_no_row_has_events() {
     );
     let some = write(
         "some.csv",
-        "user,ts\nU1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\nU3,2026-03-01T09:00:00Z\n",
+        "user,at\nU1,2026-03-01T09:00:00Z\nu2,2026-03-01T09:00:00Z\nU3,2026-03-01T09:00:00Z\n",
     );
     let said = run(&events, &some);
     assert!(
@@ -652,7 +668,7 @@ fn a_backfill_says_when_no_row_has_events() {
         )),
         "{said}"
     );
-    let all = write("all.csv", "user,ts\nU1,2026-03-01T09:00:00Z\n");
+    let all = write("all.csv", "user,at\nU1,2026-03-01T09:00:00Z\n");
     let said = run(&events, &all);
     assert!(!said.contains("window"), "{said}");
 }

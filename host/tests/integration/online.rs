@@ -282,20 +282,21 @@ fn requests_as_of_now_and_too_old() {
          `ts`, or leave it out to be answered as of now",
         "{answer}"
     );
-    // A features request sent as an event is told where it belongs.
+    // An event that lacks a value is told so, not taken for a request
+    // (its key and time are a request's too: the same names).
     let (status, text) = http(
         server.addr,
         "POST",
         "/v1/events/payments",
-        &format!(r#"{{"rows": [{{"user": "u1", "ts": "{}"}}]}}"#, at(600)),
+        &format!(
+            r#"{{"rows": [{{"user": "u1", "ts": "{}", "id": "e1"}}]}}"#,
+            at(600)
+        ),
     );
     assert_eq!(status, 400, "{text}");
     let answer: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
-        answer["error"]["message"],
-        "row 0: missing field `amount` (float64); the row has the columns of a features request \
-         (`user`, `ts`): ask for its features (POST /v1/transforms/payments, or `features` when \
-         embedded), and send events, with their `amount`, here",
+        answer["error"]["message"], "row 0: missing field `amount` (float64)",
         "{answer}"
     );
     // An id of another type than declared is told where the type is said.
@@ -319,6 +320,28 @@ fn requests_as_of_now_and_too_old() {
         ),
         "{message}"
     );
+}
+
+/// A features request sent as an event (posted to `/v1/events/NAME`, or
+/// ingested) is told where it belongs: it has the request's time, which no
+/// event has, and lacks the event's.
+#[test]
+fn a_request_sent_as_an_event_is_told_where_it_belongs() {
+    let online = Online::open(&load(artifacts::BASKET), &StateOptions::default()).unwrap();
+    let error = online
+        .ingest_json_values(&[serde_json::json!({"user": "u1", "at": "2026-03-01T09:00:00Z"})])
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "row 0: missing field `ts` (timestamp-micros); the row has the columns of a features \
+         request (`user`, `at`): ask for its features (POST /v1/transforms/basket, or `features` \
+         when embedded), and send events, with their `ts`, here"
+    );
+    // An event is not mistaken for one.
+    let error = online
+        .ingest_json_values(&[serde_json::json!({"user": "u1", "ts": "2026-03-01T09:00:00Z"})])
+        .unwrap_err();
+    assert_eq!(error.to_string(), "row 0: missing field `units` (int64)");
 }
 
 /// The same for requests as Arrow data: a timestamp column under another

@@ -56,7 +56,8 @@ def run(
     max_rejects: Optional[str] = ...,
     batch_size: Optional[int] = ...,
     threads: Optional[int] = ...,
-) -> Tuple[int, int, float, int]: ...
+    events: Optional[str] = ...,
+) -> Tuple[int, int, float, int, Optional[Tuple[int, int]], Optional[str]]: ...
 def verify(
     transform: Transform,
     input: str,

@@ -87,20 +87,24 @@ pub(crate) fn prepare_columns(
         .collect()
 }
 
-/// The one of `candidates` that looks like a misspelling of `wanted` (two
-/// edits, or a quarter of its length, apart at most, or the same but for
-/// case), the closest first; the one rule for every "did you mean", in
-/// files, in-memory tables and JSON rows alike.
+/// The one of `candidates` that looks like a misspelling of `wanted`, the
+/// closest first: the same but for case, or few edits apart (one for a
+/// name of three characters or fewer, where two would match anything;
+/// else two, or a quarter of its length). The one rule for every "did you
+/// mean", in files, in-memory tables and JSON rows alike.
 pub(crate) fn near_miss<'a>(
     wanted: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    let most = if wanted.chars().count() <= 3 {
+        1
+    } else {
+        2.max(wanted.len() / 4)
+    };
     candidates
         .filter(|candidate| *candidate != wanted)
         .map(|candidate| (strsim::damerau_levenshtein(candidate, wanted), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= 2.max(wanted.len() / 4) || candidate.eq_ignore_ascii_case(wanted)
-        })
+        .filter(|&(distance, candidate)| distance <= most || candidate.eq_ignore_ascii_case(wanted))
         .min()
         .map(|(_, candidate)| candidate)
 }
@@ -791,6 +795,21 @@ mod tests {
     use arrow::array::{BooleanArray, Float64Array, Int32Array, Int64Array};
 
     use super::*;
+
+    #[test]
+    fn a_near_miss_is_a_few_edits_away_and_never_any_short_name() {
+        let near =
+            |wanted, candidates: &[&'static str]| near_miss(wanted, candidates.iter().copied());
+        assert_eq!(
+            near("merchant_category", &["merchant_categroy", "merchant_name"]),
+            Some("merchant_categroy")
+        );
+        assert_eq!(near("hour", &["Hours", "amount"]), Some("Hours"));
+        assert_eq!(near("ts", &["id", "user"]), None);
+        assert_eq!(near("ts", &["TS"]), Some("TS"));
+        assert_eq!(near("ts", &["tx"]), Some("tx"));
+        assert_eq!(near("amount", &["amonut", "amount_usd"]), Some("amonut"));
+    }
     use crate::spec::Field;
 
     fn info(data_type: DataType, nullable: bool) -> TransformInfo {
