@@ -1171,8 +1171,9 @@ fn python(options: &Options, out: &mut String) {
         out,
         "\nA clean instance per call means a fresh CPython interpreter state per call, \
          restored from the component's memory image: that is most of the clean single-row \
-         time. Instantiating a component of many thousands of functions costs more than a \
-         Rust one's (wasmtime looks up each function its tables name), and a CPython call \
+         time. Instantiating it costs more than a Rust component: CPython is linked from \
+         several core modules that share one function table, and each instantiation puts \
+         their thousands of functions into it, one funcref each. A CPython call also \
          writes pages scattered over its heap (reference counts), each of which the reset \
          finds and copies back from the image. A service that trusts its transform and wants \
          the Python row speed can serve it with `--reuse-instances`."

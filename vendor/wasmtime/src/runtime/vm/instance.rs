@@ -144,6 +144,15 @@ pub struct Instance {
     /// cross-thread stuff used in `InstancePre`)
     store: Option<VMStoreRawPtr>,
 
+    /// (skewless) The text section of this instance's module as its store
+    /// holds it, found in the store's module registry by the first funcref
+    /// this instance makes and kept for the others. A module's code in a
+    /// store neither moves nor goes away while the store lives, and an
+    /// instance lives no longer than its store. Not in the published crate,
+    /// which looks the code up in the registry for every funcref; see
+    /// `vendor/README.md`.
+    store_text: Option<SendSyncPtr<[u8]>>,
+
     /// Additional context used by compiled wasm code. This field is last, and
     /// represents a dynamically-sized array that extends beyond the nominal
     /// end of the struct (similar to a flexible array member).
@@ -209,6 +218,7 @@ impl Instance {
             #[cfg(feature = "wmemcheck")]
             wmemcheck_state,
             store: None,
+            store_text: None,
             vmctx: OwnedVMContext::new(),
         })?;
 
@@ -951,7 +961,7 @@ impl Instance {
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
@@ -979,20 +989,38 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
+        // skewless's patch: the module's code in the store, looked up in the
+        // registry once per instance instead of once per funcref.
+        let text = match self.store_text {
+            Some(text) => text,
+            None => {
+                let module = self
+                    .runtime_module()
+                    .expect("funcref impossible in fake module");
+                let text = SendSyncPtr::from(
+                    ModuleWithCode::in_store(registry, module)
+                        .expect("module not in store")
+                        .text(),
+                );
+                // SAFETY: only this field is written; the instance is not moved.
+                unsafe { self.as_mut().get_unchecked_mut().store_text = Some(text) };
+                text
+            }
+        };
+        // SAFETY: the text was this module's code in this instance's store,
+        // which outlives the instance and never moves or frees its code.
+        let text: &[u8] = unsafe { text.as_ref() };
+        let compiled = self
+            .runtime_module()
+            .expect("funcref impossible in fake module")
+            .compiled_module();
 
         let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
+            VmPtr::from(NonNull::from(&text[compiled.function_range(array_to_wasm_key)]).cast());
 
         let wasm_call = Some(VmPtr::from(
             NonNull::new(
-                module_with_code
-                    .function(wasm_key)
+                text[compiled.function_range(wasm_key)]
                     .as_ptr()
                     .cast::<VMWasmCallFunction>()
                     .cast_mut(),
