@@ -33,9 +33,11 @@ pub struct CompiledModule {
     /// Making a `VMFuncRef` needs both, and `CompiledFunctionsTable`
     /// finds each by searching its namespaces, then (for the sparse
     /// trampolines) by binary search over their indices. A new instance
-    /// makes a funcref for each table element it uses (tables are
-    /// initialized lazily), so a call on a new instance of a large module
-    /// (CPython's) paid thousands of those lookups: about a third of the
+    /// makes a funcref for each element its startup function puts into an
+    /// imported table (such segments are not initialized lazily), and
+    /// CPython as componentize-py links it puts thousands of functions
+    /// into a table its modules share, so each new instance of a Python
+    /// component paid thousands of those lookups: about a third of the
     /// calling thread's samples in a profile of clean single-row calls of
     /// a Python transform.
     defined_func_locs: Vec<(Option<FunctionLoc>, Option<FunctionLoc>)>,

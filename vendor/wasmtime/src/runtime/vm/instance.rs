@@ -960,6 +960,10 @@ impl Instance {
     /// function and `vmctx_offset` is indeed the correct offset for the
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
+    ///
+    /// (skewless) `registry` must be the module registry of the store that
+    /// owns this instance, as every caller passes: the first call keeps
+    /// where this module's code is in it (`store_text`).
     unsafe fn initialize_and_return_funcref(
         mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
