@@ -105,9 +105,9 @@ struct ComponentInner {
     /// by `TrampolineIndex`, looked up once when the component is loaded.
     ///
     /// Every instantiation sets a `VMFuncRef` for each of the component's
-    /// trampolines, and `CompiledFunctionsTable` finds each of the two by
-    /// binary search (over the namespaces, then over the sparse indices):
-    /// about 4% of a clean single-row call of a Rust transform.
+    /// trampolines, and `CompiledFunctionsTable` finds each of the two by a
+    /// search of its namespaces: about 4% of a clean single-row call of a
+    /// Rust transform.
     trampoline_locs: PrimaryMap<TrampolineIndex, (Option<FunctionLoc>, Option<FunctionLoc>)>,
 }
 
