@@ -6,6 +6,8 @@
 //! Arrow input, building the same Arrow output: that is what a hand-written
 //! "production" reimplementation would cost at best.
 
+pub mod page_scan;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
