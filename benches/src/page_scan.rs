@@ -10,40 +10,44 @@
 //! are found this way.
 //!
 //! The mapping is shaped like `fraud-features`' slot: 1,600 KiB accessible
-//! (its initial memory) inside a larger inaccessible reservation, its
-//! data mapped copy-on-write from a memory file after the 1 MiB stack, so
-//! three mappings; two image pages read and three pages written, which is
-//! what a temporarily instrumented wasmtime found present in the real slot
-//! after one-row calls (BENCHMARKS.md, the clean-instance analysis).
+//! (its initial memory) inside a larger inaccessible reservation, and its
+//! data (three pages from 1 MiB, after the stack) mapped copy-on-write
+//! from a memory file, so three mappings. Two image pages are read and
+//! three pages written (the top of the stack, the last image page and the
+//! heap's first page), which is what a temporarily instrumented wasmtime
+//! found present in the real slot after one-row calls (BENCHMARKS.md, the
+//! isolation section); the shape is checked before the scans are timed.
 
 use std::time::Duration;
 
-/// Pages of the accessible memory (25 wasm pages of 64 KiB).
-const PAGES: usize = 400;
-/// Where the copy-on-write image starts (after the 1 MiB stack), and its
-/// length, in pages.
-const IMAGE_AT: usize = 256;
-const IMAGE_PAGES: usize = 16;
-
-/// The scan's time, `samples` times; `None` where the kernel has no
-/// `PAGEMAP_SCAN` (before Linux 6.7) or this is not Linux.
-pub fn written_page_scan(samples: usize) -> Option<Vec<Duration>> {
+/// The scan's time, `samples` times, or why it was not timed: where the
+/// kernel has no `PAGEMAP_SCAN` (before Linux 6.7), off Linux, or when the
+/// stand-in's pages are not what it expects.
+pub fn written_page_scan(samples: usize) -> Result<Vec<Duration>, String> {
     imp::scan(samples)
 }
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    pub fn scan(_: usize) -> Option<Vec<std::time::Duration>> {
-        None
+    pub fn scan(_: usize) -> Result<Vec<std::time::Duration>, String> {
+        Err("it is Linux's `PAGEMAP_SCAN`, and this is not Linux".into())
     }
 }
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use super::{IMAGE_AT, IMAGE_PAGES, PAGES};
     use std::fs::File;
+    use std::io::Error;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::time::{Duration, Instant};
+
+    /// Pages of the accessible memory (25 wasm pages of 64 KiB).
+    const PAGES: usize = 400;
+    /// Where the copy-on-write image starts (after the 1 MiB stack), and
+    /// its length, in pages.
+    const IMAGE_AT: usize = 256;
+    const IMAGE_PAGES: usize = 3;
+    const PAGE: usize = 4096;
 
     const WRITTEN: u64 = 1 << 1;
     const FILE: u64 = 1 << 2;
@@ -51,6 +55,7 @@ mod imp {
     const SWAPPED: u64 = 1 << 4;
     const PFNZERO: u64 = 1 << 5;
 
+    /// `struct page_region` of `linux/fs.h`.
     #[repr(C)]
     #[derive(Clone, Copy, Default)]
     struct PageRegion {
@@ -77,9 +82,7 @@ mod imp {
         return_mask: u64,
     }
 
-    /// `_IOWR('f', 16, struct pm_scan_arg)`.
-    const PAGEMAP_SCAN: libc::c_ulong =
-        (3 << 30) | ((size_of::<ScanArg>() as libc::c_ulong) << 16) | (0x66 << 8) | 16;
+    const PAGEMAP_SCAN: libc::Ioctl = libc::_IOWR::<ScanArg>(b'f' as u32, 16);
 
     /// A mapping that is unmapped when dropped.
     struct Mapping(*mut u8, usize);
@@ -92,26 +95,67 @@ mod imp {
         }
     }
 
-    pub fn scan(samples: usize) -> Option<Vec<Duration>> {
-        let page = 4096;
-        let len = PAGES * page;
-        // SAFETY: plain system calls on mappings this function owns; every
-        // pointer written through is inside the accessible part of `slot`.
+    fn failed(what: &str) -> String {
+        format!("{what} failed: {}", Error::last_os_error())
+    }
+
+    /// One scan of `len` bytes from `start`: the regions found.
+    ///
+    /// # Safety
+    ///
+    /// `start..start + len` is mapped by this process.
+    unsafe fn scan_once(
+        pagemap: &File,
+        start: *mut u8,
+        len: usize,
+        regions: &mut [PageRegion],
+        wasmtime_categories: bool,
+    ) -> Result<usize, Error> {
+        let mut arg = ScanArg {
+            size: size_of::<ScanArg>() as u64,
+            start: start as u64,
+            end: start as u64 + len as u64,
+            vec: regions.as_mut_ptr() as u64,
+            vec_len: regions.len() as u64,
+            max_pages: (len / PAGE) as u64,
+            ..ScanArg::default()
+        };
+        if wasmtime_categories {
+            // Written pages that are neither the zero page nor the file's,
+            // present or swapped: the pages wasmtime sets back.
+            arg.category_inverted = PFNZERO | FILE;
+            arg.category_mask = WRITTEN | PFNZERO | FILE;
+            arg.category_anyof_mask = PRESENT | SWAPPED;
+        } else {
+            // Every present page, with whether it is the file's.
+            arg.category_anyof_mask = PRESENT;
+            arg.return_mask = FILE;
+        }
+        // SAFETY: `arg` describes a mapped range and a buffer of
+        // `regions.len()` regions, as the ioctl requires.
+        let found = unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut arg) };
+        usize::try_from(found).map_err(|_| Error::last_os_error())
+    }
+
+    pub fn scan(samples: usize) -> Result<Vec<Duration>, String> {
+        let len = PAGES * PAGE;
+        let image_len = IMAGE_PAGES * PAGE;
+        let pagemap =
+            File::open("/proc/self/pagemap").map_err(|e| format!("/proc/self/pagemap: {e}"))?;
+        // SAFETY: plain system calls on a file and mappings this function
+        // owns; every pointer read or written is inside the accessible part
+        // of `slot`.
         unsafe {
             let fd = libc::memfd_create(c"skewless-image".as_ptr(), libc::MFD_CLOEXEC);
             if fd < 0 {
-                return None;
+                return Err(failed("memfd_create"));
             }
             let image = File::from_raw_fd(fd);
-            let image_len = IMAGE_PAGES * page;
-            if libc::ftruncate(image.as_raw_fd(), image_len as libc::off_t) != 0 {
-                return None;
-            }
             let bytes = vec![1u8; image_len];
             if libc::pwrite(image.as_raw_fd(), bytes.as_ptr().cast(), image_len, 0)
                 != image_len as isize
             {
-                return None;
+                return Err(failed("writing the image"));
             }
             let reserved = 64 << 20;
             let base = libc::mmap(
@@ -123,13 +167,13 @@ mod imp {
                 0,
             );
             if base == libc::MAP_FAILED {
-                return None;
+                return Err(failed("mmap"));
             }
             let slot = Mapping(base.cast(), reserved);
             if libc::mprotect(base, len, libc::PROT_READ | libc::PROT_WRITE) != 0 {
-                return None;
+                return Err(failed("mprotect"));
             }
-            let at = slot.0.add(IMAGE_AT * page);
+            let at = slot.0.add(IMAGE_AT * PAGE);
             let mapped = libc::mmap(
                 at.cast(),
                 image_len,
@@ -139,42 +183,54 @@ mod imp {
                 0,
             );
             if mapped == libc::MAP_FAILED {
-                return None;
+                return Err(failed("mapping the image"));
             }
-            // Two image pages read, the top of the stack and two heap
-            // pages written.
             std::hint::black_box(at.read_volatile());
-            std::hint::black_box(at.add(page).read_volatile());
-            slot.0.add((IMAGE_AT - 1) * page).write_volatile(2);
-            at.add(IMAGE_PAGES * page).write_volatile(2);
-            at.add((IMAGE_PAGES + 1) * page).write_volatile(2);
+            std::hint::black_box(at.add(PAGE).read_volatile());
+            slot.0.add((IMAGE_AT - 1) * PAGE).write_volatile(2);
+            at.add((IMAGE_PAGES - 1) * PAGE).write_volatile(2);
+            at.add(IMAGE_PAGES * PAGE).write_volatile(2);
 
-            let pagemap = File::open("/proc/self/pagemap").ok()?;
+            // The shape: two file pages present, three pages written.
             let mut regions = [PageRegion::default(); 64];
+            let found = scan_once(&pagemap, slot.0, len, &mut regions, false).map_err(|e| {
+                if e.raw_os_error() == Some(libc::ENOTTY) || e.raw_os_error() == Some(libc::EINVAL)
+                {
+                    "this kernel has no `PAGEMAP_SCAN` (Linux 6.7 and later have it), so \
+                     wasmtime's pool resets memory without it"
+                        .to_string()
+                } else {
+                    format!("`PAGEMAP_SCAN` failed: {e}")
+                }
+            })?;
+            let pages = |regions: &[PageRegion], file: bool| -> u64 {
+                regions
+                    .iter()
+                    .filter(|r| (r.categories & FILE != 0) == file)
+                    .map(|r| (r.end - r.start) / PAGE as u64)
+                    .sum()
+            };
+            let file_pages = pages(&regions[..found], true);
+            let found = scan_once(&pagemap, slot.0, len, &mut regions, true)
+                .map_err(|e| format!("`PAGEMAP_SCAN` failed: {e}"))?;
+            let written = pages(&regions[..found], false);
+            if file_pages != 2 || written != 3 {
+                return Err(format!(
+                    "the stand-in's pages are not as expected: {file_pages} image pages \
+                     present (2 expected), {written} written (3 expected)"
+                ));
+            }
+
             let mut times = Vec::with_capacity(samples);
             for _ in 0..samples {
-                let mut arg = ScanArg {
-                    size: size_of::<ScanArg>() as u64,
-                    start: slot.0 as u64,
-                    end: slot.0 as u64 + len as u64,
-                    vec: regions.as_mut_ptr() as u64,
-                    vec_len: regions.len() as u64,
-                    max_pages: PAGES as u64,
-                    category_inverted: PFNZERO | FILE,
-                    category_mask: WRITTEN | PFNZERO | FILE,
-                    category_anyof_mask: PRESENT | SWAPPED,
-                    ..ScanArg::default()
-                };
                 let start = Instant::now();
-                let found = libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut arg);
+                let found = scan_once(&pagemap, slot.0, len, &mut regions, true);
                 times.push(start.elapsed());
-                // The three written pages, in two runs (the stack's page,
-                // and the two heap pages together).
-                if found != 2 {
-                    return None;
+                if found.is_err() {
+                    return Err("`PAGEMAP_SCAN` failed while being timed".into());
                 }
             }
-            Some(times)
+            Ok(times)
         }
     }
 }

@@ -826,22 +826,21 @@ fn isolation(options: &Options, out: &mut String) {
     // The floor under any clean slate that resets only written pages.
     let scan = skewless_benches::page_scan::written_page_scan(calls).map(|mut times| {
         let (p50, _, _) = percentiles(&mut times);
-        p50.as_secs_f64() * 1e6
+        micros(p50)
     });
-    let _ = match scan {
-        Some(scan) => writeln!(
+    let _ = match &scan {
+        Ok(scan) => writeln!(
             out,
-            "\nThe kernel's scan for the pages a call wrote (`PAGEMAP_SCAN`, as wasmtime's \
-             pool asks it when an instance ends), timed alone on a mapping shaped like \
-             `fraud-features`' slot (`benches/src/page_scan.rs`): {scan:.2} µs at the median \
-             of {calls} scans. A reset in place would make the same call, so this is the \
-             floor of a clean slate for as long as written pages are found this way."
+            "\nThe kernel's scan for the pages a call wrote (`PAGEMAP_SCAN`, the ioctl \
+             wasmtime's pool makes when an instance ends), timed alone on a mapping shaped \
+             like `fraud-features`' slot (`benches/src/page_scan.rs`): {scan:.2} µs at the \
+             median of {} scans. A reset in place would make the same call, so this is the \
+             floor of a clean slate for as long as written pages are found this way.",
+            thousands(calls)
         ),
-        None => writeln!(
+        Err(why) => writeln!(
             out,
-            "\nThe kernel's scan for written pages was not timed: this kernel has no \
-             `PAGEMAP_SCAN` (Linux 6.7 and later do), so wasmtime's pool resets memory \
-             without it."
+            "\nThe kernel's scan for written pages was not timed alone: {why}."
         ),
     };
 
@@ -947,7 +946,7 @@ fn isolation(options: &Options, out: &mut String) {
         "\nA clean slate costs `fraud-features` {fraud_cost:.2} µs per call at the median: \
          {verdict}."
     );
-    if let Some(scan) = scan {
+    if let Ok(scan) = scan {
         let _ = writeln!(
             out,
             "The kernel's scan for written pages alone took {scan:.2} µs in this run \
@@ -1727,4 +1726,17 @@ fn si(value: f64) -> String {
     } else {
         format!("{value:.0}")
     }
+}
+
+/// 100000 -> "100,000".
+fn thousands(value: usize) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
