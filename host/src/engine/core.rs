@@ -113,6 +113,10 @@ pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
 /// 1.11x to 1.14x with 8 MiB, and no better with 16). A slot keeps only
 /// the pages a call wrote, so a server whose calls are single rows holds
 /// no more than before; at most this much per slot stays after a burst.
+/// Every page a call wrote is reset by every later call on the slot, so
+/// every 256th reset gives all of them back (the vendored wasmtime's fourth
+/// change, `vendor/README.md`): after a large batch, one-row calls would
+/// otherwise pay for the batch's pages for as long as the slot lived.
 const MEMORY_KEEP_RESIDENT: usize = 8 << 20;
 /// Bytes of each table reset in place between calls.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
