@@ -90,8 +90,8 @@ pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
     // instance. The pooling allocator makes that cheap: slots of memory
     // are reserved once, a new instance maps the component's memory image
     // copy-on-write instead of copying it, and a finished instance's pages
-    // are given back to the system (none kept resident), so memory a call
-    // grew does not stay held.
+    // are reset (up to `MEMORY_KEEP_RESIDENT` of them in place, the rest
+    // given back to the system), so memory a call grew does not stay held.
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
         limits,
     )));
@@ -114,9 +114,10 @@ pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
 /// the pages a call wrote, so a server whose calls are single rows holds
 /// no more than before; at most this much per slot stays after a burst.
 /// Every page a call wrote is reset by every later call on the slot, so
-/// every 256th reset gives all of them back (the vendored wasmtime's fourth
-/// change, `vendor/README.md`): after a large batch, one-row calls would
-/// otherwise pay for the batch's pages for as long as the slot lived.
+/// after 256 resets in place the next gives the heap's pages back (the
+/// vendored wasmtime's fourth change, `vendor/README.md`): after a large
+/// batch, one-row calls would otherwise pay for the batch's pages for as
+/// long as the slot lived.
 const MEMORY_KEEP_RESIDENT: usize = 8 << 20;
 /// Bytes of each table reset in place between calls.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;

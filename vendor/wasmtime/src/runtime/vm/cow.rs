@@ -347,23 +347,25 @@ pub struct MemoryImageSlot {
     /// accessible from every stripe.
     pkey: Option<ProtectionKey>,
 
-    /// skewless's patch: resets since this slot last gave all its pages
-    /// back (see [`RELEASE_EVERY`]).
+    /// skewless's patch: resets in place since this slot last gave its
+    /// heap's pages back (see [`RELEASE_EVERY`]).
     resets_kept: u32,
 }
 
-/// skewless's patch: every this many resets, a slot gives all its pages
-/// back instead of keeping `keep_resident` bytes of them.
+/// skewless's patch: after this many resets in place, a slot's next reset
+/// gives the pages of its accessible heap back (`keep_resident` of zero)
+/// instead of keeping `keep_resident` bytes of them: one reset in 257.
 ///
-/// A page a call wrote stays a private copy after it is reset in place, and
-/// the scan for written pages reports every private page (without
-/// `userfaultfd` write protection, Linux counts every present page as
-/// written). So every later reset of the slot copies back every page any
-/// earlier call wrote, up to `keep_resident`: after one large batch, each
-/// one-row call of a Python transform took 623 µs instead of 430 µs, for
-/// as long as the slot lived. Giving the pages back now and then bounds
-/// that set to what the last few hundred calls wrote, for one reset in
-/// this many that is followed by page faults.
+/// A page a call wrote stays a private page after it is reset in place,
+/// and the scan for written pages reports every private page (on the
+/// kernels measured, Linux 6.18, every present page not write-protected by
+/// `userfaultfd` counts as written). So every later reset of the slot
+/// copies back every page any earlier call wrote, up to `keep_resident`:
+/// after one large batch, each one-row call of a Python transform took
+/// 616-745 µs instead of about 430 µs, for as long as the slot lived.
+/// Giving the pages back now and then bounds that set to what the slot's
+/// last 256 calls wrote; the releasing call pays the `madvise`, and the
+/// next one page faults.
 const RELEASE_EVERY: u32 = 256;
 
 impl fmt::Debug for MemoryImageSlot {
