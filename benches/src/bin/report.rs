@@ -836,7 +836,7 @@ fn isolation(options: &Options, out: &mut String) {
              like `fraud-features`' slot (`benches/src/page_scan.rs`): {scan:.2} µs at the \
              median of {} scans. A reset in place would make the same call, so this is the \
              floor of a clean slate for as long as written pages are found this way.",
-            thousands(calls)
+            si(calls as f64)
         ),
         Err(why) => writeln!(
             out,
@@ -1726,17 +1726,4 @@ fn si(value: f64) -> String {
     } else {
         format!("{value:.0}")
     }
-}
-
-/// 100000 -> "100,000".
-fn thousands(value: usize) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
