@@ -234,3 +234,25 @@ mod imp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// wasmtime's pool resets in place only the pages its scan reports as
+    /// written, so it may rely on the scan only where the kernel reports
+    /// them: where the stand-in finds its three written pages (on a kernel
+    /// whose `PAGE_IS_WRITTEN` meant only userfaultfd's tracking, it would
+    /// find none, and a pool that scanned anyway would reset nothing).
+    /// The vendored wasmtime checks this once per process; this test
+    /// checks its answer against the stand-in's.
+    #[test]
+    fn the_pool_scans_for_written_pages_only_where_the_kernel_reports_them() {
+        let stand_in = super::written_page_scan(1);
+        let pool_scans = wasmtime::PoolingAllocationConfig::is_pagemap_scan_available();
+        assert_eq!(
+            pool_scans,
+            stand_in.is_ok(),
+            "the pool {} the scan; the stand-in's scan: {stand_in:?}",
+            if pool_scans { "uses" } else { "does not use" },
+        );
+    }
+}

@@ -130,8 +130,10 @@ fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
     // Loading a component (its `describe`) takes an instance too.
     let instances = u32::try_from(instances + 1).unwrap_or(u32::MAX);
     // Resetting an instance's memory: where the kernel can say which pages
-    // a call wrote (Linux 6.7's PAGEMAP_SCAN), the first 8 MiB are reset
-    // in place, page by written page, and stay resident (no page faults for
+    // a call wrote (Linux 6.7's PAGEMAP_SCAN; the vendored wasmtime checks
+    // once per process that it finds a page written for the purpose, its
+    // fifth change in `vendor/README.md`), the first 8 MiB are reset in
+    // place, page by written page, and stay resident (no page faults for
     // the next call, and no `madvise`, whose TLB flush reaches every CPU);
     // the rest, and everything without that scan, goes back to the system.
     let keep_resident = if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {

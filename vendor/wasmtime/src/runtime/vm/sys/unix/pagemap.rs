@@ -115,8 +115,115 @@ impl PageMap {
         unsafe {
             ioctl(&file, pm_scan).ok()?;
         }
+
+        // skewless: the scan must also find what was written. Outside
+        // userfaultfd write-protected memory, `PAGE_IS_WRITTEN` means
+        // only "not write-protected", so today every present page has
+        // it; a kernel that narrowed it to the memory userfaultfd tracks
+        // (as proposed for Linux in 2026, "mm/pagemap: add
+        // PAGE_IS_ACCESSED for RWP tracking") would report no page at
+        // all, and `reset_with_pagemap` would reset nothing, leaving one
+        // instance's data for the next. Checked once per process.
+        if !*SCAN_FINDS_WRITTEN_PAGES {
+            return None;
+        }
         Some(PageMap(file))
     }
+}
+
+/// skewless: whether the scan `reset_with_pagemap` makes reports a page
+/// this process has just written, on a mapping of its own.
+#[cfg(feature = "pooling-allocator")]
+static SCAN_FINDS_WRITTEN_PAGES: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    let found = PROCESS_PAGEMAP.as_ref().is_some_and(finds_written_page);
+    if !found {
+        log::warn!(
+            "PAGEMAP_SCAN did not report a written page; memory is reset \
+             without it"
+        );
+    }
+    found
+});
+
+/// skewless: writes the first of two private anonymous pages, reads the
+/// second, and asks `pagemap` with the reset's own scan which were written.
+/// True when the written page is among them (the read one maps the zero
+/// page, which the scan leaves out; reporting it too would only make a
+/// reset copy more).
+#[cfg(feature = "pooling-allocator")]
+fn finds_written_page(pagemap: &File) -> bool {
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+
+    let page = host_page_size();
+    let len = 2 * page;
+    // SAFETY: a new mapping, owned and unmapped by this function.
+    let Ok(base) = (unsafe {
+        mmap_anonymous(
+            ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
+    }) else {
+        return false;
+    };
+    let base = base.cast::<u8>();
+    let mut storage = [MaybeUninit::uninit(); 4];
+    // SAFETY: both pages are inside the mapping made above, readable and
+    // writable; the scan covers exactly that mapping.
+    let found = unsafe {
+        base.write_volatile(1);
+        let _ = base.add(page).read_volatile();
+        let scan = written_pages(ptr::slice_from_raw_parts(base, len), 2, &mut storage);
+        match ioctl(pagemap, scan) {
+            Ok(result) => result.regions().iter().any(|r| {
+                r.start().addr() <= base.addr() && base.addr() < r.start().addr() + r.len()
+            }),
+            Err(_) => false,
+        }
+    };
+    // SAFETY: the mapping made above, not used after this.
+    unsafe {
+        let _ = munmap(base.cast(), len);
+    }
+    found
+}
+
+/// skewless: the scan `reset_with_pagemap` makes, moved out of it so that
+/// `finds_written_page` asks exactly the same question.
+///
+/// The scan for pages an instance wrote, over `region`, reporting at most
+/// `max_pages` pages into `storage`: pages written, present or swapped,
+/// and backed by neither the zero page nor a file (see
+/// `reset_with_pagemap` for why each).
+fn written_pages<'a>(
+    region: *const [u8],
+    max_pages: usize,
+    storage: &'a mut [MaybeUninit<ioctl::PageRegion>],
+) -> ioctl::PageMapScan<'a> {
+    PageMapScanBuilder::new(region)
+        .max_pages(max_pages)
+        // We specifically want pages that are NOT backed by the zero page
+        // or backed by files. Such pages mean that they haven't changed
+        // from their original contents, so they're inverted.
+        .category_inverted(Categories::PFNZERO | Categories::FILE)
+        // Search for pages that are written as those are the dirty pages —
+        // whether they are present or have been swapped out: a dirty page
+        // in swap is not PRESENT but still holds the previous instance's
+        // data, and requiring PRESENT would leave it in place for the
+        // next instance (observed under memory pressure as heap
+        // corruption in the guest). Additionally search for the zero
+        // page/file page as those are inverted above meaning we're
+        // searching for pages that specifically don't have those flags.
+        .category_mask(Categories::WRITTEN | Categories::PFNZERO | Categories::FILE)
+        // ... but only pages that actually exist, either in memory or in
+        // swap.
+        .category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)
+        // Don't return any categories back. This helps group regions
+        // together since the reported set of categories is always empty
+        // and we otherwise aren't looking for anything in particular.
+        .return_mask(Categories::empty())
+        .build(storage)
 }
 
 /// Resets `ptr` for `len` bytes.
@@ -301,29 +408,11 @@ pub unsafe fn reset_with_pagemap(
 
     while budget > 0 {
         let remaining_len = end - cursor.addr();
-        let scan_arg = PageMapScanBuilder::new(ptr::slice_from_raw_parts(cursor, remaining_len))
-            .max_pages(budget)
-            // We specifically want pages that are NOT backed by the zero page
-            // or backed by files. Such pages mean that they haven't changed
-            // from their original contents, so they're inverted.
-            .category_inverted(Categories::PFNZERO | Categories::FILE)
-            // Search for pages that are written as those are the dirty pages —
-            // whether they are present or have been swapped out: a dirty page
-            // in swap is not PRESENT but still holds the previous instance's
-            // data, and requiring PRESENT would leave it in place for the
-            // next instance (observed under memory pressure as heap
-            // corruption in the guest). Additionally search for the zero
-            // page/file page as those are inverted above meaning we're
-            // searching for pages that specifically don't have those flags.
-            .category_mask(Categories::WRITTEN | Categories::PFNZERO | Categories::FILE)
-            // ... but only pages that actually exist, either in memory or in
-            // swap.
-            .category_anyof_mask(Categories::PRESENT | Categories::SWAPPED)
-            // Don't return any categories back. This helps group regions
-            // together since the reported set of categories is always empty
-            // and we otherwise aren't looking for anything in particular.
-            .return_mask(Categories::empty())
-            .build(&mut storage);
+        let scan_arg = written_pages(
+            ptr::slice_from_raw_parts(cursor, remaining_len),
+            budget,
+            &mut storage,
+        );
 
         // SAFETY: this should be a safe ioctl as we control the fd we're
         // operating on plus all of `scan_arg`, but this relies on `Ioctl`
