@@ -65,3 +65,81 @@ impl Runtime {
         Transform::load(self.core.clone(), bytes, name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// The vendored wasmtime's fourth change (`vendor/README.md`): a pooled
+    /// slot whose calls wrote many pages keeps resetting them in place only
+    /// until its 257th reset, which gives the heap's pages back, so one-row
+    /// calls after a large one stop paying for its pages. Seen through
+    /// the pool's count of bytes kept resident in unused memory slots.
+    #[test]
+    fn a_slot_gives_back_the_pages_a_large_call_wrote() {
+        let runtime = Runtime::new(Config::default().max_instances(1)).unwrap();
+        if !wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+            eprintln!("skipped: this kernel's pool does not reset pages in place");
+            return;
+        }
+        let transform = runtime.load(skewless_test_artifacts::LEFTOVER).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "secret",
+            DataType::Utf8,
+            true,
+        )]));
+        let call = |rows: usize| {
+            let secrets = StringArray::from_iter_values((0..rows).map(|i| format!("secret {i}")));
+            transform
+                .call(&RecordBatch::try_new(schema.clone(), vec![Arc::new(secrets)]).unwrap())
+                .unwrap();
+        };
+        let resident = || {
+            runtime
+                .core
+                .engine
+                .pooling_allocator_metrics()
+                .expect("the engine pools its instances")
+                .unused_memory_bytes_resident()
+        };
+        // What a slot keeps after a one-row call: the pages that call wrote.
+        call(1);
+        let one_row = resident();
+        // A large call writes far more pages, and each later reset in place
+        // finds them written again (they stay private pages), so one-row
+        // calls after it keep more.
+        call(20_000);
+        let after: Vec<usize> = (0..300)
+            .map(|_| {
+                call(1);
+                resident()
+            })
+            .collect();
+        assert!(
+            after[0] > one_row,
+            "a one-row call after a large one kept {} bytes, no more than one alone ({one_row}): \
+             this test no longer sees what it checks",
+            after[0]
+        );
+        // Within 257 resets (one of them the large call's) the slot gives
+        // the heap's pages back, and from then on keeps what one row wrote.
+        let back = after
+            .iter()
+            .position(|&bytes| bytes <= one_row)
+            .unwrap_or_else(|| panic!("one-row calls kept {} bytes for 300 calls", after[299]));
+        assert!(
+            back < 257,
+            "the pages came back only after {back} one-row calls"
+        );
+        assert!(
+            after[back..].iter().all(|&bytes| bytes <= one_row),
+            "after the release: {:?}",
+            &after[back..]
+        );
+    }
+}
