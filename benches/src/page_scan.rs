@@ -3,8 +3,8 @@
 //!
 //! When an instance ends, wasmtime's pooling allocator asks Linux which
 //! pages of its linear memory were written (the `PAGEMAP_SCAN` ioctl on
-//! `/proc/self/pagemap`, with the categories wasmtime 48.0.11 asks for in
-//! `vm/sys/unix/pagemap.rs`) and sets only those back. A reset in place of
+//! `/proc/self/pagemap`, with the categories the vendored wasmtime asks for
+//! in `written_pages`, `vm/sys/unix/pagemap.rs`) and sets only those back. A reset in place of
 //! the instance, instead of a new one, would still make that call, so its
 //! time is a lower bound on the clean slate for as long as written pages
 //! are found this way.
@@ -27,10 +27,21 @@ pub fn written_page_scan(samples: usize) -> Result<Vec<Duration>, String> {
     imp::scan(samples)
 }
 
+/// How many of the stand-in's three written pages the kernel's scan
+/// reports, with wasmtime's categories: `None` where there is no
+/// `PAGEMAP_SCAN` (before Linux 6.7, or off Linux).
+pub fn written_pages_found() -> Result<Option<u64>, String> {
+    imp::written_pages_found()
+}
+
 #[cfg(not(target_os = "linux"))]
 mod imp {
     pub fn scan(_: usize) -> Result<Vec<std::time::Duration>, String> {
         Err("it is Linux's `PAGEMAP_SCAN`, and this is not Linux".into())
+    }
+
+    pub fn written_pages_found() -> Result<Option<u64>, String> {
+        Ok(None)
     }
 }
 
@@ -137,72 +148,97 @@ mod imp {
         usize::try_from(found).map_err(|_| Error::last_os_error())
     }
 
-    pub fn scan(samples: usize) -> Result<Vec<Duration>, String> {
-        let len = PAGES * PAGE;
-        let image_len = IMAGE_PAGES * PAGE;
-        let pagemap =
-            File::open("/proc/self/pagemap").map_err(|e| format!("/proc/self/pagemap: {e}"))?;
-        // SAFETY: plain system calls on a file and mappings this function
-        // owns; every pointer read or written is inside the accessible part
-        // of `slot`.
-        unsafe {
-            let fd = libc::memfd_create(c"skewless-image".as_ptr(), libc::MFD_CLOEXEC);
-            if fd < 0 {
-                return Err(failed("memfd_create"));
-            }
-            let image = File::from_raw_fd(fd);
-            let bytes = vec![1u8; image_len];
-            if libc::pwrite(image.as_raw_fd(), bytes.as_ptr().cast(), image_len, 0)
-                != image_len as isize
-            {
-                return Err(failed("writing the image"));
-            }
-            let reserved = 64 << 20;
-            let base = libc::mmap(
-                std::ptr::null_mut(),
-                reserved,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            );
-            if base == libc::MAP_FAILED {
-                return Err(failed("mmap"));
-            }
-            let slot = Mapping(base.cast(), reserved);
-            if libc::mprotect(base, len, libc::PROT_READ | libc::PROT_WRITE) != 0 {
-                return Err(failed("mprotect"));
-            }
-            let at = slot.0.add(IMAGE_AT * PAGE);
-            let mapped = libc::mmap(
-                at.cast(),
-                image_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_FIXED,
-                image.as_raw_fd(),
-                0,
-            );
-            if mapped == libc::MAP_FAILED {
-                return Err(failed("mapping the image"));
-            }
-            std::hint::black_box(at.read_volatile());
-            std::hint::black_box(at.add(PAGE).read_volatile());
-            slot.0.add((IMAGE_AT - 1) * PAGE).write_volatile(2);
-            at.add((IMAGE_PAGES - 1) * PAGE).write_volatile(2);
-            at.add(IMAGE_PAGES * PAGE).write_volatile(2);
+    /// The stand-in: a slot-shaped mapping with its pages read and written.
+    struct StandIn {
+        pagemap: File,
+        slot: Mapping,
+        /// Keeps the image's memory file open while it is mapped.
+        _image: File,
+    }
 
-            // The shape: two file pages present, three pages written.
-            let mut regions = [PageRegion::default(); 64];
-            let found = scan_once(&pagemap, slot.0, len, &mut regions, false).map_err(|e| {
-                if e.raw_os_error() == Some(libc::ENOTTY) || e.raw_os_error() == Some(libc::EINVAL)
-                {
-                    "this kernel has no `PAGEMAP_SCAN` (Linux 6.7 and later have it), so \
-                     wasmtime's pool resets memory without it"
-                        .to_string()
-                } else {
-                    format!("`PAGEMAP_SCAN` failed: {e}")
+    impl StandIn {
+        fn new() -> Result<StandIn, String> {
+            let len = PAGES * PAGE;
+            let image_len = IMAGE_PAGES * PAGE;
+            let pagemap =
+                File::open("/proc/self/pagemap").map_err(|e| format!("/proc/self/pagemap: {e}"))?;
+            // SAFETY: plain system calls on a file and mappings this function
+            // owns; every pointer read or written is inside the accessible
+            // part of `slot`.
+            unsafe {
+                let fd = libc::memfd_create(c"skewless-image".as_ptr(), libc::MFD_CLOEXEC);
+                if fd < 0 {
+                    return Err(failed("memfd_create"));
                 }
-            })?;
+                let image = File::from_raw_fd(fd);
+                let bytes = vec![1u8; image_len];
+                if libc::pwrite(image.as_raw_fd(), bytes.as_ptr().cast(), image_len, 0)
+                    != image_len as isize
+                {
+                    return Err(failed("writing the image"));
+                }
+                let reserved = 64 << 20;
+                let base = libc::mmap(
+                    std::ptr::null_mut(),
+                    reserved,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                );
+                if base == libc::MAP_FAILED {
+                    return Err(failed("mmap"));
+                }
+                let slot = Mapping(base.cast(), reserved);
+                if libc::mprotect(base, len, libc::PROT_READ | libc::PROT_WRITE) != 0 {
+                    return Err(failed("mprotect"));
+                }
+                let at = slot.0.add(IMAGE_AT * PAGE);
+                let mapped = libc::mmap(
+                    at.cast(),
+                    image_len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_FIXED,
+                    image.as_raw_fd(),
+                    0,
+                );
+                if mapped == libc::MAP_FAILED {
+                    return Err(failed("mapping the image"));
+                }
+                std::hint::black_box(at.read_volatile());
+                std::hint::black_box(at.add(PAGE).read_volatile());
+                slot.0.add((IMAGE_AT - 1) * PAGE).write_volatile(2);
+                at.add((IMAGE_PAGES - 1) * PAGE).write_volatile(2);
+                at.add(IMAGE_PAGES * PAGE).write_volatile(2);
+                Ok(StandIn {
+                    pagemap,
+                    slot,
+                    _image: image,
+                })
+            }
+        }
+
+        /// One scan (see `scan_once`) of the accessible memory.
+        fn scan(
+            &self,
+            regions: &mut [PageRegion],
+            wasmtime_categories: bool,
+        ) -> Result<usize, Error> {
+            // SAFETY: the accessible part of the slot is mapped while `self` lives.
+            unsafe {
+                scan_once(
+                    &self.pagemap,
+                    self.slot.0,
+                    PAGES * PAGE,
+                    regions,
+                    wasmtime_categories,
+                )
+            }
+        }
+
+        /// Pages present from the image's file, and pages the scan wasmtime
+        /// makes reports as written.
+        fn pages(&self) -> Result<(u64, u64), Error> {
             let pages = |regions: &[PageRegion], file: bool| -> u64 {
                 regions
                     .iter()
@@ -210,28 +246,57 @@ mod imp {
                     .map(|r| (r.end - r.start) / PAGE as u64)
                     .sum()
             };
+            let mut regions = [PageRegion::default(); 64];
+            let found = self.scan(&mut regions, false)?;
             let file_pages = pages(&regions[..found], true);
-            let found = scan_once(&pagemap, slot.0, len, &mut regions, true)
-                .map_err(|e| format!("`PAGEMAP_SCAN` failed: {e}"))?;
-            let written = pages(&regions[..found], false);
-            if file_pages != 2 || written != 3 {
-                return Err(format!(
-                    "the stand-in's pages are not as expected: {file_pages} image pages \
-                     present (2 expected), {written} written (3 expected)"
-                ));
-            }
-
-            let mut times = Vec::with_capacity(samples);
-            for _ in 0..samples {
-                let start = Instant::now();
-                let found = scan_once(&pagemap, slot.0, len, &mut regions, true);
-                times.push(start.elapsed());
-                if found.is_err() {
-                    return Err("`PAGEMAP_SCAN` failed while being timed".into());
-                }
-            }
-            Ok(times)
+            let found = self.scan(&mut regions, true)?;
+            Ok((file_pages, pages(&regions[..found], false)))
         }
+    }
+
+    /// Whether an error says the kernel has no `PAGEMAP_SCAN`.
+    fn no_scan(e: &Error) -> bool {
+        e.raw_os_error() == Some(libc::ENOTTY) || e.raw_os_error() == Some(libc::EINVAL)
+    }
+
+    pub fn written_pages_found() -> Result<Option<u64>, String> {
+        match StandIn::new()?.pages() {
+            Ok((_, written)) => Ok(Some(written)),
+            Err(e) if no_scan(&e) => Ok(None),
+            Err(e) => Err(format!("`PAGEMAP_SCAN` failed: {e}")),
+        }
+    }
+
+    pub fn scan(samples: usize) -> Result<Vec<Duration>, String> {
+        let stand_in = StandIn::new()?;
+        // The shape: two file pages present, three pages written.
+        let (file_pages, written) = stand_in.pages().map_err(|e| {
+            if no_scan(&e) {
+                "this kernel has no `PAGEMAP_SCAN` (Linux 6.7 and later have it), so \
+                 wasmtime's pool resets memory without it"
+                    .to_string()
+            } else {
+                format!("`PAGEMAP_SCAN` failed: {e}")
+            }
+        })?;
+        if file_pages != 2 || written != 3 {
+            return Err(format!(
+                "the stand-in's pages are not as expected: {file_pages} image pages \
+                 present (2 expected), {written} written (3 expected)"
+            ));
+        }
+
+        let mut regions = [PageRegion::default(); 64];
+        let mut times = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let start = Instant::now();
+            let found = stand_in.scan(&mut regions, true);
+            times.push(start.elapsed());
+            if found.is_err() {
+                return Err("`PAGEMAP_SCAN` failed while being timed".into());
+            }
+        }
+        Ok(times)
     }
 }
 
@@ -239,19 +304,20 @@ mod imp {
 mod tests {
     /// wasmtime's pool resets in place only the pages its scan reports as
     /// written, so it may rely on the scan only where the kernel reports
-    /// them: where the stand-in finds its three written pages (on a kernel
-    /// whose `PAGE_IS_WRITTEN` meant only userfaultfd's tracking, it would
-    /// find none, and a pool that scanned anyway would reset nothing).
-    /// The vendored wasmtime checks this once per process; this test
-    /// checks its answer against the stand-in's.
+    /// them: where the stand-in's scan finds its three written pages (on a
+    /// kernel whose `PAGE_IS_WRITTEN` meant only userfaultfd's tracking, it
+    /// would find none, and a pool that scanned anyway would reset
+    /// nothing). The vendored wasmtime checks this once per process
+    /// (`PageMap::new`); this test checks its answer against the stand-in's.
     #[test]
     fn the_pool_scans_for_written_pages_only_where_the_kernel_reports_them() {
-        let stand_in = super::written_page_scan(1);
+        let found = super::written_pages_found().expect("the stand-in is built and scanned");
         let pool_scans = wasmtime::PoolingAllocationConfig::is_pagemap_scan_available();
         assert_eq!(
             pool_scans,
-            stand_in.is_ok(),
-            "the pool {} the scan; the stand-in's scan: {stand_in:?}",
+            found == Some(3),
+            "the pool {} the scan; the stand-in's scan found {found:?} of its 3 written pages \
+             (None: no PAGEMAP_SCAN)",
             if pool_scans { "uses" } else { "does not use" },
         );
     }

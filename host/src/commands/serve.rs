@@ -175,6 +175,7 @@ impl ServeCommand {
             .iter()
             .map(|component| load(&runtime, component))
             .collect::<Result<Vec<_>>>()?;
+        let resets_written_pages = runtime.resets_written_pages();
         let defaults = ServeConfig::default();
         // A request within its deadline can always finish on shutdown.
         let drain_timeout = defaults
@@ -247,6 +248,13 @@ impl ServeCommand {
                         eprintln!("  Redis says acknowledged events are {durability}");
                     }
                 }
+            }
+            if cfg!(target_os = "linux") && !resets_written_pages {
+                eprintln!(
+                    "  note: this kernel does not report the pages a call wrote (PAGEMAP_SCAN, \
+                     Linux 6.7 and later), so each call's memory is given back and faulted in \
+                     again: clean instances cost more here"
+                );
             }
             eprintln!("listening on http://{addr}");
             let signal = shutdown_signal().context("cannot watch for Ctrl-C and SIGTERM")?;

@@ -122,6 +122,13 @@ const MEMORY_KEEP_RESIDENT: usize = 8 << 20;
 /// Bytes of each table reset in place between calls.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
+/// Whether a finished instance's memory is reset in place, only the pages
+/// its call wrote (see [`pooling`]); if not, all of it is given back to the
+/// system after every call, and the next call faults its pages in again.
+pub(crate) fn resets_written_pages() -> bool {
+    wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
+}
+
 /// The instance pool: room for `max_instances` instances of any of the
 /// runtime's components (four times that when instances are reused, as
 /// idle ones keep their slots), each with the sandbox's caps.
@@ -136,7 +143,7 @@ fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
     // place, page by written page, and stay resident (no page faults for
     // the next call, and no `madvise`, whose TLB flush reaches every CPU);
     // the rest, and everything without that scan, goes back to the system.
-    let keep_resident = if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+    let keep_resident = if resets_written_pages() {
         MEMORY_KEEP_RESIDENT
     } else {
         0

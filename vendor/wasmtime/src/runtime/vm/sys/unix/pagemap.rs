@@ -131,8 +131,8 @@ impl PageMap {
     }
 }
 
-/// skewless: whether the scan `reset_with_pagemap` makes reports a page
-/// this process has just written, on a mapping of its own.
+/// skewless: whether the scan `reset_with_pagemap` makes reports pages
+/// this process has just written, on mappings of its own.
 #[cfg(feature = "pooling-allocator")]
 static SCAN_FINDS_WRITTEN_PAGES: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
     let found = PROCESS_PAGEMAP.as_ref().is_some_and(finds_written_page);
@@ -145,26 +145,48 @@ static SCAN_FINDS_WRITTEN_PAGES: std::sync::LazyLock<bool> = std::sync::LazyLock
     found
 });
 
-/// skewless: writes the first of two private anonymous pages, reads the
-/// second, and asks `pagemap` with the reset's own scan which were written.
-/// True when the written page is among them (the read one maps the zero
-/// page, which the scan leaves out; reporting it too would only make a
-/// reset copy more).
+/// skewless: whether the reset's own scan finds a page just written, in
+/// the two kinds of private memory a slot has: anonymous (the stack and
+/// heap beyond the image) and a memory file's pages mapped copy-on-write
+/// (the image).
 #[cfg(feature = "pooling-allocator")]
 fn finds_written_page(pagemap: &File) -> bool {
-    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+    use std::os::fd::FromRawFd;
+
+    let page = host_page_size();
+    // SAFETY: a plain system call; the descriptor is owned by `image`.
+    let fd = unsafe { libc::memfd_create(c"wasmtime-pagemap-check".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    let image = unsafe { File::from_raw_fd(fd) };
+    if image.set_len(2 * page as u64).is_err() {
+        return false;
+    }
+    written_page_found(pagemap, None) && written_page_found(pagemap, Some(&image))
+}
+
+/// skewless: maps two private pages (anonymous, or of `image`), writes the
+/// first, reads the second, and asks `pagemap` with the reset's scan which
+/// were written. True when the written page is among them (the read one
+/// maps the zero page or the file's, which the scan leaves out; reporting
+/// it too would only make a reset copy more).
+#[cfg(feature = "pooling-allocator")]
+fn written_page_found(pagemap: &File, image: Option<&File>) -> bool {
+    use rustix::mm::{MapFlags, ProtFlags, mmap, mmap_anonymous, munmap};
 
     let page = host_page_size();
     let len = 2 * page;
+    let prot = ProtFlags::READ | ProtFlags::WRITE;
     // SAFETY: a new mapping, owned and unmapped by this function.
-    let Ok(base) = (unsafe {
-        mmap_anonymous(
-            ptr::null_mut(),
-            len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE,
-        )
-    }) else {
+    let mapped = unsafe {
+        match image {
+            None => mmap_anonymous(ptr::null_mut(), len, prot, MapFlags::PRIVATE),
+            Some(file) => mmap(ptr::null_mut(), len, prot, MapFlags::PRIVATE, file, 0),
+        }
+    };
+    let Ok(base) = mapped else {
         return false;
     };
     let base = base.cast::<u8>();
