@@ -739,6 +739,15 @@ fn reusing(component: &Path) -> Transform {
         .expect("load")
 }
 
+/// `component` on a runtime that makes a new instance for every call
+/// instead of putting one back in place (`Config::fresh_instances`).
+fn fresh(component: &Path) -> Transform {
+    Runtime::new(Config::default().fresh_instances(true))
+        .expect("runtime")
+        .load(component)
+        .expect("load")
+}
+
 /// `(p50, p99)` in microseconds of `calls` warm single-row calls.
 fn single_row(transform: &Transform, row: &RecordBatch, calls: usize) -> (f64, f64) {
     let mut samples = call_latencies(transform, row, calls);
@@ -776,11 +785,17 @@ fn http_figures(
 fn isolation(options: &Options, out: &mut String) {
     let _ = writeln!(
         out,
-        "By default every call runs in a clean instance: fresh linear memory and globals \
-         from the component's copy-on-write image (wasmtime's pooling allocator), so no \
-         call can see what an earlier one left. `Config::reuse_instances(true)` (`--reuse-\
-         instances`) keeps a warm instance per slot instead and resets only the budgets. \
-         Both measured here, alternating in the same run, on `fraud-features`.\n"
+        "By default every call starts from the component's initial state (a clean \
+         instance), so no call can see what an earlier one left: on the instance an \
+         earlier call used, put back in place when that call ended (the pages it wrote \
+         copied back from the component's copy-on-write image, memories and tables at \
+         their initial sizes, globals, tables and the component's flags as instantiation \
+         left them: the sixth change of `vendor/README.md`). `Config::fresh_instances(true)` \
+         (`--fresh-instances`) makes a new instance for every call instead (wasmtime's \
+         pooling allocator maps the image afresh and resets the slot when the instance \
+         ends), and `Config::reuse_instances(true)` (`--reuse-instances`) keeps a warm \
+         instance per slot and resets only the budgets. All three measured here, \
+         alternating in the same run.\n"
     );
     let calls = if options.quick { 20_000 } else { 100_000 };
     let _ = writeln!(
@@ -789,24 +804,41 @@ fn isolation(options: &Options, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "| example | clean p50 | clean p99 | reuse p50 | reuse p99 | clean slate at p50 |"
+        "| example | clean p50 | clean p99 | new instance p50 | new instance p99 | reuse p50 | \
+         reuse p99 | clean slate at p50 | new instance's slate at p50 |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut fraud_cost = f64::NAN;
     for example in Example::ALL {
         let clean = example.transform();
+        if let Err(why) = clean.resets_in_place() {
+            panic!("{} is not put back in place: {why}", example.name());
+        }
+        let new = fresh(Path::new(example.component()));
         let reuse = reusing(Path::new(example.component()));
         let row = example.batch(1);
-        let (mut c50, mut c99, mut r50, mut r99, mut cost) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let [
+            mut c50,
+            mut c99,
+            mut n50,
+            mut n99,
+            mut r50,
+            mut r99,
+            mut cost,
+            mut new_cost,
+        ] = std::array::from_fn(|_| Vec::new());
         for _ in 0..options.runs {
             let (a, b) = single_row(&clean, &row, calls);
+            let (e, f) = single_row(&new, &row, calls);
             let (c, d) = single_row(&reuse, &row, calls);
             c50.push(a);
             c99.push(b);
+            n50.push(e);
+            n99.push(f);
             r50.push(c);
             r99.push(d);
             cost.push(a - c);
+            new_cost.push(e - c);
         }
         let cost = median(&mut cost);
         if example == Example::Fraud {
@@ -814,12 +846,16 @@ fn isolation(options: &Options, out: &mut String) {
         }
         let _ = writeln!(
             out,
-            "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {cost:.2} µs |",
+            "| {} | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {:.2} µs | {cost:.2} µs | \
+             {:.2} µs |",
             example.name(),
             median(&mut c50),
             median(&mut c99),
+            median(&mut n50),
+            median(&mut n99),
             median(&mut r50),
             median(&mut r99),
+            median(&mut new_cost),
         );
     }
 
@@ -834,7 +870,7 @@ fn isolation(options: &Options, out: &mut String) {
             "\nThe kernel's scan for the pages a call wrote (`PAGEMAP_SCAN`, the ioctl \
              wasmtime's pool makes when an instance ends), timed alone on a mapping shaped \
              like `fraud-features`' slot (`benches/src/page_scan.rs`): {scan:.2} µs at the \
-             median of {} scans. A reset in place would make the same call, so this is the \
+             median of {} scans. The reset in place makes the same call, so this is the \
              floor of a clean slate for as long as written pages are found this way.",
             si(calls as f64)
         ),
@@ -1071,6 +1107,7 @@ fn python(options: &Options, out: &mut String) {
         .load(component)
         .expect("load");
     let py_reuse = reusing(component);
+    let py_fresh = fresh(component);
     let rust = Example::Fraud.transform();
 
     // Batches.
@@ -1130,12 +1167,16 @@ fn python(options: &Options, out: &mut String) {
     } else {
         (2_000, 20_000)
     };
-    let (mut c50, mut c99, mut r50, mut r99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut c50, mut c99, mut n50, mut n99, mut r50, mut r99] =
+        std::array::from_fn(|_| Vec::new());
     for _ in 0..options.runs.min(3) {
         let (a, b) = single_row(&py, &row, clean_calls);
+        let (e, f) = single_row(&py_fresh, &row, clean_calls);
         let (c, d) = single_row(&py_reuse, &row, reuse_calls);
         c50.push(a);
         c99.push(b);
+        n50.push(e);
+        n99.push(f);
         r50.push(c);
         r99.push(d);
     }
@@ -1162,9 +1203,15 @@ fn python(options: &Options, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "| embedded, clean instance (default) | {:.0} µs | {:.0} µs | |",
+        "| embedded, clean instance (default: put back in place) | {:.0} µs | {:.0} µs | |",
         median(&mut c50),
         median(&mut c99)
+    );
+    let _ = writeln!(
+        out,
+        "| embedded, a new instance per call (`--fresh-instances`) | {:.0} µs | {:.0} µs | |",
+        median(&mut n50),
+        median(&mut n99)
     );
     let _ = writeln!(
         out,

@@ -144,6 +144,10 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
     writeln!(out, "{} {}", info.name, info.version)?;
     writeln!(out, "  sha256       {}", transform.sha256())?;
     writeln!(out, "  file         {}", transform.source_name())?;
+    if let Err(why) = transform.resets_in_place() {
+        // Only unusual components, or `--fresh-instances`.
+        writeln!(out, "  instances    a new one for every call ({why})")?;
+    }
     if !info.description.is_empty() {
         writeln!(
             out,

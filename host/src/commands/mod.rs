@@ -48,6 +48,13 @@ pub struct RuntimeArgs {
     /// during the next: only for transforms known to keep none.
     #[arg(long, help_heading = "Limits")]
     pub reuse_instances: bool,
+
+    /// Make a new instance for every call instead of putting the one an
+    /// earlier call used back in place. Each call starts from the
+    /// component's initial state either way; a new instance costs about
+    /// twice as much. For comparing the two.
+    #[arg(long, conflicts_with = "reuse_instances", help_heading = "Limits")]
+    pub fresh_instances: bool,
 }
 
 /// How values in the data are read: shared by the commands that read data.
@@ -104,7 +111,8 @@ impl RuntimeArgs {
             .config(deadline)
             .naive_timestamps(values.naive_timestamps)
             .max_instances(instances)
-            .reuse_instances(self.reuse_instances);
+            .reuse_instances(self.reuse_instances)
+            .fresh_instances(self.fresh_instances);
         Ok(Runtime::new(config)?)
     }
 

@@ -62,6 +62,7 @@ pub struct Config {
     pub(crate) output_capture_bytes: usize,
     pub(crate) max_instances: usize,
     pub(crate) reuse_instances: bool,
+    pub(crate) fresh_instances: bool,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) naive_timestamps: NaiveTimestamps,
 }
@@ -76,6 +77,7 @@ impl Default for Config {
             output_capture_bytes: DEFAULT_OUTPUT_CAPTURE_BYTES,
             max_instances: default_max_instances(),
             reuse_instances: false,
+            fresh_instances: false,
             cache_dir: None,
             naive_timestamps: NaiveTimestamps::Refuse,
         }
@@ -196,11 +198,15 @@ impl Config {
     }
 
     /// Whether calls reuse warm instances. Default `false`: every call (a
-    /// backfill batch, a request, an embedded call) runs on a new instance
-    /// made from the component's initial state (cheap: copy-on-write memory
-    /// from wasmtime's pooling allocator), so its answer cannot depend on
-    /// what ran before, no call can read what an earlier one left in
-    /// memory, and memory a call grew is given back when it ends.
+    /// backfill batch, a request, an embedded call) starts from the
+    /// component's initial state, so its answer cannot depend on what ran
+    /// before, no call can read what an earlier one left in memory, and
+    /// memory a call grew is given back when it ends. That state is an
+    /// instance an earlier call used, put back in place when that call
+    /// ended: the memory pages it wrote copied back from the component's
+    /// image, memories and tables at their initial sizes, globals, tables
+    /// and the component's own state as instantiation left them (see
+    /// [`Config::fresh_instances`]).
     ///
     /// `true` keeps instances warm between calls, which saves the reset (a
     /// few microseconds per call) at a cost: a transform that keeps state
@@ -210,6 +216,18 @@ impl Config {
     /// stays held. Only for transforms known to keep no state.
     pub fn reuse_instances(mut self, reuse: bool) -> Self {
         self.reuse_instances = reuse;
+        self
+    }
+
+    /// Whether every call makes a new instance instead of taking one an
+    /// earlier call used, put back to the component's initial state (see
+    /// [`Config::reuse_instances`]). Default `false`. Both start every call
+    /// from the same state; a new instance costs about twice the reset
+    /// (instantiation, then teardown, on every call), so this is for
+    /// comparing the two, or for ruling the reset out. Ignored with
+    /// `reuse_instances`.
+    pub fn fresh_instances(mut self, fresh: bool) -> Self {
+        self.fresh_instances = fresh;
         self
     }
 

@@ -6,7 +6,7 @@
 //! [`engine_config`] is the one place where execution semantics are
 //! decided, for every path; each setting says which skew it prevents.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -25,6 +25,9 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     /// One permit per call that may run at once ([`Config::max_instances`]).
     pub(crate) slots: Slots,
+    /// Memory slots held by instances kept between calls, across the
+    /// runtime's transforms (see [`Core::keep_idle`]).
+    idle: AtomicUsize,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -44,9 +47,64 @@ impl Core {
             engine,
             linker,
             slots: Slots::new(config.max_instances),
+            idle: AtomicUsize::new(0),
             config,
             ticker_stop,
         })
+    }
+
+    /// Takes room for one more instance kept between calls (put back to its
+    /// initial state, or warm with `Config::reuse_instances`), with
+    /// `memories` linear memories, if the pool has it. Kept instances hold
+    /// their pool slots, and `max_instances` instances' slots must stay free
+    /// for the calls that may run at once (they may all need a new
+    /// instance, for a transform that keeps none), so kept instances hold
+    /// at most [`idle_capacity`] instances' memory slots between them,
+    /// whichever transforms they are of; past that, an ended instance is
+    /// dropped. [`Core::forget_idle`] gives the room back.
+    pub(crate) fn keep_idle(&self, memories: usize) -> bool {
+        let capacity = idle_capacity(&self.config) * MEMORIES_PER_INSTANCE;
+        let units = memories.max(1);
+        self.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |kept| {
+                (kept + units <= capacity).then_some(kept + units)
+            })
+            .is_ok()
+    }
+
+    /// Gives back the room of a kept instance with `memories` linear
+    /// memories, taken for a call or dropped.
+    pub(crate) fn forget_idle(&self, memories: usize) {
+        self.idle.fetch_sub(memories.max(1), Ordering::AcqRel);
+    }
+}
+
+/// Memory slots the pool has per instance. A component may define more
+/// (up to `sandbox::MAX_MEMORIES`), but then fewer of its instances run at
+/// once, or are kept.
+const MEMORIES_PER_INSTANCE: usize = 4;
+
+/// Whether instances are kept between calls: put back to their initial
+/// state (the default) or warm (`Config::reuse_instances`).
+pub(crate) fn keeps_instances(config: &Config) -> bool {
+    config.reuse_instances || !config.fresh_instances
+}
+
+/// How many instances of any component the pool holds: the calls that may
+/// run at once, one more for loading a component (its `describe`), and,
+/// when instances are kept between calls, [`idle_capacity`] of those.
+fn pool_instances(config: &Config) -> usize {
+    config.max_instances.max(1) + 1 + idle_capacity(config)
+}
+
+/// How many instances are kept between calls, at most, across a runtime's
+/// transforms: three per call that may run at once, so that a server of a
+/// few transforms keeps one ready for each of its calls.
+fn idle_capacity(config: &Config) -> usize {
+    if keeps_instances(config) {
+        config.max_instances.max(1) * 3
+    } else {
+        0
     }
 }
 
@@ -129,13 +187,10 @@ pub(crate) fn resets_written_pages() -> bool {
     wasmtime::PoolingAllocationConfig::is_pagemap_scan_available()
 }
 
-/// The instance pool: room for `max_instances` instances of any of the
-/// runtime's components (four times that when instances are reused, as
-/// idle ones keep their slots), each with the sandbox's caps.
+/// The instance pool: room for [`pool_instances`] instances of any of the
+/// runtime's components, each with the sandbox's caps.
 fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
-    let instances = limits.max_instances.max(1) * if limits.reuse_instances { 4 } else { 1 };
-    // Loading a component (its `describe`) takes an instance too.
-    let instances = u32::try_from(instances + 1).unwrap_or(u32::MAX);
+    let instances = u32::try_from(pool_instances(limits)).unwrap_or(u32::MAX);
     // Resetting an instance's memory: where the kernel can say which pages
     // a call wrote (Linux 6.7's PAGEMAP_SCAN; the vendored wasmtime checks
     // once per process that it finds a page written for the purpose, its
@@ -151,7 +206,7 @@ fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
         .total_core_instances(instances.saturating_mul(sandbox::MAX_INSTANCES as u32))
-        .total_memories(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(MEMORIES_PER_INSTANCE as u32))
         .total_tables(instances.saturating_mul(sandbox::MAX_TABLES as u32))
         .max_core_instances_per_component(sandbox::MAX_INSTANCES as u32)
         .max_memories_per_component(sandbox::MAX_MEMORIES as u32)

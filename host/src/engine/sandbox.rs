@@ -72,10 +72,16 @@ impl GuestState {
     /// generators that the builder then replaces with these, about 0.3 µs
     /// on every call.
     pub(crate) fn recycle(mut self, fuel_per_row: u64) -> Self {
+        self.reset(fuel_per_row);
+        self
+    }
+
+    /// [`GuestState::recycle`] in place, for an instance put back to its
+    /// initial state.
+    pub(crate) fn reset(&mut self, fuel_per_row: u64) {
         self.table = ResourceTable::new();
         self.rows = RowBudget::new(fuel_per_row);
         self.output.take();
-        self
     }
 }
 

@@ -1,28 +1,31 @@
 //! A loaded transform: its identity, its declaration, and warm instances.
 //!
 //! [`Transform`] is the handle every path calls. It is `Send + Sync` and
-//! cheap to clone. Every call runs on a new instance made from the
-//! pre-resolved `InstancePre` (the component's initial state, mapped
-//! copy-on-write by the pooling allocator), so no call can see what an
-//! earlier one did; at most `Config::max_instances` calls run at once.
-//! With `Config::reuse_instances`, calls take a warm instance from a pool
-//! and give it back instead; an instance that trapped is dropped even then,
-//! never reused: its memory may be in any state.
+//! cheap to clone. Every call starts from the component's initial state,
+//! so no call can see what an earlier one did: on an instance an earlier
+//! call used, put back in place when that call ended (wasmtime's
+//! `Store::reset_to_initial_state`, the sixth change of `vendor/README.md`),
+//! or on a new one made from the pre-resolved `InstancePre` (the
+//! component's memory image mapped copy-on-write by the pooling
+//! allocator). At most `Config::max_instances` calls run at once. With
+//! `Config::reuse_instances`, calls keep their instances warm instead. An
+//! instance that trapped is always dropped, never used again: its memory
+//! may be in any state.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{ComponentExportIndex, Func, InstancePre, TypedFunc};
-use wasmtime::{Store, Trap};
+use wasmtime::{InitialState, Store, Trap};
 
 use super::bindings::{HOST_INTERFACES, v1, v2};
 use super::config::Config;
 use super::convert;
-use super::core::{Core, deadline_ticks};
+use super::core::{Core, deadline_ticks, keeps_instances};
 use super::sandbox::{ContractViolation, GrowthRefused, GuestLimits, GuestState, Mode, Phase};
 use crate::error::{Error, Limit, Result};
 use crate::spec::{Provenance, TransformInfo};
@@ -71,6 +74,14 @@ struct TransformInner {
     /// States of ended instances, ready for new ones (see
     /// [`GuestState::recycle`]).
     spare_states: Mutex<Vec<GuestState>>,
+    /// Why ended instances are not put back to their initial state and
+    /// kept, if they are not (see [`Transform::resets_in_place`]).
+    resets_in_place: Option<String>,
+    /// Why the last reset of an ended instance failed, if it did (the
+    /// instance was dropped instead).
+    reset_failure: Mutex<Option<String>>,
+    /// Whether `reset_failure` holds a reason (read without its lock).
+    reset_failed: AtomicBool,
 }
 
 /// A component resolved against the linker, with the contract it was
@@ -181,6 +192,17 @@ where
 struct Instance {
     store: Store<GuestState>,
     guest: Guest,
+    /// What the store's instances are put back to when a call ends, when
+    /// instances are kept between calls without `Config::reuse_instances`
+    /// and the store holds nothing a reset could not put back; else why not.
+    initial: std::result::Result<InitialState, String>,
+}
+
+impl Instance {
+    /// Its store's linear memories, as far as known (1 if not).
+    fn memories(&self) -> usize {
+        self.initial.as_ref().map_or(1, InitialState::memories)
+    }
 }
 
 /// The size of a call's batch: its rows, and its input and output columns.
@@ -362,6 +384,9 @@ impl Transform {
             fuel_per_row_seen: [AtomicU64::new(0), AtomicU64::new(0)],
             idle: Mutex::new(Vec::new()),
             spare_states: Mutex::new(Vec::new()),
+            resets_in_place: None,
+            reset_failure: Mutex::new(None),
+            reset_failed: AtomicBool::new(false),
         };
         let slot = core.slots.take();
         let mut instance = transform
@@ -382,7 +407,8 @@ impl Transform {
             Shape::default(),
             Mode::Precise,
         );
-        let Instance { store, guest } = &mut instance;
+        transform.resets_in_place = instance.initial.as_ref().err().cloned();
+        let Instance { store, guest, .. } = &mut instance;
         // SAFETY: the types were checked just above.
         let described = unsafe {
             match transform.pre.contract {
@@ -414,6 +440,32 @@ impl Transform {
         Ok(Transform {
             inner: Arc::new(transform),
         })
+    }
+
+    /// Whether a call's instance is one an earlier call used, put back in
+    /// place to the component's initial state when that call ended (the
+    /// default), rather than a new one made for each call. Either way each
+    /// call starts from that state; the reset costs about half as much. A
+    /// new instance is made for every call with `Config::fresh_instances`
+    /// or `Config::reuse_instances` (which keeps instances warm instead),
+    /// or when the component holds, once instantiated, state the reset
+    /// could not put back (a resource handle, for one), which none built
+    /// by skewless's SDKs does; and a call whose instance cannot be put
+    /// back when it ends (its guest kept a handle) leaves it to be dropped.
+    /// The error says which, of the load and of the last call that ended.
+    pub fn resets_in_place(&self) -> std::result::Result<(), String> {
+        if let Some(why) = &self.inner.resets_in_place {
+            return Err(why.clone());
+        }
+        let failure = self
+            .inner
+            .reset_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match &*failure {
+            None => Ok(()),
+            Some(why) => Err(format!("the last call's instance was dropped: {why}")),
+        }
     }
 
     /// What the transform declares: name, version, description, schemas.
@@ -638,6 +690,19 @@ impl Rejecting {
     }
 }
 
+impl Drop for TransformInner {
+    fn drop(&mut self) {
+        for instance in self
+            .idle
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            self.core.forget_idle(instance.memories());
+        }
+    }
+}
+
 impl TransformInner {
     fn instantiate(&self) -> Result<Instance> {
         let config = &self.core.config;
@@ -672,10 +737,20 @@ impl TransformInner {
                 })
             });
         match guest {
-            Ok(guest) => Ok(Instance {
-                store: instance_store,
-                guest,
-            }),
+            Ok(guest) => {
+                let initial = if keeps_instances(config) && !config.reuse_instances {
+                    instance_store
+                        .record_initial_state()
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err("every call makes a new instance here".to_string())
+                };
+                Ok(Instance {
+                    store: instance_store,
+                    guest,
+                    initial,
+                })
+            }
             Err(error) => {
                 let output = instance_store.data().output.take();
                 Err(self.classify_error(error, None, output))
@@ -707,38 +782,66 @@ impl TransformInner {
         store.set_hostcall_fuel(self.core.config.max_output_bytes);
     }
 
-    /// An instance for a call: a new one, from the component's initial
-    /// state (or, with `Config::reuse_instances`, a warm one if any).
+    /// An instance for a call, in the component's initial state (one an
+    /// earlier call used, put back in place, or a new one), or with
+    /// `Config::reuse_instances` a warm one if any.
     fn checkout(&self) -> Result<Instance> {
-        let config = &self.core.config;
-        if config.reuse_instances {
-            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            if let Some(instance) = idle {
-                return Ok(instance);
-            }
+        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(instance) = kept {
+            self.core.forget_idle(instance.memories());
+            return Ok(instance);
         }
         self.instantiate()
     }
 
-    /// The end of a call that did not trap: the instance is dropped (its
-    /// slot and memory go back to the pool, its host-side state to
-    /// `spare_states`), or kept warm with `Config::reuse_instances`.
-    fn checkin(&self, instance: Instance) {
+    /// The end of a call that did not trap. By default the instance is put
+    /// back to the component's initial state and kept for the next call;
+    /// with `Config::reuse_instances` it is kept warm as it is. An instance
+    /// that cannot be put back, or that there is no room to keep, ends here
+    /// (its memory and tables are reset for the pool's next instance) and
+    /// its host-side state goes to `spare_states`.
+    fn checkin(&self, mut instance: Instance) {
         let config = &self.core.config;
-        if config.reuse_instances {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < config.max_instances {
-                idle.push(instance);
+        let ready = if config.reuse_instances {
+            true
+        } else if let Ok(initial) = &instance.initial {
+            // Whatever the reset fails on (a handle the guest still holds,
+            // say), a new instance for the next call is always right.
+            match instance.store.reset_to_initial_state(initial) {
+                Ok(()) => {
+                    if self.reset_failed.load(Ordering::Relaxed) {
+                        self.note_reset_failure(None);
+                    }
+                    instance.store.data_mut().reset(config.fuel_per_row);
+                    true
+                }
+                Err(why) => {
+                    self.note_reset_failure(Some(why.to_string()));
+                    false
+                }
             }
-            return;
+        } else {
+            false
+        };
+        if ready {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < config.max_instances && self.core.keep_idle(instance.memories()) {
+                idle.push(instance);
+                return;
+            }
         }
-        // The instance ends here (its memory and tables are reset for the
-        // pool's next instance); its host-side state serves the next one.
         let state = instance.store.into_data().recycle(config.fuel_per_row);
         let mut spare = self.spare_states.lock().unwrap_or_else(|e| e.into_inner());
         if spare.len() < config.max_instances {
             spare.push(state);
         }
+    }
+
+    /// Keeps why the last reset failed (`None`: it did not).
+    fn note_reset_failure(&self, why: Option<String>) {
+        let mut failure = self.reset_failure.lock().unwrap_or_else(|e| e.into_inner());
+        self.reset_failed.store(why.is_some(), Ordering::Relaxed);
+        *failure = why;
     }
 
     fn call_prepared(
@@ -976,7 +1079,7 @@ enum Input<'a> {
 /// Runs `export` of `instance` on `input` (whose layout matches its
 /// contract: both follow the component's).
 fn run(instance: &mut Instance, export: Export, input: &Input<'_>) -> wasmtime::Result<Answer> {
-    let Instance { store, guest } = instance;
+    let Instance { store, guest, .. } = instance;
     let func = match export {
         Export::Transform => guest.transform,
         Export::Events => guest

@@ -138,6 +138,60 @@ fn a_call_finds_nothing_an_earlier_call_left_in_memory() {
     }
 }
 
+/// Memory a call grew is not there for the next: each starts at the
+/// component's initial size, on an instance put back in place (the
+/// default) as on a new one.
+#[test]
+fn a_call_starts_at_the_initial_memory_size() {
+    let before = |transform: &skewless::Transform, pages: i64| {
+        let output = transform
+            .call(&batch(vec![(
+                "pages",
+                array(Int64Array::from(vec![pages])),
+            )]))
+            .unwrap();
+        output.column(0).as_primitive::<Int64Type>().value(0)
+    };
+    let load_with = |config: Config| {
+        Runtime::new(config.max_instances(1))
+            .unwrap()
+            .load(artifacts::MEMORY_SIZE)
+            .unwrap()
+    };
+    // A reused instance keeps what a call grew: the probe is not blind.
+    let reused = load_with(Config::default().reuse_instances(true));
+    let initial = before(&reused, 40);
+    assert_eq!(before(&reused, 0), initial + 40);
+    let put_back = load_with(Config::default());
+    assert_eq!(put_back.resets_in_place(), Ok(()));
+    let fresh = load_with(Config::default().fresh_instances(true));
+    assert!(fresh.resets_in_place().is_err());
+    for transform in [&put_back, &fresh] {
+        for pages in [40, 0, 200, 1, 0] {
+            assert_eq!(
+                before(transform, pages),
+                initial,
+                "after growing by {pages}"
+            );
+        }
+    }
+    // Each of those calls' instance was put back, none dropped.
+    assert_eq!(put_back.resets_in_place(), Ok(()));
+}
+
+/// Every Rust guest and example is put back in place between calls, none
+/// falls back to a new instance per call (`Transform::resets_in_place`).
+#[test]
+fn every_rust_component_is_put_back_in_place() {
+    let runtime = Runtime::new(Config::default()).unwrap();
+    for (name, path) in artifacts::ALL {
+        let Ok(transform) = runtime.load(path) else {
+            continue; // the guests that cannot load are other tests' subject
+        };
+        assert_eq!(transform.resets_in_place(), Ok(()), "{name}");
+    }
+}
+
 /// Past the points where a slot gives its heap's pages back instead of
 /// resetting them in place (after 256 resets in place, in the vendored
 /// wasmtime's `cow.rs`), calls on one slot still find nothing of earlier

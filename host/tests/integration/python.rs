@@ -415,7 +415,8 @@ fn hostile_python_guests_fail_the_same_way_offline_and_online() {
 }
 
 /// What one call of a Python transform left in a module global or a class
-/// attribute is not there for the next call, embedded or served; rows of
+/// attribute is not there for the next call (whose instance is the one the
+/// earlier call used, put back in place), embedded or served; rows of
 /// one call, and calls on a reused instance, do see it, so the probe is
 /// not blind.
 #[test]
@@ -435,6 +436,8 @@ fn a_python_call_finds_nothing_an_earlier_call_left() {
             .collect::<Vec<_>>()
     };
     let clean = runtime_with(Config::default()).load(&path).unwrap();
+    // Each call on an instance an earlier call used, put back in place.
+    assert_eq!(clean.resets_in_place(), Ok(()));
     let within = call(&clean, vec!["first", "second"]);
     assert_eq!(within[1], ("first".to_string(), "first".to_string()));
     let reused = runtime_with(Config::default().reuse_instances(true).max_instances(1))
@@ -460,6 +463,8 @@ fn a_python_call_finds_nothing_an_earlier_call_left() {
         assert_eq!(answer["rows"][0]["in_global"], "", "{answer}");
         assert_eq!(answer["rows"][0]["in_class"], "", "{answer}");
     }
+    // And every call's instance was put back when it ended.
+    assert_eq!(clean.resets_in_place(), Ok(()));
 }
 
 /// What a Python transform sees of the world, in two runs of the same

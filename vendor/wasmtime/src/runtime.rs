@@ -107,6 +107,9 @@ pub use store::CallHookHandler;
 pub use store::{
     AsContext, AsContextMut, CallHook, Store, StoreContext, StoreContextMut, UpdateDeadline,
 };
+// skewless's patch (the sixth change of skewless's `vendor/README.md`).
+#[cfg(all(feature = "pooling-allocator", feature = "component-model"))]
+pub use store::InitialState;
 pub use trap::*;
 pub use types::*;
 pub use v128::V128;

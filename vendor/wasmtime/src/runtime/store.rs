@@ -115,6 +115,11 @@ pub use self::context::*;
 mod data;
 pub use self::data::*;
 mod func_refs;
+// skewless's patch (the sixth change of skewless's `vendor/README.md`).
+#[cfg(all(feature = "pooling-allocator", feature = "component-model"))]
+mod reset;
+#[cfg(all(feature = "pooling-allocator", feature = "component-model"))]
+pub use self::reset::InitialState;
 use func_refs::FuncRefs;
 #[cfg(feature = "component-model-async")]
 mod token;

@@ -108,6 +108,9 @@ pub use crate::runtime::vm::instance::{
 pub use crate::runtime::vm::instance::{
     PoolConcurrencyLimitError, PoolingAllocatorMetrics, PoolingInstanceAllocator,
 };
+// skewless's patch (the sixth change, `Store::reset_to_initial_state`).
+#[cfg(feature = "pooling-allocator")]
+pub(crate) use crate::runtime::vm::instance::InstanceInitialState;
 pub use crate::runtime::vm::interpreter::*;
 pub use crate::runtime::vm::memory::{
     Memory, MemoryBase, RuntimeLinearMemory, RuntimeMemoryCreator, SharedMemory,

@@ -294,6 +294,26 @@ impl StoreComponentInstanceId {
     }
 }
 
+impl ComponentStoreData {
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// the ids of this store's component instances, and whether the host
+    /// holds no handle of theirs.
+    pub(crate) fn instance_ids_if_host_holds_no_handle(
+        &self,
+    ) -> Option<alloc::vec::Vec<ComponentInstanceId>> {
+        if !self.component_host_table.is_empty() {
+            return None;
+        }
+        Some(
+            self.instances
+                .iter()
+                .filter(|(_, instance)| instance.is_some())
+                .map(|(id, _)| id)
+                .collect(),
+        )
+    }
+}
+
 impl StoreData {
     pub(crate) fn push_component_instance(
         &mut self,

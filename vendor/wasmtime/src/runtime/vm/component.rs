@@ -1086,3 +1086,81 @@ impl InstanceFlags {
         self.0.as_non_null()
     }
 }
+
+/// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+/// what a component instance is put back to between calls, recorded
+/// right after it was instantiated.
+pub(crate) struct ComponentInitialState {
+    /// The whole `VMComponentContext`: the flags of each of its instances
+    /// (may leave, may enter, needs post-return) beside what instantiation
+    /// wrote once and nothing changes (trampolines, lowered functions,
+    /// memories, reallocs, resource types).
+    vmctx: alloc::vec::Vec<u8>,
+}
+
+impl ComponentInstance {
+    /// skewless's patch: records what `reset_to_initial_state` puts back,
+    /// or says that an instance holds a handle (a new component instance
+    /// holds none).
+    pub(crate) fn record_initial_state(&self) -> Result<ComponentInitialState, &'static str> {
+        if !self
+            .instance_states
+            .values()
+            .all(|state| state.handle_table.is_empty())
+        {
+            return Err("a component instance holds a handle");
+        }
+        let size = usize::try_from(self.offsets.size_of_vmctx()).unwrap();
+        // SAFETY: the `VMComponentContext` is `size` bytes, owned by this
+        // component instance.
+        let vmctx =
+            unsafe { core::slice::from_raw_parts(self.vmctx().as_ptr().cast::<u8>(), size) };
+        Ok(ComponentInitialState {
+            vmctx: vmctx.to_vec(),
+        })
+    }
+
+    /// skewless's patch: puts this component instance back to `state`: its
+    /// handle tables empty and new (so the next handle numbers are a new
+    /// instance's), and its whole `VMComponentContext`. Refuses, having
+    /// changed nothing, if an instance still holds a handle: the host would
+    /// keep what it points to, so the caller drops the store instead.
+    ///
+    /// # Safety
+    ///
+    /// `state` must have been recorded from this component instance, and
+    /// nothing may run in it during the reset.
+    pub(crate) unsafe fn reset_to_initial_state(
+        self: Pin<&mut Self>,
+        state: &ComponentInitialState,
+    ) -> Result<(), &'static str> {
+        // SAFETY: nothing below moves the instance out of its pin.
+        let me = unsafe { self.get_unchecked_mut() };
+        let size = usize::try_from(me.offsets.size_of_vmctx()).unwrap();
+        if state.vmctx.len() != size {
+            return Err("a component instance's context changed size");
+        }
+        if !me
+            .instance_states
+            .values()
+            .all(|state| state.handle_table.is_empty())
+        {
+            return Err("a component instance still holds a handle");
+        }
+        for instance_state in me.instance_states.values_mut() {
+            instance_state.handle_table = HandleTable::default();
+        }
+        // SAFETY: the `VMComponentContext` is `size` bytes, owned by this
+        // component instance, and what is written is what it held right
+        // after instantiation, whose pointers point to what the instance
+        // and its store still own.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                state.vmctx.as_ptr(),
+                me.vmctx().as_ptr().cast::<u8>(),
+                size,
+            );
+        }
+        Ok(())
+    }
+}

@@ -368,6 +368,28 @@ pub struct MemoryImageSlot {
 /// next one page faults.
 const RELEASE_EVERY: u32 = 256;
 
+/// skewless's patch: whether `page`, at `offset` in a slot's heap, holds
+/// what a reset puts there: the bytes of `image` where it covers them,
+/// zeros elsewhere (as `manually_reset_region` writes them).
+fn matches_image(image: Option<&MemoryImage>, offset: usize, page: &[u8]) -> bool {
+    let end = offset + page.len();
+    let Some(image) = image else {
+        return page.iter().all(|&b| b == 0);
+    };
+    let image_start = image.linear_memory_offset.byte_count();
+    let image_end = image_start + image.len.byte_count();
+    let image_bytes =
+        &image.module_source.wasm_data()[image.module_source_offset..][..image.len.byte_count()];
+    let overlap_start = offset.max(image_start).min(end);
+    let overlap_end = end.min(image_end).max(overlap_start);
+    let in_image = overlap_start == overlap_end
+        || page[overlap_start - offset..overlap_end - offset]
+            == image_bytes[overlap_start - image_start..overlap_end - image_start];
+    in_image
+        && page[..overlap_start - offset].iter().all(|&b| b == 0)
+        && page[overlap_end - offset..].iter().all(|&b| b == 0)
+}
+
 impl fmt::Debug for MemoryImageSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryImageSlot")
@@ -583,6 +605,90 @@ impl MemoryImageSlot {
 
         self.dirty = false;
         Ok(bytes_resident)
+    }
+
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// the pages of this slot's heap whose contents differ from what its
+    /// reset puts back (the image, and zeros around it), with their
+    /// contents: what instantiation wrote (startup functions, active data
+    /// segments applied at instantiation), to be written again after each
+    /// reset in place. Where the kernel can say which pages are written,
+    /// only those are compared; else every accessible page. `None` where a
+    /// reset does not restore the image (it zeroes memory instead).
+    pub(crate) fn pages_unlike_reset(
+        &self,
+        pagemap: Option<&PageMap>,
+    ) -> Option<Vec<(usize, Vec<u8>)>> {
+        if vm::decommit_behavior() != DecommitBehavior::RestoreOriginalMapping {
+            return None;
+        }
+        let base = self.base.as_mut_ptr();
+        let page = host_page_size();
+        let mut pages = Vec::new();
+        let compare = |region: &mut [u8]| {
+            for chunk in region.chunks(page) {
+                let offset = chunk.as_ptr().addr() - base.addr();
+                if !matches_image(self.image.as_deref(), offset, chunk) {
+                    pages.push((offset, chunk.to_vec()));
+                }
+            }
+        };
+        // SAFETY: the slot's first `accessible` bytes are mapped and
+        // readable; the "reset" only reads them, and nothing is given to
+        // `decommit` when all of them may be kept resident.
+        unsafe {
+            reset_with_pagemap(
+                pagemap,
+                base,
+                self.accessible,
+                self.accessible,
+                compare,
+                |_, _| {},
+            );
+        }
+        Some(pages)
+    }
+
+    /// skewless's patch: writes back the pages `pages_unlike_reset` found,
+    /// after a reset in place (`reinstantiate`).
+    pub(crate) fn write_pages(&mut self, pages: &[(usize, Vec<u8>)]) {
+        let base = self.base.as_mut_ptr();
+        for (offset, bytes) in pages {
+            assert!(offset + bytes.len() <= self.accessible.byte_count());
+            // SAFETY: within the slot's accessible heap, checked above, and
+            // nothing runs in the instance during a reset.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(*offset), bytes.len())
+            };
+        }
+    }
+
+    /// skewless's patch: marks the slot dirty again after a reset in place
+    /// failed half way, so that its deallocation resets all of it.
+    pub(crate) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// after `clear_and_remain_ready` (and the release of what it gave to
+    /// its `decommit`), makes this slot ready again for the instance that
+    /// still holds it: the same image, and `initial_size_bytes` of heap
+    /// accessible, as deallocating the slot and allocating it again for the
+    /// same memory would. If that fails the slot is marked dirty again, so
+    /// that its deallocation still resets it.
+    #[allow(dead_code, reason = "only used in some cfgs")]
+    pub(crate) fn reinstantiate(
+        &mut self,
+        initial_size_bytes: usize,
+        ty: &wasmtime_environ::Memory,
+        memory_tunables: &MemoryTunables<'_>,
+    ) -> Result<()> {
+        let image = self.image.clone();
+        let result = self.instantiate(initial_size_bytes, image.as_ref(), ty, memory_tunables);
+        if result.is_err() {
+            self.dirty = true;
+        }
+        result
     }
 
     #[allow(dead_code, reason = "only used in some cfgs")]

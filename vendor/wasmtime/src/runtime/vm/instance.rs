@@ -1954,3 +1954,175 @@ impl PassiveElementSegment {
         &mut self.elements
     }
 }
+
+/// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+/// what an instance is put back to between calls, recorded right after
+/// it was instantiated.
+#[cfg(feature = "pooling-allocator")]
+pub(crate) struct InstanceInitialState {
+    /// The whole `VMContext`: globals, the definitions (base and size) of
+    /// the memories and tables it owns, its funcrefs, the state of its
+    /// passive data segments; everything compiled code reads or writes in
+    /// it.
+    /// Bytes never written are copied as they are (`MaybeUninit`).
+    vmctx: Vec<mem::MaybeUninit<u8>>,
+    /// The size in bytes of each memory it defines.
+    memory_sizes: Vec<usize>,
+    /// The pages of each memory it defines that instantiation wrote (that
+    /// differ from what the memory's reset puts back), with their contents.
+    memory_pages: Vec<Vec<(usize, Vec<u8>)>>,
+    /// The elements of each table it defines.
+    tables: Vec<Vec<crate::runtime::vm::table::FuncTableElem>>,
+    /// The elements of each of its passive element segments.
+    passive_elements: Vec<Vec<ValRaw>>,
+}
+
+#[cfg(feature = "pooling-allocator")]
+impl InstanceInitialState {
+    /// The memories the instance defines.
+    pub(crate) fn memories(&self) -> usize {
+        self.memory_sizes.len()
+    }
+
+    /// The pages of its memories that instantiation wrote.
+    pub(crate) fn pages_written_by_instantiation(&self) -> usize {
+        self.memory_pages.iter().map(Vec::len).sum()
+    }
+}
+
+#[cfg(feature = "pooling-allocator")]
+impl Instance {
+    /// skewless's patch: records what `reset_to_initial_state` puts back,
+    /// or says what this instance holds that it could not put back (a
+    /// memory or table not from the pooling allocator, a table of GC
+    /// references, a segment of them).
+    pub(crate) fn record_initial_state(
+        &self,
+        allocator: &dyn crate::runtime::vm::InstanceAllocator,
+    ) -> Result<InstanceInitialState, &'static str> {
+        #[cfg(feature = "wmemcheck")]
+        if self.wmemcheck_state.is_some() {
+            return Err("wmemcheck is on");
+        }
+        let mut memory_sizes = Vec::new();
+        let mut memory_pages = Vec::new();
+        for (_, (_, memory)) in self.memories.iter() {
+            let pages = allocator
+                .memory_pages_unlike_reset(memory)
+                .ok_or("a memory is not a copy-on-write slot the pooling allocator can reset")?;
+            memory_sizes.push(memory.byte_size());
+            memory_pages.push(pages);
+        }
+        let mut tables = Vec::new();
+        for (_, (_, table)) in self.tables.iter() {
+            tables.push(
+                table
+                    .record_elements()
+                    .ok_or("a table is not a funcref table of the pooling allocator")?,
+            );
+        }
+        let mut passive_elements = Vec::new();
+        for segment in self.passive_elements.iter() {
+            if segment.needs_gc_rooting {
+                return Err("a passive element segment holds GC references");
+            }
+            passive_elements.push(segment.elements.iter().copied().collect());
+        }
+        let size = usize::try_from(self.offsets().size_of_vmctx()).unwrap();
+        let mut vmctx = Vec::with_capacity(size);
+        // SAFETY: the `VMContext` is `size` bytes, owned by this instance;
+        // copied as `MaybeUninit`, as some of it may never have been written.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                self.vmctx().as_ptr().cast::<mem::MaybeUninit<u8>>(),
+                vmctx.as_mut_ptr(),
+                size,
+            );
+            vmctx.set_len(size);
+        }
+        Ok(InstanceInitialState {
+            vmctx,
+            memory_sizes,
+            memory_pages,
+            tables,
+            passive_elements,
+        })
+    }
+
+    /// skewless's patch: puts this instance back to `state`, as recorded by
+    /// `record_initial_state`: memories set back in place by `allocator`
+    /// (only the pages written since, where the kernel can say which, then
+    /// the pages instantiation had written), tables, passive segments, then
+    /// the whole `VMContext`. An error says
+    /// what it could not put back; the instance may then be half reset and
+    /// must be dropped, never run again.
+    ///
+    /// # Safety
+    ///
+    /// `state` must have been recorded from this instance, whose memories
+    /// `allocator` allocated, and nothing may run in the instance or in any
+    /// other instance of its store during the reset.
+    pub(crate) unsafe fn reset_to_initial_state(
+        self: Pin<&mut Self>,
+        state: &InstanceInitialState,
+        allocator: &dyn crate::runtime::vm::InstanceAllocator,
+        tunables: &wasmtime_environ::Tunables,
+    ) -> Result<(), String> {
+        // SAFETY: nothing below moves the instance out of its pin; the
+        // fields are borrowed apart from one another.
+        let me = unsafe { self.get_unchecked_mut() };
+        let module = me.runtime_info.env_module().clone();
+        if state.memory_sizes.len() != me.memories.len()
+            || state.tables.len() != me.tables.len()
+            || state.passive_elements.len() != me.passive_elements.len()
+        {
+            return Err("an instance's memories, tables or segments changed in number".into());
+        }
+        for (((index, (_, memory)), &byte_size), pages) in me
+            .memories
+            .iter_mut()
+            .zip(state.memory_sizes.iter())
+            .zip(state.memory_pages.iter())
+        {
+            let ty = &module.memories[module.memory_index(index)];
+            // SAFETY: the memory is this instance's, allocated by
+            // `allocator`, and nothing runs in it (this function's contract).
+            match unsafe { allocator.reset_memory_in_place(memory, ty, tunables, byte_size, pages) }
+            {
+                Ok(true) => {}
+                Ok(false) => return Err("the instance allocator cannot reset a memory".into()),
+                Err(e) => return Err(format!("a memory's reset failed: {e}")),
+            }
+        }
+        for ((_, (_, table)), recorded) in me.tables.iter_mut().zip(state.tables.iter()) {
+            if !table.reset_elements_to(recorded) {
+                return Err("a table cannot be reset".into());
+            }
+        }
+        for (segment, recorded) in me.passive_elements.iter_mut().zip(&state.passive_elements) {
+            segment.elements.clear();
+            for value in recorded {
+                segment
+                    .elements
+                    .push(*value)
+                    .map_err(|e| format!("a segment's reset failed: {e}"))?;
+            }
+        }
+        let size = usize::try_from(me.offsets().size_of_vmctx()).unwrap();
+        if state.vmctx.len() != size {
+            return Err("an instance's context changed size".into());
+        }
+        // SAFETY: the `VMContext` is `size` bytes, owned by this instance,
+        // and what is written is what it held right after instantiation:
+        // every pointer in it points to what this instance and its store
+        // still own.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                state.vmctx.as_ptr(),
+                me.vmctx().as_ptr().cast::<mem::MaybeUninit<u8>>(),
+                size,
+            );
+        }
+        Ok(())
+    }
+}

@@ -439,6 +439,24 @@ impl Memory {
         }
     }
 
+    /// skewless's patch: this memory, if it is not shared.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn as_local(&self) -> Option<&LocalMemory> {
+        match self {
+            Memory::Local(mem) => Some(mem),
+            Memory::Shared(_) => None,
+        }
+    }
+
+    /// skewless's patch: this memory, if it is not shared.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn as_local_mut(&mut self) -> Option<&mut LocalMemory> {
+        match self {
+            Memory::Local(mem) => Some(mem),
+            Memory::Shared(_) => None,
+        }
+    }
+
     /// Consume the memory, returning its [`MemoryImageSlot`] if any is present.
     /// The image should only be present for a subset of memories created with
     /// [`Memory::new_static()`].
@@ -783,6 +801,34 @@ impl LocalMemory {
     #[cfg(feature = "pooling-allocator")]
     pub fn unwrap_static_image(self) -> MemoryImageSlot {
         self.memory_image.unwrap()
+    }
+
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// the copy-on-write slot of a memory that cannot move (a pooled one),
+    /// to read (see `pooled_image_slot_mut`).
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn pooled_image_slot(&self) -> Option<&MemoryImageSlot> {
+        if self.memory_may_move {
+            return None;
+        }
+        self.memory_image.as_ref()
+    }
+
+    /// skewless's patch: the copy-on-write slot of a memory that cannot move (a pooled one),
+    /// with which its contents and size can be set back in place.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn pooled_image_slot_mut(&mut self) -> Option<&mut MemoryImageSlot> {
+        if self.memory_may_move {
+            return None;
+        }
+        self.memory_image.as_mut()
+    }
+
+    /// skewless's patch: sets the size of a memory whose slot was set back
+    /// to `byte_size` in place (see `pooled_image_slot_mut`).
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn set_byte_size_after_reset(&mut self, byte_size: usize) {
+        self.alloc.set_byte_size(byte_size);
     }
 }
 

@@ -965,6 +965,45 @@ impl Table {
         }
     }
 
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// a copy of this table's elements, to be put back by
+    /// `reset_elements_to`; `None` for a table that cannot be, one that is
+    /// not a funcref table of the pooling allocator.
+    pub(crate) fn record_elements(&self) -> Option<Vec<FuncTableElem>> {
+        match self {
+            Table::Static(StaticTable::Func(StaticFuncTable { data, size, .. })) => {
+                // SAFETY: the first `size` elements of the slot are the table's.
+                let elements = unsafe { slice::from_raw_parts(data.as_ptr().cast(), *size) };
+                Some(elements.to_vec())
+            }
+            _ => None,
+        }
+    }
+
+    /// skewless's patch: puts back the elements `record_elements` copied
+    /// and the size they had, leaving the slot's elements past them null,
+    /// as a new instance's table in the same pool slot has them. Returns
+    /// `false`, having changed nothing, if this table cannot be.
+    pub(crate) fn reset_elements_to(&mut self, recorded: &[FuncTableElem]) -> bool {
+        match self {
+            Table::Static(StaticTable::Func(StaticFuncTable { data, size, .. })) => {
+                // SAFETY: `data` is the table's whole slot, of which the
+                // first `size` elements are in use; no one else uses it.
+                let slot = unsafe { &mut *data.as_ptr() };
+                if recorded.len() > slot.len() || *size > slot.len() {
+                    return false;
+                }
+                slot[..recorded.len()].copy_from_slice(recorded);
+                if *size > recorded.len() {
+                    slot[recorded.len()..*size].fill(None);
+                }
+                *size = recorded.len();
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn debug_assert_all_zero(&self) {
         match self.element_type() {
             TableElementType::Func => {

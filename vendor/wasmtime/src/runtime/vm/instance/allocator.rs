@@ -10,7 +10,7 @@ use core::future::Future;
 use core::mem;
 use core::pin::Pin;
 use wasmtime_environ::{
-    DefinedMemoryIndex, DefinedTableIndex, HostPtr, MemoryKind, Module, VMOffsets,
+    DefinedMemoryIndex, DefinedTableIndex, HostPtr, MemoryKind, Module, Tunables, VMOffsets,
 };
 
 #[cfg(feature = "gc")]
@@ -205,6 +205,41 @@ pub unsafe trait InstanceAllocator: Send + Sync {
         allocation_index: MemoryAllocationIndex,
         memory: Memory,
     );
+
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// the pages of a memory this allocator gave an instance that differ
+    /// from what `reset_memory_in_place` puts back, with their contents
+    /// (what instantiation wrote), or `None` if this allocator cannot reset
+    /// the memory in place.
+    fn memory_pages_unlike_reset(&self, memory: &Memory) -> Option<Vec<(usize, Vec<u8>)>> {
+        let _ = memory;
+        None
+    }
+
+    /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
+    /// sets a memory this allocator gave an instance back to its initial
+    /// contents in place, with `byte_size` bytes accessible, as deallocating
+    /// it and allocating it again for the same memory of the same module
+    /// would, then writes back `pages` (from `memory_pages_unlike_reset`).
+    /// Returns `Ok(false)`, having changed nothing, if this allocator
+    /// cannot; the caller then drops the instance, as it must after an
+    /// error.
+    ///
+    /// # Unsafety
+    ///
+    /// The memory must have been allocated by `Self::allocate_memory`, and
+    /// nothing may run in the instance that holds it during the reset.
+    unsafe fn reset_memory_in_place(
+        &self,
+        memory: &mut Memory,
+        ty: &wasmtime_environ::Memory,
+        tunables: &Tunables,
+        byte_size: usize,
+        pages: &[(usize, Vec<u8>)],
+    ) -> Result<bool> {
+        let _ = (memory, ty, tunables, byte_size, pages);
+        Ok(false)
+    }
 
     /// Allocate a table for an instance.
     ///

@@ -69,7 +69,8 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 use wasmtime_environ::{
-    DefinedMemoryIndex, DefinedTableIndex, HostPtr, MemoryKind, Module, Tunables, VMOffsets,
+    DefinedMemoryIndex, DefinedTableIndex, HostPtr, MemoryKind, MemoryTunables, Module, Tunables,
+    VMOffsets,
 };
 
 #[cfg(feature = "gc")]
@@ -662,6 +663,56 @@ unsafe impl InstanceAllocator for PoolingInstanceAllocator {
                 self.live_memories.fetch_add(1, Ordering::Relaxed);
             })
         })
+    }
+
+    fn memory_pages_unlike_reset(&self, memory: &Memory) -> Option<Vec<(usize, Vec<u8>)>> {
+        memory
+            .as_local()?
+            .pooled_image_slot()?
+            .pages_unlike_reset(self.pagemap.as_ref())
+    }
+
+    unsafe fn reset_memory_in_place(
+        &self,
+        memory: &mut Memory,
+        ty: &wasmtime_environ::Memory,
+        tunables: &Tunables,
+        byte_size: usize,
+        pages: &[(usize, Vec<u8>)],
+    ) -> Result<bool> {
+        let Some(local) = memory.as_local_mut() else {
+            return Ok(false);
+        };
+        let Some(slot) = local.pooled_image_slot_mut() else {
+            return Ok(false);
+        };
+        // What `deallocate_memory` and then `MemoryPool::allocate` do to the
+        // slot, without giving it back: its written pages set back (those
+        // past `keep_resident` released now, not queued), then its heap
+        // sized as a new instance's.
+        let mut queue = DecommitQueue::default();
+        slot.clear_and_remain_ready(
+            self.pagemap.as_ref(),
+            self.memories.keep_resident,
+            |ptr, len| {
+                // SAFETY: the memory is not in use during the reset (this
+                // function's contract) and the queue is flushed below, before
+                // the slot is made ready again.
+                unsafe { queue.push_raw(ptr, len) }
+            },
+        )?;
+        if let Err(e) = queue.decommit_all_raw() {
+            // Dirty again, its accessible heap as it was, so that the
+            // slot's deallocation (the caller drops the instance after an
+            // error) resets all of it.
+            slot.mark_dirty();
+            return Err(e.into());
+        }
+        let tunables = MemoryTunables::new(tunables, MemoryKind::LinearMemory);
+        slot.reinstantiate(byte_size, ty, &tunables)?;
+        slot.write_pages(pages);
+        local.set_byte_size_after_reset(byte_size);
+        Ok(true)
     }
 
     unsafe fn deallocate_memory(
