@@ -269,29 +269,23 @@ natively is itself about 1.3 µs at the median (the native column).
 Reaching 2 µs would take a different boundary for tiny batches (one flat
 buffer per call instead of a list per column), a contract change not made.
 
-**A clean instance per call (1.5 µs aim).** Missed; the figures are in
-the isolation section. From `perf` profiles of the single-row loop on this
-machine, what a clean call pays beyond a reused one is wasmtime's own
-work: instantiating the component (a `Store`, a pooling slot, the three
-core modules a Rust component is made of, the user's code and two small
-shims the component tooling adds, with their contexts and tables, and the
-lowered WASI imports) and dropping it (one `PAGEMAP_SCAN` system call to
-find the pages the call wrote, and copying the image back into them). Two
-costs of skewless's own are gone: the generated bindings type-checked
-every export, field by field, on each instantiation (now once, when the
-component loads), and each call made a futex system call to wake slot
-waiters that did not exist. Reaching 1.5 µs needs a reset in place of an
-instance's memory, globals and tables; wasmtime's component API has no
-such reset (its pooling allocator resets a slot's memory for the next new
-instance). Making instances ahead on a background thread, and dropping
-them there, was tried and was slower on this machine: waking the
-background thread for each call cost more than it saved. It stays the
-default all the same: a transform that keeps state answers the same
-request differently, which is the skew skewless exists to prevent, and one
-call's data stays readable in the next; reuse is one flag for whoever has
-checked their transform. Clean batches pay for resetting the pages a
-batch wrote; each slot keeps 8 MiB resident, so a 65,536-row batch no
-longer faults its memory in on every call.
+**A clean instance per call (1.5 µs aim).** The figures are in the
+isolation section. A call's instance is put back in place when the call
+ends (the sixth change of `vendor/README.md`) instead of dropped and made
+again, which took most of a clean call's cost: instantiating the
+component (a `Store`, a pooling slot, its core modules with their
+contexts and tables, the lowered WASI imports) and dropping it. What a
+clean call pays beyond a reused one now is one `PAGEMAP_SCAN` system call
+to find the pages the call wrote (timed alone in the isolation section),
+copying the image back into those pages, copying back the instances'
+contexts and tables, and handing the kept instance from call to call. A
+cheaper way to know what a call wrote is the way left to the aim. It
+stays the default all the same: a transform that keeps state answers the
+same request differently, which is the skew skewless exists to prevent,
+and one call's data stays readable in the next; reuse is one flag for
+whoever has checked their transform. Clean batches pay for resetting the
+pages a batch wrote; each slot keeps 8 MiB resident, so a 65,536-row
+batch no longer faults its memory in on every call.
 
 **HTTP (one connection at most 1.3x `/healthz`, 16 connections at least
 half its requests/s).** The ratios, measured in the same run, are in the
@@ -1247,12 +1241,13 @@ fn python(options: &Options, out: &mut String) {
         out,
         "\nA clean instance per call means a fresh CPython interpreter state per call, \
          restored from the component's memory image: that is most of the clean single-row \
-         time. Instantiating it costs more than a Rust component: CPython is linked from \
-         several core modules that share one function table, and each instantiation puts \
-         their thousands of functions into it, one funcref each. A CPython call also \
-         writes pages scattered over its heap (reference counts), each of which the reset \
-         finds and copies back from the image. A service that trusts its transform and wants \
-         the Python row speed can serve it with `--reuse-instances`."
+         time. The instance is put back in place after each call (a new one, with \
+         `--fresh-instances`, also fills CPython's shared function table with thousands of \
+         funcrefs), and a CPython call writes pages scattered over its heap (reference \
+         counts), each of which the reset finds and copies back from the image; \
+         componentize-py's first-call setup then runs again in the next call. A service \
+         that trusts its transform and wants the Python row speed can serve it with \
+         `--reuse-instances`."
     );
 }
 
