@@ -146,7 +146,10 @@ fn write_transform(out: &mut impl Write, transform: &Transform) -> std::io::Resu
     writeln!(out, "  file         {}", transform.source_name())?;
     if let Err(why) = transform.resets_in_place() {
         // Only unusual components, or `--fresh-instances`.
-        writeln!(out, "  instances    a new one for every call ({why})")?;
+        writeln!(
+            out,
+            "  instances    not put back in place after a call: {why}"
+        )?;
     }
     if !info.description.is_empty() {
         writeln!(

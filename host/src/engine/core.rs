@@ -58,13 +58,14 @@ impl Core {
     /// `memories` linear memories, if the pool has it. Kept instances hold
     /// their pool slots, and `max_instances` instances' slots must stay free
     /// for the calls that may run at once (they may all need a new
-    /// instance, for a transform that keeps none), so kept instances hold
-    /// at most [`idle_capacity`] instances' memory slots between them,
-    /// whichever transforms they are of; past that, an ended instance is
-    /// dropped. [`Core::forget_idle`] gives the room back.
+    /// instance, for a transform that keeps none), so kept instances are at
+    /// most [`idle_capacity`] instances, holding at most that many
+    /// instances' memory slots between them, whichever transforms they are
+    /// of; past that, an ended instance is dropped. [`Core::forget_idle`]
+    /// gives the room back.
     pub(crate) fn keep_idle(&self, memories: usize) -> bool {
         let capacity = idle_capacity(&self.config) * MEMORIES_PER_INSTANCE;
-        let units = memories.max(1);
+        let units = slots_held(memories);
         self.idle
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |kept| {
                 (kept + units <= capacity).then_some(kept + units)
@@ -75,8 +76,15 @@ impl Core {
     /// Gives back the room of a kept instance with `memories` linear
     /// memories, taken for a call or dropped.
     pub(crate) fn forget_idle(&self, memories: usize) {
-        self.idle.fetch_sub(memories.max(1), Ordering::AcqRel);
+        self.idle.fetch_sub(slots_held(memories), Ordering::AcqRel);
     }
+}
+
+/// The memory slots a kept instance with `memories` memories is counted
+/// for: at least an instance's share of the pool, so that kept instances
+/// are also at most [`idle_capacity`] of the pool's instances.
+fn slots_held(memories: usize) -> usize {
+    memories.max(MEMORIES_PER_INSTANCE)
 }
 
 /// Memory slots the pool has per instance. A component may define more

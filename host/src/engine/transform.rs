@@ -738,12 +738,14 @@ impl TransformInner {
             });
         match guest {
             Ok(guest) => {
-                let initial = if keeps_instances(config) && !config.reuse_instances {
+                let initial = if config.reuse_instances {
+                    Err("they are kept warm instead (`reuse_instances`)".to_string())
+                } else if !keeps_instances(config) {
+                    Err("a new one is made for every call (`fresh_instances`)".to_string())
+                } else {
                     instance_store
                         .record_initial_state()
-                        .map_err(|e| e.to_string())
-                } else {
-                    Err("every call makes a new instance here".to_string())
+                        .map_err(|e| format!("a new one is made for every call, as {e}"))
                 };
                 Ok(Instance {
                     store: instance_store,

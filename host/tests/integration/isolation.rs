@@ -179,6 +179,27 @@ fn a_call_starts_at_the_initial_memory_size() {
     assert_eq!(put_back.resets_in_place(), Ok(()));
 }
 
+/// Instances kept between calls never take the room the pool keeps for
+/// the calls that may run at once: one runtime serves more transforms than
+/// it keeps instances for (here eight, where it keeps three), each loaded
+/// and called in turn.
+#[test]
+fn kept_instances_leave_room_for_every_call() {
+    let runtime = Runtime::new(Config::default().max_instances(1)).unwrap();
+    let transforms: Vec<_> = (0..8)
+        .map(|i| {
+            runtime
+                .load(artifacts::COUNTER)
+                .unwrap_or_else(|e| panic!("load {i}: {e}"))
+        })
+        .collect();
+    for _ in 0..2 {
+        for transform in &transforms {
+            assert_eq!(ys(transform, vec![5, 5]), [5, 6]);
+        }
+    }
+}
+
 /// Every Rust guest and example is put back in place between calls, none
 /// falls back to a new instance per call (`Transform::resets_in_place`).
 #[test]
