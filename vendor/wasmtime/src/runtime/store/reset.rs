@@ -8,9 +8,10 @@
 //! image), then the pages instantiation itself had written, recorded once
 //! (those that differed from the image right after instantiation), and
 //! the memory's size; the elements
-//! and size of each table; each passive element segment; and the whole
-//! `VMContext` (globals, memory and table definitions, funcrefs, dropped
-//! data segments). For every component instance: its whole
+//! and size of each table; each passive element segment; and the
+//! `VMContext` (globals, memory and table definitions, dropped data
+//! segments; not its imports nor its funcrefs, which hold after
+//! instantiation what they always will). For every component instance: its whole
 //! `VMComponentContext` (the flags of its instances) and empty handle
 //! tables. Anything else a call could leave makes the reset refuse, and
 //! the caller drops the store instead: a store that trapped, a handle still

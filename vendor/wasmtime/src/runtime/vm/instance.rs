@@ -1966,6 +1966,9 @@ pub(crate) struct InstanceInitialState {
     /// it.
     /// Bytes never written are copied as they are (`MaybeUninit`).
     vmctx: Vec<mem::MaybeUninit<u8>>,
+    /// The byte ranges of `vmctx` a reset copies back: all of it but its
+    /// imports and its funcrefs (see [`mutable_vmctx_ranges`]).
+    vmctx_restored: [Range<usize>; 3],
     /// The size in bytes of each memory it defines.
     memory_sizes: Vec<usize>,
     /// The pages of each memory it defines that instantiation wrote (that
@@ -2042,6 +2045,7 @@ impl Instance {
         }
         Ok(InstanceInitialState {
             vmctx,
+            vmctx_restored: mutable_vmctx_ranges(self.offsets()),
             memory_sizes,
             memory_pages,
             tables,
@@ -2053,9 +2057,10 @@ impl Instance {
     /// `record_initial_state`: memories set back in place by `allocator`
     /// (only the pages written since, where the kernel can say which, then
     /// the pages instantiation had written), tables, passive segments, then
-    /// the whole `VMContext`. An error says
-    /// what it could not put back; the instance may then be half reset and
-    /// must be dropped, never run again.
+    /// the parts of the `VMContext` a call can change
+    /// (`mutable_vmctx_ranges`). An error says what it could not put back;
+    /// the instance may then be half reset and must be dropped, never run
+    /// again.
     ///
     /// # Safety
     ///
@@ -2112,17 +2117,70 @@ impl Instance {
         if state.vmctx.len() != size {
             return Err("an instance's context changed size".into());
         }
-        // SAFETY: the `VMContext` is `size` bytes, owned by this instance,
-        // and what is written is what it held right after instantiation:
-        // every pointer in it points to what this instance and its store
-        // still own.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                state.vmctx.as_ptr(),
-                me.vmctx().as_ptr().cast::<mem::MaybeUninit<u8>>(),
-                size,
-            );
+        let vmctx = me.vmctx().as_ptr().cast::<mem::MaybeUninit<u8>>();
+        for range in state.vmctx_restored.iter().cloned() {
+            let recorded = &state.vmctx[range.clone()];
+            // SAFETY: the `VMContext` is `size` bytes, owned by this
+            // instance, and `range` lies within it (`mutable_vmctx_ranges`);
+            // what is written is what it held right after instantiation:
+            // every pointer in it points to what this instance and its store
+            // still own.
+            unsafe {
+                ptr::copy_nonoverlapping(recorded.as_ptr(), vmctx.add(range.start), range.len());
+            }
         }
         Ok(())
     }
+}
+
+/// skewless's patch: the byte ranges of a `VMContext` laid out by
+/// `offsets` that a call can change, so that a reset copies back only
+/// those. Left out are two parts that hold after instantiation what they
+/// will always hold:
+///
+/// - the imports (of functions, tables, globals and tags: pointers to
+///   what other instances define), written once by instantiation;
+/// - the defined functions' `VMFuncRef`s, which are written again, with
+///   the same bytes (the function's code, type and this `VMContext`),
+///   every time one is asked for (`Instance::get_func_ref`), so that
+///   which of them a call made is never seen.
+///
+/// For the Python component this leaves out most of its 390 KB of
+/// contexts (libpython's funcrefs alone are 4,955 of 32 bytes). Should a
+/// later layout not order these parts as `VMOffsets` does in wasmtime 48,
+/// the whole context is copied back.
+#[cfg(feature = "pooling-allocator")]
+fn mutable_vmctx_ranges(offsets: &VMOffsets<HostPtr>) -> [Range<usize>; 3] {
+    let at = |offset: u32| usize::try_from(offset).unwrap();
+    let size = at(offsets.size_of_vmctx());
+    let imports = at(offsets.vmctx_imported_functions_begin())..at(offsets.vmctx_tables_begin());
+    let func_refs_start = at(offsets.vmctx_func_refs_begin());
+    let func_refs = func_refs_start
+        ..func_refs_start
+            + at(offsets.num_escaped_funcs) * usize::from(offsets.ptr.vm_func_ref().size());
+    // `VMOffsets` lays its parts out one after the other in this order.
+    let starts = [
+        offsets.vmctx_imported_memories_begin(),
+        offsets.vmctx_memories_begin(),
+        offsets.vmctx_owned_memories_begin(),
+        offsets.vmctx_imported_functions_begin(),
+        offsets.vmctx_imported_tables_begin(),
+        offsets.vmctx_imported_globals_begin(),
+        offsets.vmctx_imported_tags_begin(),
+        offsets.vmctx_tables_begin(),
+        offsets.vmctx_globals_begin(),
+        offsets.vmctx_tags_begin(),
+        offsets.vmctx_func_refs_begin(),
+    ];
+    let ordered = starts.is_sorted()
+        && func_refs.end <= at(offsets.vmctx_runtime_data_bases_begin())
+        && func_refs.end <= size;
+    if !ordered {
+        return [0..size, size..size, size..size];
+    }
+    [
+        0..imports.start,
+        imports.end..func_refs.start,
+        func_refs.end..size,
+    ]
 }
