@@ -158,4 +158,68 @@ mod tests {
             &after[back..]
         );
     }
+
+    /// A core module with a mutable global and a one-element funcref table:
+    /// `bump` adds one to the global and returns it, `grow` returns the
+    /// table's size (as compiled code reads it, from the `VMContext`) and
+    /// grows it by one element. Encoded by hand (the host has no
+    /// WAT parser): type, function, table, global, export and code sections.
+    const BUMP_AND_GROW: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+        0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type 0: [] -> [i32]
+        0x03, 0x03, 0x02, 0x00, 0x00, // two functions of type 0
+        0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table 0: funcref, min 1
+        0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b, // global 0: mut i32 = 0
+        0x07, 0x0f, 0x02, // two exports
+        0x04, b'b', b'u', b'm', b'p', 0x00, 0x00, // "bump": function 0
+        0x04, b'g', b'r', b'o', b'w', 0x00, 0x01, // "grow": function 1
+        0x0a, 0x1b, 0x02, // code, two bodies
+        // global.get 0, i32.const 1, i32.add, global.set 0, global.get 0
+        0x0b, 0x00, 0x23, 0x00, 0x41, 0x01, 0x6a, 0x24, 0x00, 0x23, 0x00, 0x0b,
+        // table.size 0, ref.null func, i32.const 1, table.grow 0, drop
+        0x0d, 0x00, 0xfc, 0x10, 0x00, 0xd0, 0x70, 0x41, 0x01, 0xfc, 0x0f, 0x00, 0x1a, 0x0b,
+    ];
+
+    /// The vendored wasmtime's sixth change (`vendor/README.md`) puts back
+    /// what a call changes in an instance's `VMContext` besides memory: a
+    /// mutable global, a table's size. No guest language of ours leaves a
+    /// global changed after a call (Rust's and CPython's stack pointers
+    /// come back by themselves), so the hostile guests of
+    /// `tests/integration/isolation.rs`, which cover memory, cannot see
+    /// this; a core module on the runtime's own engine can.
+    #[test]
+    fn a_reset_puts_back_globals_and_table_sizes() {
+        let runtime = Runtime::new(Config::default()).unwrap();
+        let engine = &runtime.core.engine;
+        let module = wasmtime::Module::new(engine, BUMP_AND_GROW).unwrap();
+        let mut store = wasmtime::Store::new(engine, ());
+        store.set_fuel(1_000_000).unwrap();
+        store.set_epoch_deadline(u64::MAX / 4);
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let bump = instance
+            .get_typed_func::<(), i32>(&mut store, "bump")
+            .unwrap();
+        let grow = instance
+            .get_typed_func::<(), i32>(&mut store, "grow")
+            .unwrap();
+        let initial = store.record_initial_state().unwrap();
+        // Without a reset, each call sees what the last one left.
+        assert_eq!(bump.call(&mut store, ()).unwrap(), 1);
+        assert_eq!(bump.call(&mut store, ()).unwrap(), 2);
+        assert_eq!(grow.call(&mut store, ()).unwrap(), 1);
+        assert_eq!(grow.call(&mut store, ()).unwrap(), 2);
+        for reset in 1..=3 {
+            store.reset_to_initial_state(&initial).unwrap();
+            assert_eq!(
+                bump.call(&mut store, ()).unwrap(),
+                1,
+                "the global after reset {reset}"
+            );
+            assert_eq!(
+                grow.call(&mut store, ()).unwrap(),
+                1,
+                "the table's size after reset {reset}"
+            );
+        }
+    }
 }
