@@ -2147,35 +2147,61 @@ impl Instance {
 ///
 /// For the Python component this leaves out most of its 390 KB of
 /// contexts (libpython's funcrefs alone are 4,955 of 32 bytes). Should a
-/// later layout not order these parts as `VMOffsets` does in wasmtime 48,
-/// the whole context is copied back.
+/// later `VMOffsets` put anything else inside or between these parts, or
+/// lay them out otherwise, the whole context is copied back.
 #[cfg(feature = "pooling-allocator")]
 fn mutable_vmctx_ranges(offsets: &VMOffsets<HostPtr>) -> [Range<usize>; 3] {
     let at = |offset: u32| usize::try_from(offset).unwrap();
+    let array = |count: u32, size: u8| at(count) * usize::from(size);
     let size = at(offsets.size_of_vmctx());
+    let ptr = &offsets.ptr;
+    // The imports of functions, tables, globals and tags, one array after
+    // the other, and nothing else: each array ends where the next begins,
+    // the last where the defined tables do.
     let imports = at(offsets.vmctx_imported_functions_begin())..at(offsets.vmctx_tables_begin());
+    let imports_exact = [
+        (
+            offsets.vmctx_imported_functions_begin(),
+            array(
+                offsets.num_imported_functions,
+                ptr.vm_function_import().size(),
+            ),
+            offsets.vmctx_imported_tables_begin(),
+        ),
+        (
+            offsets.vmctx_imported_tables_begin(),
+            array(offsets.num_imported_tables, ptr.vm_table_import().size()),
+            offsets.vmctx_imported_globals_begin(),
+        ),
+        (
+            offsets.vmctx_imported_globals_begin(),
+            array(offsets.num_imported_globals, ptr.vm_global_import().size()),
+            offsets.vmctx_imported_tags_begin(),
+        ),
+        (
+            offsets.vmctx_imported_tags_begin(),
+            array(offsets.num_imported_tags, ptr.vm_tag_import().size()),
+            offsets.vmctx_tables_begin(),
+        ),
+    ]
+    .iter()
+    .all(|&(begin, len, next)| at(begin) + len == at(next));
+    // The defined functions' funcrefs, and right after them the startup
+    // function's (copied back) or, without one, the data segments'.
     let func_refs_start = at(offsets.vmctx_func_refs_begin());
     let func_refs = func_refs_start
-        ..func_refs_start
-            + at(offsets.num_escaped_funcs) * usize::from(offsets.ptr.vm_func_ref().size());
-    // `VMOffsets` lays its parts out one after the other in this order.
-    let starts = [
-        offsets.vmctx_imported_memories_begin(),
-        offsets.vmctx_memories_begin(),
-        offsets.vmctx_owned_memories_begin(),
-        offsets.vmctx_imported_functions_begin(),
-        offsets.vmctx_imported_tables_begin(),
-        offsets.vmctx_imported_globals_begin(),
-        offsets.vmctx_imported_tags_begin(),
-        offsets.vmctx_tables_begin(),
-        offsets.vmctx_globals_begin(),
-        offsets.vmctx_tags_begin(),
-        offsets.vmctx_func_refs_begin(),
-    ];
-    let ordered = starts.is_sorted()
-        && func_refs.end <= at(offsets.vmctx_runtime_data_bases_begin())
-        && func_refs.end <= size;
-    if !ordered {
+        ..func_refs_start + array(offsets.num_escaped_funcs, ptr.vm_func_ref().size());
+    let after_func_refs = if offsets.has_startup_func {
+        offsets.vmctx_startup_func_ref()
+    } else {
+        offsets.vmctx_runtime_data_bases_begin()
+    };
+    let func_refs_exact = func_refs.end == at(after_func_refs);
+    if !(imports_exact
+        && func_refs_exact
+        && imports.end <= func_refs.start
+        && func_refs.end <= size)
+    {
         return [0..size, size..size, size..size];
     }
     [
