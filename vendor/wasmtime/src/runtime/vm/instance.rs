@@ -2145,8 +2145,8 @@ impl Instance {
 ///   every time one is asked for (`Instance::get_func_ref`), so that
 ///   which of them a call made is never seen.
 ///
-/// For the Python component this leaves out most of its 390 KB of
-/// contexts (libpython's funcrefs alone are 4,955 of 32 bytes). Should a
+/// For the Python component this leaves out 390 KB of its 407 KB of
+/// contexts, mostly funcrefs (32 bytes each) and imports. Should a
 /// later `VMOffsets` put anything else inside or between these parts, or
 /// lay them out otherwise, the whole context is copied back.
 #[cfg(feature = "pooling-allocator")]
