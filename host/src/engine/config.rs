@@ -206,7 +206,9 @@ impl Config {
     /// ended: the memory pages it wrote copied back from the component's
     /// image, memories and tables at their initial sizes, globals, tables
     /// and the component's own state as instantiation left them (see
-    /// [`Config::fresh_instances`]).
+    /// [`Config::fresh_instances`]). A reset that is slow beside its call
+    /// (a Python transform's) is made on a background thread of the
+    /// runtime, and the instance taken again only once it is done.
     ///
     /// `true` keeps instances warm between calls, which saves the reset (a
     /// few microseconds per call) at a cost: a transform that keeps state

@@ -7,7 +7,7 @@
 //! decided, for every path; each setting says which skew it prevents.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -29,7 +29,14 @@ pub(crate) struct Core {
     /// runtime's transforms (see [`Core::keep_idle`]).
     idle: AtomicUsize,
     ticker_stop: Arc<AtomicBool>,
+    /// The runtime's thread for work taken off the callers' paths (see
+    /// [`Core::in_background`]): started when first needed, `None` if it
+    /// could not be.
+    background: OnceLock<Option<mpsc::Sender<Job>>>,
 }
+
+/// Work for the runtime's background thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Core> {
@@ -50,7 +57,27 @@ impl Core {
             idle: AtomicUsize::new(0),
             config,
             ticker_stop,
+            background: OnceLock::new(),
         })
+    }
+
+    /// Runs `job` on the runtime's background thread, one job after
+    /// another, or gives it back if there is no such thread. The thread
+    /// starts with the first job and ends when the runtime is dropped (the
+    /// jobs it has taken first).
+    pub(crate) fn in_background(&self, job: Job) -> std::result::Result<(), Job> {
+        let sender = self.background.get_or_init(|| {
+            let (sender, jobs) = mpsc::channel::<Job>();
+            thread::Builder::new()
+                .name("skewless-reset".into())
+                .spawn(move || jobs.into_iter().for_each(|job| job()))
+                .ok()
+                .map(|_| sender)
+        });
+        match sender {
+            Some(sender) => sender.send(job).map_err(|unsent| unsent.0),
+            None => Err(job),
+        }
     }
 
     /// Takes room for one more instance kept between calls (put back to its
