@@ -296,11 +296,11 @@ impl StoreComponentInstanceId {
 
 impl ComponentStoreData {
     /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
-    /// the ids of this store's component instances, and whether the host
-    /// holds no handle of theirs.
+    /// the ids of this store's component instances, if the host holds no
+    /// handle of theirs.
     pub(crate) fn instance_ids_if_host_holds_no_handle(
         &self,
-    ) -> Option<alloc::vec::Vec<ComponentInstanceId>> {
+    ) -> Option<impl Iterator<Item = ComponentInstanceId> + '_> {
         if !self.component_host_table.is_empty() {
             return None;
         }
@@ -308,8 +308,7 @@ impl ComponentStoreData {
             self.instances
                 .iter()
                 .filter(|(_, instance)| instance.is_some())
-                .map(|(id, _)| id)
-                .collect(),
+                .map(|(id, _)| id),
         )
     }
 }
