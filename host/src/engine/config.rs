@@ -190,7 +190,9 @@ impl Config {
 
     /// How many calls run at once (each on an instance of its own) across
     /// the runtime's transforms; a call beyond them waits. Memory is
-    /// bounded by this times [`Config::memory_limit`]. Default
+    /// bounded by this times [`Config::memory_limit`], and one more instance
+    /// per transform while a reset left to the background ends (see
+    /// [`Config::reuse_instances`]). Default
     /// [`default_max_instances`]; 0 is taken as 1.
     pub fn max_instances(mut self, instances: usize) -> Self {
         self.max_instances = instances.max(1);

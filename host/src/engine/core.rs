@@ -30,9 +30,9 @@ pub(crate) struct Core {
     idle: AtomicUsize,
     ticker_stop: Arc<AtomicBool>,
     /// The runtime's thread for work taken off the callers' paths (see
-    /// [`Core::in_background`]): started when first needed, `None` if it
-    /// could not be.
-    background: OnceLock<Option<mpsc::Sender<Job>>>,
+    /// [`Core::in_background`]), and the process it runs in: started when
+    /// first needed, `None` if it could not be.
+    background: OnceLock<Option<(mpsc::Sender<Job>, u32)>>,
 }
 
 /// Work for the runtime's background thread.
@@ -62,22 +62,36 @@ impl Core {
     }
 
     /// Runs `job` on the runtime's background thread, one job after
-    /// another, or gives it back if there is no such thread. The thread
-    /// starts with the first job and ends when the runtime is dropped (the
-    /// jobs it has taken first).
+    /// another, or gives it back if there is no such thread: it could not
+    /// be started, or this is a child process forked after it was (where
+    /// only the forking thread goes on). The thread starts with the first
+    /// job and ends once the runtime and its transforms are dropped and its
+    /// jobs done. A job that panics ends alone.
     pub(crate) fn in_background(&self, job: Job) -> std::result::Result<(), Job> {
-        let sender = self.background.get_or_init(|| {
+        let started = self.background.get_or_init(|| {
             let (sender, jobs) = mpsc::channel::<Job>();
             thread::Builder::new()
                 .name("skewless-reset".into())
-                .spawn(move || jobs.into_iter().for_each(|job| job()))
+                .spawn(move || {
+                    for job in jobs {
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })
                 .ok()
-                .map(|_| sender)
+                .map(|_| (sender, std::process::id()))
         });
-        match sender {
-            Some(sender) => sender.send(job).map_err(|unsent| unsent.0),
-            None => Err(job),
+        match started {
+            Some((sender, pid)) if *pid == std::process::id() => {
+                sender.send(job).map_err(|unsent| unsent.0)
+            }
+            _ => Err(job),
         }
+    }
+
+    /// Units of room taken by kept instances (see [`Core::keep_idle`]).
+    #[cfg(test)]
+    pub(crate) fn kept_units(&self) -> usize {
+        self.idle.load(Ordering::Acquire)
     }
 
     /// Takes room for one more instance kept between calls (put back to its
@@ -261,7 +275,7 @@ fn pooling(limits: &Config) -> wasmtime::PoolingAllocationConfig {
 }
 
 /// A counting semaphore of instance slots: a call holds a [`Slot`] while
-/// its instance exists, and waits for one when all are taken. Giving a
+/// it runs, and waits for one when all are taken. Giving a
 /// slot back wakes a waiter only when there is one: a condition
 /// variable's notify is a system call even with nobody waiting (about a
 /// microsecond on this project's machine, on every call).

@@ -12,12 +12,13 @@
 //! instance that trapped is always dropped, never used again: its memory
 //! may be in any state.
 //!
-//! A reset that takes long (the pages a large batch wrote, or a Python
-//! interpreter's) is made on the runtime's background thread, so the call
-//! returns without waiting for it; the instance is kept for a later call
-//! only once it is back in its initial state, and a call that finds none
-//! kept makes a new one. Which calls' resets go there changes how soon a
-//! call returns, never what it returns.
+//! A reset that is slow beside its call (a Python interpreter's after a
+//! one-row call; see [`BACKGROUND_RESET_NANOS`]) is made on the runtime's
+//! background thread, so the call returns without waiting for it; the
+//! instance is kept for a later call only once it is back in its initial
+//! state, and a call that finds none kept makes a new one. Which calls'
+//! resets go there changes how soon a call returns, never what it
+//! returns.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -511,8 +512,14 @@ impl Transform {
     /// could not put back (a resource handle, for one), which none built
     /// by skewless's SDKs does; and a call whose instance cannot be put
     /// back when it ends (its guest kept a handle) leaves it to be dropped.
-    /// The error says which, of the load and of the last call that ended.
+    /// The error says which, of the load and of the last call that ended
+    /// (waiting, for at most a few seconds, for a reset the call left to
+    /// the background).
     pub fn resets_in_place(&self) -> std::result::Result<(), String> {
+        let waiting = Instant::now();
+        while self.inner.resetting.load(Ordering::Acquire) && waiting.elapsed().as_secs() < 5 {
+            std::thread::yield_now();
+        }
         if let Some(why) = &self.inner.resets_in_place {
             return Err(why.clone());
         }
@@ -894,18 +901,21 @@ impl TransformInner {
             && !self.core.config.reuse_instances
             && resets_in_background(reset_nanos, call_nanos);
         if !slow || self.resetting.swap(true, Ordering::AcqRel) {
-            return self.put_back(instance, false, started.is_some());
+            self.put_back(instance, false, started.is_some());
+            return;
         }
         if !self.core.keep_idle(instance.memories()) {
             self.resetting.store(false, Ordering::Release);
-            return self.put_back(instance, false, started.is_some());
+            self.put_back(instance, false, started.is_some());
+            return;
         }
-        let inner = Arc::clone(self);
-        let job = Box::new(move || {
-            inner.background_resets.fetch_add(1, Ordering::Relaxed);
-            inner.put_back(instance, true, true);
-            inner.resetting.store(false, Ordering::Release);
-        });
+        let pending = PendingReset {
+            memories: instance.memories(),
+            inner: Arc::clone(self),
+            instance: Some(instance),
+            kept: false,
+        };
+        let job = Box::new(move || pending.run());
         if let Err(job) = self.core.in_background(job) {
             job();
         }
@@ -922,9 +932,10 @@ impl TransformInner {
     }
 
     /// [`TransformInner::checkin`], with the room to keep `instance` taken
-    /// already if `room_taken` (it is given back if the instance is not
-    /// kept), and the reset timed if `timed`.
-    fn put_back(&self, mut instance: Instance, room_taken: bool, timed: bool) {
+    /// already if `room_taken` (then the caller gives it back if the
+    /// instance is not kept), and the reset timed if `timed`. Whether the
+    /// instance was kept.
+    fn put_back(&self, mut instance: Instance, room_taken: bool, timed: bool) -> bool {
         let config = &self.core.config;
         let ready = if config.reuse_instances {
             true
@@ -962,17 +973,15 @@ impl TransformInner {
                 && (room_taken || self.core.keep_idle(instance.memories()))
             {
                 idle.push(instance);
-                return;
+                return true;
             }
-        }
-        if room_taken {
-            self.core.forget_idle(instance.memories());
         }
         let state = instance.store.into_data().recycle(config.fuel_per_row);
         let mut spare = self.spare_states.lock().unwrap_or_else(|e| e.into_inner());
         if spare.len() < config.max_instances {
             spare.push(state);
         }
+        false
     }
 
     /// Keeps why the last reset failed (`None`: it did not).
@@ -998,7 +1007,7 @@ impl TransformInner {
             Contract::V1 => Input::V1(convert::WitInputV1::new(arrays, rows)),
             Contract::V2 => Input::V2(convert::WitInputV2::new(arrays, rows)),
         };
-        // Held while this call's instance exists: at most `max_instances`.
+        // Held while this call runs: at most `max_instances` at once.
         let _slot = self.core.slots.take();
         let mut instance = self.checkout()?;
         let started = self.times(&mut instance).then(Instant::now);
@@ -1266,6 +1275,36 @@ fn with_output(message: String, output: &str) -> String {
     }
 }
 
+/// An ended instance to be reset and kept on the runtime's background
+/// thread, with the room to keep it taken. However it ends (reset and kept,
+/// not kept, a panic, or dropped without running, say by a forked child
+/// process's missing thread), the room is given back unless the instance
+/// was kept, and the transform may send its next reset to the background.
+struct PendingReset {
+    inner: Arc<TransformInner>,
+    instance: Option<Instance>,
+    memories: usize,
+    kept: bool,
+}
+
+impl PendingReset {
+    fn run(mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.inner.background_resets.fetch_add(1, Ordering::Relaxed);
+            self.kept = self.inner.put_back(instance, true, true);
+        }
+    }
+}
+
+impl Drop for PendingReset {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.inner.core.forget_idle(self.memories);
+        }
+        self.inner.resetting.store(false, Ordering::Release);
+    }
+}
+
 /// Nanoseconds since `start`.
 fn nanos_since(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
@@ -1376,6 +1415,40 @@ mod tests {
             "instances were made beside the one `describe` ran on"
         );
         assert_eq!(transform.resets_in_place(), Ok(()));
+        // The kept instance holds its room in the pool until the transform
+        // is dropped.
+        let core = Arc::clone(&inner.core);
+        assert!(core.kept_units() > 0);
+        drop(transform);
+        assert_eq!(core.kept_units(), 0);
+    }
+
+    /// A reset sent to the background that never runs (the job dropped, as
+    /// a forked child's missing thread would leave it, or a panic) gives
+    /// the room it took back, and lets the next reset go there.
+    #[test]
+    fn a_background_reset_that_never_runs_gives_its_room_back() {
+        let runtime = crate::Runtime::new(Config::default().max_instances(1)).unwrap();
+        let transform = runtime.load(skewless_test_artifacts::LEFTOVER).unwrap();
+        if let Err(why) = transform.resets_in_place() {
+            eprintln!("skipped: instances are not put back in place ({why})");
+            return;
+        }
+        let inner = &transform.inner;
+        let instance = inner.checkout().unwrap();
+        assert_eq!(inner.core.kept_units(), 0);
+        assert!(inner.core.keep_idle(instance.memories()));
+        inner.resetting.store(true, Ordering::Release);
+        let pending = PendingReset {
+            memories: instance.memories(),
+            inner: Arc::clone(inner),
+            instance: Some(instance),
+            kept: false,
+        };
+        drop(pending);
+        assert_eq!(inner.core.kept_units(), 0);
+        assert!(!inner.resetting.load(Ordering::Acquire));
+        assert!(inner.idle.lock().unwrap().is_empty());
     }
 
     #[test]
