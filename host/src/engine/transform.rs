@@ -23,7 +23,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
@@ -516,10 +516,7 @@ impl Transform {
     /// (waiting, for at most a few seconds, for a reset the call left to
     /// the background).
     pub fn resets_in_place(&self) -> std::result::Result<(), String> {
-        let waiting = Instant::now();
-        while self.inner.resetting.load(Ordering::Acquire) && waiting.elapsed().as_secs() < 5 {
-            std::thread::yield_now();
-        }
+        self.inner.wait_for_background_reset(Duration::from_secs(5));
         if let Some(why) = &self.inner.resets_in_place {
             return Err(why.clone());
         }
@@ -864,6 +861,19 @@ impl TransformInner {
         self.instantiate()
     }
 
+    /// Waits, for at most `limit`, until no reset of this transform's
+    /// instances is left to the background; whether none is.
+    fn wait_for_background_reset(&self, limit: Duration) -> bool {
+        let waiting = Instant::now();
+        while self.resetting.load(Ordering::Acquire) {
+            if waiting.elapsed() >= limit {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
+    }
+
     /// Whether the next call on `instance` is timed, with its reset.
     fn times(&self, instance: &mut Instance) -> bool {
         instance.calls = instance.calls.wrapping_add(1);
@@ -888,14 +898,9 @@ impl TransformInner {
         };
         let reset_nanos = self.last_reset_nanos.load(Ordering::Relaxed);
         #[cfg(test)]
-        let call_nanos = match self.always_in_background.load(Ordering::Relaxed) {
-            true => 0,
-            false => call_nanos,
-        };
-        #[cfg(test)]
-        let reset_nanos = match self.always_in_background.load(Ordering::Relaxed) {
-            true => u64::MAX,
-            false => reset_nanos,
+        let (reset_nanos, call_nanos) = match self.always_in_background.load(Ordering::Relaxed) {
+            true => (u64::MAX, 0),
+            false => (reset_nanos, call_nanos),
         };
         let slow = instance.initial.is_ok()
             && !self.core.config.reuse_instances
@@ -1360,6 +1365,20 @@ mod tests {
         ));
     }
 
+    /// The hostile `leftover` guest on a runtime of one instance at a time,
+    /// or `None` (the test skipped) where instances are not put back.
+    fn leftover_put_back_in_place() -> Option<Transform> {
+        let runtime = crate::Runtime::new(Config::default().max_instances(1)).unwrap();
+        let transform = runtime.load(skewless_test_artifacts::LEFTOVER).unwrap();
+        match transform.resets_in_place() {
+            Ok(()) => Some(transform),
+            Err(why) => {
+                eprintln!("skipped: instances are not put back in place ({why})");
+                None
+            }
+        }
+    }
+
     /// An instance reset on the background thread is kept for the next
     /// call, and that call starts from the component's initial state:
     /// `leftover` answers with what an earlier call left in its memory,
@@ -1369,12 +1388,9 @@ mod tests {
         use arrow::array::{AsArray, StringArray};
         use arrow::datatypes::{DataType, Field, Schema};
 
-        let runtime = crate::Runtime::new(Config::default().max_instances(1)).unwrap();
-        let transform = runtime.load(skewless_test_artifacts::LEFTOVER).unwrap();
-        if let Err(why) = transform.resets_in_place() {
-            eprintln!("skipped: instances are not put back in place ({why})");
+        let Some(transform) = leftover_put_back_in_place() else {
             return;
-        }
+        };
         let inner = &transform.inner;
         inner.always_in_background.store(true, Ordering::Relaxed);
         let schema = Arc::new(Schema::new(vec![Field::new(
@@ -1399,14 +1415,10 @@ mod tests {
                 "call {i}"
             );
             // The next call finds this one's instance put back, not a new one.
-            let waiting = Instant::now();
-            while inner.resetting.load(Ordering::Acquire) {
-                assert!(
-                    waiting.elapsed().as_secs() < 60,
-                    "the reset after call {i} never ended"
-                );
-                std::thread::yield_now();
-            }
+            assert!(
+                inner.wait_for_background_reset(Duration::from_secs(60)),
+                "the reset after call {i} never ended"
+            );
         }
         assert_eq!(inner.background_resets.load(Ordering::Relaxed), 100);
         assert_eq!(
@@ -1428,12 +1440,9 @@ mod tests {
     /// the room it took back, and lets the next reset go there.
     #[test]
     fn a_background_reset_that_never_runs_gives_its_room_back() {
-        let runtime = crate::Runtime::new(Config::default().max_instances(1)).unwrap();
-        let transform = runtime.load(skewless_test_artifacts::LEFTOVER).unwrap();
-        if let Err(why) = transform.resets_in_place() {
-            eprintln!("skipped: instances are not put back in place ({why})");
+        let Some(transform) = leftover_put_back_in_place() else {
             return;
-        }
+        };
         let inner = &transform.inner;
         let instance = inner.checkout().unwrap();
         assert_eq!(inner.core.kept_units(), 0);
