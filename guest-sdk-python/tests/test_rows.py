@@ -11,7 +11,7 @@ import sys
 import types
 from array import array
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Optional
 
 import pytest
 
@@ -277,3 +277,72 @@ def test_rows_are_run_between_start_and_end(component):
     _run(component, batch, 2)
     assert _Host.calls == [("start", 0), ("end",), ("start", 2), ("end",), ("start", 4), ("end",)]
     assert struct.unpack("<d", _run(component, batch, 1).columns[0].values[8:16]) == (1.0,)
+
+
+def test_warming_runs_every_type_through_the_loops_without_the_users_code(component):
+    """`_warm` (run while a component is built) takes one placeholder row
+    of every column type through the `transform` and `events` loops, never
+    calls the host, nor the row functions, nor the classes they return,
+    and leaves the transform answering as before."""
+    import datetime
+    import decimal
+
+    import skewless_guest
+    from skewless_guest import Decimal, Embedding, Float32, Int32, agg
+
+    ran = []
+
+    @dataclass
+    class Payment:
+        amount: Optional[float]
+        paid: datetime.datetime
+
+        def __post_init__(self):
+            ran.append("Payment")
+
+    @skewless_guest.events(key="customer", time="ts")
+    def payment(amount: Optional[float], paid: datetime.datetime) -> Payment:
+        ran.append("payment")
+        return Payment(amount, paid)
+
+    @skewless_guest.aggregates(events=payment)
+    @dataclass
+    class Spend:
+        total: Annotated[float, agg.sum("amount", window="1d")]
+
+    @dataclass
+    class Every:
+        b: bool
+        i32: Int32
+        i: int
+        f32: Float32
+        f: float
+        s: Optional[str]
+        t: datetime.datetime
+        d: datetime.date
+        raw: bytes
+        money: Decimal(18, 2)
+        floats: list[float]
+        names: list[Optional[str]]
+        vector: Embedding(3)
+
+        def __post_init__(self):
+            ran.append("Every")
+
+    @skewless_guest.transform(name="t", version="1")
+    def f(b: bool, i32: Int32, i: int, f32: Float32, x: float, s: Optional[str],
+          t: datetime.datetime, d: datetime.date, raw: bytes, money: Decimal(18, 2),
+          floats: list[float], names: list[Optional[str]], vector: Embedding(3),
+          spend: Spend) -> Every:
+        ran.append("f")
+        return Every(b, i32, i, f32, x, s, t, d, raw, money, floats, names, vector)
+
+    component._warm(strict=True)
+    assert ran == [] and _Host.calls == []
+
+    # A call after warming: the row function runs, as it would have.
+    found = skewless_guest.spec()
+    columns = [component._placeholder_column(c) for c in found.inputs]
+    out = _run(component, component.Batch(1, columns), 1 << 30)
+    assert ran == ["f", "Every"] and len(out.columns) == len(found.outputs)
+    assert decimal.Decimal(int.from_bytes(out.columns[9].values, "little")) == 0
