@@ -97,7 +97,18 @@ def _invalid(message: str) -> Err:
 
 
 def _shape(kind: str):
-    """(scalar kind, "list" / "fixed" / None, element nullable, size)."""
+    """(scalar kind, "list" / "fixed" / None, element nullable, size),
+    parsed once per type name: a call asks for it for every column."""
+    shape = _SHAPES.get(kind)
+    if shape is None:
+        shape = _SHAPES[kind] = _parse_shape(kind)
+    return shape
+
+
+_SHAPES: dict = {}
+
+
+def _parse_shape(kind: str):
     if kind.startswith("list<"):
         inner = kind[len("list<"):-1]
         if inner.startswith("nullable "):
@@ -109,6 +120,21 @@ def _shape(kind: str):
     return kind, None, False, 0
 
 
+def _fixed(kind: str, name: str, values: bytes, count: int) -> memoryview:
+    """`count` fixed-width values of scalar type `kind`, checked."""
+    view = memoryview(values).cast(_FORMATS[kind])
+    if len(view) != count:
+        raise _invalid(f"column `{name}`: {len(view)} values for {count} rows")
+    return view
+
+
+def _offsets(name: str, offsets, count: int) -> memoryview:
+    """The offsets of `count` text or byte values, checked."""
+    if offsets is None or len(offsets) != 4 * (count + 1):
+        raise _invalid(f"column `{name}`: offsets do not hold {count} values")
+    return memoryview(offsets).cast("I")
+
+
 def _values(kind: str, name: str, values: bytes, offsets, count: int):
     """A function of an index that reads value `index` of `count` values
     of scalar type `kind` from their buffers."""
@@ -117,9 +143,7 @@ def _values(kind: str, name: str, values: bytes, offsets, count: int):
             raise _invalid(f"column `{name}`: {len(values)} bytes for {count} booleans")
         return lambda i: values[i] != 0
     if kind in ("utf8", "binary"):
-        if offsets is None or len(offsets) != 4 * (count + 1):
-            raise _invalid(f"column `{name}`: offsets do not hold {count} values")
-        runs = memoryview(offsets).cast("I")
+        runs = _offsets(name, offsets, count)
         if kind == "utf8":
             return lambda i: values[runs[i]:runs[i + 1]].decode("utf-8")
         return lambda i: values[runs[i]:runs[i + 1]]
@@ -134,9 +158,7 @@ def _values(kind: str, name: str, values: bytes, offsets, count: int):
             return decimal.Decimal(units).scaleb(exponent)
 
         return decimal_value
-    view = memoryview(values).cast(_FORMATS[kind])
-    if len(view) != count:
-        raise _invalid(f"column `{name}`: {len(view)} values for {count} rows")
+    view = _fixed(kind, name, values, count)
     if kind == "timestamp-micros":
         def timestamp(i):
             try:
@@ -220,28 +242,23 @@ def _chunks(column: Column, declared, rows: int):
     string's slices); the others row by row through `_reader`, lazily, so a
     value that cannot be read fails on its own row, after the rows before
     it."""
-    read = _reader(column, declared, rows)
     kind, shape, _, _ = _shape(declared.data_type)
-    if column.validity is not None or shape is not None:
-        return lambda start, end: map(read, range(start, end))
-    values = column.values
-    if kind in ("int32", "int64", "float32", "float64"):
-        view = memoryview(values).cast(_FORMATS[kind])
-        return lambda start, end: view[start:end].tolist()
-    if kind == "boolean":
-        return lambda start, end: map(bool, values[start:end])
-    if kind in ("utf8", "binary"):
-        bounds = memoryview(column.offsets).cast("I").tolist()
-        if kind == "binary":
-            source = values
-        elif values.isascii():
-            # One decode of the whole column; a character is a byte.
-            source = values.decode("ascii")
-        else:
-            return lambda start, end: map(read, range(start, end))
-        return lambda start, end: [
-            source[i:j] for i, j in zip(bounds[start:end], bounds[start + 1:end + 1])
-        ]
+    if column.validity is None and shape is None:
+        # The checks `_reader` makes of these columns, without its reader.
+        values = column.values
+        if kind in ("int32", "int64", "float32", "float64"):
+            view = _fixed(kind, declared.name, values, rows)
+            return lambda start, end: view[start:end].tolist()
+        if kind == "boolean" and len(values) == rows:
+            return lambda start, end: map(bool, values[start:end])
+        if kind == "binary" or kind == "utf8" and values.isascii():
+            bounds = _offsets(declared.name, column.offsets, rows).tolist()
+            # A text column is decoded once; a character is a byte.
+            source = values if kind == "binary" else values.decode("ascii")
+            return lambda start, end: [
+                source[i:j] for i, j in zip(bounds[start:end], bounds[start + 1:end + 1])
+            ]
+    read = _reader(column, declared, rows)
     return lambda start, end: map(read, range(start, end))
 
 
@@ -354,20 +371,15 @@ _PLAIN = {"float64": {float}, "float32": {float}, "int64": {int}, "int32": {int}
 
 
 class _Builder:
-    """One output column's values and null rows."""
+    """One output column's values and null rows. Made through `_builder`,
+    which derives what the column's declaration decides (its name, its
+    type's shape) once, as a subclass's attributes; an instance holds one
+    call's values."""
 
-    def __init__(self, column, rows: int):
-        self.name = column.name
-        self.get = attrgetter(column.name)
-        self.nullable = column.nullable
-        self.kind, self.shape, self.element_nullable, self.size = _shape(column.data_type)
-        self.type_name = column.data_type
+    def __init__(self, rows: int):
         self.rows = rows
         self.values = []
         self.null_rows = []
-        self.plain = _PLAIN.get(self.kind) if self.shape is None else None
-        if self.kind in ("int64", "int32"):
-            self.bound = 1 << (63 if self.kind == "int64" else 31)
         # Lists: each row's element count, and element nulls.
         self.lengths = []
         self.element_valid = []
@@ -458,6 +470,33 @@ class _Builder:
         return Column(values, bounds.tobytes(), validity, offsets, element_validity)
 
 
+#: Per declared output column, its builder class: {id(column): (column, class)}
+#: (the column is kept, so that its id is not reused).
+_BUILDERS: dict = {}
+
+
+def _builder(column, rows: int) -> _Builder:
+    """A builder of `rows` values of the declared output `column`."""
+    found = _BUILDERS.get(id(column))
+    if found is None or found[0] is not column:
+        kind, shape, element_nullable, size = _shape(column.data_type)
+        attributes = {
+            "name": column.name,
+            "get": attrgetter(column.name),
+            "nullable": column.nullable,
+            "kind": kind,
+            "shape": shape,
+            "element_nullable": element_nullable,
+            "size": size,
+            "type_name": column.data_type,
+            "plain": _PLAIN.get(kind) if shape is None else None,
+        }
+        if kind in ("int64", "int32"):
+            attributes["bound"] = 1 << (63 if kind == "int64" else 31)
+        found = _BUILDERS[id(column)] = (column, type("_Builder", (_Builder,), attributes))
+    return found[1](rows)
+
+
 def _failure(error: BaseException) -> str:
     """An exception as one line: its type, its message, and where it was
     raised in the transform's own code (found by walking the traceback,
@@ -537,7 +576,7 @@ def _run_rows(input: Batch, inputs, outputs, function, features, arguments=(),
         raise _invalid(f"expected {len(inputs)} input columns, got {len(input.columns)}")
     chunks = [_chunks(column, declared, rows) for column, declared in zip(input.columns, inputs)]
     chunks = _grouped(chunks, arguments)
-    builders = [_Builder(column, rows) for column in outputs]
+    builders = [_builder(column, rows) for column in outputs]
 
     def compute(start, end):
         """The results of rows `start` to `end`, up to the first row that
