@@ -14,7 +14,8 @@
 //!
 //! A reset that is slow beside its call (a Python interpreter's after a
 //! one-row call; see [`BACKGROUND_RESET_NANOS`]) is made on the runtime's
-//! background thread, so the call returns without waiting for it; the
+//! background thread (under `SCHED_IDLE` on Linux: see
+//! `Core::in_background`), so the call returns without waiting for it; the
 //! instance is kept for a later call only once it is back in its initial
 //! state, and a call that finds none kept makes a new one. Which calls'
 //! resets go there changes how soon a call returns, never what it
