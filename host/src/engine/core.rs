@@ -68,15 +68,21 @@ impl Core {
     /// job and ends once the runtime and its transforms are dropped and its
     /// jobs done. A job that panics ends alone.
     ///
-    /// On Linux the thread runs under `SCHED_IDLE`: it gets a core only
-    /// when no other thread of the machine wants it, and gives it up as
-    /// soon as one does. A reset left to it is work no caller waits for,
-    /// and on a machine with few cores it competed with the threads that
-    /// answer the next request: served at one connection on two cores, a
-    /// Python transform's p50 went from 397-399 to 325-326 µs (wrk, two
-    /// alternations; BENCHMARKS.md). When the machine is busy, a reset
-    /// waits longer here, and the calls in the meantime reset their
+    /// On Linux the thread runs under `SCHED_IDLE`: the scheduler gives it
+    /// a small share of a core that other threads want, and any of them
+    /// that wakes takes the core from it. A reset left to it is work no
+    /// caller waits for, and on a machine with few cores it competed with
+    /// the threads that answer the next request: served at one connection
+    /// on two cores, a Python transform's p50 went from 397-399 to 325-326
+    /// µs (wrk, two alternations; BENCHMARKS.md). When the machine is busy,
+    /// a reset waits longer here, and the calls in the meantime reset their
     /// instances on their own threads, as they would without this thread.
+    /// The risk is the thread being held off while it holds a lock a
+    /// caller needs (the transform's kept instances, briefly; the kernel's
+    /// lock on the process's mappings, during the scan of written pages):
+    /// at 16 connections on two cores, the saturated case, wrk measured
+    /// p99 7.45-7.55 ms and a maximum of 20-24 ms with it, against 7.77-8.06
+    /// ms and 24-30 ms without (8 s runs, alternated twice).
     pub(crate) fn in_background(&self, job: Job) -> std::result::Result<(), Job> {
         let started = self.background.get_or_init(|| {
             let (sender, jobs) = mpsc::channel::<Job>();
@@ -346,8 +352,9 @@ fn run_when_idle() {
     #[cfg(target_os = "linux")]
     {
         let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid `sched_param`; 0 names this thread.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        // SAFETY: `pthread_self` is this live thread, and `param` a valid
+        // `sched_param` (`SCHED_IDLE` takes priority 0).
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_IDLE, &param) };
     }
 }
 
@@ -381,8 +388,11 @@ mod tests {
         let core = Core::new(Config::default()).unwrap();
         let (sender, policy) = mpsc::channel();
         let job: Job = Box::new(move || {
-            // SAFETY: 0 names the calling thread; the call reads nothing else.
-            sender.send(unsafe { libc::sched_getscheduler(0) }).unwrap();
+            let (mut policy, mut param) = (-1, libc::sched_param { sched_priority: 0 });
+            // SAFETY: `pthread_self` is this live thread; the call writes
+            // only the two locals.
+            unsafe { libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) };
+            sender.send(policy).unwrap();
         });
         assert!(core.in_background(job).is_ok(), "the thread did not start");
         let policy = policy.recv_timeout(Duration::from_secs(60)).unwrap();
