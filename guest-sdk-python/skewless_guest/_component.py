@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import types
 from array import array
 from itertools import accumulate
 from operator import attrgetter
@@ -732,9 +733,10 @@ class WitWorld(wit_world.WitWorld):
 # loop a few times on one row of placeholder values while the component is
 # built fills those caches in the snapshot. The user's code is never run:
 # the row function is stood in for by one that returns placeholder
-# features, made without calling the class, so the snapshot holds the same
-# user state as before (what the module did when imported) and a call still
-# starts from it.
+# features, made without calling the class (a features class whose
+# attributes run code of their own is not warmed), so the snapshot holds
+# the same user state as before (what the module did when imported) and a
+# call still starts from it.
 
 #: Calls of the loop before the snapshot; more measured no faster.
 _WARM_CALLS = 3
@@ -779,9 +781,37 @@ def _placeholder_value(kind: str):
     return _placeholder(kind)
 
 
+def _static(cls: type, name: str):
+    """`name` as `cls` or a base class defines it, without running code."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
+
+
+def _plain(cls: type, names) -> bool:
+    """Whether making an instance of `cls` without calling it, setting the
+    fields `names` and reading them back runs none of its code: no
+    `__getattribute__`, `__getattr__` or `__del__` of its own, and no
+    property or other descriptor where a field is (slots excepted)."""
+    if cls.__getattribute__ is not object.__getattribute__:
+        return False
+    if _static(cls, "__getattr__") is not None or _static(cls, "__del__") is not None:
+        return False
+    for name in names:
+        found = _static(cls, name)
+        if (found is not None and not isinstance(found, types.MemberDescriptorType)
+                and hasattr(type(found), "__get__")):
+            return False
+    return True
+
+
 def _placeholder_function(features: type, outputs):
     """A row function returning `features` of placeholder values, made
-    without calling the class (so none of the user's code runs)."""
+    without calling the class, or `None` when even that would run some of
+    the user's code (see `_plain`)."""
+    if not _plain(features, [column.name for column in outputs]):
+        return None
     fields = []
     for column in outputs:
         kind, shape, _, size = _shape(column.data_type)
@@ -810,8 +840,10 @@ def _warm(strict: bool = False) -> None:
         loops.append((source.inputs, source.outputs, source.values))
     try:
         for inputs, outputs, features in loops:
-            batch = Batch(1, [_placeholder_column(c) for c in inputs])
             function = _placeholder_function(features, outputs)
+            if function is None:
+                continue
+            batch = Batch(1, [_placeholder_column(c) for c in inputs])
             for _ in range(_WARM_CALLS):
                 _run_rows(batch, inputs, outputs, function, features, budget=_Granted)
     except Exception:

@@ -346,3 +346,36 @@ def test_warming_runs_every_type_through_the_loops_without_the_users_code(compon
     out = _run(component, component.Batch(1, columns), 1 << 30)
     assert ran == ["f", "Every"] and len(out.columns) == len(found.outputs)
     assert decimal.Decimal(int.from_bytes(out.columns[9].values, "little")) == 0
+
+
+def test_features_whose_attributes_run_code_are_not_warmed(component):
+    """A features class with a `__del__`, a `__getattr__` or a property
+    where a field is would run the user's code if made and read by the
+    warm-up: such a transform's loop is left cold."""
+    import skewless_guest
+
+    ran = []
+
+    @dataclass
+    class Out2:
+        y: float
+
+        def __del__(self):
+            ran.append("del")
+
+    @skewless_guest.transform(name="t", version="1")
+    def f(x: float) -> Out2:
+        return Out2(x)
+
+    component._warm(strict=True)
+    assert ran == [] and _Host.calls == []
+
+    class Lazy:
+        def __getattr__(self, name):
+            ran.append(name)
+            raise AttributeError(name)
+
+    assert not component._plain(Lazy, ["y"])
+    assert not component._plain(type("P", (), {"y": property(lambda self: 1.0)}), ["y"])
+    assert component._plain(type("S", (), {"__slots__": ("y",)}), ["y"])
+    assert component._plain(Out, ["y", "n", "label"])
