@@ -830,7 +830,8 @@ def _placeholder_function(features: type, outputs):
 def _warm(strict: bool = False) -> None:
     """Runs the loops of `transform` and `events` on placeholder rows.
     Warming is only an optimization: unless `strict` (the SDK's tests), a
-    failure leaves the interpreter as it is and the build goes on."""
+    failure ends the warming (what ran before it stays warm) and the
+    build goes on."""
     found = spec()
     if found is None:
         return

@@ -382,7 +382,7 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    /// The background thread asks for the cores only no one else wants.
+    /// The background thread runs under `SCHED_IDLE`.
     #[test]
     fn background_jobs_run_under_sched_idle() {
         let core = Core::new(Config::default()).unwrap();

@@ -865,7 +865,7 @@ impl TransformInner {
     /// Waits, for at most `limit`, until no reset of this transform's
     /// instances is left to the background; whether none is. It sleeps
     /// between looks (rather than yielding), so that the background
-    /// thread, which runs only on a core no one else wants, gets one.
+    /// thread, which gets little of a core another thread wants, runs.
     fn wait_for_background_reset(&self, limit: Duration) -> bool {
         let waiting = Instant::now();
         while self.resetting.load(Ordering::Acquire) {
