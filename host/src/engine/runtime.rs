@@ -87,7 +87,8 @@ mod tests {
     /// The vendored wasmtime's fourth change (`vendor/README.md`): a pooled
     /// slot whose calls wrote many pages keeps resetting them in place only
     /// until its 257th reset, which gives the heap's pages back, so one-row
-    /// calls after a large one stop paying for its pages. Seen through
+    /// calls after a large one stop paying for its pages; a slot whose
+    /// calls write the same few pages keeps them. Seen through
     /// the pool's count of bytes kept resident in unused memory slots, so
     /// on new instances for every call (`fresh_instances`): an instance put
     /// back in place keeps its slot, whose reset is the same code with the
@@ -156,6 +157,39 @@ mod tests {
             after[back..].iter().all(|&bytes| bytes <= one_row),
             "after the release: {:?}",
             &after[back..]
+        );
+        // A slot whose calls write the same pages is not released again:
+        // one-row calls, beyond another 256 resets, keep what one row
+        // wrote (a release would show as nothing kept, and its next call
+        // as page faults).
+        let steady: Vec<usize> = (0..600)
+            .map(|_| {
+                call(1);
+                resident()
+            })
+            .collect();
+        assert!(
+            steady.iter().all(|&bytes| bytes == one_row),
+            "one-row calls, each keeping {one_row} bytes, were released: {:?}",
+            steady
+                .iter()
+                .filter(|&&bytes| bytes != one_row)
+                .collect::<Vec<_>>()
+        );
+        // Another large call: 256 resets have passed since the release, so
+        // the reset after the next call, finding the large call's pages
+        // kept, gives them back.
+        call(20_000);
+        let again: Vec<usize> = (0..3)
+            .map(|_| {
+                call(1);
+                resident()
+            })
+            .collect();
+        assert!(
+            again[0] < one_row && again[1..].iter().all(|&bytes| bytes == one_row),
+            "after a second large call, one-row calls kept {again:?} bytes \
+             (one alone keeps {one_row})"
         );
     }
 

@@ -350,11 +350,25 @@ pub struct MemoryImageSlot {
     /// skewless's patch: resets in place since this slot last gave its
     /// heap's pages back (see [`RELEASE_EVERY`]).
     resets_kept: u32,
+
+    /// skewless's patch: bytes the last reset kept resident (the slot's
+    /// written pages then), and whether it was a release, so that this
+    /// reset's count is what one call alone wrote.
+    last_kept: usize,
+    released: bool,
+
+    /// skewless's patch: the fewest bytes a reset right after a release
+    /// kept, that is the least one call on this slot has been seen to
+    /// write; `None` until the slot's first release, and again when the
+    /// slot takes another image (see [`RELEASE_EVERY`]).
+    fewest_kept: Option<usize>,
 }
 
 /// skewless's patch: after this many resets in place, a slot's next reset
 /// gives the pages of its accessible heap back (`keep_resident` of zero)
-/// instead of keeping `keep_resident` bytes of them: one reset in 257.
+/// instead of keeping `keep_resident` bytes of them, if the slot holds
+/// more written pages than its calls need (see [`holds_more_than_needed`]);
+/// at most one reset in 257 does.
 ///
 /// A page a call wrote stays a private page after it is reset in place,
 /// and the scan for written pages reports every private page (on the
@@ -363,10 +377,23 @@ pub struct MemoryImageSlot {
 /// copies back every page any earlier call wrote, up to `keep_resident`:
 /// after one large batch, each one-row call of a Python transform took
 /// 616-745 µs instead of about 430 µs, for as long as the slot lived.
-/// Giving the pages back now and then bounds that set to what the slot's
-/// last 256 calls wrote; the releasing call pays the `madvise`, and the
-/// next one page faults.
+/// Giving the pages back bounds that set to what the slot's last 256
+/// calls wrote; the releasing call pays the `madvise`, and the next one
+/// page faults. A slot whose calls all write the same pages gains nothing
+/// from a release and keeps them.
 const RELEASE_EVERY: u32 = 256;
+
+/// skewless's patch: whether a slot that last kept `last_kept` bytes holds
+/// more than its calls need: more than an eighth (and a page) above the
+/// fewest a reset right after a release kept, the least one call on it
+/// was seen to write. Before its first release nothing is known of what
+/// one call writes, so a slot gives its pages back then in any case.
+fn holds_more_than_needed(last_kept: usize, fewest_kept: Option<usize>) -> bool {
+    match fewest_kept {
+        None => true,
+        Some(fewest) => last_kept > fewest + fewest / 8 + host_page_size(),
+    }
+}
 
 /// skewless's patch: whether `page`, at `offset` in a slot's heap, holds
 /// what a reset puts there: the bytes of `image` where it covers them,
@@ -424,6 +451,9 @@ impl MemoryImageSlot {
             dirty: false,
             pkey,
             resets_kept: 0,
+            last_kept: 0,
+            released: false,
+            fewest_kept: None,
         }
     }
 
@@ -500,6 +530,9 @@ impl MemoryImageSlot {
         };
         if !images_equal {
             self.remove_image()?;
+            // skewless's patch: what calls of another image wrote says
+            // nothing of this one's (see `RELEASE_EVERY`).
+            self.fewest_kept = None;
         }
 
         // The next order of business is to ensure that `self.accessible` is
@@ -593,15 +626,25 @@ impl MemoryImageSlot {
         assert!(self.dirty);
 
         // skewless's patch: see `RELEASE_EVERY`.
-        let keep_resident = if self.resets_kept >= RELEASE_EVERY {
+        let release = self.resets_kept >= RELEASE_EVERY
+            && holds_more_than_needed(self.last_kept, self.fewest_kept);
+        let keep_resident = if release {
             self.resets_kept = 0;
             HostAlignedByteCount::ZERO
         } else {
-            self.resets_kept += 1;
+            self.resets_kept = self.resets_kept.saturating_add(1);
             keep_resident
         };
         let bytes_resident =
             unsafe { self.reset_all_memory_contents(pagemap, keep_resident, decommit)? };
+        if self.released {
+            let fewest = self
+                .fewest_kept
+                .map_or(bytes_resident, |f| f.min(bytes_resident));
+            self.fewest_kept = Some(fewest);
+        }
+        self.last_kept = bytes_resident;
+        self.released = release;
 
         self.dirty = false;
         Ok(bytes_resident)
