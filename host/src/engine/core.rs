@@ -238,11 +238,12 @@ pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
 /// the pages a call wrote, so a server whose calls are single rows holds
 /// no more than before; at most this much per slot stays after a burst.
 /// Every page a call wrote is reset by every later call on the slot, so
-/// once 256 resets in place have passed, a reset gives the heap's pages
-/// back if the slot holds more of them than one call was seen to write
-/// (the vendored wasmtime's fourth change, `vendor/README.md`): after a
-/// large batch, one-row calls would otherwise pay for the batch's pages
-/// for as long as the slot lived.
+/// once 256 resets in place have passed since the slot last gave the
+/// heap's pages back, a reset gives them back if the slot holds more than
+/// an eighth (and a page) above what one call was seen to write, and in
+/// any case after 4,096 (the vendored wasmtime's fourth change,
+/// `vendor/README.md`): after a large batch, one-row calls would otherwise
+/// pay for the batch's pages for as long as the slot lived.
 const MEMORY_KEEP_RESIDENT: usize = 8 << 20;
 /// Bytes of each table reset in place between calls.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;

@@ -213,10 +213,10 @@ fn every_rust_component_is_put_back_in_place() {
     }
 }
 
-/// Past the points where a slot gives its heap's pages back instead of
-/// resetting them in place (after 256 resets in place, in the vendored
-/// wasmtime's `cow.rs`), calls on one slot still find nothing of earlier
-/// ones, after a large call. (That the release happens is
+/// Past the point where a slot gives its heap's pages back instead of
+/// resetting them in place (its first release, after 256 resets in place,
+/// in the vendored wasmtime's `cow.rs`), calls on one slot still find
+/// nothing of earlier ones, after a large call. (That the release happens is
 /// `engine::runtime::tests::a_slot_gives_back_the_pages_a_large_call_wrote`.)
 #[test]
 fn a_slot_that_gives_its_pages_back_still_starts_clean() {

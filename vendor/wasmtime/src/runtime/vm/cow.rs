@@ -351,24 +351,28 @@ pub struct MemoryImageSlot {
     /// heap's pages back (see [`RELEASE_EVERY`]).
     resets_kept: u32,
 
-    /// skewless's patch: bytes the last reset kept resident (the slot's
-    /// written pages then), and whether it was a release, so that this
-    /// reset's count is what one call alone wrote.
+    /// skewless's patch: bytes the last reset kept resident (where the
+    /// kernel scans for written pages, the slot's written pages then), and
+    /// whether it gave the pages back, so that the next reset's count is
+    /// what the instance wrote since (one call, for an instance put back
+    /// in place or made anew for each call).
     last_kept: usize,
     released: bool,
 
     /// skewless's patch: the fewest bytes a reset right after a release
     /// kept, that is the least one call on this slot has been seen to
-    /// write; `None` until the slot's first release, and again when the
-    /// slot takes another image (see [`RELEASE_EVERY`]).
+    /// write; `None` until the slot's first release, and when the slot
+    /// takes another image until a release measures it again (see
+    /// [`RELEASE_EVERY`]).
     fewest_kept: Option<usize>,
 }
 
-/// skewless's patch: after this many resets in place, a slot's next reset
-/// gives the pages of its accessible heap back (`keep_resident` of zero)
-/// instead of keeping `keep_resident` bytes of them, if the slot holds
-/// more written pages than its calls need (see [`holds_more_than_needed`]);
-/// at most one reset in 257 does.
+/// skewless's patch: once a slot has been reset in place this many times
+/// since it last gave the pages of its accessible heap back, each reset
+/// gives them back (`keep_resident` of zero) instead of keeping
+/// `keep_resident` bytes of them, if the slot holds more written pages
+/// than its calls need (see [`holds_more_than_needed`]), until one does:
+/// at most one reset in 257.
 ///
 /// A page a call wrote stays a private page after it is reset in place,
 /// and the scan for written pages reports every private page (on the
@@ -377,11 +381,20 @@ pub struct MemoryImageSlot {
 /// copies back every page any earlier call wrote, up to `keep_resident`:
 /// after one large batch, each one-row call of a Python transform took
 /// 616-745 µs instead of about 430 µs, for as long as the slot lived.
-/// Giving the pages back bounds that set to what the slot's last 256
-/// calls wrote; the releasing call pays the `madvise`, and the next one
-/// page faults. A slot whose calls all write the same pages gains nothing
-/// from a release and keeps them.
+/// Giving the pages back bounds that set to what the slot's calls wrote
+/// since; the releasing call pays the `madvise`, and the next one page
+/// faults. A slot whose calls all write the same pages gains nothing from
+/// a release and keeps them, but gives them back all the same after
+/// [`RELEASE_AT_LEAST_EVERY`] resets.
 const RELEASE_EVERY: u32 = 256;
+
+/// skewless's patch: after this many resets since its last release, a
+/// slot gives its pages back whatever it holds: one reset in 4,097. What
+/// one call writes is measured only right after a release, so a slot whose
+/// first call after a release was a large batch would otherwise take the
+/// batch's pages for what its calls need, and keep resetting them for as
+/// long as it lived.
+const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 
 /// skewless's patch: whether a slot that last kept `last_kept` bytes holds
 /// more than its calls need: more than an eighth (and a page) above the
@@ -626,13 +639,14 @@ impl MemoryImageSlot {
         assert!(self.dirty);
 
         // skewless's patch: see `RELEASE_EVERY`.
-        let release = self.resets_kept >= RELEASE_EVERY
-            && holds_more_than_needed(self.last_kept, self.fewest_kept);
+        let release = self.resets_kept >= RELEASE_AT_LEAST_EVERY
+            || (self.resets_kept >= RELEASE_EVERY
+                && holds_more_than_needed(self.last_kept, self.fewest_kept));
         let keep_resident = if release {
             self.resets_kept = 0;
             HostAlignedByteCount::ZERO
         } else {
-            self.resets_kept = self.resets_kept.saturating_add(1);
+            self.resets_kept += 1;
             keep_resident
         };
         let bytes_resident =
@@ -710,6 +724,8 @@ impl MemoryImageSlot {
     /// failed half way, so that its deallocation resets all of it.
     pub(crate) fn mark_dirty(&mut self) {
         self.dirty = true;
+        // See `RELEASE_EVERY`: what was to be given back may not have been.
+        self.released = false;
     }
 
     /// skewless's patch (the sixth change, `Store::reset_to_initial_state`):
