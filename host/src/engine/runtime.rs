@@ -136,7 +136,8 @@ mod tests {
     /// slot whose calls wrote many pages keeps resetting them in place only
     /// until its 257th reset, which gives the heap's pages back, so one-row
     /// calls after a large one stop paying for its pages; a slot whose
-    /// calls write the same few pages keeps them.
+    /// calls write the same few pages keeps them (until 4,096 resets,
+    /// `RELEASE_AT_LEAST_EVERY`).
     #[test]
     fn a_slot_gives_back_the_pages_a_large_call_wrote() {
         let Some(slot) = OneSlot::new() else { return };

@@ -399,8 +399,12 @@ const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 /// skewless's patch: whether a slot that last kept `last_kept` bytes holds
 /// more than its calls need: more than an eighth (and a page) above the
 /// fewest a reset right after a release kept, the least one call on it
-/// was seen to write. Before its first release nothing is known of what
-/// one call writes, so a slot gives its pages back then in any case.
+/// was seen to write. Before its first release, and after it takes another
+/// image until a release measures it again, nothing is known of what one
+/// call writes, so a slot gives its pages back then in any case. (A
+/// release followed by a call that wrote less than usual, one that failed
+/// early say, sets that fewest count low for good, and the slot then
+/// releases once in 257 resets, as before this rule.)
 fn holds_more_than_needed(last_kept: usize, fewest_kept: Option<usize>) -> bool {
     match fewest_kept {
         None => true,
