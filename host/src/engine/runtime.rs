@@ -234,6 +234,41 @@ mod tests {
         );
     }
 
+    /// A call that wrote less than the slot's usual ones, made right after
+    /// a release, makes the slot's usual calls look larger than needed;
+    /// the slot then releases once in 257 resets only until two more
+    /// releases have measured its usual calls (`holds_more_than_needed` in
+    /// the vendored wasmtime's `cow.rs`), and then keeps their pages.
+    #[test]
+    fn a_slot_forgets_a_small_call_made_right_after_a_release() {
+        let Some(slot) = OneSlot::new() else { return };
+        let one_row = slot.call(1);
+        // The slot's usual calls write more pages than a one-row call.
+        let usual = slot.call(USUAL_ROWS);
+        assert!(
+            usual > 2 * one_row,
+            "a call of {USUAL_ROWS} rows kept {usual} bytes, one row {one_row}: this test no \
+             longer sees what it checks"
+        );
+        // Usual calls up to the slot's first release, then at once a
+        // one-row call.
+        (0..300)
+            .position(|_| slot.call(USUAL_ROWS) == 0)
+            .expect("the slot's first release, within 300 calls");
+        slot.call(1);
+        let after: Vec<usize> = (0..1_500).map(|_| slot.call(USUAL_ROWS)).collect();
+        let released: Vec<usize> = (0..after.len()).filter(|&at| after[at] == 0).collect();
+        assert!(
+            released.len() <= 2,
+            "calls of {USUAL_ROWS} rows after a one-row call made right after a release were \
+             released at calls {released:?} of 1,500 (the usual call keeps {usual} bytes, one \
+             row {one_row})"
+        );
+    }
+
+    /// Rows of the slot's usual calls in the test above.
+    const USUAL_ROWS: usize = 2_000;
+
     /// A core module with a mutable global and a one-element funcref table:
     /// `bump` adds one to the global and returns it, `grow` returns the
     /// table's size (as compiled code reads it, from the `VMContext`) and

@@ -359,12 +359,12 @@ pub struct MemoryImageSlot {
     last_kept: usize,
     released: bool,
 
-    /// skewless's patch: the fewest bytes a reset right after a release
-    /// kept, that is the least one call on this slot has been seen to
-    /// write; `None` until the slot's first release, and when the slot
-    /// takes another image until a release measures it again (see
+    /// skewless's patch: the bytes the last two resets right after a
+    /// release kept, the latest first, that is what one call on this slot
+    /// wrote, twice; `None` before the slot's releases, and when the slot
+    /// takes another image until releases measure it again (see
     /// [`RELEASE_EVERY`]).
-    fewest_kept: Option<usize>,
+    kept_after_release: [Option<usize>; 2],
 }
 
 /// skewless's patch: once a slot has been reset in place this many times
@@ -391,22 +391,29 @@ const RELEASE_EVERY: u32 = 256;
 /// skewless's patch: after this many resets since its last release, a
 /// slot gives its pages back whatever it holds: one reset in 4,097. What
 /// one call writes is measured only right after a release, so a slot whose
-/// first call after a release was a large batch would otherwise take the
-/// batch's pages for what its calls need, and keep resetting them for as
-/// long as it lived.
+/// calls right after its first release, or after two releases in a row,
+/// were large batches would otherwise take the batches' pages for what its
+/// calls need, and keep resetting them for as long as it lived.
 const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 
 /// skewless's patch: whether a slot that last kept `last_kept` bytes holds
 /// more than its calls need: more than an eighth (and a page) above the
-/// fewest a reset right after a release kept, the least one call on it
-/// was seen to write. Before its first release, and after it takes another
-/// image until a release measures it again, nothing is known of what one
-/// call writes, so a slot gives its pages back then in any case. (A
-/// release followed by a call that wrote less than usual, one that failed
-/// early say, sets that fewest count low for good, and the slot then
-/// releases once in 257 resets, as before this rule.)
-fn holds_more_than_needed(last_kept: usize, fewest_kept: Option<usize>) -> bool {
-    match fewest_kept {
+/// fewer of the last two counts kept right after a release
+/// (`kept_after_release`), what one call on it was seen to write. Before
+/// its first release, and after it takes another image until a release
+/// measures it again, nothing is known of what one call writes, so a slot
+/// gives its pages back then in any case.
+///
+/// Two counts, not one nor all of them: a large call right after a release
+/// makes one count large, and the other still shows what a call needs, so
+/// the slot gives the large call's pages back at its next 256th reset; a
+/// call that wrote less than usual there (one that failed early, say) makes
+/// one count small, and the slot releases once in 257 resets (the rule
+/// before this one) only until two more releases have measured its calls
+/// again. Both counts large (two large calls, each right after a release)
+/// is what [`RELEASE_AT_LEAST_EVERY`] bounds.
+fn holds_more_than_needed(last_kept: usize, kept_after_release: [Option<usize>; 2]) -> bool {
+    match kept_after_release.into_iter().flatten().min() {
         None => true,
         Some(fewest) => last_kept > fewest + fewest / 8 + host_page_size(),
     }
@@ -470,7 +477,7 @@ impl MemoryImageSlot {
             resets_kept: 0,
             last_kept: 0,
             released: false,
-            fewest_kept: None,
+            kept_after_release: [None; 2],
         }
     }
 
@@ -549,7 +556,7 @@ impl MemoryImageSlot {
             self.remove_image()?;
             // skewless's patch: what calls of another image wrote says
             // nothing of this one's (see `RELEASE_EVERY`).
-            self.fewest_kept = None;
+            self.kept_after_release = [None; 2];
         }
 
         // The next order of business is to ensure that `self.accessible` is
@@ -645,7 +652,7 @@ impl MemoryImageSlot {
         // skewless's patch: see `RELEASE_EVERY`.
         let release = self.resets_kept >= RELEASE_AT_LEAST_EVERY
             || (self.resets_kept >= RELEASE_EVERY
-                && holds_more_than_needed(self.last_kept, self.fewest_kept));
+                && holds_more_than_needed(self.last_kept, self.kept_after_release));
         let keep_resident = if release {
             self.resets_kept = 0;
             HostAlignedByteCount::ZERO
@@ -656,10 +663,7 @@ impl MemoryImageSlot {
         let bytes_resident =
             unsafe { self.reset_all_memory_contents(pagemap, keep_resident, decommit)? };
         if self.released {
-            let fewest = self
-                .fewest_kept
-                .map_or(bytes_resident, |f| f.min(bytes_resident));
-            self.fewest_kept = Some(fewest);
+            self.kept_after_release = [Some(bytes_resident), self.kept_after_release[0]];
         }
         self.last_kept = bytes_resident;
         self.released = release;
@@ -749,7 +753,7 @@ impl MemoryImageSlot {
         let image = self.image.clone();
         let result = self.instantiate(initial_size_bytes, image.as_ref(), ty, memory_tunables);
         if result.is_err() {
-            self.dirty = true;
+            self.mark_dirty();
         }
         result
     }
