@@ -943,46 +943,56 @@ impl TransformInner {
     /// already if `room_taken` (then the caller gives it back if the
     /// instance is not kept), and the reset timed if `timed`. Whether the
     /// instance was kept.
+    ///
+    /// Whether there is room to keep the instance is decided before it is
+    /// reset: one that will not be kept is reset once, by the pool when it
+    /// is dropped, not first in place and then again with no call between
+    /// (which the pool's rule for giving a slot's pages back would take
+    /// for what a call wrote: the fourth change of `vendor/README.md`).
     fn put_back(&self, mut instance: Instance, room_taken: bool, timed: bool) -> bool {
         let config = &self.core.config;
-        let ready = if config.reuse_instances {
-            true
-        } else if let Ok(initial) = &instance.initial {
-            // Whatever the reset fails on (a handle the guest still holds,
-            // say), a new instance for the next call is always right.
-            let started = timed.then(Instant::now);
-            let reset = instance.store.reset_to_initial_state(initial);
-            if let Some(started) = started {
-                self.last_reset_nanos
-                    .store(nanos_since(started), Ordering::Relaxed);
-            }
-            match reset {
-                Ok(()) => {
-                    if self.reset_failed.load(Ordering::Relaxed) {
-                        self.note_reset_failure(None);
+        let took_room = !room_taken && self.core.keep_idle(instance.memories());
+        let ready = (room_taken || took_room)
+            && if config.reuse_instances {
+                true
+            } else if let Ok(initial) = &instance.initial {
+                // Whatever the reset fails on (a handle the guest still
+                // holds, say), a new instance for the next call is always
+                // right.
+                let started = timed.then(Instant::now);
+                let reset = instance.store.reset_to_initial_state(initial);
+                if let Some(started) = started {
+                    self.last_reset_nanos
+                        .store(nanos_since(started), Ordering::Relaxed);
+                }
+                match reset {
+                    Ok(()) => {
+                        if self.reset_failed.load(Ordering::Relaxed) {
+                            self.note_reset_failure(None);
+                        }
+                        instance.store.data_mut().reset(config.fuel_per_row);
+                        true
                     }
-                    instance.store.data_mut().reset(config.fuel_per_row);
-                    true
+                    Err(why) => {
+                        self.note_reset_failure(Some(why.to_string()));
+                        false
+                    }
                 }
-                Err(why) => {
-                    self.note_reset_failure(Some(why.to_string()));
-                    false
-                }
-            }
-        } else {
-            false
-        };
+            } else {
+                false
+            };
         if ready {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             // One more than the calls that may run at once: the call after
             // one whose instance is reset in the background does not wait
             // for it, and may have made a new instance.
-            if idle.len() <= config.max_instances
-                && (room_taken || self.core.keep_idle(instance.memories()))
-            {
+            if idle.len() <= config.max_instances {
                 idle.push(instance);
                 return true;
             }
+        }
+        if took_room {
+            self.core.forget_idle(instance.memories());
         }
         let state = instance.store.into_data().recycle(config.fuel_per_row);
         let mut spare = self.spare_states.lock().unwrap_or_else(|e| e.into_inner());

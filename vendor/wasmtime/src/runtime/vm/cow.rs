@@ -391,9 +391,10 @@ const RELEASE_EVERY: u32 = 256;
 /// skewless's patch: after this many resets since its last release, a
 /// slot gives its pages back whatever it holds: one reset in 4,097. What
 /// one call writes is measured only right after a release, so a slot whose
-/// calls right after its first release, or after two releases in a row,
-/// were large batches would otherwise take the batches' pages for what its
-/// calls need, and keep resetting them for as long as it lived.
+/// calls right after its first release (or its first since it took
+/// another image), or right after two releases in a row, were large
+/// batches would otherwise take the batches' pages for what its calls
+/// need, and keep resetting them for as long as it lived.
 const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 
 /// skewless's patch: whether a slot that last kept `last_kept` bytes holds
@@ -408,10 +409,11 @@ const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 /// makes one count large, and the other still shows what a call needs, so
 /// the slot gives the large call's pages back at its next 256th reset; a
 /// call that wrote less than usual there (one that failed early, say) makes
-/// one count small, and the slot releases once in 257 resets (the rule
-/// before this one) only until two more releases have measured its calls
-/// again. Both counts large (two large calls, each right after a release)
-/// is what [`RELEASE_AT_LEAST_EVERY`] bounds.
+/// one count small, and the slot releases once in 257 resets (as every
+/// slot did before this rule) only until two more releases have measured
+/// its calls again. Both counts large (two large calls, each right after a
+/// release), or one large and the other not yet measured, is what
+/// [`RELEASE_AT_LEAST_EVERY`] bounds.
 fn holds_more_than_needed(last_kept: usize, kept_after_release: [Option<usize>; 2]) -> bool {
     match kept_after_release.into_iter().flatten().min() {
         None => true,
@@ -626,6 +628,9 @@ impl MemoryImageSlot {
             // protection key over the image's range, so restore it.
             self.reapply_pkey(image.linear_memory_offset, image.len, true)?;
             self.image = None;
+            // skewless's patch: what calls of that image wrote says nothing
+            // of the next one's (see `RELEASE_EVERY`).
+            self.kept_after_release = [None; 2];
         }
         Ok(())
     }
