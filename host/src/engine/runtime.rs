@@ -291,7 +291,11 @@ mod tests {
             .expect("the first large call's pages given back within 300 one-row calls");
         // ... and at once another large call, measured as what a call needs.
         let large = slot.call(20_000);
-        assert!(large > one_row, "the large call kept {large} bytes");
+        assert!(
+            large > 2 * one_row + 65_536,
+            "the large call kept {large} bytes, one row {one_row}: this test no longer sees what \
+             it checks"
+        );
         let after = slot.one_rows(300);
         let back = after
             .iter()
@@ -303,6 +307,15 @@ mod tests {
                     after[299]
                 )
             });
+        // Released at the slot's 257th reset since the last release (the
+        // large call's was the first), and not before: until then each
+        // one-row call keeps the large call's pages.
+        assert!(
+            back <= 255 && after[..back].iter().all(|&bytes| bytes > one_row),
+            "one-row calls after the large call kept {:?} bytes until the release at one-row \
+             call {back}",
+            after[..back].iter().min()
+        );
         assert!(
             after[back + 1..]
                 .iter()

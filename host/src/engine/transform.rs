@@ -514,8 +514,9 @@ impl Transform {
     /// by skewless's SDKs does; and a call whose instance cannot be put
     /// back when it ends (its guest kept a handle) leaves it to be dropped.
     /// The error says which, of the load and of the last call that ended
-    /// (waiting, for at most a few seconds, for a reset the call left to
-    /// the background).
+    /// with room in the pool to keep its instance (one without room is not
+    /// reset in place; waiting, for at most a few seconds, for a reset the
+    /// call left to the background).
     pub fn resets_in_place(&self) -> std::result::Result<(), String> {
         self.inner.wait_for_background_reset(Duration::from_secs(5));
         if let Some(why) = &self.inner.resets_in_place {
@@ -945,13 +946,16 @@ impl TransformInner {
     /// instance was kept.
     ///
     /// Whether there is room to keep the instance is decided before it is
-    /// reset: one that will not be kept is reset once, by the pool when it
-    /// is dropped, not first in place and then again with no call between
-    /// (which the pool's rule for giving a slot's pages back would take
-    /// for what a call wrote: the fourth change of `vendor/README.md`).
+    /// reset: one there is no room to keep is reset once, by the pool when
+    /// it is dropped, not first in place and then again with no call
+    /// between (which the pool's rule for giving a slot's pages back would
+    /// take for what a call wrote: the fourth change of
+    /// `vendor/README.md`). No room is taken for an instance that cannot be
+    /// put back (its initial state was not recorded).
     fn put_back(&self, mut instance: Instance, room_taken: bool, timed: bool) -> bool {
         let config = &self.core.config;
-        let took_room = !room_taken && self.core.keep_idle(instance.memories());
+        let keepable = config.reuse_instances || instance.initial.is_ok();
+        let took_room = !room_taken && keepable && self.core.keep_idle(instance.memories());
         let ready = (room_taken || took_room)
             && if config.reuse_instances {
                 true
@@ -1471,6 +1475,39 @@ mod tests {
         assert_eq!(inner.core.kept_units(), 0);
         assert!(!inner.resetting.load(Ordering::Acquire));
         assert!(inner.idle.lock().unwrap().is_empty());
+    }
+
+    /// An ended instance there is no room in the pool to keep is not
+    /// reset in place (the pool resets it once, when it is dropped) and
+    /// takes no room; with room, the next one is put back in place.
+    #[test]
+    fn an_instance_without_room_to_keep_is_not_reset_in_place() {
+        let Some(transform) = leftover_put_back_in_place() else {
+            return;
+        };
+        let inner = &transform.inner;
+        let instance = inner.checkout().unwrap();
+        let mut taken = 0;
+        while inner.core.keep_idle(1) {
+            taken += 1;
+        }
+        let full = inner.core.kept_units();
+        inner.last_reset_nanos.store(0, Ordering::Relaxed);
+        inner.checkin(instance);
+        assert_eq!(
+            inner.last_reset_nanos.load(Ordering::Relaxed),
+            0,
+            "an instance with no room to keep it was reset in place"
+        );
+        assert!(inner.idle.lock().unwrap().is_empty());
+        assert_eq!(inner.core.kept_units(), full);
+        for _ in 0..taken {
+            inner.core.forget_idle(1);
+        }
+        let instance = inner.checkout().unwrap();
+        inner.checkin(instance);
+        assert!(inner.last_reset_nanos.load(Ordering::Relaxed) > 0);
+        assert_eq!(inner.idle.lock().unwrap().len(), 1);
     }
 
     #[test]
