@@ -407,11 +407,11 @@ const RELEASE_AT_LEAST_EVERY: u32 = 16 * RELEASE_EVERY;
 ///
 /// Two counts, not one nor all of them: a large call right after a release
 /// makes one count large, and the other still shows what a call needs, so
-/// the slot gives the large call's pages back at its next 256th reset; a
-/// call that wrote less than usual there (one that failed early, say) makes
-/// one count small, and the slot releases once in 257 resets (as every
-/// slot did before this rule) only until two more releases have measured
-/// its calls again. Both counts large (two large calls, each right after a
+/// the slot gives the large call's pages back at the 257th reset after
+/// that release; a call that wrote less than usual there (one that failed
+/// early, say) makes one count small, and the slot releases once in 257
+/// resets (as every slot did before this rule) only until two more
+/// releases have measured its calls again. Both counts large (two large calls, each right after a
 /// release), or one large and the other not yet measured, is what
 /// [`RELEASE_AT_LEAST_EVERY`] bounds.
 fn holds_more_than_needed(last_kept: usize, kept_after_release: [Option<usize>; 2]) -> bool {
