@@ -333,6 +333,35 @@ def test_a_transform_pickles_as_its_bytes_and_settings(fraud, examples, tmp_path
     assert_same_bits(t.transform(table), pa.concat_tables(outs))
 
 
+def _call_and_report(transform, table, answers):
+    try:
+        transform.transform(table)
+        answers.put("it succeeded")
+    except Exception as e:  # noqa: BLE001 - the parent reports whatever it was
+        answers.put(f"{type(e).__name__}: {e}")
+
+
+def test_a_deadline_holds_in_a_forked_worker(guests):
+    # multiprocessing's default on Linux forks: the child has the parent's
+    # transform but none of its threads, the deadline's clock among them.
+    loop = skewless.load(guests["INFINITE_LOOP"], deadline=0.05, fuel_per_row=2**62)
+    inputs = {f.name: pa.array([1], type=loop.input_schema.field(f.name).type) for f in loop.inputs}
+    table = pa.table(inputs)
+    with pytest.raises(skewless.LimitExceeded, match="ran longer than 50 ms"):
+        loop.transform(table)
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    child = context.Process(target=_call_and_report, args=(loop, table, answers))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        pytest.fail("the forked worker's call ran 60 s past its 50 ms deadline")
+    answer = answers.get(timeout=10)
+    assert answer.startswith("LimitExceeded") and "ran longer than 50 ms" in answer, answer
+
+
 def test_threads_share_one_transform(fraud, examples):
     table = read_bundled(examples["fraud-features"]["data"])
     expected = fraud.transform(table)

@@ -6,7 +6,8 @@
 //! [`engine_config`] is the one place where execution semantics are
 //! decided, for every path; each setting says which skew it prevents.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -29,11 +30,18 @@ pub(crate) struct Core {
     /// runtime's transforms (see [`Core::keep_idle`]).
     idle: AtomicUsize,
     ticker_stop: Arc<AtomicBool>,
+    /// The [`forks::generation`] of the process the epoch ticker runs in
+    /// (see [`Core::keep_time`]); [`NO_TICKER`] without a deadline.
+    ticker_generation: AtomicU64,
     /// The runtime's thread for work taken off the callers' paths (see
-    /// [`Core::in_background`]), and the process it runs in: started when
-    /// first needed, `None` if it could not be.
-    background: OnceLock<Option<(mpsc::Sender<Job>, u32)>>,
+    /// [`Core::in_background`]), and the [`forks::generation`] of the
+    /// process it runs in: started when first needed, `None` if it could
+    /// not be.
+    background: OnceLock<Option<(mpsc::Sender<Job>, u64)>>,
 }
+
+/// [`Core::ticker_generation`] of a runtime without a deadline.
+const NO_TICKER: u64 = u64::MAX;
 
 /// Work for the runtime's background thread.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -46,10 +54,18 @@ impl Core {
         let mut linker = Linker::new(&engine);
         sandbox::add_to_linker(&mut linker)
             .map_err(|e| Error::Runtime(format!("cannot set up the guest imports: {e}")))?;
+        forks::watch();
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        if config.deadline.is_some() {
-            spawn_epoch_ticker(engine.weak(), ticker_stop.clone());
-        }
+        let ticker_generation = match config.deadline {
+            Some(_) => {
+                let generation = forks::generation();
+                spawn_epoch_ticker(engine.weak(), ticker_stop.clone()).map_err(|e| {
+                    Error::Runtime(format!("cannot start the deadline's clock thread: {e}"))
+                })?;
+                generation
+            }
+            None => NO_TICKER,
+        };
         Ok(Core {
             engine,
             linker,
@@ -57,7 +73,39 @@ impl Core {
             idle: AtomicUsize::new(0),
             config,
             ticker_stop,
+            ticker_generation: AtomicU64::new(ticker_generation),
             background: OnceLock::new(),
+        })
+    }
+
+    /// Makes sure the thread that advances the engine's epoch (the clock
+    /// of [`Config::deadline`]) runs in this process. A child process
+    /// forked after the runtime was made (Python's `multiprocessing`, a
+    /// server's pre-fork workers) has only the thread that forked: without
+    /// a ticker of its own, its calls would never reach their deadline and
+    /// run until their fuel ran out. The first call with a deadline in
+    /// such a child starts one; everywhere else this is two atomic loads.
+    pub(crate) fn keep_time(&self) -> Result<()> {
+        let running = self.ticker_generation.load(Ordering::Acquire);
+        let now = forks::generation();
+        if running == NO_TICKER || running == now {
+            return Ok(());
+        }
+        if self
+            .ticker_generation
+            .compare_exchange(running, now, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Another call of this process started it.
+            return Ok(());
+        }
+        spawn_epoch_ticker(self.engine.weak(), self.ticker_stop.clone()).map_err(|e| {
+            // The next call tries again.
+            self.ticker_generation.store(running, Ordering::Release);
+            Error::Runtime(format!(
+                "cannot start the deadline's clock thread in this process (forked after the \
+                 runtime was made): {e}"
+            ))
         })
     }
 
@@ -95,10 +143,10 @@ impl Core {
                     }
                 })
                 .ok()
-                .map(|_| (sender, std::process::id()))
+                .map(|_| (sender, forks::generation()))
         });
         match started {
-            Some((sender, pid)) if *pid == std::process::id() => {
+            Some((sender, generation)) if *generation == forks::generation() => {
                 sender.send(job).map_err(|unsent| unsent.0)
             }
             _ => Err(job),
@@ -360,7 +408,7 @@ fn run_when_idle() {
     }
 }
 
-fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
+fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) -> io::Result<()> {
     thread::Builder::new()
         .name("skewless-epoch".into())
         .spawn(move || {
@@ -372,7 +420,43 @@ fn spawn_epoch_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
                 }
             }
         })
-        .expect("cannot spawn the epoch thread");
+        .map(drop)
+}
+
+/// Which process this is, as far as the runtime's threads go: a child
+/// forked from a process has none of its threads but the one that forked,
+/// so a runtime's threads belong to the generation they were started in.
+/// Counted by a `pthread_atfork` handler rather than by comparing
+/// `getpid()`, a system call on every call.
+mod forks {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// How many forks lie between the process that installed the handler
+    /// and this one (each child adds one to what its parent had).
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    /// Installs the handler, once per process. Runs before any runtime's
+    /// thread starts, so every fork after one may have started is counted.
+    pub(super) fn watch() {
+        #[cfg(unix)]
+        {
+            static WATCH: std::sync::Once = std::sync::Once::new();
+            extern "C" fn in_child() {
+                // An atomic add: safe in a child of a multithreaded parent.
+                GENERATION.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: `in_child` is a valid handler for the process's
+            // lifetime and only makes an atomic add.
+            WATCH.call_once(|| unsafe {
+                libc::pthread_atfork(None, None, Some(in_child));
+            });
+        }
+    }
+
+    /// This process's generation (see [`watch`]).
+    pub(super) fn generation() -> u64 {
+        GENERATION.load(Ordering::Relaxed)
+    }
 }
 
 /// Deadline in epoch ticks, rounded up.

@@ -1029,6 +1029,8 @@ impl TransformInner {
             Contract::V1 => Input::V1(convert::WitInputV1::new(arrays, rows)),
             Contract::V2 => Input::V2(convert::WitInputV2::new(arrays, rows)),
         };
+        // A deadline needs its clock thread in this process.
+        self.core.keep_time()?;
         // Held while this call runs: at most `max_instances` at once.
         let _slot = self.core.slots.take();
         let mut instance = self.checkout()?;

@@ -74,6 +74,103 @@ fn a_deadline_stops_a_call_by_wall_clock() {
     );
 }
 
+/// A child process forked after the runtime was made (Python's
+/// `multiprocessing`, a server's pre-fork workers) has none of the parent's
+/// threads but the one that forked, the deadline's clock among them; its
+/// calls still stop at their deadline. The fork happens in a process of its
+/// own (this test binary run again for this test alone), so that no other
+/// test's thread can hold a lock the child then waits on forever.
+#[cfg(unix)]
+#[test]
+fn a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made() {
+    const ROLE: &str = "SKEWLESS_TEST_FORK_ROLE";
+    if std::env::var_os(ROLE).is_none() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sandbox::a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(ROLE, "forks")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{}\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+    let runtime = Runtime::new(
+        Config::default()
+            .fuel_per_row(u64::MAX / 4)
+            .deadline(Some(Duration::from_millis(50))),
+    )
+    .unwrap();
+    let transform = runtime.load(artifacts::INFINITE_LOOP).unwrap();
+    // The parent's calls stop at the deadline (its clock runs).
+    assert!(transform.call(&ints("x", vec![1])).is_err());
+    // SAFETY: the child runs only this thread's code, then `_exit`s
+    // without running the parent's destructors or flushing its buffers.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            transform.call(&ints("x", vec![1]))
+        }));
+        let code = match outcome {
+            Ok(Err(Error::LimitExceeded {
+                limit: Limit::Deadline,
+                ..
+            })) => 0,
+            Ok(Err(_)) => 1,
+            Ok(Ok(_)) => 2,
+            Err(_) => 3,
+        };
+        // SAFETY: ends the child at once, as a forked child should.
+        unsafe { libc::_exit(code) };
+    }
+    // The child's loop, were its deadline never reached, would run for as
+    // long as its fuel lasts (years): give it 60 s, then stop it.
+    let limit = std::time::Instant::now() + Duration::from_secs(60);
+    let mut status = 0;
+    loop {
+        // SAFETY: `child` is this process's child; `status` is a valid out pointer.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        if done == child {
+            break;
+        }
+        if std::time::Instant::now() > limit {
+            // SAFETY: as above; the child is ended and reaped.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+            panic!("the forked child's call ran 60 s past its 50 ms deadline");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        libc::WIFEXITED(status),
+        "the forked child ended abnormally: status {status}"
+    );
+    let code = libc::WEXITSTATUS(status);
+    assert_eq!(
+        code,
+        0,
+        "the forked child's call {}",
+        match code {
+            1 => "failed, but not at its deadline",
+            2 => "succeeded",
+            3 => "panicked",
+            _ => "ended with an unknown code",
+        }
+    );
+}
+
 /// The fuel budget is per row: the slow row (x = 13) fails the same way
 /// alone and deep inside a large batch, and its neighbours succeed alone.
 #[test]
