@@ -333,33 +333,43 @@ def test_a_transform_pickles_as_its_bytes_and_settings(fraud, examples, tmp_path
     assert_same_bits(t.transform(table), pa.concat_tables(outs))
 
 
-def _call_and_report(transform, table, answers):
+def _call_and_report(transform, table, other, answers):
     try:
         transform.transform(table)
-        answers.put("it succeeded")
+        answers.put("the looping call succeeded")
     except Exception as e:  # noqa: BLE001 - the parent reports whatever it was
         answers.put(f"{type(e).__name__}: {e}")
+    # Compiled here, not found in a cache.
+    burn = skewless.load(other, cache_dir=None)
+    answers.put(burn.transform(pa.table({"units": pa.array([3], type=pa.int64())})).num_rows)
 
 
-def test_a_deadline_holds_in_a_forked_worker(guests):
-    # multiprocessing's default on Linux forks: the child has the parent's
-    # transform but none of its threads, the deadline's clock among them.
-    loop = skewless.load(guests["INFINITE_LOOP"], deadline=0.05, fuel_per_row=2**62)
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_worker_keeps_the_deadline_and_loads(guests):
+    # The fork start method (multiprocessing's default on Linux before
+    # Python 3.14): the child has the parent's transform but none of its
+    # threads, neither the deadline's clock nor the compiler's pool.
+    # Compiled here (so the compiler's pool has started), not found in a cache.
+    loop = skewless.load(guests["INFINITE_LOOP"], deadline=0.05, fuel_per_row=2**62, cache_dir=None)
     inputs = {f.name: pa.array([1], type=loop.input_schema.field(f.name).type) for f in loop.inputs}
     table = pa.table(inputs)
     with pytest.raises(skewless.LimitExceeded, match="ran longer than 50 ms"):
         loop.transform(table)
     context = multiprocessing.get_context("fork")
     answers = context.Queue()
-    child = context.Process(target=_call_and_report, args=(loop, table, answers))
+    child = context.Process(target=_call_and_report, args=(loop, table, guests["BURN"], answers))
     child.start()
     child.join(60)
     if child.is_alive():
         child.kill()
         child.join()
-        pytest.fail("the forked worker's call ran 60 s past its 50 ms deadline")
+        pytest.fail("the forked worker did not end in 60 s (a call past its 50 ms deadline, "
+                    "or a load waiting for threads the child does not have)")
+    assert child.exitcode == 0, f"the forked worker ended with exit code {child.exitcode}"
     answer = answers.get(timeout=10)
     assert answer.startswith("LimitExceeded") and "ran longer than 50 ms" in answer, answer
+    assert answers.get(timeout=10) == 1
 
 
 def test_threads_share_one_transform(fraud, examples):

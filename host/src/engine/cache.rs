@@ -20,15 +20,28 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// Compiles `bytes` for `engine`, through the cache in `dir` when there
-/// is one.
+/// is one. A compilation that is not found in the cache is made by
+/// `compiler` when given (an engine with the same compilation settings as
+/// `engine`; see `Core::compile`), by `engine` otherwise.
 pub(crate) fn compile(
     engine: &Engine,
+    compiler: Option<&Engine>,
     dir: Option<&Path>,
     bytes: &[u8],
     sha256: &str,
 ) -> wasmtime::Result<Component> {
+    let compile = || match compiler {
+        None => Component::new(engine, bytes),
+        Some(compiler) => {
+            let code = compiler.precompile_component(bytes)?;
+            // SAFETY: `code` was just compiled from `bytes` by `compiler`,
+            // whose compilation settings are `engine`'s (wasmtime checks
+            // that they match again, from the code's header).
+            unsafe { Component::deserialize(engine, &code) }
+        }
+    };
     let Some(dir) = dir else {
-        return Component::new(engine, bytes);
+        return compile();
     };
     let path = entry_path(dir, engine, sha256);
     if path.is_file() {
@@ -41,7 +54,7 @@ pub(crate) fn compile(
             return Ok(component);
         }
     }
-    let component = Component::new(engine, bytes)?;
+    let component = compile()?;
     // A cache that cannot be written is a slower start, not a failure.
     let _ = store(&path, &component);
     Ok(component)

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, OptLevel};
 
 use super::config::Config;
@@ -38,6 +38,8 @@ pub(crate) struct Core {
     /// process it runs in: started when first needed, `None` if it could
     /// not be.
     background: OnceLock<Option<(mpsc::Sender<Job>, u64)>>,
+    /// The [`forks::generation`] of the process the runtime was made in.
+    generation: u64,
 }
 
 /// [`Core::ticker_generation`] of a runtime without a deadline.
@@ -49,12 +51,12 @@ pub(crate) type Job = Box<dyn FnOnce() + Send>;
 impl Core {
     pub(crate) fn new(config: Config) -> Result<Core> {
         config.validate()?;
+        forks::watch();
         let engine = Engine::new(&engine_config(&config))
             .map_err(|e| Error::Runtime(format!("cannot create the WebAssembly engine: {e}")))?;
         let mut linker = Linker::new(&engine);
         sandbox::add_to_linker(&mut linker)
             .map_err(|e| Error::Runtime(format!("cannot set up the guest imports: {e}")))?;
-        forks::watch();
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticker_generation = match config.deadline {
             Some(_) => {
@@ -74,8 +76,37 @@ impl Core {
             config,
             ticker_stop,
             ticker_generation: AtomicU64::new(ticker_generation),
+            generation: forks::generation(),
             background: OnceLock::new(),
         })
+    }
+
+    /// Compiles a component for this runtime (through the precompiled
+    /// cache, [`Config::cache_dir`]). The engine compiles in parallel on
+    /// rayon's global thread pool, whose threads a child process forked
+    /// after they started does not have: its compilation would wait for
+    /// them forever (rayon-rs/rayon#708). So in a child forked after the
+    /// runtime was made, a compilation is made on the calling thread, by an
+    /// engine with the same compilation settings (and no instance pool),
+    /// and loaded into the runtime's engine. An engine made in a forked
+    /// child compiles on the calling thread itself ([`engine_config`]).
+    pub(crate) fn compile(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+        let compiler = if self.generation == forks::generation() {
+            None
+        } else {
+            let mut config = engine_config(&self.config);
+            config
+                .parallel_compilation(false)
+                .allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            Some(Engine::new(&config)?)
+        };
+        super::cache::compile(
+            &self.engine,
+            compiler.as_ref(),
+            self.config.cache_dir.as_deref(),
+            bytes,
+            sha256,
+        )
     }
 
     /// Makes sure the thread that advances the engine's epoch (the clock
@@ -258,6 +289,11 @@ pub(crate) fn engine_config(limits: &Config) -> wasmtime::Config {
     // depth in a backfill and in serving.
     config.max_wasm_stack(1 << 20);
     config.cranelift_opt_level(OptLevel::Speed);
+    // Compiling in parallel runs on rayon's global thread pool, whose
+    // threads a forked child does not have (see `Core::compile`): in a
+    // child forked after a runtime was made, compile on the calling thread.
+    // How code is compiled, not what it does.
+    config.parallel_compilation(!forks::forked());
     // Every call starts from the component's initial state on a new
     // instance. The pooling allocator makes that cheap: slots of memory
     // are reserved once, a new instance maps the component's memory image
@@ -445,10 +481,12 @@ mod forks {
                 // An atomic add: safe in a child of a multithreaded parent.
                 GENERATION.fetch_add(1, Ordering::Relaxed);
             }
-            // SAFETY: `in_child` is a valid handler for the process's
-            // lifetime and only makes an atomic add.
-            WATCH.call_once(|| unsafe {
-                libc::pthread_atfork(None, None, Some(in_child));
+            WATCH.call_once(|| {
+                // SAFETY: `in_child` is a valid handler for the process's
+                // lifetime and only makes an atomic add.
+                let installed = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+                // It fails only for want of memory to record the handler.
+                debug_assert_eq!(installed, 0, "pthread_atfork failed");
             });
         }
     }
@@ -456,6 +494,12 @@ mod forks {
     /// This process's generation (see [`watch`]).
     pub(super) fn generation() -> u64 {
         GENERATION.load(Ordering::Relaxed)
+    }
+
+    /// Whether this process was forked after a runtime was made (in it or
+    /// in an ancestor).
+    pub(super) fn forked() -> bool {
+        generation() != 0
     }
 }
 

@@ -358,13 +358,9 @@ impl Transform {
         };
         check_header(bytes).map_err(invalid)?;
         let sha256 = sha256_hex(bytes);
-        let component = super::cache::compile(
-            &core.engine,
-            core.config.cache_dir.as_deref(),
-            bytes,
-            &sha256,
-        )
-        .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
+        let component = core
+            .compile(bytes, &sha256)
+            .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
         let imports: Vec<String> = component
             .component_type()
             .imports(&core.engine)
@@ -449,6 +445,9 @@ impl Transform {
             #[cfg(test)]
             always_in_background: AtomicBool::new(false),
         };
+        // Loading runs the guest (its instantiation, `describe`): the
+        // deadline's clock must run in this process too.
+        core.keep_time()?;
         let slot = core.slots.take();
         let mut instance = transform
             .instantiate()

@@ -76,19 +76,21 @@ fn a_deadline_stops_a_call_by_wall_clock() {
 
 /// A child process forked after the runtime was made (Python's
 /// `multiprocessing`, a server's pre-fork workers) has none of the parent's
-/// threads but the one that forked, the deadline's clock among them; its
-/// calls still stop at their deadline. The fork happens in a process of its
-/// own (this test binary run again for this test alone), so that no other
-/// test's thread can hold a lock the child then waits on forever.
+/// threads but the one that forked: not the deadline's clock, and not the
+/// compiler's thread pool. Its calls still stop at their deadline, and it
+/// compiles components, with the parent's runtime and with a new one. The
+/// fork happens in a process of its own (this test binary run again for
+/// this test alone), so that no other test's thread can hold a lock the
+/// child then waits on forever.
 #[cfg(unix)]
 #[test]
-fn a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made() {
+fn a_child_forked_after_the_runtime_was_made_keeps_its_deadline_and_compiles() {
     const ROLE: &str = "SKEWLESS_TEST_FORK_ROLE";
     if std::env::var_os(ROLE).is_none() {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "sandbox::a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made",
+                "sandbox::a_child_forked_after_the_runtime_was_made_keeps_its_deadline_and_compiles",
                 "--test-threads=1",
                 "--nocapture",
             ])
@@ -119,22 +121,37 @@ fn a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made() {
     assert!(child >= 0, "fork failed");
     if child == 0 {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            transform.call(&ints("x", vec![1]))
+            match transform.call(&ints("x", vec![1])) {
+                Err(Error::LimitExceeded {
+                    limit: Limit::Deadline,
+                    ..
+                }) => {}
+                Err(_) => return 1,
+                Ok(_) => return 2,
+            }
+            // Components not compiled yet in this process family.
+            let runs = |runtime: &Runtime, component: &str, column: &str| {
+                runtime
+                    .load(component)
+                    .and_then(|t| t.call(&ints(column, vec![3])))
+                    .is_ok()
+            };
+            if !runs(&runtime, artifacts::BURN, "units") {
+                return 4;
+            }
+            let fresh = Runtime::new(Config::default()).unwrap();
+            if !runs(&fresh, artifacts::SLOW_ROW, "x") {
+                return 5;
+            }
+            0
         }));
-        let code = match outcome {
-            Ok(Err(Error::LimitExceeded {
-                limit: Limit::Deadline,
-                ..
-            })) => 0,
-            Ok(Err(_)) => 1,
-            Ok(Ok(_)) => 2,
-            Err(_) => 3,
-        };
+        let code = outcome.unwrap_or(3);
         // SAFETY: ends the child at once, as a forked child should.
         unsafe { libc::_exit(code) };
     }
     // The child's loop, were its deadline never reached, would run for as
-    // long as its fuel lasts (years): give it 60 s, then stop it.
+    // long as its fuel lasts (years), and a compilation waiting for the
+    // parent's threads forever: give it 60 s, then stop it.
     let limit = std::time::Instant::now() + Duration::from_secs(60);
     let mut status = 0;
     loop {
@@ -149,7 +166,10 @@ fn a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made() {
                 libc::kill(child, libc::SIGKILL);
                 libc::waitpid(child, &mut status, 0);
             }
-            panic!("the forked child's call ran 60 s past its 50 ms deadline");
+            panic!(
+                "the forked child did not end in 60 s (a call past its 50 ms deadline, or a \
+                 compilation waiting for threads the child does not have)"
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -161,12 +181,14 @@ fn a_deadline_stops_a_call_in_a_child_forked_after_the_runtime_was_made() {
     assert_eq!(
         code,
         0,
-        "the forked child's call {}",
+        "in the forked child, {}",
         match code {
-            1 => "failed, but not at its deadline",
-            2 => "succeeded",
-            3 => "panicked",
-            _ => "ended with an unknown code",
+            1 => "the looping call failed, but not at its deadline",
+            2 => "the looping call succeeded",
+            3 => "something panicked",
+            4 => "a component did not load or run on the parent's runtime",
+            5 => "a component did not load or run on a runtime made in the child",
+            _ => "the test ended with an unknown code",
         }
     );
 }
