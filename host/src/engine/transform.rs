@@ -108,6 +108,10 @@ struct TransformInner {
     /// For tests: every reset that can be is made in the background.
     #[cfg(test)]
     always_in_background: AtomicBool,
+    /// For tests: every reset in place fails (after resetting), as one that
+    /// cannot restore a table or a handle would.
+    #[cfg(test)]
+    fail_resets: AtomicBool,
 }
 
 /// A call's instance is reset in the background when the transform's last
@@ -444,6 +448,8 @@ impl Transform {
             background_resets: AtomicU64::new(0),
             #[cfg(test)]
             always_in_background: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_resets: AtomicBool::new(false),
         };
         // Loading runs the guest (its instantiation, `describe`): the
         // deadline's clock must run in this process too.
@@ -964,6 +970,11 @@ impl TransformInner {
                 // right.
                 let started = timed.then(Instant::now);
                 let reset = instance.store.reset_to_initial_state(initial);
+                #[cfg(test)]
+                let reset = match self.fail_resets.load(Ordering::Relaxed) {
+                    true => reset.and(Err(wasmtime::Error::msg("a reset made to fail by a test"))),
+                    false => reset,
+                };
                 if let Some(started) = started {
                     self.last_reset_nanos
                         .store(nanos_since(started), Ordering::Relaxed);
@@ -1451,6 +1462,81 @@ mod tests {
         assert!(core.kept_units() > 0);
         drop(transform);
         assert_eq!(core.kept_units(), 0);
+    }
+
+    /// A reset on the background thread that fails drops the instance and
+    /// gives its room back; the next call starts clean on a new instance,
+    /// `resets_in_place` says why, and once resets succeed again instances
+    /// are kept again.
+    #[test]
+    fn a_background_reset_that_fails_drops_the_instance_and_says_why() {
+        use arrow::array::{AsArray, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+
+        let Some(transform) = leftover_put_back_in_place() else {
+            return;
+        };
+        let inner = &transform.inner;
+        inner.always_in_background.store(true, Ordering::Relaxed);
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "secret",
+            DataType::Utf8,
+            true,
+        )]));
+        // Calls `leftover` (which answers with what an earlier call left in
+        // its memory: nothing, on a clean instance) and waits for the reset
+        // it left to the background.
+        let call = |i: usize| {
+            let secret = StringArray::from(vec![format!("secret {i}")]);
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(secret)]).unwrap();
+            let output = transform.call(&batch).unwrap();
+            for column in 0..2 {
+                assert_eq!(
+                    output.column(column).as_string::<i32>().value(0),
+                    "",
+                    "call {i}"
+                );
+            }
+            assert!(
+                inner.wait_for_background_reset(Duration::from_secs(60)),
+                "the reset after call {i} never ended"
+            );
+        };
+        let made = || inner.instances_made.load(Ordering::Relaxed);
+
+        inner.fail_resets.store(true, Ordering::Relaxed);
+        let before = made();
+        call(0);
+        let why = transform.resets_in_place().unwrap_err();
+        assert!(
+            why.contains("the last call's instance was dropped: a reset made to fail by a test"),
+            "{why}"
+        );
+        assert_eq!(
+            inner.core.kept_units(),
+            0,
+            "the dropped instance kept its room"
+        );
+        assert!(inner.idle.lock().unwrap().is_empty());
+        call(1);
+        assert_eq!(
+            made(),
+            before + 1,
+            "the call after a failed reset had no new instance"
+        );
+
+        inner.fail_resets.store(false, Ordering::Relaxed);
+        call(2);
+        call(3);
+        assert_eq!(transform.resets_in_place(), Ok(()));
+        assert_eq!(
+            made(),
+            before + 2,
+            "an instance reset in place was not kept"
+        );
+        assert_eq!(inner.idle.lock().unwrap().len(), 1);
+        assert!(inner.core.kept_units() > 0);
+        assert_eq!(inner.background_resets.load(Ordering::Relaxed), 4);
     }
 
     /// A reset sent to the background that never runs (the job dropped, as
