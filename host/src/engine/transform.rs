@@ -1408,46 +1408,56 @@ mod tests {
         }
     }
 
+    /// Calls `leftover` (which answers with what an earlier call left in
+    /// its memory) with secret `i`, checks that it found nothing, as a call
+    /// on a clean instance does, and waits for the reset the call left to
+    /// the background thread.
+    fn call_clean_and_wait(transform: &Transform, i: usize) {
+        use arrow::array::{AsArray, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "secret",
+            DataType::Utf8,
+            true,
+        )]));
+        let secret = StringArray::from(vec![format!("secret {i}")]);
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(secret)]).unwrap();
+        let output = transform.call(&batch).unwrap();
+        let found = |column: usize| {
+            output
+                .column(column)
+                .as_string::<i32>()
+                .value(0)
+                .to_string()
+        };
+        assert_eq!(
+            (found(0), found(1)),
+            (String::new(), String::new()),
+            "call {i}"
+        );
+        assert!(
+            transform
+                .inner
+                .wait_for_background_reset(Duration::from_secs(60)),
+            "the reset after call {i} never ended"
+        );
+    }
+
     /// An instance reset on the background thread is kept for the next
     /// call, and that call starts from the component's initial state:
     /// `leftover` answers with what an earlier call left in its memory,
     /// and must find nothing.
     #[test]
     fn an_instance_reset_in_the_background_starts_the_next_call_clean() {
-        use arrow::array::{AsArray, StringArray};
-        use arrow::datatypes::{DataType, Field, Schema};
-
         let Some(transform) = leftover_put_back_in_place() else {
             return;
         };
         let inner = &transform.inner;
         inner.always_in_background.store(true, Ordering::Relaxed);
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "secret",
-            DataType::Utf8,
-            true,
-        )]));
         for i in 0..100 {
-            let secret = StringArray::from(vec![format!("secret {i}")]);
-            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(secret)]).unwrap();
-            let output = transform.call(&batch).unwrap();
-            let found = |column: usize| {
-                output
-                    .column(column)
-                    .as_string::<i32>()
-                    .value(0)
-                    .to_string()
-            };
-            assert_eq!(
-                (found(0), found(1)),
-                (String::new(), String::new()),
-                "call {i}"
-            );
             // The next call finds this one's instance put back, not a new one.
-            assert!(
-                inner.wait_for_background_reset(Duration::from_secs(60)),
-                "the reset after call {i} never ended"
-            );
+            call_clean_and_wait(&transform, i);
         }
         assert_eq!(inner.background_resets.load(Ordering::Relaxed), 100);
         assert_eq!(
@@ -1470,38 +1480,12 @@ mod tests {
     /// are kept again.
     #[test]
     fn a_background_reset_that_fails_drops_the_instance_and_says_why() {
-        use arrow::array::{AsArray, StringArray};
-        use arrow::datatypes::{DataType, Field, Schema};
-
         let Some(transform) = leftover_put_back_in_place() else {
             return;
         };
         let inner = &transform.inner;
         inner.always_in_background.store(true, Ordering::Relaxed);
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "secret",
-            DataType::Utf8,
-            true,
-        )]));
-        // Calls `leftover` (which answers with what an earlier call left in
-        // its memory: nothing, on a clean instance) and waits for the reset
-        // it left to the background.
-        let call = |i: usize| {
-            let secret = StringArray::from(vec![format!("secret {i}")]);
-            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(secret)]).unwrap();
-            let output = transform.call(&batch).unwrap();
-            for column in 0..2 {
-                assert_eq!(
-                    output.column(column).as_string::<i32>().value(0),
-                    "",
-                    "call {i}"
-                );
-            }
-            assert!(
-                inner.wait_for_background_reset(Duration::from_secs(60)),
-                "the reset after call {i} never ended"
-            );
-        };
+        let call = |i: usize| call_clean_and_wait(&transform, i);
         let made = || inner.instances_made.load(Ordering::Relaxed);
 
         inner.fail_resets.store(true, Ordering::Relaxed);
