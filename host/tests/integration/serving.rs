@@ -1027,3 +1027,97 @@ fn slow_and_oversized_bodies_cannot_hold_the_server() {
     );
     drop(stalled);
 }
+
+/// A request with a body costs no more thread wake-ups than one without.
+/// hyper 1.12's server woke a request's own connection task as the handler
+/// took the body, after the body's sender was gone; on tokio's multi-thread
+/// runtime that woke a second worker for nothing, on every such request
+/// (`vendor/README.md`, hyper). One connection is driven by hand here, on
+/// the test's thread, and every wake of its task that comes from inside its
+/// own poll is counted: none is needed, as everything a one-row request
+/// waits for (the call, on the blocking pool) wakes it from another thread.
+#[test]
+fn a_request_body_does_not_wake_its_own_connection() {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Wake, Waker};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    thread_local! {
+        /// Whether this thread is inside the connection's poll.
+        static POLLING: Cell<bool> = const { Cell::new(false) };
+    }
+    /// The task's waker, counting the wakes made from inside its poll.
+    struct Counting {
+        task: Mutex<Waker>,
+        from_own_poll: AtomicUsize,
+    }
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            if POLLING.get() {
+                self.from_own_poll.fetch_add(1, Ordering::SeqCst);
+            }
+            self.task.lock().unwrap().wake_by_ref();
+        }
+    }
+
+    let server = Arc::new(
+        skewless::serve::Server::new(
+            vec![load(artifacts::FRAUD_FEATURES)],
+            ServeConfig::default(),
+        )
+        .unwrap(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (answer, from_own_poll) = runtime.block_on(async move {
+        let body = r#"{"rows": [{"amount": 12.5, "hour": 3, "merchant_category": "travel"}]}"#;
+        let (mut client, io) = tokio::io::duplex(1 << 16);
+        client
+            .write_all(
+                format!(
+                    "POST /v1/transforms/fraud-features HTTP/1.1\r\nhost: test\r\n\
+                     content-type: application/json\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let connection = hyper::server::conn::http1::Builder::new().serve_connection(
+            hyper_util::rt::TokioIo::new(io),
+            hyper_util::service::TowerToHyperService::new(server.router()),
+        );
+        let mut connection = std::pin::pin!(connection);
+        let counting = Arc::new(Counting {
+            task: Mutex::new(Waker::noop().clone()),
+            from_own_poll: AtomicUsize::new(0),
+        });
+        let waker = Waker::from(counting.clone());
+        std::future::poll_fn(|cx| {
+            *counting.task.lock().unwrap() = cx.waker().clone();
+            POLLING.set(true);
+            let polled = connection.as_mut().poll(&mut Context::from_waker(&waker));
+            POLLING.set(false);
+            polled.map(|result| result.expect("the connection failed"))
+        })
+        .await;
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        (answer, counting.from_own_poll.load(Ordering::SeqCst))
+    });
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""category_risk":0.7"#), "{answer}");
+    assert_eq!(
+        from_own_poll, 0,
+        "the connection's task woke itself {from_own_poll} time(s) while it ran, \
+         each a thread wake-up on a multi-thread runtime (vendor/README.md, hyper)"
+    );
+}
