@@ -1028,7 +1028,7 @@ fn slow_and_oversized_bodies_cannot_hold_the_server() {
     drop(stalled);
 }
 
-/// A request with a body costs no more thread wake-ups than one without.
+/// A request with a body does not make its connection's task wake itself.
 /// hyper 1.12's server woke a request's own connection task as the handler
 /// took the body, after the body's sender was gone; on tokio's multi-thread
 /// runtime that woke a second worker for nothing, on every such request

@@ -209,12 +209,14 @@ impl Drop for Sender {
         state.sender_open = false;
         let receiver_open = state.receiver_open;
         drop(state);
-        // skewless: forget the waker the sender registered. The receiver
-        // wakes it whenever it takes an item; with the sender gone, that wake
-        // reaches no one who waits, but it still schedules the task that
-        // polled the sender (a server connection's, for a request body),
-        // mostly while that same task runs the handler that reads the body:
-        // tokio then queues the task again and wakes another worker for it.
+        // skewless: forget the waker the sender registered (only its
+        // `poll_ready` does, and a `Sender` is not `Clone`). The receiver
+        // wakes it when it takes an item or first asks for one; with the
+        // sender gone, that wake reaches no one who waits, but it still
+        // schedules the task that polled the sender (a server connection's,
+        // for a request body), mostly while that same task runs the handler
+        // that reads the body: tokio then queues the task again and wakes
+        // another worker for it.
         drop(self.shared.sender_waker.take());
         if receiver_open {
             self.shared.receiver_waker.wake();
