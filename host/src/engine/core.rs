@@ -114,8 +114,9 @@ impl Core {
     /// forked after the runtime was made (Python's `multiprocessing`, a
     /// server's pre-fork workers) has only the thread that forked: without
     /// a ticker of its own, its calls would never reach their deadline and
-    /// run until their fuel ran out. The first call with a deadline in
-    /// such a child starts one; everywhere else this is two atomic loads.
+    /// run until their fuel ran out. The first call or load with a
+    /// deadline in such a child starts one; everywhere else this is two
+    /// atomic loads.
     pub(crate) fn keep_time(&self) -> Result<()> {
         let running = self.ticker_generation.load(Ordering::Acquire);
         let now = forks::generation();
